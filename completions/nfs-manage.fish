@@ -1,0 +1,116 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_nfs_manage_global_optspecs
+    string join \n config= node= dry-run y/yes json q/quiet v/verbose no-color h/help V/version
+end
+
+function __fish_nfs_manage_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_nfs_manage_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_nfs_manage_using_subcommand
+    set -l cmd (__fish_nfs_manage_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
+complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -l json -d 'Machine-readable output (an object with "format_version": 1)'
+complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
+complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
+complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -s V -l version -d 'Print version'
+complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "status" -d 'Show DRBD, mounts, exports, NFS and the service IP, and the node\'s overall role'
+complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "up" -d 'Bring the service up on this node: DRBD Primary, mount, NFS, exports, services, IP'
+complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "down" -d 'Take the service down on this node, in the exact reverse order of `up`'
+complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "config" -d 'Work with the configuration file'
+complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "generate" -d 'Write shell completions and man pages (used to refresh completions/ and man/)'
+complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -l json -d 'Machine-readable output (an object with "format_version": 1)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -s h -l help -d 'Print help'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -s V -l version -d 'Print version'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -l json -d 'Machine-readable output (an object with "format_version": 1)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -s h -l help -d 'Print help'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -s V -l version -d 'Print version'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l force-unmount -d 'Kill the processes that hold a mount (TERM, then KILL) instead of stopping'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l json -d 'Machine-readable output (an object with "format_version": 1)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -s h -l help -d 'Print help'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -s V -l version -d 'Print version'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -l json -d 'Machine-readable output (an object with "format_version": 1)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -s h -l help -d 'Print help'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -s V -l version -d 'Print version'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -f -a "check" -d 'Validate the configuration (keys, types, names, paths, DRBD resources)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from check" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from check" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from check" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from check" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from check" -l json -d 'Machine-readable output (an object with "format_version": 1)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from check" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from check" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from check" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "check" -d 'Validate the configuration (keys, types, names, paths, DRBD resources)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -l completions -d 'Directory for bash, zsh and fish completions' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -l man -d 'Directory for man pages (one per subcommand)' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -l json -d 'Machine-readable output (an object with "format_version": 1)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -s h -l help -d 'Print help'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -s V -l version -d 'Print version'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config generate help" -f -a "status" -d 'Show DRBD, mounts, exports, NFS and the service IP, and the node\'s overall role'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config generate help" -f -a "up" -d 'Bring the service up on this node: DRBD Primary, mount, NFS, exports, services, IP'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config generate help" -f -a "down" -d 'Take the service down on this node, in the exact reverse order of `up`'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config generate help" -f -a "config" -d 'Work with the configuration file'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config generate help" -f -a "generate" -d 'Write shell completions and man pages (used to refresh completions/ and man/)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "check" -d 'Validate the configuration (keys, types, names, paths, DRBD resources)'

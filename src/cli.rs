@@ -1,0 +1,88 @@
+//! Command-line definitions (clap derive). No logic lives here: `commands/` does the work.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+pub const DEFAULT_CONFIG: &str = "/etc/nfs-manage/cluster.yaml";
+
+/// Run a DRBD-replicated NFS storage pair: bring it up and down in ordered,
+/// verified steps, and say what is true about it.
+///
+/// Every state-changing command prints its plan first; `--dry-run` stops there.
+/// Off a terminal nothing prompts, and a plan that changes anything needs `--yes`.
+#[derive(Debug, Parser)]
+#[command(name = "nfs-manage", version, propagate_version = true, max_term_width = 100, after_long_help = crate::exit::help())]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// Cluster configuration file
+    #[arg(long, global = true, env = "NFS_MANAGE_CONFIG", default_value = DEFAULT_CONFIG, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Which node of the config this host is (default: the short hostname)
+    #[arg(long, global = true, env = "NFS_MANAGE_NODE", value_name = "NAME")]
+    pub node: Option<String>,
+    /// Print the plan and stop; change nothing and send nothing on the network
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+    /// Run a state-changing plan without asking (required off a terminal)
+    #[arg(long, short = 'y', global = true)]
+    pub yes: bool,
+    /// Machine-readable output (an object with "format_version": 1)
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print nothing on success (for cron); errors still go to stderr
+    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Show every command spawned, with its exit code and time
+    #[arg(long, short = 'v', global = true)]
+    pub verbose: bool,
+    /// No colours (also: NO_COLOR set, or output not a terminal)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show DRBD, mounts, exports, NFS and the service IP, and the node's overall role
+    Status,
+    /// Bring the service up on this node: DRBD Primary, mount, NFS, exports, services, IP
+    Up,
+    /// Take the service down on this node, in the exact reverse order of `up`
+    Down(DownArgs),
+    /// Work with the configuration file
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Write shell completions and man pages (used to refresh completions/ and man/)
+    #[command(hide = true)]
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// Kill the processes that hold a mount (TERM, then KILL) instead of stopping
+    #[arg(long)]
+    pub force_unmount: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration (keys, types, names, paths, DRBD resources)
+    Check,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Directory for bash, zsh and fish completions
+    #[arg(long, value_name = "DIR", default_value = "completions")]
+    pub completions: PathBuf,
+    /// Directory for man pages (one per subcommand)
+    #[arg(long, value_name = "DIR", default_value = "man")]
+    pub man: PathBuf,
+}

@@ -1,0 +1,104 @@
+//! `nfs-manage config check`: the config parses and validates (exit 78 otherwise, each error
+//! with file:line:column), its DRBD resources are known to `drbdadm dump` (when drbdadm is
+//! installed), and the tools it needs are installed (exit 69 otherwise, naming packages).
+
+use anyhow::Result;
+
+use crate::cli::Global;
+use crate::config::{Config, Positions};
+use crate::engine::runner::{Runner, package_of};
+use crate::error::Error;
+use crate::tools::drbd;
+
+pub fn check(global: &Global) -> Result<()> {
+    let config = Config::load(&global.config)?;
+    let runner = Runner::new(
+        false,
+        global.verbose,
+        config.timeouts.probe,
+        config.timeouts.step,
+    );
+    let mut notes = Vec::new();
+
+    if config.has_drbd() {
+        if which::which("drbdadm").is_ok() {
+            let out = runner.run(&drbd::dump_cmd())?;
+            if !out.success() {
+                return Err(Error::Config(format!(
+                    "{}: cannot check the DRBD resources: `drbdadm dump all` failed ({}): {}",
+                    global.config.display(),
+                    out.ending(),
+                    out.complaint()
+                ))
+                .into());
+            }
+            let known = drbd::parse_dump_resources(&out.stdout);
+            let text = std::fs::read_to_string(&global.config).unwrap_or_default();
+            let pos = Positions::of(&text);
+            let mut errors = Vec::new();
+            for (i, v) in config.volumes.iter().enumerate() {
+                if let Some(res) = &v.drbd
+                    && !known.contains(res)
+                {
+                    let path = format!("volumes[{i}].drbd");
+                    let (l, c) = pos.find(&path).unwrap_or((1, 1));
+                    errors.push(format!(
+                            "{}:{l}:{c}: {path}: DRBD resource {res:?} is not defined in the DRBD configuration (drbdadm dump all knows: {})",
+                            global.config.display(),
+                            if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                        ));
+                }
+            }
+            if !errors.is_empty() {
+                return Err(Error::Config(errors.join("\n")).into());
+            }
+        } else {
+            notes
+                .push("drbdadm is not installed: DRBD resource names were not checked".to_string());
+        }
+    }
+
+    let missing: Vec<String> = needed_tools(&config)
+        .into_iter()
+        .filter(|t| which::which(t).is_err())
+        .map(|t| format!("{t} (package {})", package_of(t)))
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::ToolMissing {
+            tool: missing.join(", "),
+            package: "see each tool",
+        }
+        .into());
+    }
+    if !global.quiet {
+        if global.json {
+            println!(
+                "{}",
+                serde_json::json!({"format_version": 1, "config": global.config, "valid": true, "notes": notes})
+            );
+        } else {
+            for n in &notes {
+                println!("note: {n}");
+            }
+            println!(
+                "{}: valid ({} volumes, {} nodes)",
+                global.config.display(),
+                config.volumes.len(),
+                config.nodes.len()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The tools `up`, `down` and `status` will call for this config.
+pub fn needed_tools(c: &Config) -> Vec<&'static str> {
+    let mut t = vec!["mount", "umount", "fuser", "systemctl", "exportfs"];
+    if c.has_drbd() {
+        t.extend(["drbdadm", "drbdsetup"]);
+    }
+    if c.service_ip.is_some() {
+        t.extend(["ip", "arping"]);
+    }
+    t
+}

@@ -1,0 +1,229 @@
+//! `nfs-manage down`: the exact reverse of `up`. Service IP removed → extra services stopped →
+//! exports withdrawn → NFS stopped → what holds each mount reported → bind mounts and
+//! submounts, then the volume, unmounted → DRBD Secondary. A busy mount stops the run
+//! (exit 3) unless `--force-unmount`, which kills the holders with SIGKILL first.
+
+use anyhow::Result;
+
+use crate::cli::DownArgs;
+use crate::engine::Ctx;
+use crate::engine::check;
+use crate::engine::execute::{self, Recovery};
+use crate::engine::facts::{Facts, Mode};
+use crate::engine::lock::HostLock;
+use crate::engine::plan::{Guard, Plan, Step, Verify};
+use crate::tools::{drbd, fuser, ip, mount, systemctl};
+
+pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
+    let _lock = if ctx.global.dry_run {
+        None
+    } else {
+        Some(HostLock::acquire(&ctx.config.paths.lock)?)
+    };
+    let mode = if ctx.global.dry_run {
+        Mode::Lenient
+    } else {
+        Mode::Strict
+    };
+    let facts = Facts::gather(ctx, mode)?;
+    let (mut plan, refusals) = plan(ctx, &facts, args)?;
+    if !refusals.is_empty() {
+        return super::up::refuse(ctx, &plan, &refusals);
+    }
+    let recovery = Recovery {
+        retry: ctx.self_command("down"),
+        back_out: Some(ctx.self_command("up")),
+    };
+    execute::run(ctx, &mut plan, &recovery)
+}
+
+pub fn plan(ctx: &Ctx, f: &Facts, args: &DownArgs) -> Result<(Plan, Vec<String>)> {
+    let cfg = &ctx.config;
+    let mut p = Plan::new("down");
+    let mut refusals = Vec::new();
+    p.notes.extend(f.unknown.iter().cloned());
+
+    // 1. Service IP first, so clients stop arriving.
+    if let Some(sip) = &cfg.service_ip {
+        let step = Step::new(
+            "ip",
+            format!("remove service IP {} from {}", sip.address, sip.interface),
+            ip::del_cmd(&sip.interface, &sip.address),
+            Verify::Address { present: false },
+        );
+        let here = f
+            .addrs
+            .as_ref()
+            .is_some_and(|a| a.has(&sip.interface, &sip.address));
+        p.steps.push(if here {
+            step.why("present")
+        } else {
+            step.already("not present")
+        });
+        if let Some(a) = &f.addrs {
+            for other in a
+                .find(sip.address.addr())
+                .into_iter()
+                .filter(|o| o.ifname != sip.interface || o.prefix != sip.address.prefix_len())
+            {
+                refusals.push(format!(
+                    "{} is on {} as /{}, not as configured ({} on {}); remove it by hand",
+                    other.addr, other.ifname, other.prefix, sip.address, sip.interface
+                ));
+            }
+        }
+    }
+
+    // 2. Extra services, in reverse order.
+    for s in cfg.services.iter().rev() {
+        let step = Step::new(
+            format!("stop:{s}"),
+            format!("stop {s}"),
+            systemctl::stop_cmd(s),
+            Verify::Unit {
+                unit: s.clone(),
+                active: false,
+            },
+        );
+        p.steps.push(if f.unit_active(s) {
+            step.why("active")
+        } else {
+            step.already("not active")
+        });
+    }
+
+    // 3. Exports under each volume.
+    for (i, v) in cfg.volumes.iter().enumerate().rev() {
+        let entries = f.exports_under(v);
+        if entries.is_empty() {
+            continue;
+        }
+        p.steps.push(
+            Step::new(
+                format!("unexport:{}", v.name),
+                format!("withdraw exports of {}", v.name),
+                crate::tools::exportfs::unexport_cmd(&entries),
+                Verify::ExportsWithdrawn(i),
+            )
+            .why(format!("{} entries exported", entries.len())),
+        );
+    }
+
+    // 4. NFS server.
+    let nfs = &cfg.nfs.service;
+    let step = Step::new(
+        format!("stop:{nfs}"),
+        "stop the NFS server",
+        systemctl::stop_cmd(nfs),
+        Verify::Unit {
+            unit: nfs.clone(),
+            active: false,
+        },
+    );
+    p.steps.push(if f.unit_active(nfs) {
+        step.why("active")
+    } else {
+        step.already("not active")
+    });
+
+    // 5. Mounts: holders first, then everything stacked on or bound from the volume, then it.
+    for (i, v) in cfg.volumes.iter().enumerate().rev() {
+        let m = mount::VolumeMounts::of(v, &f.mounts);
+        let mut paths: Vec<std::path::PathBuf> =
+            m.submounts.iter().map(|s| s.mountpoint.clone()).collect();
+        for b in &m.of_device {
+            if b.mountpoint != v.mountpoint && !paths.contains(&b.mountpoint) {
+                paths.push(b.mountpoint.clone());
+            }
+        }
+        // Deepest first, so nothing is unmounted from under another mount.
+        paths.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+        if m.mounted {
+            match check::holders(ctx, &v.mountpoint) {
+                Ok(h) if !h.is_empty() && !args.force_unmount => refusals.push(format!(
+                    "{} is busy: {}; stop them, or rerun with --force-unmount to kill them",
+                    v.mountpoint.display(),
+                    check::describe_holders(&h)
+                )),
+                Ok(h) if h.iter().any(|h| h.pid == std::process::id()) => refusals.push(format!(
+                    "this nfs-manage run has its working directory in {}; cd elsewhere first",
+                    v.mountpoint.display()
+                )),
+                Ok(h) if !h.is_empty() => p.steps.push(
+                    Step::new(
+                        format!("kill:{}", v.name),
+                        format!("kill processes holding {}", v.mountpoint.display()),
+                        fuser::kill_cmd(&v.mountpoint, "KILL"),
+                        Verify::NoHolders(i),
+                    )
+                    .why(format!("--force-unmount: {}", check::describe_holders(&h)))
+                    // fuser -k exits 1 when the holders are already gone by then.
+                    .ok_rcs(&[0, 1]),
+                ),
+                Ok(_) => {}
+                Err(e) if ctx.global.dry_run => p.notes.push(format!(
+                    "holders of {} unknown: {e:#}",
+                    v.mountpoint.display()
+                )),
+                Err(e) => return Err(e),
+            }
+        }
+        for path in paths {
+            let what = if m.of_device.iter().any(|b| b.mountpoint == path) {
+                "bind mount of"
+            } else {
+                "mount inside"
+            };
+            p.steps.push(
+                Step::new(
+                    format!("umount:{}", path.display()),
+                    format!("unmount {} ({what} {})", path.display(), v.name),
+                    mount::umount_cmd(&path),
+                    Verify::NotMountedAt {
+                        volume: i,
+                        path: path.clone(),
+                    },
+                )
+                .why("keeps the device busy"),
+            );
+        }
+        let step = Step::new(
+            format!("umount:{}", v.name),
+            format!("unmount {} from {}", v.name, v.mountpoint.display()),
+            mount::umount_cmd(&v.mountpoint),
+            Verify::NotMountedAt {
+                volume: i,
+                path: v.mountpoint.clone(),
+            },
+        );
+        p.steps.push(if m.mounted {
+            let step = step.why("mounted");
+            if args.force_unmount {
+                step
+            } else {
+                step.guard(Guard::NoHolders(i))
+            }
+        } else {
+            step.already("not mounted")
+        });
+    }
+
+    // 6. DRBD Secondary.
+    for res in cfg.drbd_resources().into_iter().rev() {
+        let step = Step::new(
+            format!("demote:{res}"),
+            format!("demote DRBD {res} to Secondary"),
+            drbd::secondary_cmd(res),
+            Verify::DrbdRole {
+                resource: res.into(),
+                role: "Secondary",
+            },
+        );
+        p.steps.push(match f.resource(res) {
+            Some(r) if r.role == "Primary" => step.why("Primary now"),
+            Some(r) => step.already(r.role.clone()),
+            None => step.already("not configured on this node"),
+        });
+    }
+    Ok((p, refusals))
+}

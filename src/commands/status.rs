@@ -1,0 +1,444 @@
+//! `nfs-manage status`: what is true on this node, per volume and overall, in plain words.
+
+use anyhow::Result;
+use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
+use console::style;
+use serde::Serialize;
+
+use crate::engine::Ctx;
+use crate::engine::facts::{Facts, Mode};
+use crate::tools::{drbd, mount};
+
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub format_version: u32,
+    pub cluster: String,
+    pub node: String,
+    /// active / standby / degraded / down
+    pub role: &'static str,
+    pub service_ip: Option<ServiceIpStatus>,
+    pub nfs: NfsStatus,
+    pub services: Vec<UnitStatus>,
+    pub volumes: Vec<VolumeStatus>,
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ServiceIpStatus {
+    pub address: String,
+    pub interface: String,
+    pub present: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct NfsStatus {
+    pub service: String,
+    pub active: bool,
+    pub state: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UnitStatus {
+    pub name: String,
+    pub active: bool,
+    pub state: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct VolumeStatus {
+    pub name: String,
+    pub mountpoint: String,
+    pub mounted: bool,
+    /// The filesystem type actually mounted at the mountpoint (whatever it is), if any.
+    pub fstype: Option<String>,
+    pub exported: bool,
+    pub drbd: Option<DrbdStatus>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DrbdStatus {
+    pub resource: String,
+    /// "Unconfigured" when the resource is not up on this node.
+    pub role: String,
+    pub disk: String,
+    pub peers: Vec<PeerStatus>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PeerStatus {
+    pub name: String,
+    pub connection: String,
+    pub role: String,
+    pub disk: String,
+    pub replication: String,
+    pub sync_percent: Option<f64>,
+}
+
+pub fn run(ctx: &Ctx) -> Result<()> {
+    let facts = Facts::gather(ctx, Mode::Strict)?;
+    let st = compute(ctx, &facts);
+    if ctx.global.json {
+        println!("{}", serde_json::to_string_pretty(&st)?);
+    } else if !ctx.global.quiet {
+        print!("{}", render(&st));
+    }
+    Ok(())
+}
+
+pub fn compute(ctx: &Ctx, f: &Facts) -> Status {
+    let cfg = &ctx.config;
+    let mut problems = Vec::new();
+    let mut volumes = Vec::new();
+    let nfs_active = f.unit_active(&cfg.nfs.service);
+
+    for v in &cfg.volumes {
+        let m = mount::VolumeMounts::of(v, &f.mounts);
+        let exported = !f.exports_under(v).is_empty();
+        let fstype = m.at_mountpoint.as_ref().map(|t| t.fstype.clone());
+        if m.mounted && fstype.as_deref() != Some(v.fstype.as_str()) {
+            problems.push(format!(
+                "volume {}: mounted as {}, the config says {}",
+                v.name,
+                fstype.as_deref().unwrap_or("?"),
+                v.fstype
+            ));
+        }
+        if let Some(top) = m.at_mountpoint.as_ref().filter(|_| !m.mounted) {
+            problems.push(format!(
+                "volume {}: {} has {} mounted, not {}",
+                v.name,
+                v.mountpoint.display(),
+                top.source,
+                v.device.display()
+            ));
+        }
+        if exported && !m.mounted {
+            problems.push(format!(
+                "volume {}: {} is exported but the volume is not mounted (clients see the directory underneath)",
+                v.name,
+                v.mountpoint.display()
+            ));
+        }
+        if nfs_active && !m.mounted {
+            problems.push(format!(
+                "volume {}: NFS is running but the volume is not mounted",
+                v.name
+            ));
+        }
+        let drbd = v
+            .drbd
+            .as_ref()
+            .map(|res| drbd_status(f, v, res, m.mounted, &mut problems));
+        volumes.push(VolumeStatus {
+            name: v.name.clone(),
+            mountpoint: v.mountpoint.display().to_string(),
+            mounted: m.mounted,
+            fstype,
+            exported,
+            drbd,
+        });
+    }
+
+    let service_ip = cfg.service_ip.as_ref().map(|sip| {
+        let present = f
+            .addrs
+            .as_ref()
+            .is_some_and(|a| a.has(&sip.interface, &sip.address));
+        if let Some(a) = &f.addrs {
+            for other in a.find(sip.address.addr()) {
+                if other.ifname != sip.interface || other.prefix != sip.address.prefix_len() {
+                    problems.push(format!(
+                        "service IP {} is on {} as /{}; the config says {} on {}",
+                        sip.address.addr(),
+                        other.ifname,
+                        other.prefix,
+                        sip.address,
+                        sip.interface
+                    ));
+                }
+            }
+        }
+        ServiceIpStatus {
+            address: sip.address.to_string(),
+            interface: sip.interface.clone(),
+            present,
+        }
+    });
+    let ip_present = service_ip.as_ref().is_some_and(|s| s.present);
+    if ip_present && !nfs_active {
+        problems.push(
+            "the service IP is on this node but NFS is not running: clients get no answer".into(),
+        );
+    }
+    if ip_present && volumes.iter().any(|v| !v.mounted) {
+        problems.push("the service IP is on this node but not every volume is mounted".into());
+    }
+
+    let services: Vec<UnitStatus> = cfg
+        .services
+        .iter()
+        .map(|u| UnitStatus {
+            name: u.clone(),
+            active: f.unit_active(u),
+            state: f.units.get(u).cloned().unwrap_or_default(),
+        })
+        .collect();
+
+    // Serving: anything a client could reach. Dual-primary volumes are mounted on both nodes
+    // by design, so they do not count.
+    let serving = nfs_active
+        || ip_present
+        || cfg
+            .volumes
+            .iter()
+            .zip(&volumes)
+            .any(|(c, v)| (v.mounted && !c.dual_primary) || v.exported);
+    if serving {
+        for s in services.iter().filter(|s| !s.active) {
+            problems.push(format!(
+                "service {} is {} on the serving node",
+                s.name, s.state
+            ));
+        }
+        if cfg.service_ip.is_some() && !ip_present {
+            problems.push("this node serves volumes but does not hold the service IP".into());
+        }
+    }
+    let fully_up = volumes
+        .iter()
+        .all(|v| v.mounted && v.drbd.as_ref().is_none_or(|d| d.role == "Primary"))
+        && nfs_active
+        && (cfg.service_ip.is_none() || ip_present)
+        && services.iter().all(|s| s.active);
+    let drbd_up = volumes
+        .iter()
+        .filter_map(|v| v.drbd.as_ref())
+        .all(|d| d.role != "Unconfigured");
+    let any_drbd = volumes.iter().any(|v| v.drbd.is_some());
+    let role = if serving {
+        if fully_up && problems.is_empty() {
+            "active"
+        } else {
+            "degraded"
+        }
+    } else if any_drbd && drbd_up {
+        if problems.is_empty() {
+            "standby"
+        } else {
+            "degraded"
+        }
+    } else if any_drbd
+        && volumes
+            .iter()
+            .filter_map(|v| v.drbd.as_ref())
+            .any(|d| d.role != "Unconfigured")
+    {
+        "degraded"
+    } else {
+        "down"
+    };
+    Status {
+        format_version: 1,
+        cluster: cfg.cluster.clone(),
+        node: ctx.node.clone(),
+        role,
+        service_ip,
+        nfs: NfsStatus {
+            service: cfg.nfs.service.clone(),
+            active: nfs_active,
+            state: f.units.get(&cfg.nfs.service).cloned().unwrap_or_default(),
+        },
+        services,
+        volumes,
+        problems,
+    }
+}
+
+fn drbd_status(
+    f: &Facts,
+    v: &crate::config::Volume,
+    res: &str,
+    mounted: bool,
+    problems: &mut Vec<String>,
+) -> DrbdStatus {
+    let Some((r, vol)) = f.volume_drbd(v) else {
+        if f.resource(res).is_some() {
+            problems.push(format!(
+                "volume {}: cannot tell which volume of DRBD resource {res} is {}",
+                v.name,
+                v.device.display()
+            ));
+        }
+        return DrbdStatus {
+            resource: res.into(),
+            role: "Unconfigured".into(),
+            disk: "DUnknown".into(),
+            peers: vec![],
+        };
+    };
+    let disk = r
+        .device(vol)
+        .map(|d| d.disk.clone())
+        .unwrap_or_else(|| "DUnknown".into());
+    if disk != "UpToDate" {
+        problems.push(format!("volume {}: local disk is {disk}", v.name));
+    }
+    if mounted && r.role != "Primary" {
+        problems.push(format!(
+            "volume {}: mounted while DRBD {res} is {}",
+            v.name, r.role
+        ));
+    }
+    let mut peers = Vec::new();
+    for c in &r.connections {
+        let pd = c.peer_devices.iter().find(|p| p.volume == vol);
+        let replication = pd
+            .map(|p| p.replication.clone())
+            .unwrap_or_else(|| "Off".into());
+        let peer_disk = pd
+            .map(|p| p.peer_disk.clone())
+            .unwrap_or_else(|| "DUnknown".into());
+        let done = pd.and_then(|p| p.done);
+        if c.connection != "Connected" {
+            problems.push(format!(
+                "volume {}: peer {} is {} (not replicating)",
+                v.name, c.name, c.connection
+            ));
+        } else if drbd::is_syncing(&replication) {
+            let pct = done.map(|d| format!(", {d:.2}% done")).unwrap_or_default();
+            problems.push(format!(
+                "volume {}: resync in progress with {} ({replication}{pct})",
+                v.name, c.name
+            ));
+        } else if peer_disk != "UpToDate" {
+            problems.push(format!(
+                "volume {}: peer {} disk is {peer_disk}",
+                v.name, c.name
+            ));
+        }
+        if r.role == "Primary" && c.peer_role == "Primary" && !v.dual_primary {
+            problems.push(format!(
+                "volume {}: this node and peer {} are both Primary, and the volume is not dual-primary",
+                v.name, c.name
+            ));
+        }
+        peers.push(PeerStatus {
+            name: c.name.clone(),
+            connection: c.connection.clone(),
+            role: c.peer_role.clone(),
+            disk: peer_disk,
+            replication,
+            sync_percent: done,
+        });
+    }
+    if r.connections.is_empty() {
+        problems.push(format!(
+            "volume {}: DRBD resource {res} has no peer connection",
+            v.name
+        ));
+    }
+    DrbdStatus {
+        resource: res.into(),
+        role: r.role.clone(),
+        disk,
+        peers,
+    }
+}
+
+fn yes_no(b: bool) -> String {
+    if b {
+        style("yes").green().to_string()
+    } else {
+        style("no").yellow().to_string()
+    }
+}
+
+pub fn render(st: &Status) -> String {
+    let role = match st.role {
+        "active" | "standby" => style(st.role).green().bold(),
+        "degraded" => style(st.role).red().bold(),
+        _ => style(st.role).yellow().bold(),
+    };
+    let mut out = format!("{} on {}: {role}\n", st.cluster, st.node);
+    let mut t = Table::new();
+    t.load_style(UTF8_BORDERS_ONLY)
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    t.set_header(vec![
+        "volume", "DRBD", "disk", "peers", "mounted", "exported",
+    ]);
+    for v in &st.volumes {
+        let (role, disk, peers) = match &v.drbd {
+            None => ("-".to_string(), "-".to_string(), "-".to_string()),
+            Some(d) => (
+                format!("{} {}", d.resource, d.role),
+                d.disk.clone(),
+                d.peers
+                    .iter()
+                    .map(|p| {
+                        let pct = p
+                            .sync_percent
+                            .map(|s| format!(" {s:.2}%"))
+                            .unwrap_or_default();
+                        format!(
+                            "{}: {} {} {} {}{pct}",
+                            p.name, p.connection, p.role, p.disk, p.replication
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+        };
+        let mounted = if v.mounted {
+            format!(
+                "{} {} ({})",
+                yes_no(true),
+                v.mountpoint,
+                v.fstype.as_deref().unwrap_or("?")
+            )
+        } else {
+            format!("{} {}", yes_no(false), v.mountpoint)
+        };
+        t.add_row(vec![
+            v.name.clone(),
+            role,
+            disk,
+            peers,
+            mounted,
+            yes_no(v.exported),
+        ]);
+    }
+    out.push_str(&format!("{t}\n"));
+    out.push_str(&format!(
+        "NFS server ({}): {}\n",
+        st.nfs.service,
+        if st.nfs.active {
+            yes_no(true)
+        } else {
+            st.nfs.state.clone()
+        }
+    ));
+    for s in &st.services {
+        out.push_str(&format!("service {}: {}\n", s.name, s.state));
+    }
+    if let Some(ip) = &st.service_ip {
+        out.push_str(&format!(
+            "service IP {} on {}: {}\n",
+            ip.address,
+            ip.interface,
+            if ip.present {
+                "here".to_string()
+            } else {
+                "not here".to_string()
+            }
+        ));
+    }
+    if st.problems.is_empty() {
+        out.push_str("problems: none\n");
+    } else {
+        out.push_str(&format!("problems ({}):\n", st.problems.len()));
+        for p in &st.problems {
+            out.push_str(&format!("  - {p}\n"));
+        }
+    }
+    out
+}

@@ -1,0 +1,309 @@
+//! `nfs-manage up`: DRBD Primary → mount → NFS → exports → extra services → service IP and
+//! its ARP announcement. The IP comes last so clients never reach a half-ready server.
+//! Refusals (exit 3) are decided before anything changes; guards re-check right before the
+//! risky steps, because state can move between plan and run.
+
+use anyhow::Result;
+
+use crate::engine::Ctx;
+use crate::engine::check;
+use crate::engine::execute::{self, Recovery};
+use crate::engine::facts::{Facts, Mode};
+use crate::engine::lock::HostLock;
+use crate::engine::plan::{Guard, Plan, Step, Verify};
+use crate::error::Error;
+use crate::tools::{arping, drbd, exportfs, ip, mount, systemctl};
+
+pub fn run(ctx: &Ctx) -> Result<()> {
+    let _lock = if ctx.global.dry_run {
+        None
+    } else {
+        Some(HostLock::acquire(&ctx.config.paths.lock)?)
+    };
+    let mode = if ctx.global.dry_run {
+        Mode::Lenient
+    } else {
+        Mode::Strict
+    };
+    let facts = Facts::gather(ctx, mode)?;
+    let (mut plan, refusals) = plan(ctx, &facts)?;
+    if !refusals.is_empty() {
+        return refuse(ctx, &plan, &refusals);
+    }
+    let recovery = Recovery {
+        retry: ctx.self_command("up"),
+        back_out: Some(ctx.self_command("down")),
+    };
+    execute::run(ctx, &mut plan, &recovery)
+}
+
+/// Show the plan that would have run, then refuse with every reason at once.
+pub fn refuse(ctx: &Ctx, plan: &Plan, refusals: &[String]) -> Result<()> {
+    let msg = format!("nothing was changed:\n  - {}", refusals.join("\n  - "));
+    if ctx.global.json {
+        println!("{}", plan.to_json(Some("refused"), Some(&msg)));
+    } else if !ctx.global.quiet {
+        print!("{}", plan.render(&ctx.node));
+    }
+    Err(Error::Refused(msg).into())
+}
+
+pub fn plan(ctx: &Ctx, f: &Facts) -> Result<(Plan, Vec<String>)> {
+    let cfg = &ctx.config;
+    let mut p = Plan::new("up");
+    let mut refusals = Vec::new();
+    p.notes.extend(f.unknown.iter().cloned());
+
+    // 1. DRBD: up (if not configured) and Primary.
+    for res in cfg.drbd_resources() {
+        let dual = cfg.resource_dual_primary(res);
+        let r = f.resource(res);
+        if r.is_none() {
+            p.steps.push(
+                Step::new(
+                    format!("drbd-up:{res}"),
+                    format!("bring up DRBD resource {res}"),
+                    drbd::up_cmd(res),
+                    Verify::DrbdUp(res.into()),
+                )
+                .why("the resource is not configured on this node"),
+            );
+        }
+        let promote = Step::new(
+            format!("promote:{res}"),
+            format!("promote DRBD {res} to Primary"),
+            drbd::primary_cmd(res),
+            Verify::DrbdRole {
+                resource: res.into(),
+                role: "Primary",
+            },
+        );
+        match r {
+            Some(r) if r.role == "Primary" => p.steps.push(promote.already("already Primary")),
+            Some(r) => {
+                if let Some(c) = r.any_peer_primary().filter(|_| !dual) {
+                    refusals.push(format!(
+                        "peer {} is Primary for DRBD resource {res} (not dual-primary): take it down there first (nfs-manage down on {})",
+                        c.name, c.name
+                    ));
+                }
+                for d in r.devices.iter().filter(|d| d.disk != "UpToDate") {
+                    refusals.push(format!(
+                        "DRBD resource {res} volume {} has local disk {}: promoting it would serve data that is not up to date",
+                        d.volume, d.disk
+                    ));
+                }
+                let why = format!(
+                    "{} now{}",
+                    r.role,
+                    if dual {
+                        " (dual-primary: peer may be Primary too)"
+                    } else {
+                        ""
+                    }
+                );
+                let step = promote.why(why);
+                p.steps.push(if dual {
+                    step
+                } else {
+                    step.guard(Guard::PeerNotPrimary(res.into()))
+                });
+            }
+            None => {
+                let step = promote.why("after it is brought up");
+                p.steps.push(if dual {
+                    step
+                } else {
+                    step.guard(Guard::PeerNotPrimary(res.into()))
+                });
+            }
+        }
+    }
+
+    // 2. Mounts, with the fstype the config gives (a DRBD-backed device may probe as "drbd").
+    for (i, v) in cfg.volumes.iter().enumerate() {
+        let m = mount::VolumeMounts::of(v, &f.mounts);
+        let step = Step::new(
+            format!("mount:{}", v.name),
+            format!("mount {} on {}", v.name, v.mountpoint.display()),
+            mount::mount_cmd(v),
+            Verify::Mounted(i),
+        );
+        if m.mounted {
+            let t = m
+                .at_mountpoint
+                .as_ref()
+                .map(|t| t.fstype.as_str())
+                .unwrap_or("?");
+            if t != v.fstype {
+                refusals.push(format!(
+                    "{} is mounted as {t}, but the config says {}",
+                    v.mountpoint.display(),
+                    v.fstype
+                ));
+            }
+            p.steps.push(step.already("mounted"));
+            continue;
+        }
+        if let Some(top) = &m.at_mountpoint {
+            refusals.push(format!(
+                "{} already has {} mounted, not {}; unmount it first",
+                v.mountpoint.display(),
+                top.source,
+                v.device.display()
+            ));
+        } else if v.mountpoint.exists() && !v.mountpoint.is_dir() {
+            refusals.push(format!(
+                "mountpoint {} of volume {} exists but is not a directory",
+                v.mountpoint.display(),
+                v.name
+            ));
+        } else if !v.mountpoint.exists() {
+            p.steps.push(
+                Step::new(
+                    format!("mkdir:{}", v.name),
+                    format!("create mountpoint {}", v.mountpoint.display()),
+                    mount::mkdir_cmd(&v.mountpoint),
+                    Verify::IsDir(v.mountpoint.clone()),
+                )
+                .why("it does not exist"),
+            );
+        }
+        p.steps.push(step.why("not mounted"));
+    }
+
+    // 3. NFS server: never while a volume is unmounted.
+    let nfs = &cfg.nfs.service;
+    let step = Step::new(
+        format!("start:{nfs}"),
+        "start the NFS server",
+        systemctl::start_cmd(nfs),
+        Verify::Unit {
+            unit: nfs.clone(),
+            active: true,
+        },
+    );
+    p.steps.push(if f.unit_active(nfs) {
+        step.already("active")
+    } else {
+        step.why(format!(
+            "{} now",
+            f.units.get(nfs).map(String::as_str).unwrap_or("not active")
+        ))
+        .guard(Guard::VolumesMounted)
+    });
+
+    // 4. Exports: re-export what the exports files say, never onto an unmounted volume.
+    let configured = exportfs::read_configured(&cfg.nfs.exports_dir)?;
+    if configured.is_empty() {
+        p.notes.push(format!(
+            "no exports are configured in {} or {}",
+            exportfs::EXPORTS,
+            cfg.nfs.exports_dir.display()
+        ));
+    } else {
+        let missing = configured
+            .iter()
+            .filter(|c| {
+                !f.etab
+                    .iter()
+                    .any(|e| e.path == c.path && e.client == c.client)
+            })
+            .count();
+        let step = Step::new(
+            "exports",
+            "apply NFS exports",
+            exportfs::reexport_all_cmd(),
+            Verify::ExportsApplied,
+        );
+        p.steps.push(if missing == 0 {
+            step.already(format!(
+                "all {} configured entries exported",
+                configured.len()
+            ))
+        } else {
+            step.why(format!(
+                "{missing} of {} configured entries not exported",
+                configured.len()
+            ))
+            .guard(Guard::ExportsOnMountedVolumes)
+        });
+    }
+
+    // 5. Extra services.
+    for s in &cfg.services {
+        let step = Step::new(
+            format!("start:{s}"),
+            format!("start {s}"),
+            systemctl::start_cmd(s),
+            Verify::Unit {
+                unit: s.clone(),
+                active: true,
+            },
+        );
+        p.steps.push(if f.unit_active(s) {
+            step.already("active")
+        } else {
+            step.why("not active").guard(Guard::VolumesMounted)
+        });
+    }
+
+    // 6. Service IP last, after checking nobody else answers for it; then tell the gateway.
+    if let Some(sip) = &cfg.service_ip {
+        let step = Step::new(
+            "ip",
+            format!("add service IP {} on {}", sip.address, sip.interface),
+            ip::add_cmd(&sip.interface, &sip.address),
+            Verify::Address { present: true },
+        );
+        match &f.addrs {
+            Some(a) if a.has(&sip.interface, &sip.address) => p.steps.push(step.already("present")),
+            addrs => {
+                if let Some(a) = addrs {
+                    if !a.has_link(&sip.interface) {
+                        refusals.push(format!(
+                            "interface {} does not exist on this host",
+                            sip.interface
+                        ));
+                    }
+                    for other in a.find(sip.address.addr()) {
+                        refusals.push(format!(
+                            "{} is already on {} as /{}, not as configured ({} on {}); remove it by hand first",
+                            other.addr, other.ifname, other.prefix, sip.address, sip.interface
+                        ));
+                    }
+                }
+                p.steps
+                    .push(step.why("not present").guard(Guard::AddressFree));
+                let flavor = match check::arping_flavor(ctx) {
+                    Ok(fl) => fl,
+                    Err(e) if ctx.global.dry_run => {
+                        p.notes.push(format!("arping: {e:#}"));
+                        arping::Flavor::Habets
+                    }
+                    Err(e) => return Err(e),
+                };
+                if ctx.global.dry_run {
+                    let probe = arping::probe_cmd(flavor, &sip.interface, sip.address.addr());
+                    p.notes.push(format!("before adding the IP, `{probe}` checks that no other host answers for it (not sent in a dry run)"));
+                } else if refusals.is_empty()
+                    && let Err(reason) = check::address_free(ctx)?
+                {
+                    refusals.push(reason);
+                }
+                if let Some(gw) = sip.announce_to {
+                    p.steps.push(
+                        Step::new(
+                            "announce",
+                            format!("announce {} to {gw} (ARP)", sip.address.addr()),
+                            arping::announce_cmd(flavor, &sip.interface, sip.address.addr(), gw),
+                            Verify::AnnounceAnswered(flavor),
+                        )
+                        .why("refresh the gateway's ARP cache"),
+                    );
+                }
+            }
+        }
+    }
+    Ok((p, refusals))
+}

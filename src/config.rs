@@ -1,0 +1,823 @@
+//! The cluster configuration (`/etc/nfs-manage/cluster.yaml`).
+//!
+//! Loading is strict: unknown keys, wrong types and semantic mistakes (duplicate names,
+//! nested mountpoints, bad unit or interface names…) are all errors, and every error is
+//! reported as `FILE:LINE:COLUMN: PATH: what is wrong and what was expected`.
+//! yaml_serde gives positions for type errors; for the semantic checks we walk the
+//! document's events once (saphyr-parser) to map each key path to where its value stands.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::net::IpAddr;
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Deserializer};
+
+use crate::error::Error;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub cluster: String,
+    pub nodes: BTreeMap<String, Node>,
+    #[serde(default)]
+    pub service_ip: Option<ServiceIp>,
+    #[serde(default)]
+    pub nfs: Nfs,
+    pub volumes: Vec<Volume>,
+    #[serde(default)]
+    pub services: Vec<String>,
+    #[serde(default)]
+    pub lock: Option<LockConfig>,
+    #[serde(default)]
+    pub remote: Option<Remote>,
+    #[serde(default = "default_projects_dir")]
+    pub projects_dir: PathBuf,
+    #[serde(default)]
+    pub backups: Vec<NotYetSupported>,
+    #[serde(default)]
+    pub sync: Vec<NotYetSupported>,
+    #[serde(default)]
+    pub paths: Paths,
+    #[serde(default)]
+    pub timeouts: Timeouts,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Node {
+    pub address: IpAddr,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceIp {
+    /// Address with its prefix length, e.g. `10.64.37.18/24`.
+    #[serde(deserialize_with = "ip_with_prefix")]
+    pub address: IpNet,
+    pub interface: String,
+    /// Refreshed with arping (from the service IP) after the IP is added.
+    #[serde(default)]
+    pub announce_to: Option<IpAddr>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Nfs {
+    #[serde(default = "default_nfs_service")]
+    pub service: String,
+    #[serde(default = "default_exports_dir")]
+    pub exports_dir: PathBuf,
+}
+
+impl Default for Nfs {
+    fn default() -> Self {
+        Nfs {
+            service: default_nfs_service(),
+            exports_dir: default_exports_dir(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Volume {
+    pub name: String,
+    /// DRBD resource; absent for a plain block device.
+    #[serde(default)]
+    pub drbd: Option<String>,
+    pub device: PathBuf,
+    pub mountpoint: PathBuf,
+    /// Always explicit: a DRBD backing device may probe as "drbd".
+    pub fstype: String,
+    #[serde(default)]
+    pub mount_options: Vec<String>,
+    /// Primary and mounted on both nodes (OCFS2 with allow-two-primaries).
+    #[serde(default)]
+    pub dual_primary: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockConfig {
+    pub etcd: EtcdConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EtcdConfig {
+    pub endpoints: Vec<String>,
+    #[serde(default = "default_etcd_prefix")]
+    pub prefix: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Remote {
+    pub ssh: Vec<String>,
+    #[serde(default = "default_remote_user")]
+    pub user: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Paths {
+    #[serde(default = "default_journal")]
+    pub journal: PathBuf,
+    #[serde(default = "default_lock_file")]
+    pub lock: PathBuf,
+}
+
+impl Default for Paths {
+    fn default() -> Self {
+        Paths {
+            journal: default_journal(),
+            lock: default_lock_file(),
+        }
+    }
+}
+
+/// Per-command time limits; a command past its limit is killed and its step fails.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timeouts {
+    /// Read-only probes (status, role, is-active…).
+    #[serde(default = "default_probe_timeout", deserialize_with = "duration")]
+    pub probe: Duration,
+    /// State-changing steps (promote, mount, start…).
+    #[serde(default = "default_step_timeout", deserialize_with = "duration")]
+    pub step: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            probe: default_probe_timeout(),
+            step: default_step_timeout(),
+        }
+    }
+}
+
+/// A section whose entries belong to a command this version does not have yet.
+/// An empty list is accepted; any entry is an error rather than being silently ignored.
+#[derive(Debug, Clone)]
+pub struct NotYetSupported;
+
+impl<'de> Deserialize<'de> for NotYetSupported {
+    fn deserialize<D: Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+        Err(serde::de::Error::custom(
+            "entries here are not supported by this version of nfs-manage (leave the list empty)",
+        ))
+    }
+}
+
+fn default_projects_dir() -> PathBuf {
+    "/etc/nfs-manage/projects.d".into()
+}
+fn default_nfs_service() -> String {
+    "nfs-server".into()
+}
+fn default_exports_dir() -> PathBuf {
+    "/etc/exports.d".into()
+}
+fn default_etcd_prefix() -> String {
+    "/nfs-manage".into()
+}
+fn default_remote_user() -> String {
+    "root".into()
+}
+fn default_journal() -> PathBuf {
+    "/var/lib/nfs-manage/journal.jsonl".into()
+}
+fn default_lock_file() -> PathBuf {
+    "/run/nfs-manage/lock".into()
+}
+fn default_probe_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_step_timeout() -> Duration {
+    Duration::from_secs(300)
+}
+
+fn ip_with_prefix<'de, D: Deserializer<'de>>(d: D) -> Result<IpNet, D::Error> {
+    let s = String::deserialize(d)?;
+    if !s.contains('/') {
+        return Err(serde::de::Error::custom(format!(
+            "expected an address with its prefix length, like 10.64.37.18/24; got {s:?}"
+        )));
+    }
+    s.parse::<IpNet>().map_err(|_| {
+        serde::de::Error::custom(format!(
+            "expected an address with prefix like 10.64.37.18/24; got {s:?}"
+        ))
+    })
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let s = String::deserialize(d)?;
+    humantime::parse_duration(&s).map_err(|e| {
+        serde::de::Error::custom(format!(
+            "expected a duration like 30s or 5m; got {s:?} ({e})"
+        ))
+    })
+}
+
+impl Config {
+    /// Read, parse and validate. Every failure is `Error::Config` (exit 78).
+    pub fn load(path: &Path) -> Result<Config, Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::Config(format!(
+                "{}: cannot read the configuration: {e}",
+                path.display()
+            ))
+        })?;
+        Self::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Config, Error> {
+        let file = path.display().to_string();
+        let config: Config =
+            yaml_serde::from_str(text).map_err(|e| Error::Config(yaml_error(&file, &e)))?;
+        let problems = config.validate();
+        if problems.is_empty() {
+            return Ok(config);
+        }
+        let index = Positions::of(text);
+        Err(Error::Config(render_problems(&file, &index, &problems)))
+    }
+
+    /// Semantic checks that serde cannot express. Returns (key path, message) pairs.
+    pub fn validate(&self) -> Vec<Problem> {
+        let mut p = Vec::new();
+        check_name(&mut p, "cluster", &self.cluster, "a cluster name");
+        if self.nodes.is_empty() {
+            p.push(Problem::new("nodes", "expected at least one node"));
+        }
+        for name in self.nodes.keys() {
+            check_name(&mut p, &format!("nodes.{name}"), name, "a host name");
+        }
+        if let Some(ip) = &self.service_ip {
+            if !valid_ifname(&ip.interface) {
+                p.push(Problem::new(
+                    "service_ip.interface",
+                    format!(
+                        "{:?} is not an interface name (1-15 characters, no '/', ':' or spaces)",
+                        ip.interface
+                    ),
+                ));
+            }
+            if ip.address.addr() == ip.address.network()
+                && ip.address.prefix_len() < ip.address.max_prefix_len()
+            {
+                p.push(Problem::new(
+                    "service_ip.address",
+                    format!(
+                        "{} is a network address; expected a host address inside it",
+                        ip.address
+                    ),
+                ));
+            }
+            if let Some(gw) = ip.announce_to
+                && gw.is_ipv4() != ip.address.addr().is_ipv4()
+            {
+                p.push(Problem::new(
+                    "service_ip.announce_to",
+                    "expected an address of the same family as service_ip.address",
+                ));
+            }
+        }
+        check_unit(&mut p, "nfs.service", &self.nfs.service);
+        check_abs(&mut p, "nfs.exports_dir", &self.nfs.exports_dir);
+        check_abs(&mut p, "projects_dir", &self.projects_dir);
+        check_abs(&mut p, "paths.journal", &self.paths.journal);
+        check_abs(&mut p, "paths.lock", &self.paths.lock);
+        if self.volumes.is_empty() {
+            p.push(Problem::new("volumes", "expected at least one volume"));
+        }
+        let mut names: HashMap<&str, usize> = HashMap::new();
+        let mut mountpoints: HashMap<&Path, usize> = HashMap::new();
+        let mut devices: HashMap<&Path, usize> = HashMap::new();
+        for (i, v) in self.volumes.iter().enumerate() {
+            let at = |k: &str| format!("volumes[{i}].{k}");
+            check_name(&mut p, &at("name"), &v.name, "a volume name");
+            if let Some(first) = names.insert(&v.name, i) {
+                p.push(Problem::new(
+                    at("name"),
+                    format!("duplicate volume name {:?} (also volumes[{first}])", v.name),
+                ));
+            }
+            if let Some(res) = &v.drbd {
+                check_name(&mut p, &at("drbd"), res, "a DRBD resource name");
+            } else if v.dual_primary {
+                p.push(Problem::new(
+                    at("dual_primary"),
+                    "dual_primary needs a DRBD resource (volumes[].drbd)",
+                ));
+            }
+            check_abs(&mut p, &at("device"), &v.device);
+            if !v.device.starts_with("/dev/") {
+                p.push(Problem::new(
+                    at("device"),
+                    format!("{} is not under /dev", v.device.display()),
+                ));
+            }
+            if let Some(first) = devices.insert(&v.device, i) {
+                p.push(Problem::new(
+                    at("device"),
+                    format!("device {} is also volumes[{first}]'s", v.device.display()),
+                ));
+            }
+            check_abs(&mut p, &at("mountpoint"), &v.mountpoint);
+            if v.mountpoint == Path::new("/") {
+                p.push(Problem::new(
+                    at("mountpoint"),
+                    "the root directory cannot be a volume's mountpoint",
+                ));
+            }
+            if let Some(first) = mountpoints.insert(&v.mountpoint, i) {
+                p.push(Problem::new(
+                    at("mountpoint"),
+                    format!(
+                        "duplicate mountpoint {} (also volumes[{first}])",
+                        v.mountpoint.display()
+                    ),
+                ));
+            }
+            if v.fstype.is_empty()
+                || !v
+                    .fstype
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+            {
+                p.push(Problem::new(
+                    at("fstype"),
+                    format!("{:?} is not a filesystem type like ext4 or ocfs2", v.fstype),
+                ));
+            }
+            for (j, o) in v.mount_options.iter().enumerate() {
+                if o.is_empty() || o.contains(',') || o.chars().any(char::is_whitespace) {
+                    p.push(Problem::new(
+                        format!("volumes[{i}].mount_options[{j}]"),
+                        format!(
+                            "{o:?}: expected one option per list item, without commas or spaces"
+                        ),
+                    ));
+                }
+            }
+        }
+        for (i, a) in self.volumes.iter().enumerate() {
+            for (j, b) in self.volumes.iter().enumerate() {
+                if i != j && a.mountpoint != b.mountpoint && b.mountpoint.starts_with(&a.mountpoint)
+                {
+                    p.push(Problem::new(
+                        format!("volumes[{j}].mountpoint"),
+                        format!(
+                            "{} is inside volumes[{i}]'s mountpoint {}; nested volumes are not supported",
+                            b.mountpoint.display(),
+                            a.mountpoint.display()
+                        ),
+                    ));
+                }
+            }
+        }
+        for (i, s) in self.services.iter().enumerate() {
+            check_unit(&mut p, &format!("services[{i}]"), s);
+            if unit_name(s) == unit_name(&self.nfs.service) {
+                p.push(Problem::new(
+                    format!("services[{i}]"),
+                    "the NFS service is managed by nfs.service; do not list it again",
+                ));
+            }
+        }
+        if self.lock.is_some() {
+            p.push(Problem::new(
+                "lock",
+                "the etcd lock is not supported by this version of nfs-manage; remove the `lock` section",
+            ));
+        }
+        if let Some(r) = &self.remote
+            && r.ssh.is_empty()
+        {
+            p.push(Problem::new(
+                "remote.ssh",
+                "expected the ssh command as a list, like [ssh, -o, BatchMode=yes]",
+            ));
+        }
+        if self.timeouts.probe.is_zero() {
+            p.push(Problem::new(
+                "timeouts.probe",
+                "expected a duration above zero",
+            ));
+        }
+        if self.timeouts.step.is_zero() {
+            p.push(Problem::new(
+                "timeouts.step",
+                "expected a duration above zero",
+            ));
+        }
+        p
+    }
+
+    /// Which node this host is: `--node`, else the short host name. Must be one of `nodes`.
+    pub fn this_node(&self, explicit: Option<&str>) -> Result<String, Error> {
+        let name = match explicit {
+            Some(n) => n.to_string(),
+            None => {
+                let host = nix::unistd::gethostname()
+                    .map_err(|e| Error::Config(format!("cannot read this host's name: {e}")))?;
+                let host = host.to_string_lossy();
+                host.split('.').next().unwrap_or_default().to_string()
+            }
+        };
+        if self.nodes.contains_key(&name) {
+            Ok(name)
+        } else {
+            let known: Vec<&str> = self.nodes.keys().map(String::as_str).collect();
+            Err(Error::Config(format!(
+                "this host is {name:?}, which is not one of the cluster's nodes ({}); pass --node NAME",
+                known.join(", ")
+            )))
+        }
+    }
+
+    pub fn has_drbd(&self) -> bool {
+        self.volumes.iter().any(|v| v.drbd.is_some())
+    }
+
+    /// DRBD resources in config order, each once.
+    pub fn drbd_resources(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for r in self.volumes.iter().filter_map(|v| v.drbd.as_deref()) {
+            if !out.contains(&r) {
+                out.push(r);
+            }
+        }
+        out
+    }
+
+    /// Every unit this config manages: NFS first, then the extra services.
+    pub fn units(&self) -> Vec<&str> {
+        std::iter::once(self.nfs.service.as_str())
+            .chain(self.services.iter().map(String::as_str))
+            .collect()
+    }
+
+    /// True when every volume of `resource` is dual-primary.
+    pub fn resource_dual_primary(&self, resource: &str) -> bool {
+        self.volumes
+            .iter()
+            .filter(|v| v.drbd.as_deref() == Some(resource))
+            .all(|v| v.dual_primary)
+    }
+}
+
+/// `nginx` and `nginx.service` name the same unit.
+pub fn unit_name(s: &str) -> &str {
+    s.strip_suffix(".service").unwrap_or(s)
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub path: String,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Problem {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+fn check_name(p: &mut Vec<Problem>, path: &str, value: &str, what: &str) {
+    let ok = !value.is_empty()
+        && value.len() <= 64
+        && value
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    if !ok {
+        p.push(Problem::new(
+            path,
+            format!("{value:?} is not {what}: expected 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"),
+        ));
+    }
+}
+
+fn check_unit(p: &mut Vec<Problem>, path: &str, value: &str) {
+    let ok = !value.is_empty()
+        && !value.starts_with('-')
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "@._:-\\".contains(c));
+    if !ok {
+        p.push(Problem::new(
+            path,
+            format!("{value:?} is not a systemd unit name like nfs-server or nginx.service"),
+        ));
+    }
+}
+
+fn check_abs(p: &mut Vec<Problem>, path: &str, value: &Path) {
+    let s = value.to_string_lossy();
+    let clean = value.is_absolute()
+        && !s.ends_with('/') | (s == "/")
+        && !s.contains("//")
+        && value
+            .components()
+            .all(|c| matches!(c, Component::RootDir | Component::Normal(_)))
+        && !s.chars().any(|c| c.is_control());
+    if !clean {
+        p.push(Problem::new(
+            path,
+            format!("{s:?} is not a clean absolute path (expected /like/this, without '.', '..', '//' or a trailing '/')"),
+        ));
+    }
+}
+
+fn valid_ifname(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 15
+        && s != "."
+        && s != ".."
+        && !s.chars().any(|c| c == '/' || c == ':' || c.is_whitespace())
+}
+
+fn yaml_error(file: &str, e: &yaml_serde::Error) -> String {
+    let msg = e.to_string();
+    // yaml_serde appends " at line L column C"; we put the position first instead.
+    let msg = match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg,
+    };
+    match e.location() {
+        Some(l) => format!("{file}:{}:{}: {msg}", l.line(), l.column()),
+        None => format!("{file}: {msg}"),
+    }
+}
+
+fn render_problems(file: &str, index: &Positions, problems: &[Problem]) -> String {
+    let mut out = String::new();
+    for (n, pr) in problems.iter().enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
+        let (line, col) = index.find(&pr.path).unwrap_or((1, 1));
+        let _ = write!(out, "{file}:{line}:{col}: {}: {}", pr.path, pr.message);
+    }
+    out
+}
+
+/// Where each key path's value starts (1-based line and column), e.g. `volumes[1].name`.
+#[derive(Debug, Default)]
+pub struct Positions(HashMap<String, (usize, usize)>);
+
+enum Frame {
+    Map { path: String, key: Option<String> },
+    Seq { path: String, next: usize },
+}
+
+impl Positions {
+    pub fn of(text: &str) -> Positions {
+        use saphyr_parser::{Event, Parser};
+        let mut map = HashMap::new();
+        let mut stack: Vec<Frame> = Vec::new();
+        for item in Parser::new_from_str(text) {
+            let Ok((event, span)) = item else { break };
+            let pos = (span.start.line(), span.start.col() + 1);
+            let starts_node = matches!(
+                event,
+                Event::Scalar(..)
+                    | Event::MappingStart(..)
+                    | Event::SequenceStart(..)
+                    | Event::Alias(..)
+            );
+            if starts_node {
+                // Is this node a mapping key? Then remember it and wait for its value.
+                if let Some(Frame::Map { key, .. }) = stack.last_mut()
+                    && key.is_none()
+                {
+                    *key = Some(match &event {
+                        Event::Scalar(s, ..) => s.to_string(),
+                        _ => String::from("?"),
+                    });
+                    if !matches!(event, Event::Scalar(..)) {
+                        // Complex keys do not occur in our config; skip their contents.
+                        stack.push(Frame::Map {
+                            path: "?".into(),
+                            key: None,
+                        });
+                    }
+                    continue;
+                }
+                let path = match stack.last_mut() {
+                    None => String::new(),
+                    Some(Frame::Map { path, key }) => {
+                        let k = key.take().unwrap_or_default();
+                        if path.is_empty() {
+                            k
+                        } else {
+                            format!("{path}.{k}")
+                        }
+                    }
+                    Some(Frame::Seq { path, next }) => {
+                        *next += 1;
+                        format!("{path}[{}]", *next - 1)
+                    }
+                };
+                map.entry(path.clone()).or_insert(pos);
+                match event {
+                    Event::MappingStart(..) => stack.push(Frame::Map { path, key: None }),
+                    Event::SequenceStart(..) => stack.push(Frame::Seq { path, next: 0 }),
+                    _ => {}
+                }
+            } else if matches!(event, Event::MappingEnd | Event::SequenceEnd) {
+                stack.pop();
+            }
+        }
+        Positions(map)
+    }
+
+    /// The position of `path`, or of its nearest ancestor that exists.
+    pub fn find(&self, path: &str) -> Option<(usize, usize)> {
+        let mut p = path;
+        loop {
+            if let Some(pos) = self.0.get(p) {
+                return Some(*pos);
+            }
+            let cut = p.rfind(['.', '['])?;
+            p = &p[..cut];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "\
+cluster: labstore-primary
+nodes:
+  labstore1004: { address: 10.64.37.6 }
+  labstore1005: { address: 10.64.37.7 }
+service_ip:
+  address: 10.64.37.18/24
+  interface: eth0
+  announce_to: 10.64.37.1
+volumes:
+  - name: tools
+    drbd: tools
+    device: /dev/drbd4
+    mountpoint: /srv/tools
+    fstype: ext4
+    mount_options: [noatime]
+  - name: misc
+    drbd: misc
+    device: /dev/drbd3
+    mountpoint: /srv/misc
+    fstype: ext4
+services: [nginx]
+";
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(Path::new("c.yaml"), text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn good_config_parses_with_defaults() {
+        let c = parse(GOOD).unwrap();
+        assert_eq!(c.nfs.service, "nfs-server");
+        assert_eq!(c.nfs.exports_dir, Path::new("/etc/exports.d"));
+        assert_eq!(c.volumes[0].mount_options, vec!["noatime"]);
+        assert_eq!(c.service_ip.unwrap().address.prefix_len(), 24);
+        assert_eq!(c.paths.lock, Path::new("/run/nfs-manage/lock"));
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_column() {
+        let bad = GOOD.replace(
+            "    fstype: ext4\n    mount_options",
+            "    fstyp: ext4\n    mount_options",
+        );
+        let e = parse(&bad).unwrap_err();
+        assert!(
+            e.starts_with("c.yaml:14:5: volumes[0]: unknown field `fstyp`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn wrong_type_names_position() {
+        let bad = GOOD.replace("address: 10.64.37.6", "address: nope");
+        let e = parse(&bad).unwrap_err();
+        assert!(e.starts_with("c.yaml:3:"), "{e}");
+        assert!(e.contains("nodes.labstore1004.address"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_name_and_mountpoint_point_at_the_second() {
+        let bad = GOOD
+            .replace("name: misc", "name: tools")
+            .replace("/srv/misc", "/srv/tools");
+        let e = parse(&bad).unwrap_err();
+        assert!(
+            e.contains(
+                "c.yaml:16:11: volumes[1].name: duplicate volume name \"tools\" (also volumes[0])"
+            ),
+            "{e}"
+        );
+        assert!(
+            e.contains("c.yaml:19:17: volumes[1].mountpoint: duplicate mountpoint /srv/tools"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn nested_mountpoints_rejected() {
+        let bad = GOOD.replace("/srv/misc", "/srv/tools/misc");
+        let e = parse(&bad).unwrap_err();
+        assert!(
+            e.contains("volumes[1].mountpoint: /srv/tools/misc is inside volumes[0]'s mountpoint"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn service_ip_needs_prefix_and_sane_interface() {
+        let e = parse(&GOOD.replace("10.64.37.18/24", "10.64.37.18")).unwrap_err();
+        assert!(
+            e.starts_with("c.yaml:6:") && e.contains("prefix length"),
+            "{e}"
+        );
+        let e = parse(&GOOD.replace("interface: eth0", "interface: eth0/x")).unwrap_err();
+        assert!(e.contains("c.yaml:7:14: service_ip.interface:"), "{e}");
+    }
+
+    #[test]
+    fn bad_paths_and_names() {
+        let e = parse(&GOOD.replace("/srv/tools", "srv/../tools")).unwrap_err();
+        assert!(
+            e.contains("volumes[0].mountpoint: \"srv/../tools\" is not a clean absolute path"),
+            "{e}"
+        );
+        let e = parse(&GOOD.replace("name: tools", "name: \"to ols\"")).unwrap_err();
+        assert!(
+            e.contains("volumes[0].name: \"to ols\" is not a volume name"),
+            "{e}"
+        );
+        let e = parse(&GOOD.replace("device: /dev/drbd4", "device: /tmp/x")).unwrap_err();
+        assert!(e.contains("is not under /dev"), "{e}");
+        let e = parse(&GOOD.replace("[noatime]", "[\"noatime,ro\"]")).unwrap_err();
+        assert!(e.contains("volumes[0].mount_options[0]"), "{e}");
+    }
+
+    #[test]
+    fn sections_of_later_versions_are_not_silently_ignored() {
+        let e = parse(&format!("{GOOD}backups:\n  - name: x\n")).unwrap_err();
+        assert!(
+            e.starts_with("c.yaml:23:3: backups") && e.contains("not supported"),
+            "{e}"
+        );
+        assert!(parse(&format!("{GOOD}backups: []\nsync: []\n")).is_ok());
+    }
+
+    #[test]
+    fn dual_primary_needs_drbd() {
+        let bad = GOOD.replace(
+            "  - name: misc\n    drbd: misc\n",
+            "  - name: misc\n    dual_primary: true\n",
+        );
+        let e = parse(&bad).unwrap_err();
+        assert!(
+            e.contains("volumes[1].dual_primary: dual_primary needs a DRBD resource"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn this_node_must_be_listed() {
+        let c = parse(GOOD).unwrap();
+        assert_eq!(c.this_node(Some("labstore1005")).unwrap(), "labstore1005");
+        let e = c.this_node(Some("other")).unwrap_err().to_string();
+        assert!(
+            e.contains("labstore1004, labstore1005") && e.contains("--node"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn positions_cover_flow_and_block_styles() {
+        let pos = Positions::of(GOOD);
+        assert_eq!(pos.find("nodes.labstore1005.address"), Some((4, 28)));
+        assert_eq!(pos.find("volumes[1].fstype"), Some((20, 13)));
+        assert_eq!(pos.find("volumes[0].mount_options[0]"), Some((15, 21)));
+        assert_eq!(pos.find("volumes[0].nothing"), Some((10, 5)));
+    }
+}

@@ -1,0 +1,305 @@
+//! Guards (checked right before a step) and verifications (after it), each with fresh
+//! probes. `Ok(Err(reason))` is a refusal or a failed verification in plain words;
+//! `Err(_)` means the probe itself could not run.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+
+use super::Ctx;
+use super::facts::{probe_drbd, probe_units};
+use super::plan::{Guard, Verify};
+use super::runner::Output;
+use crate::tools::{arping, exportfs, fuser, ip, mount};
+
+pub type Verdict = std::result::Result<(), String>;
+
+pub fn guard(ctx: &Ctx, g: &Guard) -> Result<Verdict> {
+    let cfg = &ctx.config;
+    Ok(match g {
+        Guard::VolumesMounted => {
+            let table = mount::read_mountinfo()?;
+            let missing: Vec<String> = cfg
+                .volumes
+                .iter()
+                .filter(|v| !mount::VolumeMounts::of(v, &table).mounted)
+                .map(|v| {
+                    format!(
+                        "{} ({} at {})",
+                        v.name,
+                        v.device.display(),
+                        v.mountpoint.display()
+                    )
+                })
+                .collect();
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("not mounted: {}", missing.join(", ")))
+            }
+        }
+        Guard::ExportsOnMountedVolumes => exports_on_mounted(ctx)?,
+        Guard::PeerNotPrimary(res) => {
+            let all = probe_drbd(ctx)?;
+            match all
+                .iter()
+                .find(|r| &r.name == res)
+                .and_then(|r| r.any_peer_primary())
+            {
+                Some(c) => Err(format!(
+                    "peer {} is Primary for DRBD resource {res}, which is not dual-primary; a second Primary would corrupt it",
+                    c.name
+                )),
+                None => Ok(()),
+            }
+        }
+        Guard::AddressFree => address_free(ctx)?,
+        Guard::NoHolders(i) => {
+            let v = &cfg.volumes[*i];
+            let holders = holders(ctx, &v.mountpoint)?;
+            if holders.is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} is busy: {}; stop them (or rerun with --force-unmount to kill them)",
+                    v.mountpoint.display(),
+                    describe_holders(&holders)
+                ))
+            }
+        }
+    })
+}
+
+/// Every configured export that lies under a volume's mountpoint needs that volume mounted:
+/// otherwise exportfs would export the empty directory underneath.
+pub fn exports_on_mounted(ctx: &Ctx) -> Result<Verdict> {
+    let cfg = &ctx.config;
+    let configured = exportfs::read_configured(&cfg.nfs.exports_dir)?;
+    let table = mount::read_mountinfo()?;
+    let mut bad = Vec::new();
+    for e in &configured {
+        if let Some(v) = cfg
+            .volumes
+            .iter()
+            .find(|v| e.path.starts_with(&v.mountpoint))
+            && !mount::VolumeMounts::of(v, &table).mounted
+            && !bad
+                .iter()
+                .any(|b: &String| b.contains(&*e.path.to_string_lossy()))
+        {
+            bad.push(format!(
+                "{} (volume {} is not mounted at {})",
+                e.path.display(),
+                v.name,
+                v.mountpoint.display()
+            ));
+        }
+    }
+    Ok(if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("would export unmounted paths: {}", bad.join(", ")))
+    })
+}
+
+pub fn arping_flavor(ctx: &Ctx) -> Result<arping::Flavor> {
+    let out = ctx.runner.run(&arping::help_cmd())?;
+    arping::flavor(&out)
+}
+
+/// Ask the network whether another host answers for the service IP. Never in dry-run.
+pub fn address_free(ctx: &Ctx) -> Result<Verdict> {
+    let Some(sip) = &ctx.config.service_ip else {
+        return Ok(Ok(()));
+    };
+    let flavor = arping_flavor(ctx)?;
+    let out = ctx.runner.run(&arping::probe_cmd(
+        flavor,
+        &sip.interface,
+        sip.address.addr(),
+    ))?;
+    let n = arping::replies(flavor, &out)?;
+    Ok(if n == 0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "another host answers ARP for {} on {} ({n} replies); it must release the address before this node takes it",
+            sip.address.addr(),
+            sip.interface
+        ))
+    })
+}
+
+pub fn holders(ctx: &Ctx, path: &std::path::Path) -> Result<Vec<fuser::Holder>> {
+    let out = ctx.runner.run(&fuser::holders_cmd(path))?;
+    Ok(fuser::parse_holders(&out)?
+        .into_iter()
+        .map(fuser::describe)
+        .collect())
+}
+
+pub fn describe_holders(h: &[fuser::Holder]) -> String {
+    let me = std::process::id();
+    h.iter()
+        .map(|h| {
+            let note = if h.pid == me {
+                " — this nfs-manage run: cd elsewhere"
+            } else {
+                ""
+            };
+            format!("pid {} ({}, user {}){note}", h.pid, h.command, h.user)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub fn verify(ctx: &Ctx, v: &Verify, out: &Output) -> Result<Verdict> {
+    let cfg = &ctx.config;
+    Ok(match v {
+        Verify::DrbdUp(res) => {
+            if probe_drbd(ctx)?.iter().any(|r| &r.name == res) {
+                Ok(())
+            } else {
+                Err(format!("DRBD resource {res} is still not configured"))
+            }
+        }
+        Verify::DrbdRole { resource, role } => {
+            let all = probe_drbd(ctx)?;
+            match all.iter().find(|r| &r.name == resource) {
+                Some(r) if r.role == *role => Ok(()),
+                Some(r) => Err(format!(
+                    "DRBD resource {resource} is {}, expected {role}",
+                    r.role
+                )),
+                None => Err(format!("DRBD resource {resource} is not configured")),
+            }
+        }
+        Verify::Mounted(i) => {
+            let vol = &cfg.volumes[*i];
+            let m = mount::VolumeMounts::of(vol, &mount::read_mountinfo()?);
+            match &m.at_mountpoint {
+                Some(top) if m.mounted && top.fstype == vol.fstype => Ok(()),
+                Some(top) if m.mounted => Err(format!(
+                    "{} is mounted as {}, expected {}",
+                    vol.mountpoint.display(),
+                    top.fstype,
+                    vol.fstype
+                )),
+                Some(top) => Err(format!(
+                    "{} has {} mounted, not {}",
+                    vol.mountpoint.display(),
+                    top.source,
+                    vol.device.display()
+                )),
+                None => Err(format!("{} is not mounted", vol.mountpoint.display())),
+            }
+        }
+        Verify::IsDir(path) => {
+            if path.is_dir() {
+                Ok(())
+            } else {
+                Err(format!("{} is not a directory", path.display()))
+            }
+        }
+        Verify::NotMountedAt { path, .. } => {
+            let table = mount::read_mountinfo()?;
+            match table.iter().rev().find(|m| &m.mountpoint == path) {
+                None => Ok(()),
+                Some(m) => Err(format!(
+                    "{} is still mounted ({} {})",
+                    path.display(),
+                    m.fstype,
+                    m.source
+                )),
+            }
+        }
+        Verify::Unit { unit, active } => {
+            let state = probe_units(ctx, &[unit.as_str()])?
+                .remove(unit.as_str())
+                .unwrap_or_default();
+            let is_active = state == "active";
+            let settled_down = !matches!(
+                state.as_str(),
+                "active" | "activating" | "deactivating" | "reloading" | "refreshing"
+            );
+            if (*active && is_active) || (!*active && settled_down) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{unit} is {state}, expected {}",
+                    if *active { "active" } else { "inactive" }
+                ))
+            }
+        }
+        Verify::ExportsApplied => {
+            let configured = exportfs::read_configured(&cfg.nfs.exports_dir)?;
+            let etab = exportfs::read_etab()?;
+            let missing: Vec<String> = configured
+                .iter()
+                .filter(|c| {
+                    !etab
+                        .iter()
+                        .any(|e| e.path == c.path && e.client == c.client)
+                })
+                .map(|c| format!("{}:{}", c.client, c.path.display()))
+                .collect();
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("not in {}: {}", exportfs::ETAB, missing.join(", ")))
+            }
+        }
+        Verify::ExportsWithdrawn(i) => {
+            let vol = &cfg.volumes[*i];
+            let left: Vec<String> = exportfs::read_etab()?
+                .iter()
+                .filter(|e| e.path.starts_with(&vol.mountpoint))
+                .map(|e| format!("{}:{}", e.client, e.path.display()))
+                .collect();
+            if left.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("still exported: {}", left.join(", ")))
+            }
+        }
+        Verify::Address { present } => {
+            let Some(sip) = &cfg.service_ip else {
+                return Ok(Ok(()));
+            };
+            let addrs = ip::parse(&ctx.runner.probe_ok(&ip::show_cmd())?.stdout)?;
+            if addrs.has(&sip.interface, &sip.address) == *present {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} is {} {}",
+                    sip.address,
+                    if *present { "not on" } else { "still on" },
+                    sip.interface
+                ))
+            }
+        }
+        Verify::AnnounceAnswered(flavor) => match arping::replies(*flavor, out)? {
+            0 => Err("the gateway did not answer the ARP announcement".into()),
+            _ => Ok(()),
+        },
+        Verify::NoHolders(i) => {
+            // Killed processes take a moment to exit and release their files.
+            let vol = &cfg.volumes[*i];
+            let deadline = Instant::now() + Duration::from_secs(5);
+            loop {
+                let h = holders(ctx, &vol.mountpoint)?;
+                if h.is_empty() {
+                    break Ok(());
+                }
+                if Instant::now() > deadline {
+                    break Err(format!(
+                        "{} is still busy: {}",
+                        vol.mountpoint.display(),
+                        describe_holders(&h)
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    })
+}

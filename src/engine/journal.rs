@@ -1,0 +1,100 @@
+//! The journal: one JSON line per step, appended to `paths.journal`
+//! (default `/var/lib/nfs-manage/journal.jsonl`).
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+pub struct Record<'a> {
+    pub time: String,
+    pub run: &'a str,
+    pub cluster: &'a str,
+    pub node: &'a str,
+    pub operator: &'a str,
+    pub command: &'a str,
+    pub step: &'a str,
+    pub title: &'a str,
+    pub argv: &'a [String],
+    /// Exit code; null when the command was killed or never ran (refused by a guard).
+    pub rc: Option<i32>,
+    pub duration_ms: u64,
+    /// "ok", "failed: …", "refused: …", "not checked" (command failed first).
+    pub verify: &'a str,
+    pub result: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stderr: Option<&'a str>,
+}
+
+pub struct Journal {
+    path: PathBuf,
+    pub run_id: String,
+    pub operator: String,
+}
+
+impl Journal {
+    pub fn new(path: &Path) -> Journal {
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        Journal {
+            path: path.to_path_buf(),
+            run_id: format!("{}-{}", now.as_secs(), std::process::id()),
+            operator: operator(),
+        }
+    }
+
+    /// Make sure the journal can be written before anything is changed.
+    pub fn open_check(&self) -> Result<()> {
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .with_context(|| format!("cannot open the journal {}", self.path.display()))?;
+        Ok(())
+    }
+
+    pub fn append(&self, rec: &Record<'_>) -> Result<()> {
+        let mut line = serde_json::to_string(rec)?;
+        line.push('\n');
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .with_context(|| format!("cannot open the journal {}", self.path.display()))?;
+        // One write per line so concurrent writers (other hosts' tools, a second run after the
+        // lock) never interleave inside a line.
+        f.write_all(line.as_bytes())
+            .with_context(|| format!("cannot write the journal {}", self.path.display()))?;
+        Ok(())
+    }
+}
+
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+}
+
+/// Who ran it: the sudo user when there is one, else the login user, else the uid.
+pub fn operator() -> String {
+    for var in ["SUDO_USER", "LOGNAME", "USER"] {
+        if let Ok(v) = std::env::var(var)
+            && !v.is_empty()
+        {
+            return v;
+        }
+    }
+    let uid = nix::unistd::getuid();
+    nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| format!("uid {uid}"))
+}

@@ -1,0 +1,83 @@
+//! One run at a time per host: an exclusive `flock` on `paths.lock`
+//! (default `/run/nfs-manage/lock`). The holder writes its pid, command line and start
+//! time into the file, so a second run can say who holds it (exit 4).
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use nix::fcntl::{Flock, FlockArg};
+
+use crate::error::Error;
+
+pub struct HostLock {
+    _lock: Flock<File>,
+}
+
+impl HostLock {
+    pub fn acquire(path: &Path) -> Result<HostLock> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+        let mut lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(l) => l,
+            Err((mut file, nix::errno::Errno::EWOULDBLOCK)) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                let who = if holder.is_empty() {
+                    "another nfs-manage run (it has not written its name yet)"
+                } else {
+                    holder
+                };
+                return Err(Error::LockHeld(format!(
+                    "another run holds {}: {who}",
+                    path.display()
+                ))
+                .into());
+            }
+            Err((_, e)) => return Err(anyhow::anyhow!("cannot lock {}: {e}", path.display())),
+        };
+        let args: Vec<String> = std::env::args().collect();
+        let line = format!(
+            "pid {} ({}) since {}\n",
+            std::process::id(),
+            args.join(" "),
+            super::journal::now_rfc3339()
+        );
+        lock.set_len(0)?;
+        lock.seek(SeekFrom::Start(0))?;
+        lock.write_all(line.as_bytes())?;
+        Ok(HostLock { _lock: lock })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_acquire_is_refused_with_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/lock");
+        let first = HostLock::acquire(&path).unwrap();
+        let err = HostLock::acquire(&path).err().unwrap();
+        assert_eq!(crate::error::exit_code_of(&err), crate::exit::LOCKED);
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&format!("pid {}", std::process::id())),
+            "{msg}"
+        );
+        drop(first);
+        HostLock::acquire(&path).unwrap();
+    }
+}

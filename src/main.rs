@@ -1,0 +1,39 @@
+//! nfs-manage: run a DRBD-replicated NFS storage pair in ordered, verified steps.
+
+use std::process::ExitCode;
+
+use nfs_manage::{cli, commands, error, exit};
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
+        }
+    };
+    let verbose = cli.global.verbose;
+    // console already turns colours off for NO_COLOR and when output is not a terminal.
+    if cli.global.no_color {
+        console::set_colors_enabled(false);
+        console::set_colors_enabled_stderr(false);
+    }
+    match commands::dispatch(&cli) {
+        Ok(()) => ExitCode::from(exit::OK),
+        Err(e) => {
+            let code = error::exit_code_of(&e);
+            // Context layers first ("while doing X"), then the cause.
+            eprintln!("nfs-manage: {e:#}");
+            if verbose {
+                eprintln!("(exit {code})");
+            }
+            ExitCode::from(code)
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! Tool modules: each builds argv for one tool and parses its output (or the file it
+//! maintains). None of them spawns anything: the engine's runner does.
+
+pub mod arping;
+pub mod drbd;
+pub mod exportfs;
+pub mod fuser;
+pub mod ip;
+pub mod mount;
+pub mod systemctl;
+
+/// Undo the octal escapes (`\040` for space, `\011` tab, `\012` newline, `\134` backslash)
+/// that /proc/self/mountinfo and /var/lib/nfs/etab use for paths.
+pub fn unescape_octal(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 3 < b.len() {
+            let oct = &b[i + 1..i + 4];
+            if oct.iter().all(|c| (b'0'..=b'7').contains(c)) {
+                let v = (oct[0] - b'0') as u32 * 64
+                    + (oct[1] - b'0') as u32 * 8
+                    + (oct[2] - b'0') as u32;
+                if v <= 255 {
+                    out.push(v as u8);
+                    i += 4;
+                    continue;
+                }
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn octal_escapes() {
+        assert_eq!(super::unescape_octal(r"/srv/a\040b\134c"), r"/srv/a b\c");
+        assert_eq!(super::unescape_octal(r"/srv/x\0"), r"/srv/x\0");
+        assert_eq!(super::unescape_octal(r"\"), r"\");
+    }
+}

@@ -1,0 +1,154 @@
+//! Generated files, help, usage errors, and the non-interactive rules.
+
+use std::process::Command;
+
+use crate::harness::*;
+
+#[test]
+fn completions_and_man_pages_are_current() {
+    let dir = tempfile::tempdir().unwrap();
+    let (c, m) = (dir.path().join("completions"), dir.path().join("man"));
+    let st = Command::new(bin())
+        .args([
+            "generate",
+            "--completions",
+            c.to_str().unwrap(),
+            "--man",
+            m.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    for (fresh, committed) in [(c, repo_path("completions")), (m, repo_path("man"))] {
+        let mut names: Vec<_> = std::fs::read_dir(&fresh)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        let mut have: Vec<_> = std::fs::read_dir(&committed)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        have.sort();
+        assert_eq!(
+            names,
+            have,
+            "{} is stale: run `cargo run -- generate`",
+            committed.display()
+        );
+        for n in names {
+            let a = std::fs::read(fresh.join(&n)).unwrap();
+            let b = std::fs::read(committed.join(&n)).unwrap();
+            assert!(
+                a == b,
+                "{} is stale: run `cargo run -- generate`",
+                committed.join(&n).display()
+            );
+        }
+    }
+    // One man page per (visible) subcommand.
+    for sub in [
+        "nfs-manage.1",
+        "nfs-manage-status.1",
+        "nfs-manage-up.1",
+        "nfs-manage-down.1",
+        "nfs-manage-config.1",
+    ] {
+        assert!(repo_path("man").join(sub).exists(), "{sub}");
+    }
+}
+
+#[test]
+fn help_lists_exit_codes_and_usage_errors_exit_2() {
+    let out = Command::new(bin()).arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        text.contains("Exit codes:") && text.contains("69") && text.contains("78"),
+        "{text}"
+    );
+    let out = Command::new(bin())
+        .args(["up", "--no-such-flag"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = Command::new(bin())
+        .args(["-q", "-v", "status"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn missing_config_exits_78_and_names_it() {
+    let out = Command::new(bin())
+        .args(["--config", "/nonexistent/cluster.yaml", "status"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("/nonexistent/cluster.yaml: cannot read")
+    );
+}
+
+#[test]
+fn unknown_node_exits_78() {
+    let out = Command::new(bin())
+        .args([
+            "--config",
+            repo_path("examples/labstore-primary.yaml")
+                .to_str()
+                .unwrap(),
+            "--node",
+            "nope",
+            "status",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("\"nope\"") && err.contains("labstore1004, labstore1005"),
+        "{err}"
+    );
+}
+
+#[test]
+fn readme_dry_run_works_without_drbd() {
+    // The README's first command: a dry-run plan of `up` on a shipped example, on a machine
+    // without DRBD. It must print the whole plan, change nothing, and exit 0.
+    let out = Command::new(bin())
+        .args([
+            "--config",
+            repo_path("examples/labstore-primary.yaml")
+                .to_str()
+                .unwrap(),
+            "--node",
+            "labstore1004",
+            "up",
+            "--dry-run",
+        ])
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for want in [
+        "drbdadm primary tools",
+        "start the NFS server",
+        "ip addr add 10.64.37.18/24 dev eth0",
+        "Dry run: nothing was changed.",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
+    }
+    // Order: DRBD before mounts before NFS before the IP.
+    let pos = |s: &str| text.find(s).unwrap_or_else(|| panic!("{s}"));
+    assert!(pos("drbdadm primary test") < pos("mount -t ext4"));
+    assert!(pos("mount -t ext4 -o noatime /dev/drbd1") < pos("systemctl start nfs-server"));
+    assert!(pos("systemctl start nfs-server") < pos("ip addr add"));
+}

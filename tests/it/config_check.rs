@@ -1,0 +1,153 @@
+//! `nfs-manage config check`: examples pass (with the real `drbdadm dump`), mistakes are
+//! located, missing tools are named with their packages.
+
+use std::process::Command;
+
+use crate::harness::*;
+
+/// Run `config check` with the real drbdadm reading the example DRBD resources, in a private
+/// mount namespace so the host's /etc/drbd.d is untouched.
+fn check_with_drbd_conf(config: &str, res_dir: &str) -> Run {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path().display();
+    let script = format!(
+        "cp /etc/drbd.d/*.conf {t}/ && cp {res_dir}/*.res {t}/ && mount --bind {t} /etc/drbd.d && exec {} --config {config} config check",
+        bin().display()
+    );
+    Run::from(
+        Command::new("unshare")
+            .args([
+                "--mount",
+                "--uts",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                &script,
+            ])
+            .output()
+            .unwrap(),
+    )
+}
+
+#[test]
+fn every_example_passes_config_check() {
+    if !privileged() {
+        return;
+    }
+    for ex in [
+        "labstore-primary",
+        "labstore-secondary",
+        "dumps",
+        "home-dual-primary",
+    ] {
+        let path = repo_path(&format!("examples/{ex}.yaml"));
+        let r = check_with_drbd_conf(
+            path.to_str().unwrap(),
+            repo_path("examples/drbd.d").to_str().unwrap(),
+        );
+        r.expect(0);
+        assert!(r.stdout.contains("valid"), "{ex}: {}", r.stdout);
+    }
+}
+
+#[test]
+fn unknown_drbd_resource_is_located() {
+    if !privileged() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo_path("examples/labstore-primary.yaml"))
+        .unwrap()
+        .replace("drbd: misc", "drbd: misk");
+    let cfg = dir.path().join("c.yaml");
+    std::fs::write(&cfg, text).unwrap();
+    let r = check_with_drbd_conf(
+        cfg.to_str().unwrap(),
+        repo_path("examples/drbd.d").to_str().unwrap(),
+    );
+    r.expect(78);
+    assert!(
+        r.stderr
+            .contains("c.yaml:22:11: volumes[1].drbd: DRBD resource \"misk\" is not defined"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("knows: home, tools, misc, test, scratch, maps)"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn config_errors_name_file_line_column_and_exit_78() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.yaml");
+    let base = std::fs::read_to_string(repo_path("examples/labstore-primary.yaml")).unwrap();
+    let cases = [
+        (
+            base.replace(
+                "    fstype: ext4\n    mount_options: [noatime]\n  - name: misc",
+                "    fstyp: ext4\n  - name: misc",
+            ),
+            "bad.yaml:19:5: volumes[0]: unknown field `fstyp`",
+        ),
+        (
+            base.replace("name: misc", "name: tools"),
+            "bad.yaml:21:11: volumes[1].name: duplicate volume name \"tools\"",
+        ),
+        (
+            base.replace("/srv/misc", "/srv/tools"),
+            "bad.yaml:24:17: volumes[1].mountpoint: duplicate mountpoint /srv/tools",
+        ),
+        (
+            base.replace("address: 10.64.37.7", "address: 10.64.37"),
+            "bad.yaml:6:28: nodes.labstore1005.address: invalid IP address syntax",
+        ),
+        (
+            base.replace("cluster: labstore-primary", "cluster: [x]"),
+            "bad.yaml:3:10: cluster: invalid type: sequence",
+        ),
+    ];
+    for (text, want) in cases {
+        std::fs::write(&cfg, &text).unwrap();
+        let r = Run::from(
+            Command::new(bin())
+                .args(["--config", cfg.to_str().unwrap(), "config", "check"])
+                .output()
+                .unwrap(),
+        );
+        r.expect(78);
+        assert!(r.stderr.contains(want), "want {want:?}, got {}", r.stderr);
+    }
+}
+
+#[test]
+fn missing_tools_exit_69_with_packages() {
+    let empty = tempfile::tempdir().unwrap();
+    let r = Run::from(
+        Command::new(bin())
+            .args([
+                "--config",
+                repo_path("examples/labstore-primary.yaml")
+                    .to_str()
+                    .unwrap(),
+                "config",
+                "check",
+            ])
+            .env("PATH", empty.path())
+            .output()
+            .unwrap(),
+    );
+    r.expect(69);
+    for want in [
+        "exportfs (package nfs-kernel-server)",
+        "fuser (package psmisc)",
+        "arping (package arping",
+        "drbdsetup (package drbd-utils)",
+    ] {
+        assert!(r.stderr.contains(want), "{want}: {}", r.stderr);
+    }
+}

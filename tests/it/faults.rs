@@ -1,0 +1,140 @@
+//! Fault injection at every step of `up` and `down` in turn: the run stops at that step, says
+//! which and how to retry, the journal records the failure, and rerunning converges.
+
+use serde_json::{Value, json};
+
+use crate::harness::*;
+use crate::up::up_host;
+
+const WRAPPED: &[&str] = &[
+    "mount", "umount", "mkdir", "exportfs", "ip", "arping", "fuser",
+];
+
+fn plan_steps(h: &Host, cmd: &str) -> Vec<Value> {
+    let p = h.run(&[cmd, "--dry-run", "--json"]).json();
+    p["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["state"] == "pending")
+        .cloned()
+        .collect()
+}
+
+fn inject_and_converge(cmd: &str, prepare: fn() -> Host, verify_only: bool) {
+    if !privileged() {
+        return;
+    }
+    let count = plan_steps(&prepare(), cmd).len();
+    assert!(count >= 8, "{count}");
+    std::thread::scope(|s| {
+        for k in 0..count {
+            s.spawn(move || {
+                let h = prepare();
+                // Loop devices differ per host, so each host plans for itself.
+                let steps = plan_steps(&h, cmd);
+                let step = &steps[k];
+                for t in WRAPPED {
+                    h.wrap_real_tool(t);
+                }
+                let argv: Vec<&str> = step["argv"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|a| a.as_str().unwrap())
+                    .collect();
+                let line = argv.join(" ");
+                let fault = if verify_only {
+                    json!([{ "match": line, "nth": 1, "rc": 0, "effect": "skip" }])
+                } else {
+                    json!([{ "match": line, "nth": 1, "rc": 1, "stderr": "injected failure\n" }])
+                };
+                h.faults(fault);
+                let before = h.journal().len();
+                let r = h.run(&[cmd, "--yes"]);
+                let id = step["id"].as_str().unwrap();
+                // A verification that cannot fail for a skipped effect is a defect; the
+                // announcement's only effect is the reply, which a skipped run does not produce.
+                r.expect(1);
+                assert!(
+                    r.stderr
+                        .contains(&format!("({})", step["title"].as_str().unwrap())),
+                    "{id}: {}",
+                    r.stderr
+                );
+                assert!(
+                    r.stderr.contains(&format!("  command: {line}"))
+                        || r.stderr.contains("  command: "),
+                    "{id}"
+                );
+                if verify_only {
+                    assert!(
+                        r.stderr
+                            .contains("the command succeeded (exit 0) but the result is wrong"),
+                        "{id}: {}",
+                        r.stderr
+                    );
+                } else {
+                    assert!(
+                        r.stderr.contains("the command failed (exit 1)")
+                            && r.stderr.contains("injected failure"),
+                        "{id}: {}",
+                        r.stderr
+                    );
+                }
+                assert!(
+                    r.stderr.contains(&format!(
+                        "to retry:    nfs-manage --config {} {cmd}",
+                        h.config.display()
+                    )),
+                    "{id}: {}",
+                    r.stderr
+                );
+                let journal = h.journal();
+                let last = journal.last().unwrap();
+                assert_eq!(
+                    (last["step"].as_str(), last["result"].as_str()),
+                    (Some(id), Some("failed")),
+                    "{id}"
+                );
+                assert_eq!(
+                    journal.len() - before,
+                    k + 1,
+                    "{id}: steps before it ran, none after"
+                );
+                h.clear_faults();
+                let again = h.run(&[cmd, "--yes"]);
+                again.expect(0);
+                let want = if cmd == "up" { "active" } else { "standby" };
+                assert_eq!(h.run(&["status", "--json"]).json()["role"], want, "{id}");
+                h.run(&[cmd, "--yes"]).expect(0);
+            });
+        }
+    });
+}
+
+fn active() -> Host {
+    let h = up_host();
+    h.run(&["up", "--yes"]).expect(0);
+    h
+}
+
+#[test]
+fn up_fails_at_each_step_and_converges() {
+    inject_and_converge("up", up_host, false);
+}
+
+#[test]
+fn up_verifies_each_step_even_when_the_command_says_ok() {
+    inject_and_converge("up", up_host, true);
+}
+
+#[test]
+fn down_fails_at_each_step_and_converges() {
+    inject_and_converge("down", active, false);
+}
+
+#[test]
+fn down_verifies_each_step_even_when_the_command_says_ok() {
+    inject_and_converge("down", active, true);
+}

@@ -1,0 +1,544 @@
+//! Test hosts: each privileged test gets its own mount, network and UTS namespaces (held by a
+//! `sleep` process and entered with `nsenter`), a second network namespace standing for the
+//! rest of the LAN (the gateway, or a host that already answers for the service IP), real ext4
+//! filesystems on loop devices, and a directory of stand-ins first on PATH for the tools that
+//! cannot run here (drbdadm/drbdsetup state, systemctl). Real tools everywhere else.
+//!
+//! Inside the namespace /srv, /var/lib/nfs and /etc/exports.d are private tmpfs mounts and an
+//! empty file is bound over /etc/exports, so real `exportfs` works without touching the host.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+pub const NODE: &str = "labstore1004";
+pub const PEER: &str = "labstore1005";
+pub const NODE_ADDR: &str = "192.0.2.6/24";
+pub const GATEWAY: &str = "192.0.2.1";
+pub const SERVICE_IP: &str = "192.0.2.18/24";
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_nfs-manage"))
+}
+
+/// The stand-in binary, built by `cargo test` as the example target `standin`.
+pub fn standin() -> PathBuf {
+    let p = bin().parent().unwrap().join("examples/standin");
+    assert!(
+        p.exists(),
+        "{} is missing: `cargo test` builds it (example target `standin`)",
+        p.display()
+    );
+    p
+}
+
+/// Privileged tests need root and namespaces. Outside CI they are skipped with a message;
+/// in CI (CI=true) they fail instead, so they never skip silently there.
+pub fn privileged() -> bool {
+    let root = nix::unistd::geteuid().is_root();
+    let ok = root
+        && Command::new("unshare")
+            .args(["-m", "-n", "true"])
+            .status()
+            .is_ok_and(|s| s.success());
+    if !ok {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!(
+                "privileged test cannot run (needs root and unshare) but CI=true: failing instead of skipping"
+            );
+        }
+        eprintln!("SKIPPED: needs root, mount and network namespaces");
+    }
+    ok
+}
+
+pub fn sh(argv: &[&str]) -> Output {
+    Command::new(argv[0])
+        .args(&argv[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("{argv:?}: {e}"))
+}
+
+pub fn ok(argv: &[&str]) -> String {
+    let out = sh(argv);
+    assert!(
+        out.status.success(),
+        "{argv:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub struct Volume {
+    pub name: &'static str,
+    pub loopdev: String,
+}
+
+pub struct Host {
+    pub dir: tempfile::TempDir,
+    holder: Child,
+    lan: Child,
+    pub volumes: Vec<Volume>,
+    pub config: PathBuf,
+}
+
+pub struct Spec {
+    pub volumes: &'static [&'static str],
+    pub drbd: bool,
+    pub dual_primary: bool,
+    pub service_ip: bool,
+    pub services: &'static [&'static str],
+}
+
+impl Default for Spec {
+    fn default() -> Self {
+        Spec {
+            volumes: &["tools", "misc"],
+            drbd: true,
+            dual_primary: false,
+            service_ip: true,
+            services: &["nginx"],
+        }
+    }
+}
+
+impl Host {
+    pub fn new() -> Host {
+        Host::with(Spec::default())
+    }
+
+    pub fn with(spec: Spec) -> Host {
+        let dir = tempfile::Builder::new()
+            .prefix("nfs-manage-it.")
+            .tempdir()
+            .unwrap();
+        let d = dir.path();
+        for sub in ["bin", "standin", "images"] {
+            std::fs::create_dir_all(d.join(sub)).unwrap();
+        }
+        for tool in ["drbdadm", "drbdsetup", "systemctl"] {
+            std::os::unix::fs::symlink(standin(), d.join("bin").join(tool)).unwrap();
+        }
+        let holder = Command::new("unshare")
+            .args([
+                "--mount",
+                "--net",
+                "--uts",
+                "--propagation",
+                "private",
+                "sleep",
+                "infinity",
+            ])
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        let lan = Command::new("unshare")
+            .args(["--net", "sleep", "infinity"])
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut host = Host {
+            dir,
+            holder,
+            lan,
+            volumes: Vec::new(),
+            config: PathBuf::new(),
+        };
+        host.wait_for_namespaces();
+        host.setup_namespace();
+        for name in spec.volumes {
+            let img = host.dir.path().join("images").join(format!("{name}.img"));
+            ok(&["truncate", "-s", "32M", img.to_str().unwrap()]);
+            ok(&["mkfs.ext4", "-q", "-F", img.to_str().unwrap()]);
+            let loopdev = ok(&["losetup", "--find", "--show", img.to_str().unwrap()])
+                .trim()
+                .to_string();
+            host.volumes.push(Volume { name, loopdev });
+        }
+        host.write_config(&spec);
+        host.write_drbd_state(&spec);
+        host.write_units(&spec, &[]);
+        host
+    }
+
+    fn wait_for_namespaces(&self) {
+        let me = std::fs::read_link("/proc/self/ns/net").unwrap();
+        for _ in 0..200 {
+            let a = std::fs::read_link(format!("/proc/{}/ns/net", self.holder.id()));
+            let b = std::fs::read_link(format!("/proc/{}/ns/net", self.lan.id()));
+            if matches!((a, b), (Ok(a), Ok(b)) if a != me && b != me) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("namespaces did not come up");
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.holder.id()
+    }
+
+    fn setup_namespace(&self) {
+        let pid = self.pid().to_string();
+        let lan = self.lan.id().to_string();
+        let d = self.dir.path();
+        let empty = d.join("exports.empty");
+        std::fs::write(&empty, "").unwrap();
+        for cmd in [
+            vec!["mount", "-t", "tmpfs", "nfs-manage-test", "/srv"],
+            vec!["mount", "-t", "tmpfs", "nfs-manage-test", "/var/lib/nfs"],
+            vec!["touch", "/var/lib/nfs/etab", "/var/lib/nfs/rmtab"],
+            vec!["mkdir", "-p", "/etc/exports.d"],
+            vec!["mount", "-t", "tmpfs", "nfs-manage-test", "/etc/exports.d"],
+            vec!["mount", "--bind", empty.to_str().unwrap(), "/etc/exports"],
+            vec!["hostname", NODE],
+            vec!["ip", "link", "set", "lo", "up"],
+            vec![
+                "ip", "link", "add", "eth0", "type", "veth", "peer", "name", "lan0", "netns", &lan,
+            ],
+            vec!["ip", "addr", "add", NODE_ADDR, "dev", "eth0"],
+            vec!["ip", "link", "set", "eth0", "up"],
+        ] {
+            self.ns_ok(&cmd);
+        }
+        for cmd in [
+            vec!["ip", "link", "set", "lo", "up"],
+            vec!["ip", "addr", "add", "192.0.2.1/24", "dev", "lan0"],
+            vec!["ip", "link", "set", "lan0", "up"],
+        ] {
+            let mut argv = vec!["nsenter", "-t", &lan, "-n", "--"];
+            argv.extend(cmd);
+            ok(&argv);
+        }
+        let _ = pid;
+    }
+
+    /// Make another host on the LAN answer for an address (e.g. the service IP).
+    pub fn lan_claims(&self, addr: &str) {
+        let lan = self.lan.id().to_string();
+        ok(&[
+            "nsenter", "-t", &lan, "-n", "--", "ip", "addr", "add", addr, "dev", "lan0",
+        ]);
+    }
+
+    /// Run a command inside the host's namespaces, with the stand-ins on PATH.
+    pub fn ns(&self, argv: &[&str]) -> Output {
+        self.ns_cmd(argv).output().unwrap()
+    }
+
+    pub fn ns_cmd(&self, argv: &[&str]) -> Command {
+        let pid = self.pid().to_string();
+        let mut c = Command::new("nsenter");
+        c.args(["-t", &pid, "-m", "-n", "-u", "--"]).args(argv);
+        c.env("PATH", self.path_env())
+            .env("NFS_MANAGE_STANDIN_DIR", self.dir.path().join("standin"));
+        c.env_remove("NFS_MANAGE_CONFIG")
+            .env_remove("NFS_MANAGE_NODE")
+            .env("NO_COLOR", "1");
+        c.stdin(Stdio::null());
+        c
+    }
+
+    pub fn ns_ok(&self, argv: &[&str]) -> String {
+        let out = self.ns(argv);
+        assert!(
+            out.status.success(),
+            "{argv:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn path_env(&self) -> String {
+        format!(
+            "{}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            self.dir.path().join("bin").display()
+        )
+    }
+
+    /// `nfs-manage --config <test config> ARGS` inside the namespaces.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let config = self.config.to_str().unwrap().to_string();
+        let mut argv = vec![
+            bin().to_str().unwrap().to_string(),
+            "--config".into(),
+            config,
+        ];
+        argv.extend(args.iter().map(|s| s.to_string()));
+        let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
+        Run::from(self.ns(&refs))
+    }
+
+    /// Start `nfs-manage ARGS` without waiting (for concurrency tests).
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        let mut argv = vec![
+            bin().to_str().unwrap().to_string(),
+            "--config".into(),
+            self.config.to_str().unwrap().to_string(),
+        ];
+        argv.extend(args.iter().map(|s| s.to_string()));
+        let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
+        self.ns_cmd(&refs)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    pub fn journal(&self) -> Vec<Value> {
+        match std::fs::read_to_string(self.dir.path().join("journal.jsonl")) {
+            Ok(t) => t
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    pub fn calls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join("standin/calls.log"))
+            .map(|t| t.lines().map(String::from).collect())
+            .unwrap_or_default()
+    }
+
+    pub fn clear_calls(&self) {
+        let _ = std::fs::remove_file(self.dir.path().join("standin/calls.log"));
+    }
+
+    /// A path as seen inside the host's mount namespace.
+    pub fn inside(&self, path: &str) -> PathBuf {
+        PathBuf::from(format!("/proc/{}/root{path}", self.pid()))
+    }
+
+    pub fn etab(&self) -> String {
+        std::fs::read_to_string(self.inside("/var/lib/nfs/etab")).unwrap()
+    }
+
+    pub fn write_exports(&self, name: &str, text: &str) {
+        std::fs::write(self.inside(&format!("/etc/exports.d/{name}")), text).unwrap();
+    }
+
+    pub fn mountinfo(&self) -> String {
+        std::fs::read_to_string(format!("/proc/{}/mountinfo", self.pid())).unwrap()
+    }
+
+    pub fn is_mounted(&self, mountpoint: &str) -> bool {
+        self.mountinfo()
+            .lines()
+            .any(|l| l.split(' ').nth(4) == Some(mountpoint))
+    }
+
+    pub fn has_service_ip(&self) -> bool {
+        let out = self.ns_ok(&["ip", "-o", "addr", "show", "dev", "eth0"]);
+        out.split_whitespace().any(|w| w == SERVICE_IP)
+    }
+
+    pub fn write_config(&mut self, spec: &Spec) {
+        let d = self.dir.path();
+        let mut y = format!(
+            "cluster: test\nnodes:\n  {NODE}: {{ address: 192.0.2.6 }}\n  {PEER}: {{ address: 192.0.2.7 }}\n"
+        );
+        if spec.service_ip {
+            y.push_str(&format!("service_ip:\n  address: {SERVICE_IP}\n  interface: eth0\n  announce_to: {GATEWAY}\n"));
+        }
+        y.push_str("volumes:\n");
+        for v in &self.volumes {
+            y.push_str(&format!(
+                "  - name: {n}\n    device: {dev}\n    mountpoint: /srv/{n}\n    fstype: ext4\n    mount_options: [noatime]\n",
+                n = v.name,
+                dev = v.loopdev
+            ));
+            if spec.drbd {
+                y.push_str(&format!("    drbd: {}\n", v.name));
+            }
+            if spec.dual_primary {
+                y.push_str("    dual_primary: true\n");
+            }
+        }
+        y.push_str(&format!("services: [{}]\n", spec.services.join(", ")));
+        y.push_str(&format!(
+            "paths:\n  journal: {}\n  lock: {}\ntimeouts: {{ probe: 20s, step: 30s }}\n",
+            d.join("journal.jsonl").display(),
+            d.join("run/lock").display()
+        ));
+        self.config = d.join("cluster.yaml");
+        std::fs::write(&self.config, y).unwrap();
+    }
+
+    fn write_drbd_state(&self, spec: &Spec) {
+        if !spec.drbd {
+            return;
+        }
+        let resources: Vec<Value> = self
+            .volumes
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                json!({
+                    "name": v.name, "node_id": 0, "role": "Secondary", "up": true,
+                    "allow_two_primaries": spec.dual_primary,
+                    "volumes": [{"volume": 0, "minor": i + 1, "device": v.loopdev, "disk": "UpToDate", "size_kib": 32768}],
+                    "peers": [{"name": PEER, "node_id": 1, "connection": "Connected", "role": "Secondary",
+                               "volumes": [{"volume": 0, "replication": "Established", "disk": "UpToDate", "done": null}]}]
+                })
+            })
+            .collect();
+        self.set_drbd(json!({ "resources": resources }));
+    }
+
+    pub fn drbd(&self) -> Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(self.dir.path().join("standin/drbd.json")).unwrap(),
+        )
+        .unwrap()
+    }
+
+    pub fn set_drbd(&self, v: Value) {
+        std::fs::write(
+            self.dir.path().join("standin/drbd.json"),
+            serde_json::to_string_pretty(&v).unwrap(),
+        )
+        .unwrap();
+    }
+
+    /// Change one resource of the stand-in's DRBD state.
+    pub fn edit_resource(&self, name: &str, f: impl FnOnce(&mut Value)) {
+        let mut all = self.drbd();
+        let r = all["resources"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|r| r["name"] == name)
+            .unwrap();
+        f(r);
+        self.set_drbd(all);
+    }
+
+    pub fn role(&self, name: &str) -> String {
+        let all = self.drbd();
+        all["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap()["role"]
+            .as_str()
+            .unwrap()
+            .into()
+    }
+
+    pub fn write_units(&self, spec: &Spec, active: &[&str]) {
+        let mut units = serde_json::Map::new();
+        for u in std::iter::once(&"nfs-server").chain(spec.services.iter()) {
+            units.insert(
+                u.to_string(),
+                json!(if active.contains(u) {
+                    "active"
+                } else {
+                    "inactive"
+                }),
+            );
+        }
+        std::fs::write(
+            self.dir.path().join("standin/systemd.json"),
+            json!({ "units": units }).to_string(),
+        )
+        .unwrap();
+    }
+
+    pub fn unit(&self, name: &str) -> String {
+        let v: Value = serde_json::from_str(
+            &std::fs::read_to_string(self.dir.path().join("standin/systemd.json")).unwrap(),
+        )
+        .unwrap();
+        v["units"][name].as_str().unwrap_or("").to_string()
+    }
+
+    /// Tell the stand-ins to fail or slow down a call (see tests/standin/main.rs).
+    pub fn faults(&self, faults: Value) {
+        let _ = std::fs::remove_file(self.dir.path().join("standin/fault-counters.json"));
+        std::fs::write(
+            self.dir.path().join("standin/faults.json"),
+            faults.to_string(),
+        )
+        .unwrap();
+    }
+
+    pub fn clear_faults(&self) {
+        let _ = std::fs::remove_file(self.dir.path().join("standin/faults.json"));
+        let _ = std::fs::remove_file(self.dir.path().join("standin/fault-counters.json"));
+    }
+
+    /// Put a stand-in in front of a real tool (e.g. mount, exportfs, ip, arping), so faults can
+    /// be injected there too; without a matching fault it runs the real tool.
+    pub fn wrap_real_tool(&self, tool: &str) {
+        let link = self.dir.path().join("bin").join(tool);
+        if !link.exists() {
+            std::os::unix::fs::symlink(standin(), link).unwrap();
+        }
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
+        let _ = self.lan.kill();
+        let _ = self.lan.wait();
+        // The mounts went with the namespace; the loop devices are global and must be freed.
+        for v in &self.volumes {
+            for _ in 0..50 {
+                if sh(&["losetup", "-d", &v.loopdev]).status.success() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    #[track_caller]
+    pub fn expect(&self, code: i32) -> &Run {
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", self.stdout, self.stderr))
+    }
+}
+
+pub fn repo_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// Probes run concurrently, so their order in the stand-in log is not fixed.
+pub fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}

@@ -1,0 +1,374 @@
+//! `nfs-manage up`: order, verification, idempotence, refusals, guards at run time, locking.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::harness::*;
+
+pub const EXPORTS: &str = "/srv/tools 192.0.2.0/24(rw,sync,no_subtree_check,fsid=101)\n/srv/misc 192.0.2.0/24(rw,sync,no_subtree_check,fsid=102) 192.0.2.7(ro,no_subtree_check,fsid=102)\n";
+
+pub fn up_host() -> Host {
+    let h = Host::new();
+    h.write_exports("test.exports", EXPORTS);
+    h
+}
+
+fn step_ids(h: &Host) -> Vec<String> {
+    h.journal()
+        .iter()
+        .map(|r| r["step"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn up_runs_in_order_verifies_and_converges() {
+    if !privileged() {
+        return;
+    }
+    let h = up_host();
+    let r = h.run(&["up", "--yes"]);
+    r.expect(0);
+    assert!(r.stdout.contains("Done."), "{}", r.stdout);
+    assert_eq!(
+        step_ids(&h),
+        [
+            "promote:tools",
+            "promote:misc",
+            "mkdir:tools",
+            "mount:tools",
+            "mkdir:misc",
+            "mount:misc",
+            "start:nfs-server",
+            "exports",
+            "start:nginx",
+            "ip",
+            "announce"
+        ]
+    );
+    for rec in h.journal() {
+        assert_eq!(rec["result"], "done", "{rec}");
+        assert_eq!(rec["verify"], "ok", "{rec}");
+        assert_eq!(rec["rc"], 0);
+        assert_eq!(rec["node"], NODE);
+        assert_eq!(rec["command"], "up");
+        assert!(rec["argv"].is_array() && rec["time"].is_string() && rec["operator"].is_string());
+    }
+    // Real state, probed from outside nfs-manage.
+    assert_eq!(h.role("tools"), "Primary");
+    assert!(h.is_mounted("/srv/tools") && h.is_mounted("/srv/misc"));
+    assert_eq!(h.unit("nfs-server"), "active");
+    assert_eq!(h.unit("nginx"), "active");
+    let etab = h.etab();
+    assert!(
+        etab.contains("/srv/tools\t192.0.2.0/24(") && etab.contains("/srv/misc\t192.0.2.7("),
+        "{etab}"
+    );
+    assert!(h.has_service_ip());
+    let s = h.run(&["status", "--json"]).json();
+    assert_eq!(s["role"], "active", "{s:#}");
+
+    // Second run: nothing to do, and it says so; nothing journaled.
+    let before = h.journal().len();
+    let r = h.run(&["up", "--yes"]);
+    r.expect(0);
+    assert!(r.stdout.contains("Nothing to do"), "{}", r.stdout);
+    assert_eq!(h.journal().len(), before);
+}
+
+#[test]
+fn dry_run_and_json_plan_change_nothing() {
+    if !privileged() {
+        return;
+    }
+    let h = up_host();
+    h.clear_calls();
+    let r = h.run(&["up", "--dry-run", "--json"]);
+    r.expect(0);
+    let p = r.json();
+    assert_eq!(p["format_version"], 1);
+    assert_eq!(p["command"], "up");
+    assert_eq!(
+        p["steps"][0]["argv"],
+        json!(["drbdadm", "primary", "tools"])
+    );
+    assert_eq!(p["steps"][0]["state"], "pending");
+    assert!(
+        p["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["id"].is_string() && s["title"].is_string())
+    );
+    assert_eq!(
+        sorted(h.calls()),
+        [
+            "drbdsetup status --json",
+            "systemctl is-active nfs-server nginx"
+        ]
+    );
+    assert!(!h.is_mounted("/srv/tools"));
+    assert!(h.journal().is_empty());
+    assert!(!h.has_service_ip());
+}
+
+#[test]
+fn off_a_terminal_a_changing_plan_needs_yes() {
+    if !privileged() {
+        return;
+    }
+    let h = up_host();
+    let r = h.run(&["up"]);
+    r.expect(3);
+    assert!(
+        r.stderr
+            .contains("standard input is not a terminal; rerun with --yes"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stdout.contains("drbdadm primary tools"),
+        "the plan is still shown: {}",
+        r.stdout
+    );
+    assert_eq!(h.role("tools"), "Secondary");
+    assert!(h.journal().is_empty());
+}
+
+#[test]
+fn quiet_is_silent_on_success() {
+    if !privileged() {
+        return;
+    }
+    let h = up_host();
+    let r = h.run(&["-q", "up", "--yes"]);
+    r.expect(0);
+    assert_eq!(r.stdout, "");
+    assert_eq!(r.stderr, "");
+    assert!(h.has_service_ip());
+}
+
+fn assert_nothing_changed(h: &Host) {
+    assert_eq!(h.role("tools"), "Secondary");
+    assert_eq!(h.role("misc"), "Secondary");
+    assert!(!h.is_mounted("/srv/tools"));
+    assert_eq!(h.unit("nfs-server"), "inactive");
+    assert!(!h.has_service_ip());
+    assert!(h.journal().is_empty());
+    assert!(
+        !h.calls()
+            .iter()
+            .any(|c| c.starts_with("drbdadm primary") || c.starts_with("systemctl start"))
+    );
+}
+
+#[test]
+fn refuses_when_peer_is_primary() {
+    if !privileged() {
+        return;
+    }
+    let h = up_host();
+    h.edit_resource("misc", |r| r["peers"][0]["role"] = "Primary".into());
+    let r = h.run(&["up", "--yes"]);
+    r.expect(3);
+    assert!(
+        r.stderr
+            .contains("peer labstore1005 is Primary for DRBD resource misc (not dual-primary)"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("nothing was changed"));
+    assert_nothing_changed(&h);
+}
+
+#[test]
+fn refuses_when_another_host_answers_for_the_ip() {
+    if !privileged() {
+        return;
+    }
+    let h = up_host();
+    h.lan_claims(SERVICE_IP);
+    let r = h.run(&["up", "--yes"]);
+    r.expect(3);
+    assert!(
+        r.stderr
+            .contains("another host answers ARP for 192.0.2.18 on eth0"),
+        "{}",
+        r.stderr
+    );
+    assert_nothing_changed(&h);
+}
+
+#[test]
+fn refuses_to_promote_an_outdated_disk() {
+    if !privileged() {
+        return;
+    }
+    let h = up_host();
+    h.edit_resource("tools", |r| r["volumes"][0]["disk"] = "Outdated".into());
+    let r = h.run(&["up", "--yes"]);
+    r.expect(3);
+    assert!(
+        r.stderr
+            .contains("DRBD resource tools volume 0 has local disk Outdated"),
+        "{}",
+        r.stderr
+    );
+    assert_nothing_changed(&h);
+}
+
+#[test]
+fn dual_primary_promotes_and_mounts_with_peer_primary() {
+    if !privileged() {
+        return;
+    }
+    let h = Host::with(Spec {
+        volumes: &["home"],
+        dual_primary: true,
+        services: &[],
+        ..Spec::default()
+    });
+    h.edit_resource("home", |r| r["peers"][0]["role"] = "Primary".into());
+    let r = h.run(&["up", "--yes"]);
+    r.expect(0);
+    assert_eq!(h.role("home"), "Primary");
+    assert!(h.is_mounted("/srv/home"));
+    let s = h.run(&["status", "--json"]).json();
+    assert_eq!(s["role"], "active", "{s:#}");
+}
+
+#[test]
+fn plain_volumes_need_no_drbd() {
+    if !privileged() {
+        return;
+    }
+    let h = Host::with(Spec {
+        volumes: &["dumps"],
+        drbd: false,
+        service_ip: false,
+        services: &["nginx", "rsync"],
+        ..Spec::default()
+    });
+    h.write_exports(
+        "dumps.exports",
+        "/srv/dumps *(ro,no_subtree_check,fsid=1)\n",
+    );
+    let r = h.run(&["up", "--yes"]);
+    r.expect(0);
+    assert!(h.is_mounted("/srv/dumps"));
+    assert!(h.etab().contains("/srv/dumps\t*("));
+    assert_eq!(h.unit("rsync"), "active");
+    assert!(
+        !h.calls().iter().any(|c| c.starts_with("drbd")),
+        "{:?}",
+        h.calls()
+    );
+    assert_eq!(h.run(&["status", "--json"]).json()["role"], "active");
+    h.run(&["down", "--yes"]).expect(0);
+    assert!(!h.is_mounted("/srv/dumps"));
+    assert_eq!(h.run(&["status", "--json"]).json()["role"], "down");
+}
+
+/// Run `up` with a slow step, change the world while it waits, and collect the result.
+fn up_while(h: &Host, slow: &str, during: impl FnOnce()) -> Run {
+    h.faults(json!([{ "match": slow, "nth": 1, "sleep_ms": 1500, "effect": "apply" }]));
+    let child = h.spawn(&["up", "--yes"]);
+    let start = Instant::now();
+    while !h.calls().iter().any(|c| c == slow) {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "never reached {slow}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    during();
+    Run::from(child.wait_with_output().unwrap())
+}
+
+#[test]
+fn never_starts_nfs_while_a_volume_is_unmounted() {
+    if !privileged() {
+        return;
+    }
+    let h = up_host();
+    // tools is mounted when the plan is made, and unmounted behind nfs-manage's back while
+    // misc is being promoted: the guard before `systemctl start` must notice.
+    h.ns_ok(&["mkdir", "-p", "/srv/tools"]);
+    h.ns_ok(&["mount", "-t", "ext4", &h.volumes[0].loopdev, "/srv/tools"]);
+    h.edit_resource("tools", |r| r["role"] = "Primary".into());
+    let r = up_while(&h, "drbdadm primary misc", || {
+        h.ns_ok(&["umount", "/srv/tools"]);
+    });
+    r.expect(3);
+    assert!(
+        r.stderr.contains("refused: not mounted: tools"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("to back out: nfs-manage"), "{}", r.stderr);
+    assert_eq!(h.unit("nfs-server"), "inactive");
+    let last = h.journal().last().cloned().unwrap();
+    assert_eq!(
+        (last["step"].as_str(), last["result"].as_str()),
+        (Some("start:nfs-server"), Some("refused"))
+    );
+}
+
+#[test]
+fn never_exports_an_unmounted_volume() {
+    if !privileged() {
+        return;
+    }
+    let h = up_host();
+    let r = up_while(&h, "systemctl start nfs-server", || {
+        h.ns_ok(&["umount", "/srv/tools"]);
+    });
+    r.expect(3);
+    assert!(
+        r.stderr
+            .contains("would export unmounted paths: /srv/tools (volume tools is not mounted"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(h.etab(), "");
+    assert!(!h.has_service_ip());
+}
+
+#[test]
+fn a_second_run_is_refused_while_one_holds_the_lock() {
+    if !privileged() {
+        return;
+    }
+    let h = up_host();
+    h.faults(json!([{ "match": "drbdadm primary tools", "nth": 1, "sleep_ms": 2500, "effect": "apply" }]));
+    let first = h.spawn(&["up", "--yes"]);
+    let lock = h.dir.path().join("run/lock");
+    let start = Instant::now();
+    while std::fs::read_to_string(&lock)
+        .map(|s| s.is_empty())
+        .unwrap_or(true)
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "first run never took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = h.run(&["up", "--yes"]);
+    second.expect(4);
+    assert!(
+        second.stderr.contains(&format!("pid {} (", first.id())),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        second.stderr.contains(" up --yes)"),
+        "names the holder's command: {}",
+        second.stderr
+    );
+    let first = Run::from(first.wait_with_output().unwrap());
+    first.expect(0);
+    // Only the first run's steps are in the journal.
+    assert!(h.journal().iter().all(|r| r["result"] == "done"));
+}
