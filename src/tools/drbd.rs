@@ -514,6 +514,37 @@ mod tests {
         assert_eq!(r[0].devices[0].minor, Some(1));
     }
 
+    /// Every fixture parses with the parser for its format and yields at least one resource
+    /// with a role and a disk state (a new fixture without a parser fails here).
+    #[test]
+    fn every_fixture_parses() {
+        let dir = format!("{}/tests/fixtures/drbd", env!("CARGO_MANIFEST_DIR"));
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            let parsed = if name.ends_with(".json") {
+                parse_status_json(&fixture(&name))
+            } else if name.starts_with("proc-drbd") && name.ends_with(".txt") {
+                parse_proc_drbd(&fixture(&name))
+            } else if name.starts_with("status-") && name.ends_with(".txt") {
+                parse_status_text(&fixture(&name))
+            } else {
+                continue;
+            };
+            let r = parsed.unwrap_or_else(|e| panic!("{name}: {e:#}"));
+            assert!(!r.is_empty(), "{name}");
+            for res in &r {
+                assert!(
+                    ["Primary", "Secondary"].contains(&res.role.as_str()),
+                    "{name}: {res:?}"
+                );
+                assert!(!res.devices.is_empty(), "{name}: {res:?}");
+            }
+            seen += 1;
+        }
+        assert!(seen >= 15, "only {seen} fixtures found");
+    }
+
     #[test]
     fn unexpected_text_is_an_error() {
         assert!(parse_status_text("  disk:UpToDate\n").is_err());

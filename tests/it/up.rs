@@ -372,3 +372,108 @@ fn a_second_run_is_refused_while_one_holds_the_lock() {
     // Only the first run's steps are in the journal.
     assert!(h.journal().iter().all(|r| r["result"] == "done"));
 }
+
+#[test]
+fn a_resource_that_is_not_up_is_brought_up_first() {
+    if !privileged() {
+        return;
+    }
+    let h = up_host();
+    h.edit_resource("misc", |r| r["up"] = false.into());
+    let s = h.run(&["status", "--json"]).json();
+    assert_eq!(s["volumes"][1]["drbd"]["role"], "Unconfigured");
+    assert_eq!(s["role"], "degraded");
+    h.run(&["up", "--yes"]).expect(0);
+    let ids = step_ids(&h);
+    let pos = |id: &str| {
+        ids.iter()
+            .position(|i| i == id)
+            .unwrap_or_else(|| panic!("{id} in {ids:?}"))
+    };
+    assert!(pos("drbd-up:misc") < pos("promote:misc"));
+    assert_eq!(h.role("misc"), "Primary");
+}
+
+#[test]
+fn a_failed_run_reports_json_and_how_to_get_out() {
+    if !privileged() {
+        return;
+    }
+    let h = up_host();
+    h.faults(json!([{ "match": "systemctl start nfs-server", "nth": 1, "rc": 1,
+        "stderr": "Job for nfs-server.service failed because the control process exited with error code.\n" }]));
+    let r = h.run(&["up", "--yes", "--json"]);
+    r.expect(1);
+    let p = r.json();
+    assert_eq!(p["result"], "failed");
+    let states: Vec<(&str, &str)> = p["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["id"].as_str().unwrap(), s["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(states[0], ("promote:tools", "done"));
+    assert!(
+        states.contains(&("start:nfs-server", "failed")),
+        "{states:?}"
+    );
+    assert!(states.contains(&("ip", "pending")), "{states:?}");
+    let err = p["error"].as_str().unwrap();
+    assert!(
+        err.contains(
+            "step 7 of 11 (start the NFS server) stopped the run: the command failed (exit 1)"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("output:  Job for nfs-server.service failed"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "done in this run: 1. promote DRBD tools to Primary; 2. promote DRBD misc to Primary"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("not run: 4 later step(s)"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "to back out: nfs-manage --config {} down",
+            h.config.display()
+        )),
+        "{err}"
+    );
+    assert_eq!(
+        r.stderr.trim_start_matches("nfs-manage: ").lines().next(),
+        err.lines().next()
+    );
+    // Resume is rerunning: the done steps show as already.
+    h.clear_faults();
+    let r = h.run(&["up", "--yes", "--json"]);
+    r.expect(0);
+    let p = r.json();
+    assert_eq!(p["result"], "ok");
+    assert_eq!(p["steps"][0]["state"], "already");
+    assert_eq!(p["steps"][6]["state"], "done");
+}
+
+#[test]
+fn verbose_shows_every_command() {
+    if !privileged() {
+        return;
+    }
+    let h = up_host();
+    let r = h.run(&["-v", "up", "--dry-run"]);
+    r.expect(0);
+    assert!(
+        r.stderr.contains("  $ drbdsetup status --json  (exit 0,"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("  $ ip -j addr show  (exit 0,"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("processes spawned"), "{}", r.stderr);
+}
