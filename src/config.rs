@@ -528,7 +528,7 @@ fn check_unit(p: &mut Vec<Problem>, path: &str, value: &str) {
 fn check_abs(p: &mut Vec<Problem>, path: &str, value: &Path) {
     let s = value.to_string_lossy();
     let clean = value.is_absolute()
-        && !s.ends_with('/') | (s == "/")
+        && (s == "/" || !s.ends_with('/'))
         && !s.contains("//")
         && value
             .components()

@@ -76,25 +76,26 @@ pub fn exports_on_mounted(ctx: &Ctx) -> Result<Verdict> {
     let cfg = &ctx.config;
     let configured = exportfs::read_configured(&cfg.nfs.exports_dir)?;
     let table = mount::read_mountinfo()?;
-    let mut bad = Vec::new();
+    // One line per path, however many clients it is exported to.
+    let mut bad = std::collections::BTreeMap::new();
     for e in &configured {
         if let Some(v) = cfg
             .volumes
             .iter()
             .find(|v| e.path.starts_with(&v.mountpoint))
             && !mount::VolumeMounts::of(v, &table).mounted
-            && !bad
-                .iter()
-                .any(|b: &String| b.contains(&*e.path.to_string_lossy()))
         {
-            bad.push(format!(
-                "{} (volume {} is not mounted at {})",
-                e.path.display(),
-                v.name,
-                v.mountpoint.display()
-            ));
+            bad.entry(e.path.clone()).or_insert_with(|| {
+                format!(
+                    "{} (volume {} is not mounted at {})",
+                    e.path.display(),
+                    v.name,
+                    v.mountpoint.display()
+                )
+            });
         }
     }
+    let bad: Vec<String> = bad.into_values().collect();
     Ok(if bad.is_empty() {
         Ok(())
     } else {

@@ -51,7 +51,6 @@ pub fn run(ctx: &Ctx, plan: &mut Plan, recovery: &Recovery) -> Result<()> {
 
     let journal = Journal::new(&ctx.config.paths.journal);
     journal.open_check()?;
-    let total = plan.steps.len();
     let result = run_steps(ctx, plan, &journal, recovery);
     match &result {
         Ok(()) => {
@@ -75,7 +74,6 @@ pub fn run(ctx: &Ctx, plan: &mut Plan, recovery: &Recovery) -> Result<()> {
             }
         }
     }
-    let _ = total;
     result
 }
 

@@ -102,6 +102,18 @@ impl Output {
         }
     }
 
+    /// A finished command's output, for parser tests.
+    #[cfg(test)]
+    pub fn fake(rc: i32, stdout: &str, stderr: &str) -> Output {
+        Output {
+            rc: Some(rc),
+            stdout: stdout.into(),
+            stderr: stderr.into(),
+            duration: Duration::ZERO,
+            timed_out: false,
+        }
+    }
+
     /// stderr, or stdout when stderr is empty: where tools put their complaint.
     pub fn complaint(&self) -> &str {
         let e = self.stderr.trim();

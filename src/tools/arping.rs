@@ -89,16 +89,9 @@ pub fn replies(flavor: Flavor, out: &Output) -> Result<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn out(rc: i32, stdout: &str, stderr: &str) -> Output {
-        Output {
-            rc: Some(rc),
-            stdout: stdout.into(),
-            stderr: stderr.into(),
-            duration: Duration::ZERO,
-            timed_out: false,
-        }
+        Output::fake(rc, stdout, stderr)
     }
 
     // Printed by ARPing 2.23 (Debian 12 `arping`) between two network namespaces on the test bed.

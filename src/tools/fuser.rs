@@ -103,16 +103,9 @@ pub fn describe(pid: u32) -> Holder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn out(rc: i32, stdout: &str, stderr: &str) -> Output {
-        Output {
-            rc: Some(rc),
-            stdout: stdout.into(),
-            stderr: stderr.into(),
-            duration: Duration::ZERO,
-            timed_out: false,
-        }
+        Output::fake(rc, stdout, stderr)
     }
 
     // Captured from psmisc 23.6 `fuser -m` on this project's test bed (ext4 on a loop device,

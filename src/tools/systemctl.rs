@@ -64,16 +64,9 @@ pub fn stop_cmd(unit: &str) -> Cmd {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn out(rc: i32, stdout: &str, stderr: &str) -> Output {
-        Output {
-            rc: Some(rc),
-            stdout: stdout.into(),
-            stderr: stderr.into(),
-            duration: Duration::ZERO,
-            timed_out: false,
-        }
+        Output::fake(rc, stdout, stderr)
     }
 
     #[test]
