@@ -3,8 +3,8 @@
 //! sync: on the node that holds the service IP only (elsewhere it says so and exits 0), render
 //! one exports file per project plus `public.exports` into `exports_dir`, then apply only what
 //! changed: `exportfs -u` for withdrawn entries and `exportfs -o OPTS client:path …` per option
-//! set, or a single `exportfs -ra` when more than a few exportfs runs would be needed (each run
-//! of exportfs reloads the whole etab, so past that point one `-ra` is cheaper). Every change is
+//! set, or a single `exportfs -ra` when more than two exportfs runs would be needed (each run of
+//! exportfs reloads the whole etab, so past that point one `-ra` is cheaper). Every change is
 //! verified against /var/lib/nfs/etab.
 //!
 //! It is built to be safe when a source fails — the old daemon's worst day was an API that
@@ -42,8 +42,11 @@ use crate::error::Error;
 use crate::projects::{self, Desired, Entry, Project, ProjectFile};
 use crate::tools::{exportfs, mount};
 
-/// Past this many exportfs runs, one `exportfs -ra` is cheaper (each run reloads all of etab).
-pub const MAX_INCREMENTAL_RUNS: usize = 4;
+/// Past this many exportfs runs, one `exportfs -ra` is used instead: every exportfs run loads
+/// and rewrites the whole of etab (nfs-utils 2.6 looks entries up in linear lists, so a run
+/// costs about as much as `-ra` on a large table; see BENCHMARKS.md). Two covers the common
+/// one-project change (`-u` of the clients that went, `-o` of the ones that came).
+pub const MAX_INCREMENTAL_RUNS: usize = 2;
 /// How many clients_commands run at once.
 const CLIENTS_PARALLEL: usize = 16;
 
