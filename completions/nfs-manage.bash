@@ -19,8 +19,17 @@ _nfs__manage() {
             nfs__manage,config)
                 cmd="nfs__manage__subcmd__config"
                 ;;
+            nfs__manage,disable-project)
+                cmd="nfs__manage__subcmd__disable__subcmd__project"
+                ;;
             nfs__manage,down)
                 cmd="nfs__manage__subcmd__down"
+                ;;
+            nfs__manage,enable-project)
+                cmd="nfs__manage__subcmd__enable__subcmd__project"
+                ;;
+            nfs__manage,exports)
+                cmd="nfs__manage__subcmd__exports"
                 ;;
             nfs__manage,generate)
                 cmd="nfs__manage__subcmd__generate"
@@ -46,11 +55,38 @@ _nfs__manage() {
             nfs__manage__subcmd__config__subcmd__help,help)
                 cmd="nfs__manage__subcmd__config__subcmd__help__subcmd__help"
                 ;;
+            nfs__manage__subcmd__exports,help)
+                cmd="nfs__manage__subcmd__exports__subcmd__help"
+                ;;
+            nfs__manage__subcmd__exports,import)
+                cmd="nfs__manage__subcmd__exports__subcmd__import"
+                ;;
+            nfs__manage__subcmd__exports,sync)
+                cmd="nfs__manage__subcmd__exports__subcmd__sync"
+                ;;
+            nfs__manage__subcmd__exports__subcmd__help,help)
+                cmd="nfs__manage__subcmd__exports__subcmd__help__subcmd__help"
+                ;;
+            nfs__manage__subcmd__exports__subcmd__help,import)
+                cmd="nfs__manage__subcmd__exports__subcmd__help__subcmd__import"
+                ;;
+            nfs__manage__subcmd__exports__subcmd__help,sync)
+                cmd="nfs__manage__subcmd__exports__subcmd__help__subcmd__sync"
+                ;;
             nfs__manage__subcmd__help,config)
                 cmd="nfs__manage__subcmd__help__subcmd__config"
                 ;;
+            nfs__manage__subcmd__help,disable-project)
+                cmd="nfs__manage__subcmd__help__subcmd__disable__subcmd__project"
+                ;;
             nfs__manage__subcmd__help,down)
                 cmd="nfs__manage__subcmd__help__subcmd__down"
+                ;;
+            nfs__manage__subcmd__help,enable-project)
+                cmd="nfs__manage__subcmd__help__subcmd__enable__subcmd__project"
+                ;;
+            nfs__manage__subcmd__help,exports)
+                cmd="nfs__manage__subcmd__help__subcmd__exports"
                 ;;
             nfs__manage__subcmd__help,generate)
                 cmd="nfs__manage__subcmd__help__subcmd__generate"
@@ -67,6 +103,12 @@ _nfs__manage() {
             nfs__manage__subcmd__help__subcmd__config,check)
                 cmd="nfs__manage__subcmd__help__subcmd__config__subcmd__check"
                 ;;
+            nfs__manage__subcmd__help__subcmd__exports,import)
+                cmd="nfs__manage__subcmd__help__subcmd__exports__subcmd__import"
+                ;;
+            nfs__manage__subcmd__help__subcmd__exports,sync)
+                cmd="nfs__manage__subcmd__help__subcmd__exports__subcmd__sync"
+                ;;
             *)
                 ;;
         esac
@@ -74,7 +116,7 @@ _nfs__manage() {
 
     case "${cmd}" in
         nfs__manage)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version status up down config generate help"
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version status up down config enable-project disable-project exports generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -181,6 +223,28 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        nfs__subcmd__manage__subcmd__disable__subcmd__project)
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         nfs__subcmd__manage__subcmd__down)
             opts="-y -q -v -h -V --force-unmount --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -188,6 +252,194 @@ _nfs__manage() {
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__enable__subcmd__project)
+            opts="-y -q -v -h -V --gid --volume --path --clients --clients-command --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --gid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --volume)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --clients)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --clients-command)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__exports)
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version sync import help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__exports__subcmd__help)
+            opts="sync import help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__exports__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__exports__subcmd__help__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__exports__subcmd__help__subcmd__sync)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__exports__subcmd__import)
+            opts="-y -q -v -h -V --volume --path --clients --clients-command --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --volume)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --clients)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --clients-command)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__exports__subcmd__sync)
+            opts="-y -q -v -h -V --interval --force --runs --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -234,7 +486,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__subcmd__manage__subcmd__help)
-            opts="status up down config generate help"
+            opts="status up down config enable-project disable-project exports generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -275,9 +527,79 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        nfs__subcmd__manage__subcmd__help__subcmd__disable__subcmd__project)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         nfs__subcmd__manage__subcmd__help__subcmd__down)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__help__subcmd__enable__subcmd__project)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__help__subcmd__exports)
+            opts="sync import"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__help__subcmd__exports__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__help__subcmd__exports__subcmd__sync)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -38,6 +38,9 @@ complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "status" -d 'S
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "up" -d 'Bring the service up on this node: DRBD Primary, mount, NFS, exports, services, IP'
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "down" -d 'Take the service down on this node, in the exact reverse order of `up`'
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "config" -d 'Work with the configuration file'
+complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "enable-project" -d 'Give a project an NFS export: GID, project file, directory, exports'
+complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "disable-project" -d 'Withdraw a project\'s exports; its data stays where it is'
+complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "exports" -d 'Render and apply project and public exports'
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "generate" -d 'Write shell completions and man pages (used to refresh completions/ and man/)'
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -l config -d 'Cluster configuration file' -r -F
@@ -95,6 +98,74 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "check" -d 'Validate the configuration (keys, types, names, paths, DRBD resources)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -l gid -d 'The project\'s GID (default: from `getent group project-NAME`)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -l volume -d 'Volume that holds the project directory (default: the only volume)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -l path -d 'Directory under the volume\'s mountpoint (default: shared/NAME)' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -l clients -d 'Static clients: addresses or CIDRs, comma-separated or repeated' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -l clients-command -d 'Command whose stdout is a JSON list of the project\'s client addresses (one string, split like a shell would, run without a shell)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -l json -d 'Machine-readable output (an object with "format_version": 1)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -s h -l help -d 'Print help'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -s V -l version -d 'Print version'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand disable-project" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand disable-project" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand disable-project" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand disable-project" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand disable-project" -l json -d 'Machine-readable output (an object with "format_version": 1)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand disable-project" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand disable-project" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand disable-project" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand disable-project" -s h -l help -d 'Print help'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand disable-project" -s V -l version -d 'Print version'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and not __fish_seen_subcommand_from sync import help" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and not __fish_seen_subcommand_from sync import help" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and not __fish_seen_subcommand_from sync import help" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and not __fish_seen_subcommand_from sync import help" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and not __fish_seen_subcommand_from sync import help" -l json -d 'Machine-readable output (an object with "format_version": 1)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and not __fish_seen_subcommand_from sync import help" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and not __fish_seen_subcommand_from sync import help" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and not __fish_seen_subcommand_from sync import help" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and not __fish_seen_subcommand_from sync import help" -s h -l help -d 'Print help'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and not __fish_seen_subcommand_from sync import help" -s V -l version -d 'Print version'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and not __fish_seen_subcommand_from sync import help" -f -a "sync" -d 'Render one exports file per project plus the public ones, and apply what changed'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and not __fish_seen_subcommand_from sync import help" -f -a "import" -d 'Write project files from an existing nfs-mounts.yaml'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and not __fish_seen_subcommand_from sync import help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from sync" -l interval -d 'Run again every SECONDS (as a service), taking the host lock for each run' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from sync" -l runs -d 'Stop after this many runs (with --interval)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from sync" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from sync" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from sync" -l force -d 'Apply even when more than exports.max_shrink_percent of the client entries would go'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from sync" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from sync" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from sync" -l json -d 'Machine-readable output (an object with "format_version": 1)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from sync" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from sync" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from sync" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from sync" -s h -l help -d 'Print help'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from sync" -s V -l version -d 'Print version'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from import" -l volume -d 'Volume that holds the imported projects\' directories (default: the only volume)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from import" -l path -d 'Directory of each project under the volume; {name} is the project name' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from import" -l clients -d 'Static clients for every imported project (comma-separated or repeated)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from import" -l clients-command -d 'Clients command for every imported project; {name} is the project name' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from import" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from import" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from import" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from import" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from import" -l json -d 'Machine-readable output (an object with "format_version": 1)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from import" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from import" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from import" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from import" -s V -l version -d 'Print version'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from help" -f -a "sync" -d 'Render one exports file per project plus the public ones, and apply what changed'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from help" -f -a "import" -d 'Write project files from an existing nfs-mounts.yaml'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -l completions -d 'Directory for bash, zsh and fish completions' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -l man -d 'Directory for man pages (one per subcommand)' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -l config -d 'Cluster configuration file' -r -F
@@ -107,10 +178,15 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -s v -l 
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -s V -l version -d 'Print version'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config generate help" -f -a "status" -d 'Show DRBD, mounts, exports, NFS and the service IP, and the node\'s overall role'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config generate help" -f -a "up" -d 'Bring the service up on this node: DRBD Primary, mount, NFS, exports, services, IP'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config generate help" -f -a "down" -d 'Take the service down on this node, in the exact reverse order of `up`'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config generate help" -f -a "config" -d 'Work with the configuration file'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config generate help" -f -a "generate" -d 'Write shell completions and man pages (used to refresh completions/ and man/)'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config enable-project disable-project exports generate help" -f -a "status" -d 'Show DRBD, mounts, exports, NFS and the service IP, and the node\'s overall role'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config enable-project disable-project exports generate help" -f -a "up" -d 'Bring the service up on this node: DRBD Primary, mount, NFS, exports, services, IP'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config enable-project disable-project exports generate help" -f -a "down" -d 'Take the service down on this node, in the exact reverse order of `up`'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config enable-project disable-project exports generate help" -f -a "config" -d 'Work with the configuration file'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config enable-project disable-project exports generate help" -f -a "enable-project" -d 'Give a project an NFS export: GID, project file, directory, exports'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config enable-project disable-project exports generate help" -f -a "disable-project" -d 'Withdraw a project\'s exports; its data stays where it is'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config enable-project disable-project exports generate help" -f -a "exports" -d 'Render and apply project and public exports'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config enable-project disable-project exports generate help" -f -a "generate" -d 'Write shell completions and man pages (used to refresh completions/ and man/)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config enable-project disable-project exports generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "check" -d 'Validate the configuration (keys, types, names, paths, DRBD resources)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and __fish_seen_subcommand_from exports" -f -a "sync" -d 'Render one exports file per project plus the public ones, and apply what changed'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and __fish_seen_subcommand_from exports" -f -a "import" -d 'Write project files from an existing nfs-mounts.yaml'

@@ -59,6 +59,13 @@ pub enum Command {
     /// Work with the configuration file
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Give a project an NFS export: GID, project file, directory, exports
+    EnableProject(EnableProjectArgs),
+    /// Withdraw a project's exports; its data stays where it is
+    DisableProject(DisableProjectArgs),
+    /// Render and apply project and public exports
+    #[command(subcommand)]
+    Exports(ExportsCommand),
     /// Write shell completions and man pages (used to refresh completions/ and man/)
     #[command(hide = true)]
     Generate(GenerateArgs),
@@ -69,6 +76,73 @@ pub struct DownArgs {
     /// Kill the processes that hold a mount (TERM, then KILL) instead of stopping
     #[arg(long)]
     pub force_unmount: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EnableProjectArgs {
+    /// Project name (its group is project-NAME)
+    pub name: String,
+    /// The project's GID (default: from `getent group project-NAME`)
+    #[arg(long, value_name = "N")]
+    pub gid: Option<u32>,
+    /// Volume that holds the project directory (default: the only volume)
+    #[arg(long, value_name = "V")]
+    pub volume: Option<String>,
+    /// Directory under the volume's mountpoint (default: shared/NAME)
+    #[arg(long, value_name = "REL")]
+    pub path: Option<std::path::PathBuf>,
+    /// Static clients: addresses or CIDRs, comma-separated or repeated
+    #[arg(long, value_delimiter = ',', value_name = "ADDR")]
+    pub clients: Vec<String>,
+    /// Command whose stdout is a JSON list of the project's client addresses (one string,
+    /// split like a shell would, run without a shell)
+    #[arg(long, value_name = "COMMAND")]
+    pub clients_command: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DisableProjectArgs {
+    /// Project name
+    pub name: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportsCommand {
+    /// Render one exports file per project plus the public ones, and apply what changed
+    Sync(SyncArgs),
+    /// Write project files from an existing nfs-mounts.yaml
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Run again every SECONDS (as a service), taking the host lock for each run
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub interval: Option<u64>,
+    /// Apply even when more than exports.max_shrink_percent of the client entries would go
+    #[arg(long)]
+    pub force: bool,
+    /// Stop after this many runs (with --interval)
+    #[arg(long, hide = true, value_name = "N")]
+    pub runs: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The nfs-mounts.yaml to read (volumes_served, public, private)
+    pub file: std::path::PathBuf,
+    /// Volume that holds the imported projects' directories (default: the only volume)
+    #[arg(long, value_name = "V")]
+    pub volume: Option<String>,
+    /// Directory of each project under the volume; {name} is the project name
+    #[arg(long, value_name = "TEMPLATE", default_value = "shared/{name}")]
+    pub path: String,
+    /// Static clients for every imported project (comma-separated or repeated)
+    #[arg(long, value_delimiter = ',', value_name = "ADDR")]
+    pub clients: Vec<String>,
+    /// Clients command for every imported project; {name} is the project name
+    #[arg(long, value_name = "COMMAND")]
+    pub clients_command: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -43,6 +43,50 @@ pub struct Config {
     pub paths: Paths,
     #[serde(default)]
     pub timeouts: Timeouts,
+    /// Exports every client may mount (rendered into `exports_dir/public.exports`).
+    #[serde(default)]
+    pub public: Vec<PublicExport>,
+    /// How `exports sync` renders and applies project and public exports.
+    #[serde(default)]
+    pub exports: ExportsConfig,
+}
+
+/// One public export, e.g. `/srv/scratch *(rw,sec=sys,sync,no_subtree_check,root_squash)`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublicExport {
+    pub name: String,
+    pub path: PathBuf,
+    /// `*`, addresses or CIDRs.
+    #[serde(default = "default_public_clients")]
+    pub clients: Vec<String>,
+    pub options: Vec<String>,
+    /// Pinned so file handles survive failover; public exports have no GID to derive it from.
+    pub fsid: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportsConfig {
+    /// Refuse a sync that would remove more than this share of the client entries (--force).
+    #[serde(default = "default_max_shrink_percent")]
+    pub max_shrink_percent: u8,
+    /// Where the previous set of managed exports files is kept before a sync changes them.
+    #[serde(default = "default_exports_backup")]
+    pub backup: PathBuf,
+    /// Time limit for each project's `clients_command`.
+    #[serde(default = "default_clients_timeout", deserialize_with = "duration")]
+    pub clients_timeout: Duration,
+}
+
+impl Default for ExportsConfig {
+    fn default() -> Self {
+        ExportsConfig {
+            max_shrink_percent: default_max_shrink_percent(),
+            backup: default_exports_backup(),
+            clients_timeout: default_clients_timeout(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -193,6 +237,18 @@ fn default_journal() -> PathBuf {
 }
 fn default_lock_file() -> PathBuf {
     "/run/nfs-manage/lock".into()
+}
+fn default_public_clients() -> Vec<String> {
+    vec!["*".into()]
+}
+fn default_max_shrink_percent() -> u8 {
+    20
+}
+fn default_exports_backup() -> PathBuf {
+    "/etc/exports.bak".into()
+}
+fn default_clients_timeout() -> Duration {
+    Duration::from_secs(30)
 }
 fn default_probe_timeout() -> Duration {
     Duration::from_secs(30)
@@ -405,6 +461,7 @@ impl Config {
                 "expected the ssh command as a list, like [ssh, -o, BatchMode=yes]",
             ));
         }
+        self.validate_exports(&mut p);
         if self.timeouts.probe.is_zero() {
             p.push(Problem::new(
                 "timeouts.probe",
@@ -418,6 +475,90 @@ impl Config {
             ));
         }
         p
+    }
+
+    fn validate_exports(&self, p: &mut Vec<Problem>) {
+        let e = &self.exports;
+        if e.max_shrink_percent > 100 {
+            p.push(Problem::new(
+                "exports.max_shrink_percent",
+                format!(
+                    "{} is not a percentage: expected 0-100",
+                    e.max_shrink_percent
+                ),
+            ));
+        }
+        check_abs(p, "exports.backup", &e.backup);
+        if e.clients_timeout.is_zero() {
+            p.push(Problem::new(
+                "exports.clients_timeout",
+                "expected a duration above zero",
+            ));
+        }
+        let mut names: HashMap<&str, usize> = HashMap::new();
+        let mut fsids: HashMap<u32, usize> = HashMap::new();
+        let mut paths: HashMap<&Path, usize> = HashMap::new();
+        for (i, x) in self.public.iter().enumerate() {
+            let at = |k: &str| format!("public[{i}].{k}");
+            check_name(p, &at("name"), &x.name, "an export name");
+            if let Some(first) = names.insert(&x.name, i) {
+                p.push(Problem::new(
+                    at("name"),
+                    format!(
+                        "duplicate public export name {:?} (also public[{first}])",
+                        x.name
+                    ),
+                ));
+            }
+            check_abs(p, &at("path"), &x.path);
+            if let Some(first) = paths.insert(&x.path, i) {
+                p.push(Problem::new(
+                    at("path"),
+                    format!("{} is also public[{first}]'s path", x.path.display()),
+                ));
+            }
+            if self.volume_of(&x.path).is_none() {
+                p.push(Problem::new(
+                    at("path"),
+                    format!(
+                        "{} is not on any volume; expected a path under one of the volumes' mountpoints",
+                        x.path.display()
+                    ),
+                ));
+            }
+            if let Some(first) = fsids.insert(x.fsid, i) {
+                p.push(Problem::new(
+                    at("fsid"),
+                    format!(
+                        "fsid {} is also public[{first}]'s; each export needs its own",
+                        x.fsid
+                    ),
+                ));
+            }
+            if x.clients.is_empty() {
+                p.push(Problem::new(
+                    at("clients"),
+                    "expected at least one client (\"*\" for everyone)",
+                ));
+            }
+            for (j, c) in x.clients.iter().enumerate() {
+                if c != "*" && parse_client(c).is_none() {
+                    p.push(Problem::new(
+                        format!("public[{i}].clients[{j}]"),
+                        format!("{c:?} is not a client: expected \"*\", an address or a CIDR like 192.0.2.0/24"),
+                    ));
+                }
+            }
+            check_export_options(p, &at("options"), &x.options);
+        }
+    }
+
+    /// The volume whose mountpoint holds `path` (the deepest, though volumes do not nest).
+    pub fn volume_of(&self, path: &Path) -> Option<&Volume> {
+        self.volumes
+            .iter()
+            .filter(|v| path.starts_with(&v.mountpoint))
+            .max_by_key(|v| v.mountpoint.components().count())
     }
 
     /// Which node this host is: `--node`, else the short host name. Must be one of `nodes`.
@@ -493,7 +634,42 @@ impl Problem {
     }
 }
 
-fn check_name(p: &mut Vec<Problem>, path: &str, value: &str, what: &str) {
+/// An NFS client as nfs-manage writes it: an IP address, or a network in CIDR form
+/// (normalised: host bits cleared; a full-length prefix is written as a plain address).
+pub fn parse_client(s: &str) -> Option<String> {
+    if let Ok(a) = s.parse::<IpAddr>() {
+        return Some(a.to_string());
+    }
+    let n: IpNet = s.parse().ok()?;
+    if n.prefix_len() == n.max_prefix_len() {
+        Some(n.addr().to_string())
+    } else {
+        Some(n.trunc().to_string())
+    }
+}
+
+/// Export options as a list, one per item: `rw`, `sync`, `sec=sys`… The fsid is its own key.
+pub fn check_export_options(p: &mut Vec<Problem>, path: &str, options: &[String]) {
+    for (j, o) in options.iter().enumerate() {
+        let bad = o.is_empty()
+            || !o
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_=:.-/@".contains(c));
+        if bad {
+            p.push(Problem::new(
+                format!("{path}[{j}]"),
+                format!("{o:?}: expected one export option per list item, like rw or sec=sys (no commas, spaces or parentheses)"),
+            ));
+        } else if o.starts_with("fsid=") {
+            p.push(Problem::new(
+                format!("{path}[{j}]"),
+                "the fsid has its own key (fsid:); do not put it in the options",
+            ));
+        }
+    }
+}
+
+pub(crate) fn check_name(p: &mut Vec<Problem>, path: &str, value: &str, what: &str) {
     let ok = !value.is_empty()
         && value.len() <= 64
         && value
@@ -525,7 +701,7 @@ fn check_unit(p: &mut Vec<Problem>, path: &str, value: &str) {
     }
 }
 
-fn check_abs(p: &mut Vec<Problem>, path: &str, value: &Path) {
+pub(crate) fn check_abs(p: &mut Vec<Problem>, path: &str, value: &Path) {
     let s = value.to_string_lossy();
     let clean = value.is_absolute()
         && (s == "/" || !s.ends_with('/'))
@@ -550,7 +726,7 @@ fn valid_ifname(s: &str) -> bool {
         && !s.chars().any(|c| c == '/' || c == ':' || c.is_whitespace())
 }
 
-fn yaml_error(file: &str, e: &yaml_serde::Error) -> String {
+pub(crate) fn yaml_error(file: &str, e: &yaml_serde::Error) -> String {
     let msg = e.to_string();
     // yaml_serde appends " at line L column C"; we put the position first instead.
     let msg = match msg.rfind(" at line ") {
@@ -563,7 +739,7 @@ fn yaml_error(file: &str, e: &yaml_serde::Error) -> String {
     }
 }
 
-fn render_problems(file: &str, index: &Positions, problems: &[Problem]) -> String {
+pub(crate) fn render_problems(file: &str, index: &Positions, problems: &[Problem]) -> String {
     let mut out = String::new();
     for (n, pr) in problems.iter().enumerate() {
         if n > 0 {
@@ -810,6 +986,48 @@ services: [nginx]
             e.contains("labstore1004, labstore1005") && e.contains("--node"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn public_exports_and_exports_section() {
+        let c = parse(&format!(
+            "{GOOD}public:\n  - {{ name: scratch, path: /srv/misc/scratch, options: [rw, sync], fsid: 9 }}\nexports: {{ max_shrink_percent: 10, clients_timeout: 5s }}\n"
+        ))
+        .unwrap();
+        assert_eq!(c.public[0].clients, ["*"]);
+        assert_eq!(c.exports.max_shrink_percent, 10);
+        assert_eq!(c.exports.backup, Path::new("/etc/exports.bak"));
+        assert_eq!(c.exports.clients_timeout, Duration::from_secs(5));
+        assert_eq!(parse(GOOD).unwrap().exports.max_shrink_percent, 20);
+        let e = parse(&format!(
+            "{GOOD}public:\n  - {{ name: s, path: /scratch, clients: [\"10.0.0.0/33\"], options: [\"rw,sync\", fsid=3], fsid: 9 }}\nexports: {{ max_shrink_percent: 120 }}\n"
+        ))
+        .unwrap_err();
+        for want in [
+            "public[0].path: /scratch is not on any volume",
+            "public[0].clients[0]: \"10.0.0.0/33\" is not a client",
+            "public[0].options[0]:",
+            "public[0].options[1]: the fsid has its own key",
+            "exports.max_shrink_percent: 120 is not a percentage",
+        ] {
+            assert!(e.contains(want), "missing {want:?} in {e}");
+        }
+    }
+
+    #[test]
+    fn clients_are_normalised() {
+        assert_eq!(parse_client("192.0.2.7").as_deref(), Some("192.0.2.7"));
+        assert_eq!(
+            parse_client("192.0.2.7/24").as_deref(),
+            Some("192.0.2.0/24")
+        );
+        assert_eq!(parse_client("192.0.2.7/32").as_deref(), Some("192.0.2.7"));
+        assert_eq!(
+            parse_client("2001:db8::1/64").as_deref(),
+            Some("2001:db8::/64")
+        );
+        assert_eq!(parse_client("host.example"), None);
+        assert_eq!(parse_client("*"), None);
     }
 
     #[test]

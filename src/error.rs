@@ -16,6 +16,9 @@ pub enum Error {
     Config(String),
     #[error("{0}")]
     StepFailed(String),
+    /// Bad arguments that clap cannot check (a project name, a volume that does not exist).
+    #[error("{0}")]
+    Usage(String),
 }
 
 impl Error {
@@ -26,6 +29,7 @@ impl Error {
             Error::ToolMissing { .. } => exit::TOOL_MISSING,
             Error::Config(_) => exit::CONFIG,
             Error::StepFailed(_) => exit::STEP_FAILED,
+            Error::Usage(_) => exit::USAGE,
         }
     }
 }

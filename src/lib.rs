@@ -11,4 +11,5 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod exit;
+pub mod projects;
 pub mod tools;

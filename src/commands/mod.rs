@@ -1,14 +1,17 @@
 //! One file per subcommand: each turns its arguments and the facts into a plan or a report.
 
 pub mod config;
+pub mod disable_project;
 pub mod down;
+pub mod enable_project;
+pub mod exports;
 pub mod generate;
 pub mod status;
 pub mod up;
 
 use anyhow::Result;
 
-use crate::cli::{Cli, Command, ConfigCommand};
+use crate::cli::{Cli, Command, ConfigCommand, ExportsCommand};
 use crate::engine::Ctx;
 
 pub fn dispatch(cli: &Cli) -> Result<()> {
@@ -18,5 +21,13 @@ pub fn dispatch(cli: &Cli) -> Result<()> {
         Command::Status => status::run(&Ctx::new(&cli.global)?),
         Command::Up => up::run(&Ctx::new(&cli.global)?),
         Command::Down(args) => down::run(&Ctx::new(&cli.global)?, args),
+        Command::EnableProject(args) => enable_project::run(&Ctx::new(&cli.global)?, args),
+        Command::DisableProject(args) => disable_project::run(&Ctx::new(&cli.global)?, args),
+        Command::Exports(ExportsCommand::Sync(args)) => {
+            exports::sync(&Ctx::new(&cli.global)?, args)
+        }
+        Command::Exports(ExportsCommand::Import(args)) => {
+            exports::import(&Ctx::new(&cli.global)?, args)
+        }
     }
 }

@@ -54,6 +54,24 @@ pub fn guard(ctx: &Ctx, g: &Guard) -> Result<Verdict> {
             }
         }
         Guard::AddressFree => address_free(ctx)?,
+        Guard::PathsOnMountedVolumes(paths) => {
+            let table = mount::read_mountinfo()?;
+            let bad = unmounted_paths(&ctx.config, &table, paths.iter().map(|p| p.as_path()));
+            if bad.is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "would export paths that are not on a mounted volume: {}",
+                    bad.join(", ")
+                ))
+            }
+        }
+        Guard::HoldsServiceIp => match holds_service_ip(ctx)? {
+            (true, _) => Ok(()),
+            (false, what) => Err(format!(
+                "this node no longer holds {what}: exports are applied on the active node only"
+            )),
+        },
         Guard::NoHolders(i) => {
             let v = &cfg.volumes[*i];
             let holders = holders(ctx, &v.mountpoint)?;
@@ -101,6 +119,54 @@ pub fn exports_on_mounted(ctx: &Ctx) -> Result<Verdict> {
     } else {
         Err(format!("would export unmounted paths: {}", bad.join(", ")))
     })
+}
+
+/// The paths that are not on a mounted volume of the config, in words (each once).
+pub fn unmounted_paths<'a>(
+    cfg: &crate::config::Config,
+    table: &[mount::Mount],
+    paths: impl IntoIterator<Item = &'a std::path::Path>,
+) -> Vec<String> {
+    let mut bad: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut mounted: std::collections::HashMap<&str, bool> = std::collections::HashMap::new();
+    for p in paths {
+        if !seen.insert(p) {
+            continue;
+        }
+        let why = match cfg.volume_of(p) {
+            None => Some("not under any volume's mountpoint".to_string()),
+            Some(v)
+                if !*mounted
+                    .entry(v.name.as_str())
+                    .or_insert_with(|| mount::VolumeMounts::of(v, table).mounted) =>
+            {
+                Some(format!(
+                    "volume {} is not mounted at {}",
+                    v.name,
+                    v.mountpoint.display()
+                ))
+            }
+            Some(_) => None,
+        };
+        if let Some(why) = why {
+            bad.push(format!("{} ({why})", p.display()));
+        }
+    }
+    bad
+}
+
+/// Whether this node holds the service IP (exact address, prefix and interface), and the
+/// address in words. Without a service IP in the config, the node counts as active.
+pub fn holds_service_ip(ctx: &Ctx) -> Result<(bool, String)> {
+    let Some(sip) = &ctx.config.service_ip else {
+        return Ok((true, "no service IP (none configured)".into()));
+    };
+    let addrs = ip::parse(&ctx.runner.probe_ok(&ip::show_cmd())?.stdout)?;
+    Ok((
+        addrs.has(&sip.interface, &sip.address),
+        format!("the service IP {} on {}", sip.address, sip.interface),
+    ))
 }
 
 pub fn arping_flavor(ctx: &Ctx) -> Result<arping::Flavor> {
@@ -283,6 +349,83 @@ pub fn verify(ctx: &Ctx, v: &Verify, out: &Output) -> Result<Verdict> {
             0 => Err("the gateway did not answer the ARP announcement".into()),
             _ => Ok(()),
         },
+        Verify::Files(files) => {
+            let mut wrong = Vec::new();
+            for (path, want) in files {
+                let have = match std::fs::read_to_string(path) {
+                    Ok(t) => Some(t),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                    Err(e) => return Err(anyhow::anyhow!("cannot read {}: {e}", path.display())),
+                };
+                match (want, have) {
+                    (Some(w), Some(h)) if *w == h => {}
+                    (None, None) => {}
+                    (Some(_), None) => wrong.push(format!("{} is missing", path.display())),
+                    (Some(_), Some(_)) => wrong.push(format!(
+                        "{} does not have the content written",
+                        path.display()
+                    )),
+                    (None, Some(_)) => wrong.push(format!("{} still exists", path.display())),
+                }
+            }
+            if wrong.is_empty() {
+                Ok(())
+            } else {
+                Err(wrong.join("; "))
+            }
+        }
+        Verify::Etab { present, absent } => {
+            let etab = exportfs::read_etab()?;
+            let index: std::collections::HashMap<(&std::path::Path, &str), &str> = etab
+                .iter()
+                .map(|e| ((e.path.as_path(), e.client.as_str()), e.options.as_str()))
+                .collect();
+            let mut wrong = Vec::new();
+            for (path, client, opts) in present {
+                match index.get(&(path.as_path(), client.as_str())) {
+                    None => wrong.push(format!("{client}:{} is not exported", path.display())),
+                    Some(have) if !exportfs::options_match(opts, have) => wrong.push(format!(
+                        "{client}:{} is exported with ({have}), not ({opts})",
+                        path.display()
+                    )),
+                    Some(_) => {}
+                }
+            }
+            for (path, client) in absent {
+                if index.contains_key(&(path.as_path(), client.as_str())) {
+                    wrong.push(format!("{client}:{} is still exported", path.display()));
+                }
+            }
+            if wrong.is_empty() {
+                Ok(())
+            } else {
+                let n = wrong.len();
+                wrong.truncate(10);
+                Err(format!(
+                    "{} ({n} entries wrong, read from {})",
+                    wrong.join("; "),
+                    exportfs::ETAB
+                ))
+            }
+        }
+        Verify::ProjectDir { path, gid } => {
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
+            match std::fs::metadata(path) {
+                Err(e) => Err(format!("{}: {e}", path.display())),
+                Ok(m) if !m.is_dir() => Err(format!("{} is not a directory", path.display())),
+                Ok(m) if m.gid() != *gid => Err(format!(
+                    "{} has group {}, expected {gid}",
+                    path.display(),
+                    m.gid()
+                )),
+                Ok(m) if m.permissions().mode() & 0o2000 == 0 => Err(format!(
+                    "{} lacks the setgid bit (mode {:o})",
+                    path.display(),
+                    m.permissions().mode() & 0o7777
+                )),
+                Ok(_) => Ok(()),
+            }
+        }
         Verify::NoHolders(i) => {
             // Killed processes take a moment to exit and release their files.
             let vol = &cfg.volumes[*i];

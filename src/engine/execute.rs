@@ -159,7 +159,11 @@ fn run_steps(ctx: &Ctx, plan: &mut Plan, journal: &Journal, recovery: &Recovery)
             }
         }
 
-        let out = ctx.runner.run(&step.cmd);
+        let out = if step.cmd.argv.is_empty() {
+            super::files::apply(&step.files, ctx.runner.dry_run)
+        } else {
+            ctx.runner.run(&step.cmd)
+        };
         let out = match out {
             Ok(o) => o,
             Err(e) => {
@@ -257,7 +261,7 @@ fn failure_text(
         i + 1,
         plan.steps.len(),
         step.title,
-        step.cmd
+        step.command_text()
     );
     if let Some(out) = out {
         let complaint = out.complaint();

@@ -11,6 +11,7 @@
 pub mod check;
 pub mod execute;
 pub mod facts;
+pub mod files;
 pub mod journal;
 pub mod lock;
 pub mod plan;

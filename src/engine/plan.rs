@@ -48,6 +48,10 @@ pub enum Guard {
     AddressFree,
     /// No process holds the volume's mount (unless --force-unmount).
     NoHolders(usize),
+    /// This node still holds the service IP (exports are applied only on the active node).
+    HoldsServiceIp,
+    /// Each path lies on a volume that is mounted.
+    PathsOnMountedVolumes(Vec<PathBuf>),
 }
 
 /// The postcondition, probed again after the command: an exit code 0 is not proof.
@@ -77,6 +81,42 @@ pub enum Verify {
     /// The gateway answered our ARP from the service IP.
     AnnounceAnswered(crate::tools::arping::Flavor),
     NoHolders(usize),
+    /// Each file has exactly this content (`None`: the file does not exist).
+    Files(Vec<(PathBuf, Option<String>)>),
+    /// In /var/lib/nfs/etab: each (path, client) present with options that say what the
+    /// exports-file option string asks for, and each (path, client) of `absent` gone.
+    Etab {
+        present: Vec<(PathBuf, String, String)>,
+        absent: Vec<(PathBuf, String)>,
+    },
+    /// A project directory: a directory owned by group `gid` with the setgid bit.
+    ProjectDir {
+        path: PathBuf,
+        gid: u32,
+    },
+}
+
+/// Work done in-process instead of by a command: atomic file writes and removals.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FileOp {
+    /// A temp file in the same directory, written and fsynced, then renamed over the target.
+    Write { path: PathBuf, content: String },
+    /// Removed if present.
+    Remove(PathBuf),
+    /// Renamed (atomic within one filesystem).
+    Rename { from: PathBuf, to: PathBuf },
+}
+
+impl std::fmt::Display for FileOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FileOp::Write { path, .. } => write!(f, "write {}", path.display()),
+            FileOp::Remove(p) => write!(f, "remove {}", p.display()),
+            FileOp::Rename { from, to } => {
+                write!(f, "rename {} to {}", from.display(), to.display())
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -90,6 +130,8 @@ pub struct Step {
     pub verify: Verify,
     /// Exit codes that count as success (almost always just 0).
     pub ok_rcs: &'static [i32],
+    /// For a step without a command (`cmd.argv` empty): the file work it does.
+    pub files: Vec<FileOp>,
 }
 
 impl Step {
@@ -103,6 +145,41 @@ impl Step {
             guard: None,
             verify,
             ok_rcs: &[0],
+            files: Vec::new(),
+        }
+    }
+
+    /// A step done in-process (atomic file writes, removals, renames), with no command.
+    pub fn files(
+        id: impl Into<String>,
+        title: impl Into<String>,
+        ops: Vec<FileOp>,
+        verify: Verify,
+    ) -> Step {
+        let mut s = Step::new(id, title, Cmd::change(Vec::<String>::new()), verify);
+        s.files = ops;
+        s
+    }
+
+    /// What the plan shows in its command column.
+    pub fn command_text(&self) -> String {
+        if self.cmd.argv.is_empty() {
+            match self.files.as_slice() {
+                [one] => format!("({one})"),
+                ops => {
+                    let mut s = format!(
+                        "({}",
+                        ops.first().map(|o| o.to_string()).unwrap_or_default()
+                    );
+                    if ops.len() > 1 {
+                        s.push_str(&format!(" and {} more", ops.len() - 1));
+                    }
+                    s.push(')');
+                    s
+                }
+            }
+        } else {
+            self.cmd.to_string()
         }
     }
 
@@ -217,7 +294,7 @@ impl Plan {
             t.add_row(vec![
                 (i + 1).to_string(),
                 s.title.clone(),
-                s.cmd.to_string(),
+                s.command_text(),
                 state,
                 s.why.clone(),
             ]);

@@ -129,6 +129,8 @@ struct Started {
     handle: duct::Handle,
     start: Instant,
     deadline: Instant,
+    /// Started as the leader of its own process group (killed as a group at the limit).
+    own_group: bool,
 }
 
 pub struct Runner {
@@ -163,21 +165,34 @@ impl Runner {
     /// callers decide what it means. Errors are: tool missing (exit 69), cannot spawn,
     /// and a state-changing command in dry-run mode (a bug guard).
     pub fn run(&self, cmd: &Cmd) -> Result<Output> {
-        let started = self.start(cmd)?;
+        let started = self.start(cmd, None)?;
         self.finish(cmd, started)
     }
 
-    /// Run several read-only probes at once and wait for all of them: facts are gathered in
-    /// the time of the slowest probe, not the sum.
-    pub fn run_all(&self, cmds: &[&Cmd]) -> Vec<Result<Output>> {
-        let started: Vec<Result<Started>> = cmds.iter().map(|c| self.start(c)).collect();
+    /// Like [`Runner::run_all`], with this time limit instead of the probe/step one (for
+    /// commands the config gives its own limit, like a project's `clients_command`). Each
+    /// runs in its own process group, and the whole group is killed at the limit: a wrapper
+    /// script's children would otherwise keep its output pipe open and the wait going.
+    pub fn run_all_limited(&self, cmds: &[&Cmd], limit: Duration) -> Vec<Result<Output>> {
+        let started: Vec<Result<Started>> =
+            cmds.iter().map(|c| self.start(c, Some(limit))).collect();
         cmds.iter()
             .zip(started)
             .map(|(c, s)| s.and_then(|s| self.finish(c, s)))
             .collect()
     }
 
-    fn start(&self, cmd: &Cmd) -> Result<Started> {
+    /// Run several read-only probes at once and wait for all of them: facts are gathered in
+    /// the time of the slowest probe, not the sum.
+    pub fn run_all(&self, cmds: &[&Cmd]) -> Vec<Result<Output>> {
+        let started: Vec<Result<Started>> = cmds.iter().map(|c| self.start(c, None)).collect();
+        cmds.iter()
+            .zip(started)
+            .map(|(c, s)| s.and_then(|s| self.finish(c, s)))
+            .collect()
+    }
+
+    fn start(&self, cmd: &Cmd, limit: Option<Duration>) -> Result<Started> {
         if cmd.effect == Effect::Change && self.dry_run {
             bail!("internal error: refusing to run `{cmd}` in dry-run mode");
         }
@@ -185,12 +200,20 @@ impl Runner {
             tool: cmd.program().to_string(),
             package: package_of(cmd.program()),
         })?;
-        let limit = match cmd.effect {
+        let start = Instant::now();
+        let mut expr = duct::cmd(program, &cmd.argv[1..]);
+        if limit.is_some() {
+            expr = expr.before_spawn(|c| {
+                std::os::unix::process::CommandExt::process_group(c, 0);
+                Ok(())
+            });
+        }
+        let own_group = limit.is_some();
+        let limit = limit.unwrap_or(match cmd.effect {
             Effect::Probe => self.probe_timeout,
             Effect::Change => self.step_timeout,
-        };
-        let start = Instant::now();
-        let handle = duct::cmd(program, &cmd.argv[1..])
+        });
+        let handle = expr
             .env("LC_ALL", "C")
             .stdin_null()
             .stdout_capture()
@@ -203,6 +226,7 @@ impl Runner {
             handle,
             start,
             deadline: start + limit,
+            own_group,
         })
     }
 
@@ -213,6 +237,14 @@ impl Runner {
             .with_context(|| format!("waiting for `{cmd}`"))?;
         let timed_out = waited.is_none();
         if timed_out {
+            if s.own_group {
+                for pid in s.handle.pids() {
+                    let _ = nix::sys::signal::killpg(
+                        nix::unistd::Pid::from_raw(pid as i32),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+            }
             let _ = s.handle.kill();
         }
         let out = s
@@ -263,6 +295,7 @@ pub fn package_of(tool: &str) -> &'static str {
         "ssh" => "openssh-client",
         "etcdctl" => "etcd-client",
         "getent" => "libc-bin",
+        "install" => "coreutils",
         _ => "unknown",
     }
 }
@@ -312,6 +345,18 @@ mod tests {
         assert!(out.timed_out && out.rc.is_none(), "{out:?}");
         assert!(out.duration < Duration::from_secs(4));
         assert!(out.ending().starts_with("killed after"));
+    }
+
+    #[test]
+    fn limited_run_kills_the_whole_group() {
+        let r = runner();
+        // The shell's child keeps stdout open; only killing the group ends the wait early.
+        let c = Cmd::probe(["sh", "-c", "sleep 30; echo late"]);
+        let t = Instant::now();
+        let outs = r.run_all_limited(&[&c], Duration::from_millis(300));
+        let out = outs.into_iter().next().unwrap().unwrap();
+        assert!(out.timed_out, "{out:?}");
+        assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
     }
 
     #[test]

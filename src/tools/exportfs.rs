@@ -177,12 +177,78 @@ pub fn reexport_all_cmd() -> Cmd {
 /// Withdraw the given entries: `exportfs -u client:path …`.
 pub fn unexport_cmd(entries: &[&Export]) -> Cmd {
     let mut argv = vec!["exportfs".to_string(), "-u".into()];
-    argv.extend(
-        entries
-            .iter()
-            .map(|e| format!("{}:{}", e.client, e.path.display())),
-    );
+    argv.extend(entries.iter().map(|e| client_arg(&e.client, &e.path)));
     Cmd::change(argv)
+}
+
+/// `client:path` as exportfs takes it on its command line; an IPv6 client goes in brackets
+/// (exportfs splits at the first ':' otherwise).
+pub fn client_arg(client: &str, path: &Path) -> String {
+    if client.contains(':') {
+        format!("[{client}]:{}", path.display())
+    } else {
+        format!("{client}:{}", path.display())
+    }
+}
+
+/// Export (or re-export with new options) entries that share one option string:
+/// `exportfs -o OPTS client:path …`. Options given this way replace the entry's old ones.
+pub fn export_cmd(options: &str, entries: &[(&str, &Path)]) -> Cmd {
+    let mut argv = vec!["exportfs".to_string(), "-o".into(), options.to_string()];
+    argv.extend(entries.iter().map(|(c, p)| client_arg(c, p)));
+    Cmd::change(argv)
+}
+
+/// Options that come in pairs, with the one exportfs uses when neither is given
+/// (nfs-utils 2.6: the defaults it writes into etab for an entry exported with no options).
+const PAIRS: &[(&str, &str, bool)] = &[
+    // (option, its opposite, whether `option` is the default)
+    ("ro", "rw", true),
+    ("sync", "async", true),
+    ("wdelay", "no_wdelay", true),
+    ("hide", "nohide", true),
+    ("nocrossmnt", "crossmnt", true),
+    ("secure", "insecure", true),
+    ("root_squash", "no_root_squash", true),
+    ("no_all_squash", "all_squash", true),
+    ("no_subtree_check", "subtree_check", true),
+    ("secure_locks", "insecure_locks", true),
+    ("acl", "no_acl", true),
+    ("no_pnfs", "pnfs", true),
+];
+
+/// Does an etab entry's expanded option list say what `wanted` (an exports-file option
+/// string) asks for? Each option given must be there, and each paired option not given
+/// must be at its default — `exportfs -o` replaces options, so a dropped one must be gone.
+pub fn options_match(wanted: &str, etab: &str) -> bool {
+    let have: std::collections::HashSet<&str> = etab.split(',').collect();
+    let want: Vec<&str> = wanted.split(',').filter(|o| !o.is_empty()).collect();
+    fn alias(o: &str) -> &str {
+        match o {
+            "no_auth_nlm" => "insecure_locks",
+            "auth_nlm" => "secure_locks",
+            o => o,
+        }
+    }
+    for (opt, opposite, default_first) in PAIRS {
+        let given = want
+            .iter()
+            .rev()
+            .map(|o| alias(o))
+            .find(|o| o == opt || o == opposite);
+        let expect = match given {
+            Some(o) => o,
+            None if *default_first => opt,
+            None => opposite,
+        };
+        if !have.contains(expect) {
+            return false;
+        }
+    }
+    want.iter()
+        .map(|o| alias(o))
+        .filter(|o| !PAIRS.iter().any(|(a, b, _)| o == a || o == b))
+        .all(|o| have.contains(o))
 }
 
 #[cfg(test)]
@@ -243,6 +309,44 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("unbalanced"), "{e}");
+    }
+
+    #[test]
+    fn options_match_expanded_etab() {
+        let e = parse_etab(ETAB_SAMPLE).unwrap();
+        assert!(options_match(
+            "rw,sync,no_subtree_check,fsid=101",
+            &e[1].options
+        ));
+        assert!(options_match("rw,fsid=101", &e[1].options));
+        // A different fsid, async, or a dropped no_root_squash is a change.
+        assert!(!options_match("rw,fsid=102", &e[1].options));
+        assert!(!options_match("rw,async,fsid=101", &e[1].options));
+        assert!(!options_match("ro", &e[1].options));
+        let nrs = e[1].options.replace("root_squash", "no_root_squash");
+        assert!(!options_match("rw,fsid=101", &nrs));
+        assert!(options_match("rw,no_root_squash,fsid=101", &nrs));
+    }
+
+    #[test]
+    fn export_argv_brackets_ipv6() {
+        assert_eq!(
+            export_cmd(
+                "rw,fsid=5",
+                &[
+                    ("192.0.2.7", Path::new("/srv/a")),
+                    ("2001:db8::1", Path::new("/srv/a"))
+                ]
+            )
+            .argv,
+            [
+                "exportfs",
+                "-o",
+                "rw,fsid=5",
+                "192.0.2.7:/srv/a",
+                "[2001:db8::1]:/srv/a"
+            ]
+        );
     }
 
     #[test]

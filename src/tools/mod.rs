@@ -5,6 +5,7 @@ pub mod arping;
 pub mod drbd;
 pub mod exportfs;
 pub mod fuser;
+pub mod getent;
 pub mod ip;
 pub mod mount;
 pub mod systemctl;

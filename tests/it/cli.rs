@@ -53,6 +53,10 @@ fn completions_and_man_pages_are_current() {
         "nfs-manage-up.1",
         "nfs-manage-down.1",
         "nfs-manage-config.1",
+        "nfs-manage-enable-project.1",
+        "nfs-manage-disable-project.1",
+        "nfs-manage-exports-sync.1",
+        "nfs-manage-exports-import.1",
     ] {
         assert!(repo_path("man").join(sub).exists(), "{sub}");
     }

@@ -471,6 +471,75 @@ impl Host {
         let _ = std::fs::remove_file(self.dir.path().join("standin/fault-counters.json"));
     }
 
+    /// Point the config at a projects directory (`<test dir>/projects`), a backup file and a
+    /// short clients_command time limit, for the exports commands; `extra` is appended as is
+    /// (e.g. a `public:` list).
+    pub fn enable_exports(&self, extra: &str) {
+        let d = self.dir.path();
+        std::fs::create_dir_all(d.join("projects")).unwrap();
+        let mut y = std::fs::read_to_string(&self.config).unwrap();
+        y.push_str(&format!(
+            "projects_dir: {}
+exports: {{ backup: {}, clients_timeout: 2s }}
+{extra}",
+            d.join("projects").display(),
+            d.join("exports.bak").display()
+        ));
+        std::fs::write(&self.config, y).unwrap();
+    }
+
+    pub fn projects_dir(&self) -> PathBuf {
+        self.dir.path().join("projects")
+    }
+
+    pub fn write_project(&self, name: &str, yaml: &str) {
+        std::fs::write(self.projects_dir().join(format!("{name}.yaml")), yaml).unwrap();
+    }
+
+    /// Make this node the active one without `up`: mount every volume where the config says
+    /// and add the service IP.
+    pub fn activate(&self) {
+        for v in &self.volumes {
+            let mp = format!("/srv/{}", v.name);
+            self.ns_ok(&["mkdir", "-p", &mp]);
+            self.ns_ok(&["mount", "-t", "ext4", &v.loopdev, &mp]);
+        }
+        self.ns_ok(&["ip", "addr", "add", SERVICE_IP, "dev", "eth0"]);
+    }
+
+    /// A test /etc/group bound over the real one inside the namespace, so the real `getent`
+    /// (NSS files) answers from it.
+    pub fn write_group(&self, text: &str) {
+        let f = self.dir.path().join("group");
+        let first = !f.exists();
+        std::fs::write(&f, text).unwrap();
+        if first {
+            self.ns_ok(&["mount", "--bind", f.to_str().unwrap(), "/etc/group"]);
+        }
+    }
+
+    /// An executable shell script in the test directory (e.g. a clients_command stand-in).
+    pub fn script(&self, name: &str, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = self.dir.path().join("scripts");
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join(name);
+        // Write to a new inode and rename, so a script never runs while half-written.
+        let tmp = dir.join(format!(".{name}.tmp"));
+        std::fs::write(
+            &tmp,
+            format!(
+                "#!/bin/sh
+{body}
+"
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::rename(&tmp, &p).unwrap();
+        p
+    }
+
     /// Put a stand-in in front of a real tool (e.g. mount, exportfs, ip, arping), so faults can
     /// be injected there too; without a matching fault it runs the real tool.
     pub fn wrap_real_tool(&self, tool: &str) {

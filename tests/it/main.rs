@@ -4,6 +4,7 @@
 mod cli;
 mod config_check;
 mod down;
+mod exports;
 mod faults;
 mod harness;
 mod status;

@@ -1,0 +1,127 @@
+//! `nfs-manage disable-project NAME`: withdraw a project's exports and keep its data.
+//! Steps: the project file renamed to `NAME.yaml.disabled` (so no later sync exports it again;
+//! the file keeps its GID on record) → its exports file removed (so `exportfs -ra` does not
+//! bring it back) → its live entries withdrawn with `exportfs -u`, verified in etab. The
+//! directory and its data are not touched. Rerunning after a partial run finishes the job.
+
+use anyhow::Result;
+
+use crate::cli::DisableProjectArgs;
+use crate::engine::Ctx;
+use crate::engine::execute::{self, Recovery};
+use crate::engine::lock::HostLock;
+use crate::engine::plan::{FileOp, Plan, Step, Verify};
+use crate::error::Error;
+use crate::projects;
+use crate::tools::exportfs;
+
+pub fn run(ctx: &Ctx, args: &DisableProjectArgs) -> Result<()> {
+    let cfg = &ctx.config;
+    let g = &ctx.global;
+    let name = args.name.as_str();
+    super::enable_project::check_project_name(name)?;
+    let _lock = if g.dry_run {
+        None
+    } else {
+        Some(HostLock::acquire(&cfg.paths.lock)?)
+    };
+    let all = projects::load(cfg)?;
+    let file = projects::project_file(cfg, name);
+    let disabled = cfg.projects_dir.join(format!("{name}.yaml.disabled"));
+    let mut plan = Plan::new("disable-project");
+    let project = match all.get(name) {
+        Some(p) => {
+            let text = std::fs::read_to_string(&file)?;
+            plan.steps.push(
+                Step::files(
+                    "project-file",
+                    format!("set the project file aside as {}", disabled.display()),
+                    vec![FileOp::Rename {
+                        from: file.clone(),
+                        to: disabled.clone(),
+                    }],
+                    Verify::Files(vec![(file.clone(), None), (disabled.clone(), Some(text))]),
+                )
+                .why("so no later sync exports it again"),
+            );
+            p.clone()
+        }
+        None if disabled.exists() => {
+            // Already set aside by an earlier run: finish what that run left.
+            let text = std::fs::read_to_string(&disabled)?;
+            let p = projects::parse_file(cfg, &disabled, &text)?;
+            plan.steps.push(
+                Step::files(
+                    "project-file",
+                    format!("set the project file aside as {}", disabled.display()),
+                    Vec::new(),
+                    Verify::Files(Vec::new()),
+                )
+                .already("already set aside"),
+            );
+            p
+        }
+        None => {
+            return Err(Error::Usage(format!(
+                "there is no project {name:?} ({} does not exist)",
+                file.display()
+            ))
+            .into());
+        }
+    };
+    let exports_file = project.exports_file(cfg);
+    let step = Step::files(
+        "exports-file",
+        format!("remove {}", exports_file.display()),
+        vec![FileOp::Remove(exports_file.clone())],
+        Verify::Files(vec![(exports_file.clone(), None)]),
+    );
+    plan.steps.push(if exports_file.exists() {
+        step.why("so `exportfs -ra` does not export it again")
+    } else {
+        step.already("not there")
+    });
+    let etab = exportfs::read_etab()?;
+    let live: Vec<&exportfs::Export> = etab
+        .iter()
+        .filter(|e| e.path == project.export_path)
+        .collect();
+    if !live.is_empty() {
+        plan.steps.push(
+            Step::new(
+                "unexport",
+                format!(
+                    "withdraw {} ({} client(s))",
+                    project.export_path.display(),
+                    live.len()
+                ),
+                exportfs::unexport_cmd(&live),
+                Verify::Etab {
+                    present: Vec::new(),
+                    absent: live
+                        .iter()
+                        .map(|e| (e.path.clone(), e.client.clone()))
+                        .collect(),
+                },
+            )
+            .why("exported now"),
+        );
+    }
+    plan.notes.push(format!(
+        "the data in {} is kept; `nfs-manage enable-project {name}` exports it again",
+        project.export_path.display()
+    ));
+    execute::run(
+        ctx,
+        &mut plan,
+        &Recovery {
+            retry: ctx.self_command(&format!("disable-project {name}")),
+            back_out: Some(format!(
+                "mv {} {} && {}",
+                disabled.display(),
+                file.display(),
+                ctx.self_command("exports sync")
+            )),
+        },
+    )
+}

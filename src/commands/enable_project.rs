@@ -1,0 +1,351 @@
+//! `nfs-manage enable-project NAME`: what used to be six manual steps, as one verified plan.
+//! The GID comes from `getent group project-NAME` (unless `--gid`); a GID another project uses
+//! is refused. Steps: the project file (written atomically) → the project directory on the
+//! mounted volume, group = GID with the setgid bit (`install -d`, verified by stat) → its
+//! exports file → `exportfs -o` for its clients, verified in etab. Then the steps that remain
+//! on the client side are printed. Runs on the node that holds the service IP.
+
+use anyhow::Result;
+
+use crate::cli::EnableProjectArgs;
+use crate::config::{self, Problem};
+use crate::engine::Ctx;
+use crate::engine::check;
+use crate::engine::execute::{self, Recovery};
+use crate::engine::lock::HostLock;
+use crate::engine::plan::{FileOp, Guard, Plan, Step, Verify};
+use crate::engine::runner::Cmd;
+use crate::error::Error;
+use crate::projects::{self, Entry, ProjectFile};
+use crate::tools::{exportfs, getent, mount};
+
+pub fn run(ctx: &Ctx, args: &EnableProjectArgs) -> Result<()> {
+    let cfg = &ctx.config;
+    let g = &ctx.global;
+    let name = args.name.as_str();
+    check_project_name(name)?;
+    let volume = super::exports::pick_volume(ctx, args.volume.as_deref())?;
+    let clients_command = match &args.clients_command {
+        Some(c) => Some(shlex::split(c).filter(|v| !v.is_empty()).ok_or_else(|| {
+            Error::Usage(format!("--clients-command {c:?} is not a command line"))
+        })?),
+        None => None,
+    };
+    if args.clients.is_empty() && clients_command.is_none() {
+        return Err(Error::Usage(
+            "who mounts it? pass --clients ADDR,… or --clients-command COMMAND".into(),
+        )
+        .into());
+    }
+    let _lock = if g.dry_run {
+        None
+    } else {
+        Some(HostLock::acquire(&cfg.paths.lock)?)
+    };
+    let (here, what) = check::holds_service_ip(ctx)?;
+    if !here {
+        return Err(Error::Refused(format!(
+            "{} does not hold {what}: run enable-project on the active node, where the volume is mounted; nothing was changed",
+            ctx.node
+        ))
+        .into());
+    }
+    let all = projects::load(cfg)?;
+    let group = format!("project-{name}");
+    let gid = match args.gid {
+        Some(gid) => gid,
+        None => {
+            let out = ctx.runner.run(&getent::group_cmd(&group))?;
+            getent::parse_group(&group, &out)?.ok_or_else(|| {
+                Error::Refused(format!(
+                    "group {group} does not exist (`getent group {group}` found nothing): create the project's group first, or pass --gid; nothing was changed"
+                ))
+            })?
+        }
+    };
+    if let Some(other) = all
+        .list
+        .iter()
+        .find(|p| p.spec.gid == gid && p.name() != name)
+    {
+        return Err(Error::Refused(format!(
+            "GID {gid} already belongs to project {} ({}); each project needs its own group; nothing was changed",
+            other.name(),
+            other.file.display()
+        ))
+        .into());
+    }
+    let existing = all.get(name);
+    if let Some(p) = existing
+        && p.spec.gid != gid
+    {
+        return Err(Error::Refused(format!(
+            "project {name} already exists with GID {} ({}), not {gid}; nothing was changed",
+            p.spec.gid,
+            p.file.display()
+        ))
+        .into());
+    }
+    let spec = ProjectFile {
+        name: name.to_string(),
+        gid,
+        volume,
+        path: args.path.clone(),
+        options: existing
+            .map(|p| p.spec.options.clone())
+            .unwrap_or_else(projects::default_options),
+        fsid: existing.and_then(|p| p.spec.fsid),
+        clients: args.clients.clone(),
+        clients_command,
+    };
+    let problems = spec.validate(cfg, Some(name));
+    if !problems.is_empty() {
+        return Err(Error::Usage(describe(&problems)).into());
+    }
+    let file = projects::project_file(cfg, name);
+    let project = spec.project(cfg, file.clone());
+    // The new project beside the others: its path and fsid must be its own.
+    let mut others: Vec<projects::Project> = all
+        .list
+        .iter()
+        .filter(|p| p.name() != name)
+        .cloned()
+        .collect();
+    others.push(project.clone());
+    let me = format!("project {name}");
+    let conflicts: Vec<String> = projects::conflicts_of(cfg, &others)
+        .into_iter()
+        .filter(|c| {
+            c.ends_with(&me) || c.contains(&format!("{me} ")) || c.contains(&format!("{me};"))
+        })
+        .collect();
+    if !conflicts.is_empty() {
+        return Err(Error::Refused(format!(
+            "nothing was changed:\n  - {}",
+            conflicts.join("\n  - ")
+        ))
+        .into());
+    }
+    let table = mount::read_mountinfo()?;
+    let bad = check::unmounted_paths(cfg, &table, [project.export_path.as_path()]);
+    if !bad.is_empty() {
+        return Err(Error::Refused(format!(
+            "the project directory would not be on a mounted volume: {}; nothing was changed",
+            bad.join(", ")
+        ))
+        .into());
+    }
+
+    let mut plan = Plan::new("enable-project");
+    let mut clients = project.clients.clone();
+    if let Some(argv) = &spec.clients_command {
+        if g.dry_run {
+            plan.notes.push(format!(
+                "dry run: `{}` was not run (it may reach the network); the plan shows the static clients only",
+                Cmd::probe(argv.clone())
+            ));
+        } else {
+            let cmd = Cmd::probe(argv.clone());
+            let out = ctx
+                .runner
+                .run_all_limited(&[&cmd], cfg.exports.clients_timeout)
+                .pop()
+                .expect("one result")?;
+            let got = if out.timed_out || !out.success() {
+                Err(format!("failed ({}): {}", out.ending(), out.complaint()))
+            } else {
+                projects::parse_clients_output(&out.stdout)
+            };
+            match got {
+                Ok(c) => clients.extend(c),
+                Err(why) => {
+                    return Err(Error::Refused(format!(
+                        "the clients command `{cmd}` {why}; nothing was changed"
+                    ))
+                    .into());
+                }
+            }
+            clients.sort();
+            clients.dedup();
+        }
+    }
+
+    // 1. The project file.
+    let yaml = spec.to_yaml();
+    let step = Step::files(
+        "project-file",
+        format!("write the project file {}", file.display()),
+        vec![FileOp::Write {
+            path: file.clone(),
+            content: yaml.clone(),
+        }],
+        Verify::Files(vec![(file.clone(), Some(yaml.clone()))]),
+    );
+    plan.steps.push(match existing {
+        Some(p) if p.spec == spec => step.already("in place"),
+        Some(_) => step.why("settings changed"),
+        None => step.why("new project"),
+    });
+
+    // 2. The directory, on the mounted volume.
+    let dir = &project.export_path;
+    let verify_dir = Verify::ProjectDir {
+        path: dir.clone(),
+        gid,
+    };
+    let step = Step::new(
+        "directory",
+        format!("create {} (group {gid}, setgid)", dir.display()),
+        Cmd::change([
+            "install".to_string(),
+            "-d".into(),
+            "-g".into(),
+            gid.to_string(),
+            "-m".into(),
+            "2775".into(),
+            dir.display().to_string(),
+        ]),
+        verify_dir.clone(),
+    )
+    .guard(Guard::PathsOnMountedVolumes(vec![dir.clone()]));
+    let dir_ok = check::verify(ctx, &verify_dir, &empty_output())
+        .map(|v| v.is_ok())
+        .unwrap_or(false);
+    plan.steps.push(if dir_ok {
+        step.already("exists with that group and setgid")
+    } else if dir.exists() {
+        step.why("exists, but not with that group and setgid")
+    } else {
+        step.why("does not exist")
+    });
+
+    // 3. Its exports file.
+    let exports_file = project.exports_file(cfg);
+    let text = projects::render_project(&project, &clients);
+    let step = Step::files(
+        "exports-file",
+        format!("write {}", exports_file.display()),
+        vec![FileOp::Write {
+            path: exports_file.clone(),
+            content: text.clone(),
+        }],
+        Verify::Files(vec![(exports_file.clone(), Some(text.clone()))]),
+    );
+    let have = std::fs::read_to_string(&exports_file).ok();
+    plan.steps.push(if have.as_deref() == Some(text.as_str()) {
+        step.already("in place")
+    } else {
+        step.why(format!("{} client(s)", clients.len()))
+    });
+
+    // 4. The live exports.
+    let wanted: Vec<Entry> = clients
+        .iter()
+        .map(|c| Entry {
+            path: dir.clone(),
+            client: c.clone(),
+            options: project.options.clone(),
+        })
+        .collect();
+    let etab = exportfs::read_etab()?;
+    let managed = [dir.clone()].into();
+    let changes = projects::diff(&wanted, &etab, &managed, &Default::default());
+    if !changes.unexport.is_empty() {
+        let list: Vec<exportfs::Export> = changes
+            .unexport
+            .iter()
+            .map(|e| exportfs::Export {
+                path: e.path.clone(),
+                client: e.client.clone(),
+                options: e.options.clone(),
+            })
+            .collect();
+        let refs: Vec<&exportfs::Export> = list.iter().collect();
+        plan.steps.push(
+            Step::new(
+                "unexport",
+                format!("withdraw {} old client(s)", list.len()),
+                exportfs::unexport_cmd(&refs),
+                Verify::Etab {
+                    present: Vec::new(),
+                    absent: list
+                        .iter()
+                        .map(|e| (e.path.clone(), e.client.clone()))
+                        .collect(),
+                },
+            )
+            .why("no longer among the project's clients"),
+        );
+    }
+    let args_list: Vec<(&str, &std::path::Path)> = clients
+        .iter()
+        .map(|c| (c.as_str(), dir.as_path()))
+        .collect();
+    let step = Step::new(
+        "export",
+        format!("export {} to {} client(s)", dir.display(), clients.len()),
+        exportfs::export_cmd(&project.options, &args_list),
+        Verify::Etab {
+            present: wanted
+                .iter()
+                .map(|e| (e.path.clone(), e.client.clone(), e.options.clone()))
+                .collect(),
+            absent: Vec::new(),
+        },
+    )
+    .guard(Guard::PathsOnMountedVolumes(vec![dir.clone()]));
+    if clients.is_empty() {
+        plan.notes
+            .push("no clients yet: nothing is exported until the project has some".into());
+    } else if changes.export.is_empty() {
+        plan.steps.push(step.already("exported"));
+    } else {
+        plan.steps
+            .push(step.why(format!("{} entries to export", changes.exported())));
+    }
+
+    execute::run(
+        ctx,
+        &mut plan,
+        &Recovery {
+            retry: ctx.self_command(&format!("enable-project {name}")),
+            back_out: Some(ctx.self_command(&format!("disable-project {name}"))),
+        },
+    )?;
+    if !g.dry_run && !g.quiet && !g.json {
+        println!(
+            "\nStill to do by hand:\n  1. client side: enable NFS for project {name} in its hiera (Cloud VPS: mount_nfs: true) and run puppet on its instances\n  2. reboot the project's instances (or remount) so they mount {}\n  3. make sure {} is on the other node too (both nodes read projects_dir)",
+            dir.display(),
+            file.display()
+        );
+    }
+    Ok(())
+}
+
+fn empty_output() -> crate::engine::runner::Output {
+    crate::engine::runner::Output {
+        rc: Some(0),
+        stdout: String::new(),
+        stderr: String::new(),
+        duration: std::time::Duration::ZERO,
+        timed_out: false,
+    }
+}
+
+pub fn check_project_name(name: &str) -> Result<(), Error> {
+    let mut p = Vec::new();
+    config::check_name(&mut p, "NAME", name, "a project name");
+    if p.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Usage(describe(&p)))
+    }
+}
+
+fn describe(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("{}: {}", p.path, p.message))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

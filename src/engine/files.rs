@@ -1,0 +1,131 @@
+//! In-process file work for plan steps: atomic writes (a temp file in the target's directory,
+//! fsynced, renamed over the target, then the directory fsynced), removals and renames. A
+//! reader — exportfs, a second run, the other node's sync — sees the old file or the new one,
+//! never half of one.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use super::plan::FileOp;
+use super::runner::Output;
+
+/// Do the operations in order; the first failure stops. The result reads like a command's:
+/// exit 0, or exit 1 with the error on stderr.
+pub fn apply(ops: &[FileOp], dry_run: bool) -> Result<Output> {
+    if dry_run {
+        bail!("internal error: refusing to change files in dry-run mode");
+    }
+    let start = Instant::now();
+    let mut result = Ok(());
+    for op in ops {
+        result = match op {
+            FileOp::Write { path, content } => write_atomic(path, content),
+            FileOp::Remove(p) => match std::fs::remove_file(p) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(e).with_context(|| format!("cannot remove {}", p.display()))
+                }
+                _ => sync_dir(p),
+            },
+            FileOp::Rename { from, to } => std::fs::rename(from, to)
+                .with_context(|| format!("cannot rename {} to {}", from.display(), to.display()))
+                .and_then(|()| sync_dir(to)),
+        };
+        if result.is_err() {
+            break;
+        }
+    }
+    let (rc, stderr) = match result {
+        Ok(()) => (0, String::new()),
+        Err(e) => (1, format!("{e:#}")),
+    };
+    Ok(Output {
+        rc: Some(rc),
+        stdout: String::new(),
+        stderr,
+        duration: start.elapsed(),
+        timed_out: false,
+    })
+}
+
+pub fn write_atomic(path: &Path, content: &str) -> Result<()> {
+    let dir = path
+        .parent()
+        .with_context(|| format!("{} has no directory", path.display()))?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".nfs-manage.")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    tmp.write_all(content.as_bytes())
+        .and_then(|()| tmp.as_file().sync_all())
+        .with_context(|| format!("cannot write {}", tmp.path().display()))?;
+    // Exports and project files are world-readable configuration, like /etc/exports.
+    std::fs::set_permissions(
+        tmp.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot rename the new {} into place", path.display()))?;
+    sync_dir(path)
+}
+
+fn sync_dir(path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .with_context(|| format!("cannot sync {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_remove_rename() {
+        let d = tempfile::tempdir().unwrap();
+        let a = d.path().join("sub/a.exports");
+        let b = d.path().join("sub/b.exports");
+        let out = apply(
+            &[
+                FileOp::Write {
+                    path: a.clone(),
+                    content: "x\n".into(),
+                },
+                FileOp::Rename {
+                    from: a.clone(),
+                    to: b.clone(),
+                },
+                FileOp::Write {
+                    path: a.clone(),
+                    content: "y\n".into(),
+                },
+                FileOp::Remove(b.clone()),
+            ],
+            false,
+        )
+        .unwrap();
+        assert!(out.success(), "{out:?}");
+        assert_eq!(std::fs::read_to_string(&a).unwrap(), "y\n");
+        assert!(!b.exists());
+        // No temp files left behind.
+        assert_eq!(std::fs::read_dir(d.path().join("sub")).unwrap().count(), 1);
+        let out = apply(
+            &[FileOp::Rename {
+                from: b.clone(),
+                to: a.clone(),
+            }],
+            false,
+        )
+        .unwrap();
+        assert_eq!(out.rc, Some(1));
+        assert!(out.stderr.contains("cannot rename"), "{}", out.stderr);
+        assert!(apply(&[FileOp::Remove(a)], true).is_err());
+    }
+}
