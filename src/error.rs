@@ -16,6 +16,12 @@ pub enum Error {
     Config(String),
     #[error("{0}")]
     StepFailed(String),
+    #[error("{0}")]
+    Usage(String),
+    /// Everything was already said on stdout; exit with this code and print nothing more
+    /// (`check` speaks the Nagios codes through this).
+    #[error("")]
+    Silent(u8),
 }
 
 impl Error {
@@ -26,6 +32,8 @@ impl Error {
             Error::ToolMissing { .. } => exit::TOOL_MISSING,
             Error::Config(_) => exit::CONFIG,
             Error::StepFailed(_) => exit::STEP_FAILED,
+            Error::Usage(_) => exit::USAGE,
+            Error::Silent(code) => *code,
         }
     }
 }

@@ -1,0 +1,3 @@
+pub fn run(_c: &crate::engine::Ctx, _a: &crate::cli::MetricsArgs) -> anyhow::Result<()> {
+    todo!()
+}
