@@ -24,6 +24,7 @@ fn main() -> ExitCode {
         }
     };
     let verbose = cli.global.verbose;
+    nfs_manage::engine::logging::init();
     // console already turns colours off for NO_COLOR and when output is not a terminal.
     if cli.global.no_color {
         console::set_colors_enabled(false);
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
             if let Some(error::Error::Silent(_)) = e.downcast_ref::<error::Error>() {
                 return ExitCode::from(code);
             }
+            log::error!(exit = code; "{e:#}");
             // Context layers first ("while doing X"), then the cause.
             eprintln!("nfs-manage: {e:#}");
             if verbose {

@@ -13,6 +13,7 @@ pub mod execute;
 pub mod facts;
 pub mod journal;
 pub mod lock;
+pub mod logging;
 pub mod plan;
 pub mod runner;
 

@@ -77,6 +77,8 @@ pub enum Verify {
     /// The gateway answered our ARP from the service IP.
     AnnounceAnswered(crate::tools::arping::Flavor),
     NoHolders(usize),
+    /// rsync's exit code is accepted and its closing --stats block is complete.
+    RsyncComplete,
 }
 
 #[derive(Debug, Clone)]

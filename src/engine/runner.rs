@@ -151,21 +151,27 @@ impl Runner {
     /// callers decide what it means. Errors are: tool missing (exit 69), cannot spawn,
     /// and a state-changing command in dry-run mode (a bug guard).
     pub fn run(&self, cmd: &Cmd) -> Result<Output> {
-        let started = self.start(cmd)?;
+        let started = self.start(cmd, None)?;
+        self.finish(cmd, started)
+    }
+
+    /// Like [`Runner::run`], with its own time limit (a long transfer such as rsync).
+    pub fn run_limited(&self, cmd: &Cmd, limit: Duration) -> Result<Output> {
+        let started = self.start(cmd, Some(limit))?;
         self.finish(cmd, started)
     }
 
     /// Run several read-only probes at once and wait for all of them: facts are gathered in
     /// the time of the slowest probe, not the sum.
     pub fn run_all(&self, cmds: &[&Cmd]) -> Vec<Result<Output>> {
-        let started: Vec<Result<Started>> = cmds.iter().map(|c| self.start(c)).collect();
+        let started: Vec<Result<Started>> = cmds.iter().map(|c| self.start(c, None)).collect();
         cmds.iter()
             .zip(started)
             .map(|(c, s)| s.and_then(|s| self.finish(c, s)))
             .collect()
     }
 
-    fn start(&self, cmd: &Cmd) -> Result<Started> {
+    fn start(&self, cmd: &Cmd, limit: Option<Duration>) -> Result<Started> {
         if cmd.effect == Effect::Change && self.dry_run {
             bail!("internal error: refusing to run `{cmd}` in dry-run mode");
         }
@@ -173,10 +179,10 @@ impl Runner {
             tool: cmd.program().to_string(),
             package: package_of(cmd.program()),
         })?;
-        let limit = match cmd.effect {
+        let limit = limit.unwrap_or(match cmd.effect {
             Effect::Probe => self.probe_timeout,
             Effect::Change => self.step_timeout,
-        };
+        });
         let start = Instant::now();
         let handle = duct::cmd(program, &cmd.argv[1..])
             .env("LC_ALL", "C")
