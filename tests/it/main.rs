@@ -8,4 +8,5 @@ mod down;
 mod faults;
 mod harness;
 mod status;
+mod sync;
 mod up;
