@@ -7,6 +7,7 @@ mod config_check;
 mod down;
 mod faults;
 mod harness;
+mod metrics;
 mod status;
 mod sync;
 mod up;
