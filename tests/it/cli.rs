@@ -53,6 +53,9 @@ fn completions_and_man_pages_are_current() {
         "nfs-manage-up.1",
         "nfs-manage-down.1",
         "nfs-manage-config.1",
+        "nfs-manage-check.1",
+        "nfs-manage-metrics.1",
+        "nfs-manage-sync.1",
     ] {
         assert!(repo_path("man").join(sub).exists(), "{sub}");
     }

@@ -8,6 +8,7 @@ mod down;
 mod faults;
 mod harness;
 mod metrics;
+mod package;
 mod status;
 mod sync;
 mod up;
