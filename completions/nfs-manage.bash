@@ -16,6 +16,9 @@ _nfs__manage() {
             ",$1")
                 cmd="nfs__manage"
                 ;;
+            nfs__manage,check)
+                cmd="nfs__manage__subcmd__check"
+                ;;
             nfs__manage,config)
                 cmd="nfs__manage__subcmd__config"
                 ;;
@@ -37,8 +40,14 @@ _nfs__manage() {
             nfs__manage,help)
                 cmd="nfs__manage__subcmd__help"
                 ;;
+            nfs__manage,metrics)
+                cmd="nfs__manage__subcmd__metrics"
+                ;;
             nfs__manage,status)
                 cmd="nfs__manage__subcmd__status"
+                ;;
+            nfs__manage,sync)
+                cmd="nfs__manage__subcmd__sync"
                 ;;
             nfs__manage,up)
                 cmd="nfs__manage__subcmd__up"
@@ -73,6 +82,9 @@ _nfs__manage() {
             nfs__manage__subcmd__exports__subcmd__help,sync)
                 cmd="nfs__manage__subcmd__exports__subcmd__help__subcmd__sync"
                 ;;
+            nfs__manage__subcmd__help,check)
+                cmd="nfs__manage__subcmd__help__subcmd__check"
+                ;;
             nfs__manage__subcmd__help,config)
                 cmd="nfs__manage__subcmd__help__subcmd__config"
                 ;;
@@ -94,8 +106,14 @@ _nfs__manage() {
             nfs__manage__subcmd__help,help)
                 cmd="nfs__manage__subcmd__help__subcmd__help"
                 ;;
+            nfs__manage__subcmd__help,metrics)
+                cmd="nfs__manage__subcmd__help__subcmd__metrics"
+                ;;
             nfs__manage__subcmd__help,status)
                 cmd="nfs__manage__subcmd__help__subcmd__status"
+                ;;
+            nfs__manage__subcmd__help,sync)
+                cmd="nfs__manage__subcmd__help__subcmd__sync"
                 ;;
             nfs__manage__subcmd__help,up)
                 cmd="nfs__manage__subcmd__help__subcmd__up"
@@ -116,12 +134,38 @@ _nfs__manage() {
 
     case "${cmd}" in
         nfs__manage)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version status up down config enable-project disable-project exports generate help"
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version status up down config enable-project disable-project exports check metrics sync generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__check)
+            opts="-y -q -v -h -V --expect --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version drbd role service-ip nfs exports backups all"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --expect)
+                    COMPREPLY=($(compgen -W "active standby" -- "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -486,8 +530,22 @@ _nfs__manage() {
             return 0
             ;;
         nfs__subcmd__manage__subcmd__help)
-            opts="status up down config enable-project disable-project exports generate help"
+            opts="status up down config enable-project disable-project exports check metrics sync generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -639,7 +697,35 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        nfs__subcmd__manage__subcmd__help__subcmd__metrics)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         nfs__subcmd__manage__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__help__subcmd__sync)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -667,6 +753,32 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        nfs__subcmd__manage__subcmd__metrics)
+            opts="-y -q -v -h -V --textfile --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --textfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         nfs__subcmd__manage__subcmd__status)
             opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -674,6 +786,32 @@ _nfs__manage() {
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__sync)
+            opts="-y -q -v -h -V --interval --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -66,6 +66,12 @@ pub enum Command {
     /// Render and apply project and public exports
     #[command(subcommand)]
     Exports(ExportsCommand),
+    /// Nagios/Icinga plugin: one line `NFS-MANAGE OK|WARNING|CRITICAL|UNKNOWN - …`, exit 0-3
+    Check(CheckArgs),
+    /// Prometheus metrics (text format) on stdout, or atomically into a textfile directory
+    Metrics(MetricsArgs),
+    /// rsync each `sync:` entry to (or from) its peer, from the node holding the service IP
+    Sync(SyncArgs),
     /// Write shell completions and man pages (used to refresh completions/ and man/)
     #[command(hide = true)]
     Generate(GenerateArgs),
@@ -109,13 +115,13 @@ pub struct DisableProjectArgs {
 #[derive(Debug, Subcommand)]
 pub enum ExportsCommand {
     /// Render one exports file per project plus the public ones, and apply what changed
-    Sync(SyncArgs),
+    Sync(ExportsSyncArgs),
     /// Write project files from an existing nfs-mounts.yaml
     Import(ImportArgs),
 }
 
 #[derive(Debug, Args)]
-pub struct SyncArgs {
+pub struct ExportsSyncArgs {
     /// Run again every SECONDS (as a service), taking the host lock for each run
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
     pub interval: Option<u64>,
@@ -159,4 +165,58 @@ pub struct GenerateArgs {
     /// Directory for man pages (one per subcommand)
     #[arg(long, value_name = "DIR", default_value = "man")]
     pub man: PathBuf,
+}
+
+/// What `check` looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckWhat {
+    /// DRBD: local disk, peer connection and disk, resync, two Primaries
+    Drbd,
+    /// The node's overall role (with --expect: that it is the expected one)
+    Role,
+    /// The service IP: on this node exactly when it should be
+    ServiceIp,
+    /// The NFS server and extra services, and the volumes they serve mounted
+    Nfs,
+    /// Exports only of mounted volumes
+    Exports,
+    /// Backups (age, snapshot use, backup mounts)
+    Backups,
+    /// Everything above (backups only when configured)
+    All,
+}
+
+/// The role this node is supposed to have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Expect {
+    Active,
+    Standby,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Which check to run
+    #[arg(value_enum, default_value = "all")]
+    pub what: CheckWhat,
+    /// The role this node should have; any other role is CRITICAL
+    #[arg(long, value_enum)]
+    pub expect: Option<Expect>,
+}
+
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// Write DIR/nfs_manage.prom atomically (for node_exporter's textfile collector)
+    /// instead of printing to stdout
+    #[arg(long, value_name = "DIR")]
+    pub textfile: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Only this `sync:` entry (default: all of them)
+    #[arg(value_name = "NAME")]
+    pub name: Option<String>,
+    /// Keep running: start again SECONDS after the previous run finished (at least 1)
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub interval: Option<u64>,
 }

@@ -38,7 +38,7 @@ pub struct Config {
     #[serde(default)]
     pub backups: Vec<NotYetSupported>,
     #[serde(default)]
-    pub sync: Vec<NotYetSupported>,
+    pub sync: Vec<SyncEntry>,
     #[serde(default)]
     pub paths: Paths,
     #[serde(default)]
@@ -202,6 +202,64 @@ impl Default for Timeouts {
             step: default_step_timeout(),
         }
     }
+}
+
+/// One `sync:` entry: rsync a tree to the peer node (push) or from a canonical source host
+/// (pull), run by `nfs-manage sync` on the node that holds the service IP.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncEntry {
+    pub name: String,
+    /// The local tree: the source of a push, the destination of a pull. Its contents are
+    /// synced (rsync `path/`), never the directory itself into another one.
+    pub path: PathBuf,
+    /// The tree on the other side (default: the same path).
+    #[serde(default)]
+    pub peer_path: Option<PathBuf>,
+    #[serde(default)]
+    pub direction: Direction,
+    /// Push only: the node (a key of `nodes`) to push to; default: the one other node.
+    #[serde(default)]
+    pub peer: Option<String>,
+    /// Pull only (required there): the host to pull from, a host name or an address.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// rsync --bwlimit, in KiB per second.
+    #[serde(default)]
+    pub bwlimit: Option<u32>,
+    /// rsync --timeout: give up after this long without any data moving.
+    #[serde(default = "default_sync_timeout", deserialize_with = "duration")]
+    pub timeout: Duration,
+    /// Kill the whole rsync run after this long (the run fails and is journaled).
+    #[serde(default = "default_sync_max_runtime", deserialize_with = "duration")]
+    pub max_runtime: Duration,
+    /// Extra rsync options, one per item, e.g. [--delete, --hard-links].
+    #[serde(default)]
+    pub options: Vec<String>,
+    /// rsync --exclude patterns, one per item.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    #[default]
+    Push,
+    Pull,
+}
+
+impl SyncEntry {
+    pub fn peer_path(&self) -> &Path {
+        self.peer_path.as_deref().unwrap_or(&self.path)
+    }
+}
+
+fn default_sync_timeout() -> Duration {
+    Duration::from_secs(1200)
+}
+fn default_sync_max_runtime() -> Duration {
+    Duration::from_secs(12 * 3600)
 }
 
 /// A section whose entries belong to a command this version does not have yet.
@@ -462,6 +520,7 @@ impl Config {
             ));
         }
         self.validate_exports(&mut p);
+        self.validate_sync(&mut p);
         if self.timeouts.probe.is_zero() {
             p.push(Problem::new(
                 "timeouts.probe",
@@ -559,6 +618,138 @@ impl Config {
             .iter()
             .filter(|v| path.starts_with(&v.mountpoint))
             .max_by_key(|v| v.mountpoint.components().count())
+    }
+
+    fn validate_sync(&self, p: &mut Vec<Problem>) {
+        let mut names: HashMap<&str, usize> = HashMap::new();
+        for (i, e) in self.sync.iter().enumerate() {
+            let at = |k: &str| format!("sync[{i}].{k}");
+            check_name(p, &at("name"), &e.name, "a sync entry name");
+            if let Some(first) = names.insert(&e.name, i) {
+                p.push(Problem::new(
+                    at("name"),
+                    format!("duplicate sync name {:?} (also sync[{first}])", e.name),
+                ));
+            }
+            check_abs(p, &at("path"), &e.path);
+            if e.path == Path::new("/") {
+                p.push(Problem::new(
+                    at("path"),
+                    "refusing to sync the root directory",
+                ));
+            }
+            if let Some(pp) = &e.peer_path {
+                check_abs(p, &at("peer_path"), pp);
+                if pp == Path::new("/") {
+                    p.push(Problem::new(
+                        at("peer_path"),
+                        "refusing to sync the root directory",
+                    ));
+                }
+            }
+            match e.direction {
+                Direction::Push => {
+                    if e.source.is_some() {
+                        p.push(Problem::new(
+                            at("source"),
+                            "source is for `direction: pull`; a push goes to `peer`",
+                        ));
+                    }
+                    match &e.peer {
+                        Some(peer) if !self.nodes.contains_key(peer) => p.push(Problem::new(
+                            at("peer"),
+                            format!("{peer:?} is not one of the cluster's nodes"),
+                        )),
+                        Some(_) => {}
+                        None if self.nodes.len() != 2 => p.push(Problem::new(
+                            at("peer"),
+                            "expected the node to push to (there is no single other node to default to)",
+                        )),
+                        None => {}
+                    }
+                }
+                Direction::Pull => {
+                    if e.peer.is_some() {
+                        p.push(Problem::new(
+                            at("peer"),
+                            "peer is for `direction: push`; a pull comes from `source`",
+                        ));
+                    }
+                    match &e.source {
+                        None => p.push(Problem::new(
+                            at("direction"),
+                            "`direction: pull` needs `source`, the host to pull from",
+                        )),
+                        Some(s) if !valid_host(s) => p.push(Problem::new(
+                            at("source"),
+                            format!("{s:?} is not a host name or an address"),
+                        )),
+                        Some(_) => {}
+                    }
+                }
+            }
+            if self.remote.is_none() {
+                p.push(Problem::new(
+                    format!("sync[{i}]"),
+                    "sync runs rsync over ssh: the `remote` section (remote.ssh) is required",
+                ));
+            }
+            if e.bwlimit == Some(0) {
+                p.push(Problem::new(
+                    at("bwlimit"),
+                    "expected KiB per second above zero (leave it out for no limit)",
+                ));
+            }
+            if e.timeout.is_zero() || e.timeout.subsec_nanos() != 0 {
+                p.push(Problem::new(
+                    at("timeout"),
+                    "expected a whole number of seconds above zero, like 20m",
+                ));
+            }
+            if e.max_runtime.is_zero() {
+                p.push(Problem::new(
+                    at("max_runtime"),
+                    "expected a duration above zero",
+                ));
+            }
+            for (j, o) in e.options.iter().enumerate() {
+                let flag = o.split('=').next().unwrap_or_default();
+                let why = if !o.starts_with('-')
+                    || o.chars().any(|c| c.is_whitespace() || c.is_control())
+                {
+                    Some(
+                        "expected one rsync option per item, like --delete (starting with '-', no spaces)",
+                    )
+                } else if matches!(flag, "-e" | "--rsh" | "--rsync-path")
+                    || (flag.starts_with('-') && !flag.starts_with("--") && flag.contains('e'))
+                {
+                    Some(
+                        "the remote shell comes from remote.ssh; do not set -e/--rsh/--rsync-path here",
+                    )
+                } else if matches!(
+                    flag,
+                    "-n" | "--dry-run" | "--remove-source-files" | "--daemon" | "--server"
+                ) {
+                    Some("this option changes what a sync run means; it is not allowed here")
+                } else {
+                    None
+                };
+                if let Some(why) = why {
+                    p.push(Problem::new(
+                        format!("sync[{i}].options[{j}]"),
+                        format!("{o:?}: {why}"),
+                    ));
+                }
+            }
+            for (j, x) in e.exclude.iter().enumerate() {
+                if x.is_empty() || x.contains('\n') {
+                    p.push(Problem::new(
+                        format!("sync[{i}].exclude[{j}]"),
+                        "expected one rsync exclude pattern per item, on one line",
+                    ));
+                }
+            }
+        }
     }
 
     /// Which node this host is: `--node`, else the short host name. Must be one of `nodes`.
@@ -716,6 +907,20 @@ pub(crate) fn check_abs(p: &mut Vec<Problem>, path: &str, value: &Path) {
             format!("{s:?} is not a clean absolute path (expected /like/this, without '.', '..', '//' or a trailing '/')"),
         ));
     }
+}
+
+/// A DNS name (letters, digits, '-' and '.') or an IP address; nothing ssh or rsync could
+/// read as an option or a path.
+fn valid_host(s: &str) -> bool {
+    s.parse::<IpAddr>().is_ok()
+        || (!s.is_empty()
+            && s.len() <= 253
+            && s.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && !l.starts_with('-')
+                    && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            }))
 }
 
 fn valid_ifname(s: &str) -> bool {
@@ -962,6 +1167,61 @@ services: [nginx]
             "{e}"
         );
         assert!(parse(&format!("{GOOD}backups: []\nsync: []\n")).is_ok());
+    }
+
+    const REMOTE: &str = "remote: { ssh: [ssh, -o, BatchMode=yes] }\n";
+
+    #[test]
+    fn sync_entries_are_typed_with_defaults() {
+        let c = parse(&format!(
+            "{GOOD}{REMOTE}sync:\n  - {{ name: tools, path: /srv/tools, bwlimit: 40000, options: [--delete], exclude: [.snapshot/] }}\n  - {{ name: dumps, path: /srv/dumps, direction: pull, source: dumps1001.eqiad.wmnet, peer_path: /data/dumps, timeout: 5m }}\n"
+        ))
+        .unwrap();
+        let t = &c.sync[0];
+        assert_eq!(t.direction, Direction::Push);
+        assert_eq!(t.peer_path(), Path::new("/srv/tools"));
+        assert_eq!(t.timeout, Duration::from_secs(1200));
+        assert_eq!(t.bwlimit, Some(40000));
+        let d = &c.sync[1];
+        assert_eq!(d.direction, Direction::Pull);
+        assert_eq!(d.peer_path(), Path::new("/data/dumps"));
+        assert_eq!(d.timeout, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn sync_entries_are_validated() {
+        let e = parse(&format!(
+            "{GOOD}{REMOTE}sync:\n  - {{ name: a, path: /srv/a, direction: pull }}\n  - {{ name: a, path: /srv/b/, peer: nobody, bwlimit: 0, options: [\"-ae ssh\", --rsh=x, -avz, --dry-run], direction: sideways }}\n"
+        ))
+        .unwrap_err();
+        assert!(e.contains("unknown variant `sideways`"), "{e}");
+        let e = parse(&format!(
+            "{GOOD}{REMOTE}sync:\n  - {{ name: a, path: /srv/a, direction: pull }}\n  - {{ name: a, path: /srv/b/, peer: nobody, bwlimit: 0, options: [\"-a e\", --rsh=x, -ve, --dry-run, -aH], source: x }}\n"
+        ))
+        .unwrap_err();
+        for want in [
+            "sync[0].direction: `direction: pull` needs `source`",
+            "sync[1].name: duplicate sync name",
+            "sync[1].path: \"/srv/b/\" is not a clean absolute path",
+            "sync[1].peer: \"nobody\" is not one of the cluster's nodes",
+            "sync[1].source: source is for `direction: pull`",
+            "sync[1].bwlimit:",
+            "sync[1].options[0]:",
+            "sync[1].options[1]: \"--rsh=x\": the remote shell comes from remote.ssh",
+            "sync[1].options[2]: \"-ve\": the remote shell",
+            "sync[1].options[3]: \"--dry-run\"",
+        ] {
+            assert!(e.contains(want), "{want}\n{e}");
+        }
+        assert!(!e.contains("options[4]"), "{e}");
+        // Without remote.ssh there is no way to reach the peer.
+        let e = parse(&format!("{GOOD}sync:\n  - {{ name: a, path: /srv/a }}\n")).unwrap_err();
+        assert!(e.contains("sync[0]: sync runs rsync over ssh"), "{e}");
+        let e = parse(&format!(
+            "{GOOD}{REMOTE}sync:\n  - {{ name: a, path: /srv/a, direction: pull, source: \"-oProxyCommand=x\" }}\n"
+        ))
+        .unwrap_err();
+        assert!(e.contains("is not a host name or an address"), "{e}");
     }
 
     #[test]

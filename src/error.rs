@@ -19,6 +19,10 @@ pub enum Error {
     /// Bad arguments that clap cannot check (a project name, a volume that does not exist).
     #[error("{0}")]
     Usage(String),
+    /// Everything was already said on stdout; exit with this code and print nothing more
+    /// (`check` speaks the Nagios codes through this).
+    #[error("")]
+    Silent(u8),
 }
 
 impl Error {
@@ -30,6 +34,7 @@ impl Error {
             Error::Config(_) => exit::CONFIG,
             Error::StepFailed(_) => exit::STEP_FAILED,
             Error::Usage(_) => exit::USAGE,
+            Error::Silent(code) => *code,
         }
     }
 }

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use serde::Deserialize;
 
-use crate::cli::{ImportArgs, SyncArgs};
+use crate::cli::{ExportsSyncArgs, ImportArgs};
 use crate::config;
 use crate::engine::Ctx;
 use crate::engine::check;
@@ -56,7 +56,7 @@ extern "C" fn on_signal(_: nix::libc::c_int) {
     STOP.store(true, Ordering::SeqCst);
 }
 
-pub fn sync(ctx: &Ctx, args: &SyncArgs) -> Result<()> {
+pub fn sync(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
     let Some(secs) = args.interval else {
         return sync_once(ctx, args);
     };
@@ -101,7 +101,7 @@ struct Kept {
     reason: String,
 }
 
-pub fn sync_once(ctx: &Ctx, args: &SyncArgs) -> Result<()> {
+pub fn sync_once(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
     let cfg = &ctx.config;
     let g = &ctx.global;
     let _lock = if g.dry_run {

@@ -1,12 +1,15 @@
 //! One file per subcommand: each turns its arguments and the facts into a plan or a report.
 
+pub mod check;
 pub mod config;
 pub mod disable_project;
 pub mod down;
 pub mod enable_project;
 pub mod exports;
 pub mod generate;
+pub mod metrics;
 pub mod status;
+pub mod sync;
 pub mod up;
 
 use anyhow::Result;
@@ -29,5 +32,9 @@ pub fn dispatch(cli: &Cli) -> Result<()> {
         Command::Exports(ExportsCommand::Import(args)) => {
             exports::import(&Ctx::new(&cli.global)?, args)
         }
+        // check turns even a config error into a Nagios UNKNOWN, so it builds its own Ctx.
+        Command::Check(args) => check::run(&cli.global, args),
+        Command::Metrics(args) => metrics::run(&Ctx::new(&cli.global)?, args),
+        Command::Sync(args) => sync::run(&Ctx::new(&cli.global)?, args),
     }
 }

@@ -20,7 +20,74 @@ pub struct Status {
     pub nfs: NfsStatus,
     pub services: Vec<UnitStatus>,
     pub volumes: Vec<VolumeStatus>,
-    pub problems: Vec<String>,
+    /// Serialized as plain strings (the status JSON shape); `check` reads their area and
+    /// severity, so status and check can never disagree about what is wrong.
+    pub problems: Vec<Problem>,
+}
+
+/// Which `check` owns a problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Area {
+    Drbd,
+    ServiceIp,
+    Nfs,
+    Exports,
+}
+
+/// Ordered by how bad it is for monitoring (Nagios: CRITICAL > WARNING > UNKNOWN).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The state could not be determined.
+    Unknown,
+    /// Degraded but serving and recovering on its own (a resync).
+    Warning,
+    /// Not replicating, not serving, or serving something wrong.
+    Critical,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub area: Area,
+    pub severity: Severity,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn critical(area: Area, message: impl Into<String>) -> Problem {
+        Problem {
+            area,
+            severity: Severity::Critical,
+            message: message.into(),
+        }
+    }
+    pub fn warning(area: Area, message: impl Into<String>) -> Problem {
+        Problem {
+            area,
+            severity: Severity::Warning,
+            message: message.into(),
+        }
+    }
+    pub fn unknown(area: Area, message: impl Into<String>) -> Problem {
+        Problem {
+            area,
+            severity: Severity::Unknown,
+            message: message.into(),
+        }
+    }
+}
+
+impl Serialize for Problem {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.message)
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -96,33 +163,42 @@ pub fn compute(ctx: &Ctx, f: &Facts) -> Status {
         let exported = !f.exports_under(v).is_empty();
         let fstype = m.at_mountpoint.as_ref().map(|t| t.fstype.clone());
         if m.mounted && fstype.as_deref() != Some(v.fstype.as_str()) {
-            problems.push(format!(
-                "volume {}: mounted as {}, the config says {}",
-                v.name,
-                fstype.as_deref().unwrap_or("?"),
-                v.fstype
+            problems.push(Problem::critical(
+                Area::Nfs,
+                format!(
+                    "volume {}: mounted as {}, the config says {}",
+                    v.name,
+                    fstype.as_deref().unwrap_or("?"),
+                    v.fstype
+                ),
             ));
         }
         if let Some(top) = m.at_mountpoint.as_ref().filter(|_| !m.mounted) {
-            problems.push(format!(
-                "volume {}: {} has {} mounted, not {}",
-                v.name,
-                v.mountpoint.display(),
-                top.source,
-                v.device.display()
+            problems.push(Problem::critical(
+                Area::Nfs,
+                format!(
+                    "volume {}: {} has {} mounted, not {}",
+                    v.name,
+                    v.mountpoint.display(),
+                    top.source,
+                    v.device.display()
+                ),
             ));
         }
         if exported && !m.mounted {
-            problems.push(format!(
+            problems.push(Problem::critical(Area::Exports, format!(
                 "volume {}: {} is exported but the volume is not mounted (clients see the directory underneath)",
                 v.name,
                 v.mountpoint.display()
-            ));
+            )));
         }
         if nfs_active && !m.mounted {
-            problems.push(format!(
-                "volume {}: NFS is running but the volume is not mounted",
-                v.name
+            problems.push(Problem::critical(
+                Area::Nfs,
+                format!(
+                    "volume {}: NFS is running but the volume is not mounted",
+                    v.name
+                ),
             ));
         }
         let drbd = v
@@ -147,13 +223,16 @@ pub fn compute(ctx: &Ctx, f: &Facts) -> Status {
         if let Some(a) = &f.addrs {
             for other in a.find(sip.address.addr()) {
                 if other.ifname != sip.interface || other.prefix != sip.address.prefix_len() {
-                    problems.push(format!(
-                        "service IP {} is on {} as /{}; the config says {} on {}",
-                        sip.address.addr(),
-                        other.ifname,
-                        other.prefix,
-                        sip.address,
-                        sip.interface
+                    problems.push(Problem::critical(
+                        Area::ServiceIp,
+                        format!(
+                            "service IP {} is on {} as /{}; the config says {} on {}",
+                            sip.address.addr(),
+                            other.ifname,
+                            other.prefix,
+                            sip.address,
+                            sip.interface
+                        ),
                     ));
                 }
             }
@@ -166,12 +245,30 @@ pub fn compute(ctx: &Ctx, f: &Facts) -> Status {
     });
     let ip_present = service_ip.as_ref().is_some_and(|s| s.present);
     if ip_present && !nfs_active {
-        problems.push(
-            "the service IP is on this node but NFS is not running: clients get no answer".into(),
-        );
+        problems.push(Problem::critical(
+            Area::Nfs,
+            "the service IP is on this node but NFS is not running: clients get no answer",
+        ));
     }
     if ip_present && volumes.iter().any(|v| !v.mounted) {
-        problems.push("the service IP is on this node but not every volume is mounted".into());
+        problems.push(Problem::critical(
+            Area::Nfs,
+            "the service IP is on this node but not every volume is mounted",
+        ));
+    }
+    // The IP belongs on the node that is Primary: here on a Secondary, it is on the wrong node.
+    if ip_present {
+        for (c, v) in cfg.volumes.iter().zip(&volumes) {
+            if let Some(d) = v.drbd.as_ref().filter(|d| d.role != "Primary") {
+                problems.push(Problem::critical(
+                    Area::ServiceIp,
+                    format!(
+                        "the service IP is on this node but DRBD {} (volume {}) is {} here: the IP is on the wrong node",
+                        d.resource, c.name, d.role
+                    ),
+                ));
+            }
+        }
     }
 
     let services: Vec<UnitStatus> = cfg
@@ -195,13 +292,16 @@ pub fn compute(ctx: &Ctx, f: &Facts) -> Status {
             .any(|(c, v)| (v.mounted && !c.dual_primary) || v.exported);
     if serving {
         for s in services.iter().filter(|s| !s.active) {
-            problems.push(format!(
-                "service {} is {} on the serving node",
-                s.name, s.state
+            problems.push(Problem::critical(
+                Area::Nfs,
+                format!("service {} is {} on the serving node", s.name, s.state),
             ));
         }
         if cfg.service_ip.is_some() && !ip_present {
-            problems.push("this node serves volumes but does not hold the service IP".into());
+            problems.push(Problem::critical(
+                Area::ServiceIp,
+                "this node serves volumes but does not hold the service IP",
+            ));
         }
     }
     let fully_up = volumes
@@ -259,14 +359,17 @@ fn drbd_status(
     v: &crate::config::Volume,
     res: &str,
     mounted: bool,
-    problems: &mut Vec<String>,
+    problems: &mut Vec<Problem>,
 ) -> DrbdStatus {
     let Some((r, vol)) = f.volume_drbd(v) else {
         if f.resource(res).is_some() {
-            problems.push(format!(
-                "volume {}: cannot tell which volume of DRBD resource {res} is {}",
-                v.name,
-                v.device.display()
+            problems.push(Problem::unknown(
+                Area::Drbd,
+                format!(
+                    "volume {}: cannot tell which volume of DRBD resource {res} is {}",
+                    v.name,
+                    v.device.display()
+                ),
             ));
         }
         return DrbdStatus {
@@ -280,13 +383,30 @@ fn drbd_status(
         .device(vol)
         .map(|d| d.disk.clone())
         .unwrap_or_else(|| "DUnknown".into());
+    // Inconsistent while a resync towards this node runs is the resync itself (a warning with
+    // its percent); Inconsistent without one, Diskless, Failed, Outdated… are critical.
+    let resync_target = r.connections.iter().any(|c| {
+        c.connection == "Connected"
+            && c.peer_devices.iter().any(|p| {
+                p.volume == vol
+                    && matches!(
+                        p.replication.as_str(),
+                        "SyncTarget" | "PausedSyncT" | "StartingSyncT" | "WFBitMapT" | "WFSyncUUID"
+                    )
+            })
+    });
     if disk != "UpToDate" {
-        problems.push(format!("volume {}: local disk is {disk}", v.name));
+        let msg = format!("volume {}: local disk is {disk}", v.name);
+        problems.push(if disk == "Inconsistent" && resync_target {
+            Problem::warning(Area::Drbd, msg)
+        } else {
+            Problem::critical(Area::Drbd, msg)
+        });
     }
     if mounted && r.role != "Primary" {
-        problems.push(format!(
-            "volume {}: mounted while DRBD {res} is {}",
-            v.name, r.role
+        problems.push(Problem::critical(
+            Area::Drbd,
+            format!("volume {}: mounted while DRBD {res} is {}", v.name, r.role),
         ));
     }
     let mut peers = Vec::new();
@@ -300,26 +420,35 @@ fn drbd_status(
             .unwrap_or_else(|| "DUnknown".into());
         let done = pd.and_then(|p| p.done);
         if c.connection != "Connected" {
-            problems.push(format!(
-                "volume {}: peer {} is {} (not replicating)",
-                v.name, c.name, c.connection
+            problems.push(Problem::critical(
+                Area::Drbd,
+                format!(
+                    "volume {}: peer {} is {} (not replicating)",
+                    v.name, c.name, c.connection
+                ),
             ));
         } else if drbd::is_syncing(&replication) {
             let pct = done.map(|d| format!(", {d:.2}% done")).unwrap_or_default();
-            problems.push(format!(
-                "volume {}: resync in progress with {} ({replication}{pct})",
-                v.name, c.name
+            problems.push(Problem::warning(
+                Area::Drbd,
+                format!(
+                    "volume {}: resync in progress with {} ({replication}{pct})",
+                    v.name, c.name
+                ),
             ));
         } else if peer_disk != "UpToDate" {
-            problems.push(format!(
-                "volume {}: peer {} disk is {peer_disk}",
-                v.name, c.name
+            problems.push(Problem::critical(
+                Area::Drbd,
+                format!("volume {}: peer {} disk is {peer_disk}", v.name, c.name),
             ));
         }
         if r.role == "Primary" && c.peer_role == "Primary" && !v.dual_primary {
-            problems.push(format!(
-                "volume {}: this node and peer {} are both Primary, and the volume is not dual-primary",
-                v.name, c.name
+            problems.push(Problem::critical(
+                Area::Drbd,
+                format!(
+                    "volume {}: this node and peer {} are both Primary, and the volume is not dual-primary",
+                    v.name, c.name
+                ),
             ));
         }
         peers.push(PeerStatus {
@@ -332,9 +461,12 @@ fn drbd_status(
         });
     }
     if r.connections.is_empty() {
-        problems.push(format!(
-            "volume {}: DRBD resource {res} has no peer connection",
-            v.name
+        problems.push(Problem::critical(
+            Area::Drbd,
+            format!(
+                "volume {}: DRBD resource {res} has no peer connection",
+                v.name
+            ),
         ));
     }
     DrbdStatus {

@@ -223,6 +223,7 @@ pub fn describe_holders(h: &[fuser::Holder]) -> String {
 pub fn verify(ctx: &Ctx, v: &Verify, out: &Output) -> Result<Verdict> {
     let cfg = &ctx.config;
     Ok(match v {
+        Verify::RsyncComplete => crate::tools::rsync::verify(out),
         Verify::DrbdUp(res) => {
             if probe_drbd(ctx)?.iter().any(|r| &r.name == res) {
                 Ok(())

@@ -63,7 +63,23 @@ impl Journal {
     }
 
     pub fn append(&self, rec: &Record<'_>) -> Result<()> {
-        let mut line = serde_json::to_string(rec)?;
+        let line = serde_json::to_string(rec)?;
+        self.write_line(rec, line)
+    }
+
+    /// A step record with more fields after the common ones (e.g. rsync's summary).
+    pub fn append_with<E: Serialize>(&self, rec: &Record<'_>, extra: &E) -> Result<()> {
+        let mut v = serde_json::to_value(rec)?;
+        if let (Some(base), serde_json::Value::Object(more)) =
+            (v.as_object_mut(), serde_json::to_value(extra)?)
+        {
+            base.extend(more);
+        }
+        self.write_line(rec, serde_json::to_string(&v)?)
+    }
+
+    fn write_line(&self, rec: &Record<'_>, mut line: String) -> Result<()> {
+        to_system_log(rec);
         line.push('\n');
         let mut f = OpenOptions::new()
             .create(true)
@@ -97,4 +113,31 @@ pub fn operator() -> String {
         .flatten()
         .map(|u| u.name)
         .unwrap_or_else(|| format!("uid {uid}"))
+}
+
+/// The same step, to the systemd journal when that logger is installed (see
+/// [`super::logging`]); a no-op otherwise.
+fn to_system_log(rec: &Record<'_>) {
+    let level = match rec.result {
+        "failed" => log::Level::Error,
+        "refused" => log::Level::Warn,
+        _ => log::Level::Info,
+    };
+    let rc = rec.rc.map(|r| r.to_string()).unwrap_or_default();
+    log::log!(
+        level,
+        cluster = rec.cluster,
+        node = rec.node,
+        command = rec.command,
+        step = rec.step,
+        run = rec.run,
+        rc = rc.as_str(),
+        result = rec.result;
+        "{} {}: {}: {} (verify: {})",
+        rec.command,
+        rec.step,
+        rec.title,
+        rec.result,
+        rec.verify
+    );
 }

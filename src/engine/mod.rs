@@ -14,6 +14,7 @@ pub mod facts;
 pub mod files;
 pub mod journal;
 pub mod lock;
+pub mod logging;
 pub mod plan;
 pub mod runner;
 

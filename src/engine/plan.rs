@@ -94,6 +94,8 @@ pub enum Verify {
         path: PathBuf,
         gid: u32,
     },
+    /// rsync's exit code is accepted and its closing --stats block is complete.
+    RsyncComplete,
 }
 
 /// Work done in-process instead of by a command: atomic file writes and removals.

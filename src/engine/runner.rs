@@ -169,6 +169,12 @@ impl Runner {
         self.finish(cmd, started)
     }
 
+    /// Like [`Runner::run`], with its own time limit (a long transfer such as rsync).
+    pub fn run_limited(&self, cmd: &Cmd, limit: Duration) -> Result<Output> {
+        let started = self.start(cmd, Some(limit))?;
+        self.finish(cmd, started)
+    }
+
     /// Like [`Runner::run_all`], with this time limit instead of the probe/step one (for
     /// commands the config gives its own limit, like a project's `clients_command`). Each
     /// runs in its own process group, and the whole group is killed at the limit: a wrapper

@@ -39,6 +39,9 @@ pub struct PeerDevice {
     pub peer_disk: String,
     /// Resync progress (`done:` / `percent-resync-done` / 8.4 `sync'ed:`), only while syncing.
     pub done: Option<f64>,
+    /// Data that differs from the peer, in KiB (`out-of-sync` of `drbdsetup status --json`);
+    /// None where the probe's format does not carry it.
+    pub out_of_sync_kib: Option<u64>,
 }
 
 impl Resource {
@@ -141,6 +144,8 @@ struct JPeerDev {
     peer_disk_state: String,
     #[serde(rename = "percent-resync-done")]
     percent_resync_done: Option<f64>,
+    #[serde(rename = "out-of-sync", default)]
+    out_of_sync: Option<u64>,
 }
 
 pub fn parse_status_json(text: &str) -> Result<Vec<Resource>> {
@@ -172,6 +177,7 @@ pub fn parse_status_json(text: &str) -> Result<Vec<Resource>> {
                         .into_iter()
                         .map(|p| PeerDevice {
                             volume: p.volume,
+                            out_of_sync_kib: p.out_of_sync,
                             done: p
                                 .percent_resync_done
                                 .filter(|_| is_syncing(&p.replication_state)),
@@ -273,6 +279,7 @@ pub fn parse_status_text(text: &str) -> Result<Vec<Resource>> {
                     replication: replication.into(),
                     peer_disk: peer_disk.into(),
                     done: done.filter(|_| is_syncing(replication)),
+                    out_of_sync_kib: None,
                 });
             }
             _ => {
@@ -354,6 +361,7 @@ pub fn parse_proc_drbd(text: &str) -> Result<Vec<Resource>> {
                         replication: replication.into(),
                         peer_disk: peer_disk.into(),
                         done: None,
+                        out_of_sync_kib: None,
                     }],
                 }],
             });

@@ -8,6 +8,7 @@ pub mod fuser;
 pub mod getent;
 pub mod ip;
 pub mod mount;
+pub mod rsync;
 pub mod systemctl;
 
 /// Undo the octal escapes (`\040` for space, `\011` tab, `\012` newline, `\134` backslash)

@@ -57,6 +57,9 @@ fn completions_and_man_pages_are_current() {
         "nfs-manage-disable-project.1",
         "nfs-manage-exports-sync.1",
         "nfs-manage-exports-import.1",
+        "nfs-manage-check.1",
+        "nfs-manage-metrics.1",
+        "nfs-manage-sync.1",
     ] {
         assert!(repo_path("man").join(sub).exists(), "{sub}");
     }

@@ -223,6 +223,126 @@ impl Host {
         ]);
     }
 
+    /// Start a real sshd in the LAN namespace, listening on each of `addrs` (added to the LAN
+    /// side's link when not there yet), with host and client keys generated for this test. The
+    /// returned [`Sshd`] has the ssh argv that reaches it from the host's namespace (batch
+    /// mode, strict host key checking against a known_hosts of its own).
+    pub fn lan_sshd(&self, addrs: &[&str]) -> Sshd {
+        let lan = self.lan.id().to_string();
+        let dir = self.dir.path().join("sshd");
+        // A space and a quote in the client key's path: the ssh argv must survive quoting.
+        let client = self.dir.path().join("client key's dir");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(&client).unwrap();
+        let host_key = dir.join("host_key");
+        let id = client.join("id");
+        for key in [&host_key, &id] {
+            ok(&[
+                "ssh-keygen",
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                "nfs-manage-test",
+                "-f",
+                key.to_str().unwrap(),
+            ]);
+        }
+        std::fs::copy(id.with_extension("pub"), dir.join("authorized_keys")).unwrap();
+        let host_pub = std::fs::read_to_string(host_key.with_extension("pub")).unwrap();
+        let known_hosts = dir.join("known_hosts");
+        let mut kh = String::new();
+        let mut config = String::new();
+        for a in addrs {
+            let present = ok(&[
+                "nsenter", "-t", &lan, "-n", "--", "ip", "-o", "addr", "show",
+            ]);
+            if !present
+                .split_whitespace()
+                .any(|w| w.split('/').next() == Some(*a))
+            {
+                self.lan_claims(&format!("{a}/24"));
+            }
+            kh.push_str(&format!("{a} {host_pub}"));
+            config.push_str(&format!("ListenAddress {a}:22\n"));
+        }
+        std::fs::write(&known_hosts, kh).unwrap();
+        config.push_str(&format!(
+            "HostKey {hk}\nAuthorizedKeysFile {ak}\nPidFile {pid}\nUsePAM no\nStrictModes no\n\
+             PermitRootLogin prohibit-password\nPasswordAuthentication no\n\
+             KbdInteractiveAuthentication no\nLogLevel VERBOSE\n",
+            hk = host_key.display(),
+            ak = dir.join("authorized_keys").display(),
+            pid = dir.join("sshd.pid").display(),
+        ));
+        let conf = dir.join("sshd_config");
+        std::fs::write(&conf, config).unwrap();
+        let log = std::fs::File::create(dir.join("sshd.log")).unwrap();
+        // sshd needs its privilege separation directory /run/sshd; a private mount namespace
+        // with its own /run keeps the machine's /run untouched.
+        let child = Command::new("nsenter")
+            .args(["-t", &lan, "-n", "--", "unshare", "-m", "--propagation", "private"])
+            .args([
+                "sh",
+                "-c",
+                "mount -t tmpfs nfs-manage-test /run && mkdir -m 755 /run/sshd && exec /usr/sbin/sshd -D -e -f \"$0\"",
+            ])
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let sshd = Sshd {
+            child,
+            dir: dir.clone(),
+            ssh: vec![
+                "ssh".into(),
+                "-F".into(),
+                "/dev/null".into(),
+                "-o".into(),
+                "BatchMode=yes".into(),
+                "-o".into(),
+                "StrictHostKeyChecking=yes".into(),
+                "-o".into(),
+                format!("UserKnownHostsFile={}", known_hosts.display()),
+                "-o".into(),
+                "ConnectTimeout=5".into(),
+                "-i".into(),
+                id.display().to_string(),
+            ],
+        };
+        for a in addrs {
+            let probe = format!("exec 3<>/dev/tcp/{a}/22");
+            let up = (0..100).any(|_| {
+                if self.ns(&["bash", "-c", &probe]).status.success() {
+                    return true;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+                false
+            });
+            assert!(up, "sshd did not come up on {a}: {}", sshd.log());
+        }
+        sshd
+    }
+
+    /// Append YAML to the test config (e.g. `remote:` and `sync:` sections).
+    pub fn append_config(&self, yaml: &str) {
+        let mut text = std::fs::read_to_string(&self.config).unwrap();
+        text.push_str(yaml);
+        std::fs::write(&self.config, text).unwrap();
+    }
+
+    /// Mount a test volume's loop device at /srv/NAME inside the namespace (as `up` would).
+    pub fn mount_volume(&self, name: &str) {
+        let v = self.volumes.iter().find(|v| v.name == name).unwrap();
+        let mp = format!("/srv/{name}");
+        self.ns_ok(&["mkdir", "-p", &mp]);
+        self.ns_ok(&["mount", "-t", "ext4", &v.loopdev, &mp]);
+    }
+
     /// Run a command inside the host's namespaces, with the stand-ins on PATH.
     pub fn ns(&self, argv: &[&str]) -> Output {
         self.ns_cmd(argv).output().unwrap()
@@ -565,6 +685,37 @@ impl Drop for Host {
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
+    }
+}
+
+/// A real sshd in the LAN namespace (see [`Host::lan_sshd`]); killed when dropped.
+pub struct Sshd {
+    child: Child,
+    pub dir: PathBuf,
+    /// The ssh argv that reaches it, for the config's `remote.ssh`.
+    pub ssh: Vec<String>,
+}
+
+impl Sshd {
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("sshd.log")).unwrap_or_default()
+    }
+
+    /// `remote.ssh` as a YAML flow list.
+    pub fn ssh_yaml(&self) -> String {
+        let items: Vec<String> = self
+            .ssh
+            .iter()
+            .map(|a| format!("'{}'", a.replace('\'', "''")))
+            .collect();
+        format!("[{}]", items.join(", "))
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

@@ -1,11 +1,15 @@
 //! Integration tests: the real binary against real tools in private namespaces, with
 //! stand-ins only for DRBD kernel state and systemctl (see harness.rs).
 
+mod check;
 mod cli;
 mod config_check;
 mod down;
 mod exports;
 mod faults;
 mod harness;
+mod metrics;
+mod package;
 mod status;
+mod sync;
 mod up;

@@ -1,0 +1,508 @@
+//! `nfs-manage sync [NAME] [--interval SECONDS]`: rsync each `sync:` entry to the peer node
+//! (push) or from its canonical source host (pull), over the configured `remote.ssh`.
+//!
+//! - Only the node that holds the service IP (exact address, prefix and interface) syncs;
+//!   elsewhere it says so and exits 0. Without a service IP (a single dumps host) it always
+//!   runs.
+//! - The plan (one step per entry, with its rsync command) is printed first; `--dry-run` stops
+//!   there and sends nothing. No prompt: the entries in the config are the operator's intent,
+//!   and this runs from timers.
+//! - Each entry has its own lock (`sync-NAME.lock` beside `paths.lock`, exit 4 when another run
+//!   holds it); sync does not take the host lock, so a long transfer never blocks `down`.
+//! - Guard: a path under a volume's mountpoint needs that volume mounted, so an unmounted
+//!   volume's empty directory is never pushed over the peer's copy (exit 3).
+//! - Verified: rsync's exit code is 0 (or 24, files vanished on the live source) and its
+//!   closing `--stats` block is complete. Exit code, duration, the itemized changes (count and
+//!   the first few) and the stats go to the journal.
+//! - Entries are independent: one failing does not stop the others; the run exits 1 if any
+//!   failed (else 3 if any was refused, else 4 if any was locked).
+//! - `--interval S` runs again S seconds after the previous run finished, until stopped;
+//!   failures are reported and the next run still happens.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Result;
+use console::style;
+use serde::Serialize;
+
+use crate::cli::SyncArgs;
+use crate::config::{Direction, SyncEntry};
+use crate::engine::Ctx;
+use crate::engine::journal::{Journal, Record, now_rfc3339};
+use crate::engine::lock::HostLock;
+use crate::engine::plan::{Plan, Step, StepState, Verify};
+use crate::error::{Error, exit_code_of};
+use crate::exit;
+use crate::tools::{ip, mount, rsync};
+
+pub fn run(ctx: &Ctx, args: &SyncArgs) -> Result<()> {
+    let cfg = &ctx.config;
+    let entries: Vec<&SyncEntry> = match &args.name {
+        Some(n) => match cfg.sync.iter().find(|e| &e.name == n) {
+            Some(e) => vec![e],
+            None => {
+                let known: Vec<&str> = cfg.sync.iter().map(|e| e.name.as_str()).collect();
+                return Err(Error::Usage(format!(
+                    "no sync entry named {n:?} in {} (entries: {})",
+                    ctx.config_path.display(),
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ))
+                .into());
+            }
+        },
+        None => cfg.sync.iter().collect(),
+    };
+    if entries.is_empty() {
+        say(ctx, "no sync entries in the configuration: nothing to do");
+        return Ok(());
+    }
+    let Some(interval) = args.interval else {
+        return round(ctx, &entries);
+    };
+    loop {
+        if let Err(e) = round(ctx, &entries) {
+            // A broken installation will not mend itself: stop. Anything else is reported
+            // and retried after the interval.
+            let code = exit_code_of(&e);
+            if code == exit::TOOL_MISSING || code == exit::CONFIG {
+                return Err(e);
+            }
+            eprintln!("nfs-manage: {e:#}");
+        }
+        if ctx.global.verbose {
+            eprintln!("nfs-manage sync: next run in {interval} s");
+        }
+        // Waits after the run finished, whatever it took: never a busy loop.
+        std::thread::sleep(Duration::from_secs(interval));
+    }
+}
+
+fn say(ctx: &Ctx, msg: &str) {
+    if !ctx.global.quiet && !ctx.global.json {
+        println!("nfs-manage sync: {msg}");
+    }
+    log::info!(cluster = ctx.config.cluster.as_str(), node = ctx.node.as_str(), command = "sync"; "{msg}");
+}
+
+/// Where the other end is, for messages and the rsync argv.
+fn remote_host(ctx: &Ctx, e: &SyncEntry) -> String {
+    match e.direction {
+        Direction::Pull => e.source.clone().expect("validated: pull has a source"),
+        Direction::Push => {
+            let cfg = &ctx.config;
+            let peer = e.peer.clone().unwrap_or_else(|| {
+                cfg.nodes
+                    .keys()
+                    .find(|n| **n != ctx.node)
+                    .cloned()
+                    .unwrap_or_default()
+            });
+            cfg.nodes
+                .get(&peer)
+                .map(|n| n.address.to_string())
+                .unwrap_or(peer)
+        }
+    }
+}
+
+fn peer_name(ctx: &Ctx, e: &SyncEntry) -> String {
+    match e.direction {
+        Direction::Pull => e.source.clone().unwrap_or_default(),
+        Direction::Push => e.peer.clone().unwrap_or_else(|| {
+            ctx.config
+                .nodes
+                .keys()
+                .find(|n| **n != ctx.node)
+                .cloned()
+                .unwrap_or_default()
+        }),
+    }
+}
+
+pub fn step_id(e: &SyncEntry) -> String {
+    format!("sync:{}", e.name)
+}
+
+fn plan(ctx: &Ctx, entries: &[&SyncEntry]) -> Plan {
+    let remote = ctx
+        .config
+        .remote
+        .as_ref()
+        .expect("validated: sync needs remote");
+    let mut plan = Plan::new("sync");
+    for e in entries {
+        let host = remote_host(ctx, e);
+        let cmd = rsync::sync_cmd(e, &remote.ssh, &remote.user, &host);
+        let peer = peer_name(ctx, e);
+        let title = match e.direction {
+            Direction::Push => format!(
+                "push {} to {peer}:{}",
+                e.path.display(),
+                e.peer_path().display()
+            ),
+            Direction::Pull => format!(
+                "pull {peer}:{} into {}",
+                e.peer_path().display(),
+                e.path.display()
+            ),
+        };
+        plan.steps.push(
+            Step::new(step_id(e), title, cmd, Verify::RsyncComplete)
+                .why(format!("sync entry {}", e.name))
+                .ok_rcs(rsync::OK_RCS),
+        );
+    }
+    plan
+}
+
+/// Is this the node that should sync: does it hold the service IP, exactly?
+fn holds_service_ip(ctx: &Ctx) -> Result<Option<String>> {
+    let Some(sip) = &ctx.config.service_ip else {
+        return Ok(None);
+    };
+    let out = ctx.runner.probe_ok(&ip::show_cmd())?;
+    let addrs = ip::parse(&out.stdout)?;
+    if addrs.has(&sip.interface, &sip.address) {
+        Ok(None)
+    } else {
+        Ok(Some(format!(
+            "this node ({}) does not hold the service IP {} on {}: nothing to do (sync runs on the node that holds it)",
+            ctx.node, sip.address, sip.interface
+        )))
+    }
+}
+
+/// A path under a volume's mountpoint needs the volume mounted (fresh probe).
+fn guard(ctx: &Ctx, e: &SyncEntry) -> Result<Option<String>> {
+    let table = mount::read_mountinfo()?;
+    for v in &ctx.config.volumes {
+        if e.path.starts_with(&v.mountpoint) && !mount::VolumeMounts::of(v, &table).mounted {
+            let what = match e.direction {
+                Direction::Push => "pushing it would send the empty directory underneath",
+                Direction::Pull => "pulling into it would fill the directory underneath",
+            };
+            return Ok(Some(format!(
+                "{} is on volume {}, which is not mounted at {}: {what}",
+                e.path.display(),
+                v.name,
+                v.mountpoint.display()
+            )));
+        }
+    }
+    Ok(None)
+}
+
+fn lock_path(ctx: &Ctx, e: &SyncEntry) -> std::path::PathBuf {
+    let dir = ctx
+        .config
+        .paths
+        .lock
+        .parent()
+        .unwrap_or(Path::new("/run/nfs-manage"));
+    dir.join(format!("sync-{}.lock", e.name))
+}
+
+/// What a sync record carries beyond the common journal fields.
+#[derive(Serialize)]
+struct SyncDetails<'a> {
+    direction: &'static str,
+    remote: &'a str,
+    rsync: Option<&'a rsync::Summary>,
+}
+
+enum Outcome {
+    Done,
+    Failed(String),
+    Refused(String),
+    Locked(String),
+}
+
+fn round(ctx: &Ctx, entries: &[&SyncEntry]) -> Result<()> {
+    let g = &ctx.global;
+    let human = !g.json && !g.quiet;
+    if let Some(why) = holds_service_ip(ctx)? {
+        say(ctx, &why);
+        return Ok(());
+    }
+    let mut plan = plan(ctx, entries);
+    if human {
+        print!("{}", plan.render(&ctx.node));
+    }
+    if g.dry_run {
+        if human {
+            println!("Dry run: nothing was sent.");
+        } else if g.json {
+            println!("{}", plan.to_json(Some("dry run"), None));
+        }
+        return Ok(());
+    }
+    let journal = Journal::new(&ctx.config.paths.journal);
+    journal.open_check()?;
+    let mut outcomes = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        let outcome = one(ctx, e, &plan.steps[i], &journal)?;
+        plan.steps[i].state = match &outcome {
+            Outcome::Done => StepState::Done,
+            Outcome::Failed(_) => StepState::Failed,
+            Outcome::Refused(_) | Outcome::Locked(_) => StepState::Refused,
+        };
+        if human {
+            let (word, msg) = match &outcome {
+                Outcome::Done => (style("done").green(), String::new()),
+                Outcome::Failed(m) => (style("FAILED").red().bold(), format!(": {m}")),
+                Outcome::Refused(m) => (style("REFUSED").red().bold(), format!(": {m}")),
+                Outcome::Locked(m) => (style("SKIPPED").yellow().bold(), format!(": {m}")),
+            };
+            println!("{word} {}{msg}", plan.steps[i].title);
+        }
+        outcomes.push((e.name.clone(), outcome));
+    }
+    let failed: Vec<String> = outcomes
+        .iter()
+        .filter_map(|(n, o)| match o {
+            Outcome::Failed(m) => Some(format!("{n}: {m}")),
+            _ => None,
+        })
+        .collect();
+    let refused: Vec<String> = outcomes
+        .iter()
+        .filter_map(|(n, o)| match o {
+            Outcome::Refused(m) => Some(format!("{n}: {m}")),
+            _ => None,
+        })
+        .collect();
+    let locked: Vec<String> = outcomes
+        .iter()
+        .filter_map(|(n, o)| match o {
+            Outcome::Locked(m) => Some(format!("{n}: {m}")),
+            _ => None,
+        })
+        .collect();
+    let journal_note = format!("journal: {}", ctx.config.paths.journal.display());
+    let result: Result<()> = if !failed.is_empty() {
+        Err(Error::StepFailed(format!(
+            "sync failed for {}\n  {}\n  {journal_note}\n  to retry: {}",
+            failed.len(),
+            failed.join("\n  "),
+            ctx.self_command("sync")
+        ))
+        .into())
+    } else if !refused.is_empty() {
+        Err(Error::Refused(format!(
+            "nothing was sent for {}\n  {}",
+            refused.len(),
+            refused.join("\n  ")
+        ))
+        .into())
+    } else if !locked.is_empty() {
+        Err(Error::LockHeld(locked.join("\n")).into())
+    } else {
+        Ok(())
+    };
+    if g.json {
+        let word = match &result {
+            Ok(()) => "ok",
+            Err(e) if exit_code_of(e) == exit::REFUSED => "refused",
+            Err(e) if exit_code_of(e) == exit::LOCKED => "locked",
+            Err(_) => "failed",
+        };
+        let err = result.as_ref().err().map(|e| format!("{e:#}"));
+        println!("{}", plan.to_json(Some(word), err.as_deref()));
+    } else if human && result.is_ok() {
+        println!(
+            "{}",
+            style(format!("Done. {}", plan.tally())).green().bold()
+        );
+    }
+    result
+}
+
+fn one(ctx: &Ctx, e: &SyncEntry, step: &Step, journal: &Journal) -> Result<Outcome> {
+    let lock = match HostLock::acquire(&lock_path(ctx, e)) {
+        Ok(l) => l,
+        Err(err) if exit_code_of(&err) == exit::LOCKED => {
+            return Ok(Outcome::Locked(format!("{err:#}")));
+        }
+        Err(err) => return Err(err),
+    };
+    let remote = remote_host(ctx, e);
+    let direction = match e.direction {
+        Direction::Push => "push",
+        Direction::Pull => "pull",
+    };
+    let mut rec = Record {
+        time: now_rfc3339(),
+        run: &journal.run_id,
+        cluster: &ctx.config.cluster,
+        node: &ctx.node,
+        operator: &journal.operator,
+        command: "sync",
+        step: &step.id,
+        title: &step.title,
+        argv: &step.cmd.argv,
+        rc: None,
+        duration_ms: 0,
+        verify: "not checked",
+        result: "",
+        stderr: None,
+    };
+    if let Some(why) = guard(ctx, e)? {
+        let verify = format!("refused: {why}");
+        rec.verify = &verify;
+        rec.result = "refused";
+        journal.append_with(
+            &rec,
+            &SyncDetails {
+                direction,
+                remote: &remote,
+                rsync: None,
+            },
+        )?;
+        drop(lock);
+        return Ok(Outcome::Refused(why));
+    }
+    let out = ctx.runner.run_limited(&step.cmd, e.max_runtime)?;
+    let summary = rsync::parse(&out.stdout);
+    let verdict = rsync::verify(&out);
+    let verify_word = match &verdict {
+        Ok(()) if out.rc == Some(24) => "ok (some source files vanished while copying)".into(),
+        Ok(()) => "ok".to_string(),
+        Err(why) => format!("failed: {why}"),
+    };
+    rec.rc = out.rc;
+    rec.duration_ms = out.duration.as_millis() as u64;
+    rec.verify = &verify_word;
+    rec.result = if verdict.is_ok() { "done" } else { "failed" };
+    let stderr = out.stderr.trim().to_string();
+    if !stderr.is_empty() {
+        rec.stderr = Some(&stderr);
+    }
+    journal.append_with(
+        &rec,
+        &SyncDetails {
+            direction,
+            remote: &remote,
+            rsync: Some(&summary),
+        },
+    )?;
+    drop(lock);
+    Ok(match verdict {
+        Ok(()) => Outcome::Done,
+        Err(why) => {
+            let complaint = out.complaint();
+            let last: Vec<&str> = complaint.lines().rev().take(3).collect();
+            let last: Vec<&str> = last.into_iter().rev().collect();
+            Outcome::Failed(format!(
+                "{why}; command: {}{}",
+                step.cmd,
+                if last.is_empty() {
+                    String::new()
+                } else {
+                    format!("; output: {}", last.join(" / "))
+                }
+            ))
+        }
+    })
+}
+
+/// The last journaled run of each sync entry, for `metrics`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LastRun {
+    /// Unix time the run started.
+    pub started: f64,
+    pub duration_ms: u64,
+    pub rc: Option<i64>,
+    pub success: bool,
+    pub transferred_bytes: Option<u64>,
+}
+
+/// How much of the journal's end to read: enough for many days of sync runs without reading
+/// a journal that has grown for years.
+const TAIL: u64 = 4 << 20;
+
+pub fn last_runs(journal: &Path) -> BTreeMap<String, LastRun> {
+    let mut out = BTreeMap::new();
+    let Ok(mut f) = std::fs::File::open(journal) else {
+        return out;
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let skip_partial = len > TAIL;
+    if f.seek(SeekFrom::Start(len.saturating_sub(TAIL))).is_err() {
+        return out;
+    }
+    let mut bytes = Vec::new();
+    if f.read_to_end(&mut bytes).is_err() {
+        return out;
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let mut lines = text.lines();
+    if skip_partial {
+        lines.next();
+    }
+    for line in lines {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if v["command"] != "sync" {
+            continue;
+        }
+        let Some(name) = v["step"].as_str().and_then(|s| s.strip_prefix("sync:")) else {
+            continue;
+        };
+        let started = v["time"]
+            .as_str()
+            .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
+            .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .map(|d| d.as_secs_f64())
+            .unwrap_or_default();
+        out.insert(
+            name.to_string(),
+            LastRun {
+                started,
+                duration_ms: v["duration_ms"].as_u64().unwrap_or_default(),
+                rc: v["rc"].as_i64(),
+                success: v["result"] == "done",
+                transferred_bytes: v["rsync"]["stats"]["transferred_size"].as_u64(),
+            },
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_runs_reads_the_latest_record_per_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = dir.path().join("journal.jsonl");
+        std::fs::write(
+            &j,
+            concat!(
+                r#"{"time":"2024-05-01T10:00:00.000Z","command":"sync","step":"sync:tools","rc":0,"duration_ms":1500,"result":"done","rsync":{"stats":{"transferred_size":42}}}"#,
+                "\n",
+                r#"{"time":"2024-05-01T10:00:01.000Z","command":"up","step":"mount:tools","rc":0,"duration_ms":5,"result":"done"}"#,
+                "\n",
+                "not json\n",
+                r#"{"time":"2024-05-01T10:10:00.000Z","command":"sync","step":"sync:tools","rc":11,"duration_ms":200,"result":"failed","rsync":{"stats":{"transferred_size":null}}}"#,
+                "\n",
+            ),
+        )
+        .unwrap();
+        let runs = last_runs(&j);
+        assert_eq!(runs.len(), 1);
+        let t = &runs["tools"];
+        assert_eq!(t.started, 1714558200.0);
+        assert_eq!((t.rc, t.success, t.duration_ms), (Some(11), false, 200));
+        assert_eq!(t.transferred_bytes, None);
+        assert!(last_runs(&dir.path().join("missing")).is_empty());
+    }
+}

@@ -1,0 +1,284 @@
+//! rsync: the argv for one `sync:` entry over the configured ssh, and parsers for its
+//! `--itemize-changes` lines and `--stats` block.
+//!
+//! Formats: rsync(1) "--itemize-changes" (`YXcstpoguax path`, `*deleting path`) and the
+//! `--stats` block as printed by rsync 3.2.7 (Debian 12) with `--no-human-readable`
+//! (main.c output_summary()): "Number of files: 3 (reg: 2, dir: 1)", "Total transferred file
+//! size: 12 bytes", "Total bytes sent: 195"…
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::config::{Direction, SyncEntry};
+use crate::engine::runner::{Cmd, Output};
+
+/// Exit codes that mean the tree was copied: 0, and 24 "partial transfer due to vanished
+/// source files" (files deleted on the live source while rsync ran; rsync(1) EXIT VALUES).
+pub const OK_RCS: &[i32] = &[0, 24];
+
+/// Quote an argv for rsync's `-e`/`--rsh` option. rsync splits that string itself (main.c
+/// do_cmd(), no shell): on spaces, with single or double quotes grouping, and a doubled quote
+/// character inside quotes standing for one; there are no backslash escapes.
+pub fn rsh_quote(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            let plain = !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c));
+            if plain {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', "''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn host_part(host: &str) -> String {
+    match host.parse::<IpAddr>() {
+        Ok(IpAddr::V6(a)) => format!("[{a}]"),
+        _ => host.to_string(),
+    }
+}
+
+/// A directory's contents: rsync copies `dir/` into `dest/`, never `dir` into `dest/dir`.
+fn contents(p: &Path) -> String {
+    format!("{}/", p.display())
+}
+
+/// `rsync -a --itemize-changes --stats … --rsh=SSH SRC/ DEST/`, pushing `path` to
+/// `user@host:peer_path` or pulling the other way round.
+pub fn sync_cmd(e: &SyncEntry, ssh: &[String], user: &str, host: &str) -> Cmd {
+    let mut argv: Vec<String> = vec![
+        "rsync".into(),
+        "--archive".into(),
+        "--itemize-changes".into(),
+        "--stats".into(),
+        "--no-human-readable".into(),
+        format!("--timeout={}", e.timeout.as_secs()),
+    ];
+    if let Some(bw) = e.bwlimit {
+        argv.push(format!("--bwlimit={bw}"));
+    }
+    for x in &e.exclude {
+        argv.push(format!("--exclude={x}"));
+    }
+    argv.extend(e.options.iter().cloned());
+    argv.push(format!("--rsh={}", rsh_quote(ssh)));
+    let remote = format!("{user}@{}:{}", host_part(host), contents(e.peer_path()));
+    let local = contents(&e.path);
+    match e.direction {
+        Direction::Push => argv.extend([local, remote]),
+        Direction::Pull => argv.extend([remote, local]),
+    }
+    Cmd::change(argv)
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Stats {
+    pub files: Option<u64>,
+    pub created_files: Option<u64>,
+    pub deleted_files: Option<u64>,
+    pub transferred_files: Option<u64>,
+    pub total_size: Option<u64>,
+    pub transferred_size: Option<u64>,
+    pub literal_data: Option<u64>,
+    pub matched_data: Option<u64>,
+    pub bytes_sent: Option<u64>,
+    pub bytes_received: Option<u64>,
+}
+
+impl Stats {
+    /// rsync prints the whole block only after the transfer finished.
+    pub fn complete(&self) -> bool {
+        self.files.is_some()
+            && self.transferred_size.is_some()
+            && self.bytes_sent.is_some()
+            && self.bytes_received.is_some()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Summary {
+    /// Itemized lines (one per changed file, directory, link or deletion).
+    pub changes: usize,
+    /// The first few, for the journal.
+    pub changes_sample: Vec<String>,
+    pub stats: Stats,
+}
+
+pub const SAMPLE: usize = 20;
+
+fn number(v: &str) -> Option<u64> {
+    v.split_whitespace().next()?.replace(',', "").parse().ok()
+}
+
+fn is_itemized(l: &str) -> bool {
+    if l.starts_with("*deleting ") {
+        return true;
+    }
+    let b = l.as_bytes();
+    b.len() > 12 && b"<>ch.*".contains(&b[0]) && b"fdLDS".contains(&b[1]) && b[11] == b' '
+}
+
+pub fn parse(stdout: &str) -> Summary {
+    let mut s = Summary::default();
+    let mut fields: BTreeMap<&str, u64> = BTreeMap::new();
+    for l in stdout.lines() {
+        if is_itemized(l) {
+            s.changes += 1;
+            if s.changes_sample.len() < SAMPLE {
+                s.changes_sample.push(l.to_string());
+            }
+        } else if let Some((k, v)) = l.split_once(": ")
+            && let Some(n) = number(v)
+        {
+            fields.insert(k.trim(), n);
+        }
+    }
+    let get = |k: &str| fields.get(k).copied();
+    s.stats = Stats {
+        files: get("Number of files"),
+        created_files: get("Number of created files"),
+        deleted_files: get("Number of deleted files"),
+        transferred_files: get("Number of regular files transferred"),
+        total_size: get("Total file size"),
+        transferred_size: get("Total transferred file size"),
+        literal_data: get("Literal data"),
+        matched_data: get("Matched data"),
+        bytes_sent: get("Total bytes sent"),
+        bytes_received: get("Total bytes received"),
+    };
+    s
+}
+
+/// The postcondition of a sync: an accepted exit code AND rsync's closing stats block (which
+/// it prints only once the whole tree went through).
+pub fn verify(out: &Output) -> Result<(), String> {
+    if !out.rc.is_some_and(|rc| OK_RCS.contains(&rc)) {
+        return Err(format!("rsync {}", out.ending()));
+    }
+    if parse(&out.stdout).stats.complete() {
+        Ok(())
+    } else {
+        Err("rsync exited 0 but printed no complete --stats block".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    // rsync 3.2.7 (Debian 12), `rsync -a --itemize-changes --stats --no-human-readable`,
+    // pushing a directory with one new file, one changed file and one deletion (--delete).
+    const OUT: &str = "\
+*deleting   old.txt
+.d..t...... ./
+<f+++++++++ new file.txt
+<f.st...... sub/changed.txt
+
+Number of files: 4 (reg: 2, dir: 2)
+Number of created files: 1 (reg: 1)
+Number of deleted files: 1 (reg: 1)
+Number of regular files transferred: 2
+Total file size: 1048588 bytes
+Total transferred file size: 1048588 bytes
+Literal data: 1048588 bytes
+Matched data: 0 bytes
+File list size: 0
+File list generation time: 0.001 seconds
+File list transfer time: 0.000 seconds
+Total bytes sent: 1049010
+Total bytes received: 73
+
+sent 1049010 bytes  received 73 bytes  2098166.00 bytes/sec
+total size is 1048588  speedup is 1.00
+";
+
+    #[test]
+    fn parses_itemized_changes_and_stats() {
+        let s = parse(OUT);
+        assert_eq!(s.changes, 4);
+        assert_eq!(s.changes_sample[2], "<f+++++++++ new file.txt");
+        assert_eq!(s.stats.files, Some(4));
+        assert_eq!(s.stats.created_files, Some(1));
+        assert_eq!(s.stats.deleted_files, Some(1));
+        assert_eq!(s.stats.transferred_files, Some(2));
+        assert_eq!(s.stats.transferred_size, Some(1048588));
+        assert_eq!(s.stats.bytes_sent, Some(1049010));
+        assert_eq!(s.stats.bytes_received, Some(73));
+        assert!(s.stats.complete());
+        // Digit grouping (rsync's default human-readable level 1) parses too.
+        let grouped = OUT.replace("Total bytes sent: 1049010", "Total bytes sent: 1,049,010");
+        assert_eq!(parse(&grouped).stats.bytes_sent, Some(1049010));
+    }
+
+    #[test]
+    fn exit_0_without_stats_is_not_proof() {
+        let out = |rc, stdout: &str| Output {
+            rc: Some(rc),
+            stdout: stdout.into(),
+            stderr: String::new(),
+            duration: Duration::ZERO,
+            timed_out: false,
+        };
+        assert!(verify(&out(0, OUT)).is_ok());
+        assert!(verify(&out(24, OUT)).is_ok());
+        assert_eq!(
+            verify(&out(0, "<f+++++++++ a\n")).unwrap_err(),
+            "rsync exited 0 but printed no complete --stats block"
+        );
+        assert_eq!(verify(&out(23, OUT)).unwrap_err(), "rsync exit 23");
+    }
+
+    #[test]
+    fn rsh_is_quoted_for_rsyncs_own_splitter() {
+        let argv: Vec<String> = ["ssh", "-o", "BatchMode=yes", "-i", "/root/my key's/id"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(
+            rsh_quote(&argv),
+            "ssh -o BatchMode=yes -i '/root/my key''s/id'"
+        );
+    }
+
+    #[test]
+    fn push_and_pull_argv() {
+        let e: SyncEntry = yaml_serde::from_str(
+            "{ name: t, path: /srv/tools, bwlimit: 40000, exclude: [.snapshot/], options: [--delete] }",
+        )
+        .unwrap();
+        let ssh = vec!["ssh".to_string(), "-o".into(), "BatchMode=yes".into()];
+        assert_eq!(
+            sync_cmd(&e, &ssh, "root", "10.64.37.7").argv,
+            [
+                "rsync",
+                "--archive",
+                "--itemize-changes",
+                "--stats",
+                "--no-human-readable",
+                "--timeout=1200",
+                "--bwlimit=40000",
+                "--exclude=.snapshot/",
+                "--delete",
+                "--rsh=ssh -o BatchMode=yes",
+                "/srv/tools/",
+                "root@10.64.37.7:/srv/tools/"
+            ]
+        );
+        let e: SyncEntry = yaml_serde::from_str(
+            "{ name: d, path: /srv/dumps, direction: pull, source: 'fe80::1', peer_path: /data }",
+        )
+        .unwrap();
+        let argv = sync_cmd(&e, &ssh, "dumps", "fe80::1").argv;
+        assert_eq!(
+            &argv[argv.len() - 2..],
+            ["dumps@[fe80::1]:/data/", "/srv/dumps/"]
+        );
+    }
+}

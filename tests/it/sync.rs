@@ -1,0 +1,339 @@
+//! `nfs-manage sync`: real rsync over real ssh from the host's namespace to an sshd in the LAN
+//! namespace (the peer node labstore1005 at 192.0.2.7, and a canonical dumps source at
+//! 192.0.2.20), with host and client keys generated per test.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::harness::*;
+
+const PEER_ADDR: &str = "192.0.2.7";
+const SOURCE_ADDR: &str = "192.0.2.20";
+
+struct Bed {
+    h: Host,
+    sshd: Sshd,
+    peer: PathBuf,
+    canonical: PathBuf,
+}
+
+/// A host with `tools` mounted, the service IP on it, a peer and a canonical source over ssh.
+fn bed() -> Bed {
+    let h = Host::new();
+    let sshd = h.lan_sshd(&[PEER_ADDR, SOURCE_ADDR]);
+    let peer = h.dir.path().join("peer");
+    let canonical = h.dir.path().join("canonical");
+    std::fs::create_dir_all(peer.join("tools/.snapshot")).unwrap();
+    std::fs::write(peer.join("tools/stale.txt"), "old").unwrap();
+    std::fs::write(peer.join("tools/.snapshot/keep"), "snap").unwrap();
+    std::fs::create_dir_all(canonical.join("dumps/2024")).unwrap();
+    std::fs::write(canonical.join("dumps/2024/enwiki.xml"), "<mediawiki/>").unwrap();
+    h.append_config(&format!(
+        "remote:\n  ssh: {ssh}\n  user: root\nsync:\n\
+         \x20 - name: tools\n    path: /srv/tools\n    peer_path: {peer}/tools\n    bwlimit: 40000\n    timeout: 60s\n    options: [--delete]\n    exclude: [.snapshot/]\n\
+         \x20 - name: dumps\n    direction: pull\n    source: {SOURCE_ADDR}\n    path: /srv/misc/dumps\n    peer_path: {canonical}/dumps\n\
+         \x20 - name: broken\n    path: /srv/tools\n    peer_path: {peer}/missing-parent/deeper/tools\n",
+        ssh = sshd.ssh_yaml(),
+        peer = peer.display(),
+        canonical = canonical.display(),
+    ));
+    h.mount_volume("tools");
+    h.ns_ok(&["sh", "-c", "mkdir -p '/srv/tools/sub dir' && printf data > '/srv/tools/sub dir/a file' && head -c 100000 /dev/zero > /srv/tools/big && mkdir -p /srv/tools/.snapshot && echo local > /srv/tools/.snapshot/mine"]);
+    h.ns_ok(&["ip", "addr", "add", SERVICE_IP, "dev", "eth0"]);
+    Bed {
+        h,
+        sshd,
+        peer,
+        canonical,
+    }
+}
+
+fn sync_records(h: &Host) -> Vec<Value> {
+    h.journal()
+        .into_iter()
+        .filter(|r| r["command"] == "sync")
+        .collect()
+}
+
+fn listing(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    fn walk(base: &Path, d: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(d).unwrap() {
+            let e = e.unwrap();
+            let rel = e.path().strip_prefix(base).unwrap().display().to_string();
+            if e.file_type().unwrap().is_dir() {
+                out.push(format!("{rel}/"));
+                walk(base, &e.path(), out);
+            } else {
+                out.push(rel);
+            }
+        }
+    }
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn pushes_to_the_peer_over_ssh_and_journals_rsyncs_stats() {
+    if !privileged() {
+        return;
+    }
+    let b = bed();
+    let r = b.h.run(&["sync", "tools"]);
+    r.expect(0);
+    // The plan first, with the rsync command, then the result.
+    assert!(
+        r.stdout.contains("push /srv/tools to labstore1005:"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("--bwlimit=40000"), "{}", r.stdout);
+    assert!(r.stdout.contains("Done. 1 steps: 1 done"), "{}", r.stdout);
+    assert_eq!(
+        listing(&b.peer.join("tools")),
+        [
+            ".snapshot/",
+            ".snapshot/keep",
+            "big",
+            "lost+found/",
+            "sub dir/",
+            "sub dir/a file"
+        ],
+        "stale.txt deleted (--delete), .snapshot/ excluded on both sides"
+    );
+    assert_eq!(
+        std::fs::read_to_string(b.peer.join("tools/sub dir/a file")).unwrap(),
+        "data"
+    );
+    let recs = sync_records(&b.h);
+    assert_eq!(recs.len(), 1, "{recs:#?}");
+    let rec = &recs[0];
+    assert_eq!(rec["step"], "sync:tools");
+    assert_eq!(rec["rc"], 0);
+    assert_eq!(rec["result"], "done");
+    assert_eq!(rec["verify"], "ok");
+    assert_eq!(rec["direction"], "push");
+    assert_eq!(rec["remote"], PEER_ADDR);
+    assert_eq!(rec["cluster"], "test");
+    let stats = &rec["rsync"]["stats"];
+    assert_eq!(stats["transferred_files"], 2, "{rec:#}");
+    assert_eq!(stats["transferred_size"], 100004, "{rec:#}");
+    assert_eq!(stats["deleted_files"], 1, "{rec:#}");
+    let sample = rec["rsync"]["changes_sample"].to_string();
+    assert!(sample.contains("*deleting   stale.txt"), "{sample}");
+    assert!(sample.contains("<f+++++++++ sub dir/a file"), "{sample}");
+    // The -e string reached ssh intact: the key's path has a space and a quote in it.
+    let argv: Vec<&str> = rec["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(
+        argv.iter().any(|a| a.starts_with("--rsh=ssh -F /dev/null")
+            && a.contains("'")
+            && a.contains("client key''s dir/id'")),
+        "{argv:?}"
+    );
+    // A second run converges: nothing left to transfer.
+    b.h.run(&["sync", "tools"]).expect(0);
+    let recs = sync_records(&b.h);
+    assert_eq!(
+        recs[1]["rsync"]["stats"]["transferred_files"], 0,
+        "{:#}",
+        recs[1]
+    );
+    assert!(
+        b.sshd.log().contains("Accepted publickey for root"),
+        "{}",
+        b.sshd.log()
+    );
+}
+
+#[test]
+fn pull_from_the_canonical_source_waits_for_its_volume() {
+    if !privileged() {
+        return;
+    }
+    let b = bed();
+    // /srv/misc/dumps is on volume misc, not mounted: pulling would fill the directory
+    // underneath the mountpoint. Refused (3), nothing fetched.
+    let r = b.h.run(&["sync", "dumps"]);
+    r.expect(3);
+    assert!(
+        r.stderr
+            .contains("/srv/misc/dumps is on volume misc, which is not mounted at /srv/misc"),
+        "{}",
+        r.stderr
+    );
+    assert!(!b.h.inside("/srv/misc/dumps").exists());
+    assert_eq!(sync_records(&b.h)[0]["result"], "refused");
+    b.h.mount_volume("misc");
+    b.h.ns_ok(&["mkdir", "-p", "/srv/misc/dumps"]);
+    let r = b.h.run(&["sync", "dumps"]);
+    r.expect(0);
+    assert!(
+        r.stdout.contains(&format!("pull {SOURCE_ADDR}:")),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        std::fs::read_to_string(b.h.inside("/srv/misc/dumps/2024/enwiki.xml")).unwrap(),
+        "<mediawiki/>"
+    );
+    let rec = sync_records(&b.h).pop().unwrap();
+    assert_eq!(
+        (rec["direction"].as_str(), rec["remote"].as_str()),
+        (Some("pull"), Some(SOURCE_ADDR))
+    );
+    assert_eq!(rec["rsync"]["stats"]["transferred_size"], 12);
+    let _ = &b.canonical;
+}
+
+#[test]
+fn a_failing_rsync_is_reported_journaled_and_does_not_stop_the_others() {
+    if !privileged() {
+        return;
+    }
+    let b = bed();
+    b.h.mount_volume("misc");
+    b.h.ns_ok(&["mkdir", "-p", "/srv/misc/dumps"]);
+    let r = b.h.run(&["sync"]);
+    r.expect(1);
+    assert!(r.stderr.contains("sync failed for 1"), "{}", r.stderr);
+    assert!(r.stderr.contains("broken: rsync exit 11"), "{}", r.stderr);
+    assert!(r.stderr.contains("mkdir"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("to retry: nfs-manage --config"),
+        "{}",
+        r.stderr
+    );
+    let recs = sync_records(&b.h);
+    let by_step = |s: &str| recs.iter().find(|r| r["step"] == s).unwrap().clone();
+    assert_eq!(by_step("sync:tools")["result"], "done");
+    assert_eq!(by_step("sync:dumps")["result"], "done");
+    let broken = by_step("sync:broken");
+    assert_eq!(broken["result"], "failed");
+    assert_eq!(broken["rc"], 11);
+    assert!(
+        broken["stderr"].as_str().unwrap().contains("mkdir"),
+        "{broken:#}"
+    );
+    assert!(!b.peer.join("missing-parent").exists());
+    // The JSON form says the same.
+    let j = b.h.run(&["sync", "broken", "--json"]);
+    j.expect(1);
+    let j = j.json();
+    assert_eq!(j["result"], "failed");
+    assert_eq!(j["steps"][0]["state"], "failed");
+}
+
+#[test]
+fn a_standby_node_does_not_sync() {
+    if !privileged() {
+        return;
+    }
+    let b = bed();
+    b.h.ns_ok(&["ip", "addr", "del", SERVICE_IP, "dev", "eth0"]);
+    // 192.0.2.180 contains the text 192.0.2.18: still not the service IP.
+    b.h.ns_ok(&["ip", "addr", "add", "192.0.2.180/24", "dev", "eth0"]);
+    let r = b.h.run(&["sync"]);
+    r.expect(0);
+    assert!(
+        r.stdout
+            .contains("does not hold the service IP 192.0.2.18/24 on eth0: nothing to do"),
+        "{}",
+        r.stdout
+    );
+    assert!(b.peer.join("tools/stale.txt").exists());
+    assert!(sync_records(&b.h).is_empty());
+}
+
+#[test]
+fn a_held_lock_skips_the_entry_with_exit_4() {
+    if !privileged() {
+        return;
+    }
+    let b = bed();
+    let lock = b.h.dir.path().join("run/sync-tools.lock");
+    std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    // Held by this test process, as another nfs-manage run would hold it.
+    let file = std::fs::File::create(&lock).unwrap();
+    let held = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock)
+        .map_err(|(_, e)| e)
+        .unwrap();
+    let r = b.h.run(&["sync", "tools"]);
+    drop(held);
+    r.expect(4);
+    assert!(r.stderr.contains("another run holds"), "{}", r.stderr);
+    assert!(r.stdout.contains("SKIPPED push /srv/tools"), "{}", r.stdout);
+    assert!(b.peer.join("tools/stale.txt").exists(), "nothing was sent");
+    b.h.run(&["sync", "tools"]).expect(0);
+}
+
+#[test]
+fn interval_waits_after_each_run_and_zero_is_rejected() {
+    if !privileged() {
+        return;
+    }
+    let b = bed();
+    let r = b.h.run(&["sync", "--interval", "0"]);
+    r.expect(2);
+    assert!(r.stderr.contains("--interval"), "{}", r.stderr);
+    let r = b.h.run(&["sync", "nope"]);
+    r.expect(2);
+    assert!(
+        r.stderr.contains("no sync entry named \"nope\""),
+        "{}",
+        r.stderr
+    );
+    let r = b.h.run(&["sync", "tools", "--dry-run"]);
+    r.expect(0);
+    assert!(
+        r.stdout.contains("Dry run: nothing was sent."),
+        "{}",
+        r.stdout
+    );
+    assert!(b.peer.join("tools/stale.txt").exists());
+
+    let mut child = b.h.spawn(&["sync", "tools", "--interval", "2"]);
+    let t = Instant::now();
+    while sync_records(&b.h).len() < 3 && t.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    let recs = sync_records(&b.h);
+    assert!(recs.len() >= 3, "{recs:#?}");
+    for pair in recs.windows(2) {
+        let start = |r: &Value| humantime::parse_rfc3339(r["time"].as_str().unwrap()).unwrap();
+        let end_first =
+            start(&pair[0]) + Duration::from_millis(pair[0]["duration_ms"].as_u64().unwrap());
+        let gap = start(&pair[1]).duration_since(end_first).unwrap();
+        assert!(gap >= Duration::from_millis(1900), "waited only {gap:?}");
+    }
+}
+
+#[test]
+fn sync_results_show_in_metrics() {
+    if !privileged() {
+        return;
+    }
+    let b = bed();
+    b.h.run(&["sync", "tools"]).expect(0);
+    let _ = b.h.run(&["sync", "broken"]);
+    let m = b.h.run(&["metrics"]);
+    m.expect(0);
+    for want in [
+        "nfs_manage_sync_last_success{sync=\"tools\"} 1",
+        "nfs_manage_sync_last_success{sync=\"broken\"} 0",
+        "nfs_manage_sync_last_exit_code{sync=\"broken\"} 11",
+        "nfs_manage_sync_last_transferred_bytes{sync=\"tools\"} 100004",
+    ] {
+        assert!(m.stdout.contains(want), "{want}\n{}", m.stdout);
+    }
+    assert!(!m.stdout.contains("sync=\"dumps\""), "never ran: no series");
+}
