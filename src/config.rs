@@ -15,7 +15,9 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde::{Deserialize, Deserializer};
 
+mod backups;
 use crate::error::Error;
+pub use backups::{Backup, LvRef, Snapshot, Snapshots, Source, Transport};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,7 +38,7 @@ pub struct Config {
     #[serde(default = "default_projects_dir")]
     pub projects_dir: PathBuf,
     #[serde(default)]
-    pub backups: Vec<NotYetSupported>,
+    pub backups: Vec<Backup>,
     #[serde(default)]
     pub sync: Vec<NotYetSupported>,
     #[serde(default)]
@@ -128,6 +130,9 @@ pub struct Paths {
     pub journal: PathBuf,
     #[serde(default = "default_lock_file")]
     pub lock: PathBuf,
+    /// Where state that outlives a run is kept (open backup mounts).
+    #[serde(default = "default_state_dir")]
+    pub state: PathBuf,
 }
 
 impl Default for Paths {
@@ -135,6 +140,7 @@ impl Default for Paths {
         Paths {
             journal: default_journal(),
             lock: default_lock_file(),
+            state: default_state_dir(),
         }
     }
 }
@@ -194,6 +200,9 @@ fn default_journal() -> PathBuf {
 fn default_lock_file() -> PathBuf {
     "/run/nfs-manage/lock".into()
 }
+fn default_state_dir() -> PathBuf {
+    "/var/lib/nfs-manage".into()
+}
 fn default_probe_timeout() -> Duration {
     Duration::from_secs(30)
 }
@@ -215,7 +224,7 @@ fn ip_with_prefix<'de, D: Deserializer<'de>>(d: D) -> Result<IpNet, D::Error> {
     })
 }
 
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+pub(crate) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let s = String::deserialize(d)?;
     humantime::parse_duration(&s).map_err(|e| {
         serde::de::Error::custom(format!(
@@ -293,7 +302,9 @@ impl Config {
         check_abs(&mut p, "projects_dir", &self.projects_dir);
         check_abs(&mut p, "paths.journal", &self.paths.journal);
         check_abs(&mut p, "paths.lock", &self.paths.lock);
-        if self.volumes.is_empty() {
+        check_abs(&mut p, "paths.state", &self.paths.state);
+        // A backup host may have backups and no volumes of its own.
+        if self.volumes.is_empty() && self.backups.is_empty() {
             p.push(Problem::new("volumes", "expected at least one volume"));
         }
         let mut names: HashMap<&str, usize> = HashMap::new();
@@ -405,6 +416,7 @@ impl Config {
                 "expected the ssh command as a list, like [ssh, -o, BatchMode=yes]",
             ));
         }
+        backups::validate(self, &mut p);
         if self.timeouts.probe.is_zero() {
             p.push(Problem::new(
                 "timeouts.probe",
@@ -493,7 +505,7 @@ impl Problem {
     }
 }
 
-fn check_name(p: &mut Vec<Problem>, path: &str, value: &str, what: &str) {
+pub(crate) fn check_name(p: &mut Vec<Problem>, path: &str, value: &str, what: &str) {
     let ok = !value.is_empty()
         && value.len() <= 64
         && value
@@ -525,7 +537,7 @@ fn check_unit(p: &mut Vec<Problem>, path: &str, value: &str) {
     }
 }
 
-fn check_abs(p: &mut Vec<Problem>, path: &str, value: &Path) {
+pub(crate) fn check_abs(p: &mut Vec<Problem>, path: &str, value: &Path) {
     let s = value.to_string_lossy();
     let clean = value.is_absolute()
         && !s.ends_with('/') | (s == "/")
@@ -780,9 +792,9 @@ services: [nginx]
 
     #[test]
     fn sections_of_later_versions_are_not_silently_ignored() {
-        let e = parse(&format!("{GOOD}backups:\n  - name: x\n")).unwrap_err();
+        let e = parse(&format!("{GOOD}sync:\n  - name: x\n")).unwrap_err();
         assert!(
-            e.starts_with("c.yaml:23:3: backups") && e.contains("not supported"),
+            e.starts_with("c.yaml:23:3: sync") && e.contains("not supported"),
             "{e}"
         );
         assert!(parse(&format!("{GOOD}backups: []\nsync: []\n")).is_ok());

@@ -16,6 +16,9 @@ pub enum Error {
     Config(String),
     #[error("{0}")]
     StepFailed(String),
+    /// Bad input on the command line (an unknown backup name, a bad path): exit 2.
+    #[error("{0}")]
+    Usage(String),
 }
 
 impl Error {
@@ -26,6 +29,7 @@ impl Error {
             Error::ToolMissing { .. } => exit::TOOL_MISSING,
             Error::Config(_) => exit::CONFIG,
             Error::StepFailed(_) => exit::STEP_FAILED,
+            Error::Usage(_) => exit::USAGE,
         }
     }
 }

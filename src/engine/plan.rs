@@ -8,7 +8,8 @@ use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
 use console::style;
 use serde::Serialize;
 
-use super::runner::Cmd;
+use super::backup_check::{BackupGuard, BackupVerify};
+use super::runner::{Cmd, Pipeline};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -48,6 +49,8 @@ pub enum Guard {
     AddressFree,
     /// No process holds the volume's mount (unless --force-unmount).
     NoHolders(usize),
+    /// Backup guards (see `backup_check`).
+    Backup(BackupGuard),
 }
 
 /// The postcondition, probed again after the command: an exit code 0 is not proof.
@@ -77,6 +80,8 @@ pub enum Verify {
     /// The gateway answered our ARP from the service IP.
     AnnounceAnswered(crate::tools::arping::Flavor),
     NoHolders(usize),
+    /// Backup postconditions (see `backup_check`).
+    Backup(BackupVerify),
 }
 
 #[derive(Debug, Clone)]
@@ -90,6 +95,9 @@ pub struct Step {
     pub verify: Verify,
     /// Exit codes that count as success (almost always just 0).
     pub ok_rcs: &'static [i32],
+    /// Run this pipeline instead of `cmd` (then `cmd` holds its members' argv joined by
+    /// "|", for the journal).
+    pub pipeline: Option<Pipeline>,
 }
 
 impl Step {
@@ -103,6 +111,27 @@ impl Step {
             guard: None,
             verify,
             ok_rcs: &[0],
+            pipeline: None,
+        }
+    }
+
+    /// A step that runs a pipeline; every member's exit status is checked.
+    pub fn new_pipeline(
+        id: impl Into<String>,
+        title: impl Into<String>,
+        p: Pipeline,
+        verify: Verify,
+    ) -> Step {
+        let mut s = Step::new(id, title, Cmd::change(p.flat_argv()), verify);
+        s.pipeline = Some(p);
+        s
+    }
+
+    /// The command as shown to people (a pipeline with its `|`).
+    pub fn command_line(&self) -> String {
+        match &self.pipeline {
+            Some(p) => p.display(),
+            None => self.cmd.to_string(),
         }
     }
 
@@ -143,6 +172,9 @@ struct JsonStep<'a> {
     why: &'a str,
     argv: &'a [String],
     state: StepState,
+    /// Pipelines only: each member's argv (`argv` then holds them joined by "|").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pipeline: Option<Vec<&'a [String]>>,
 }
 
 #[derive(Serialize)]
@@ -186,6 +218,10 @@ impl Plan {
                     why: &s.why,
                     argv: &s.cmd.argv,
                     state: s.state,
+                    pipeline: s
+                        .pipeline
+                        .as_ref()
+                        .map(|p| p.members.iter().map(|m| m.cmd.argv.as_slice()).collect()),
                 })
                 .collect(),
             notes: &self.notes,
@@ -217,7 +253,7 @@ impl Plan {
             t.add_row(vec![
                 (i + 1).to_string(),
                 s.title.clone(),
-                s.cmd.to_string(),
+                s.command_line(),
                 state,
                 s.why.clone(),
             ]);

@@ -6,13 +6,16 @@
 //! up on `PATH`, which is also how the test stand-ins take the place of the real tools.
 //! Dry-run is enforced here: a state-changing command is refused before it can spawn.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
 use crate::error::Error;
+
+mod pipeline;
+pub use pipeline::{Member, MemberStatus, Observed, PipeStats, Pipeline, Report, rsync_progress};
 
 /// Whether a command only reads state or changes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -125,6 +128,7 @@ pub struct Runner {
     pub probe_timeout: Duration,
     pub step_timeout: Duration,
     spawned: Cell<usize>,
+    last_pipe: RefCell<Option<PipeStats>>,
 }
 
 impl Runner {
@@ -140,6 +144,7 @@ impl Runner {
             probe_timeout,
             step_timeout,
             spawned: Cell::new(0),
+            last_pipe: RefCell::new(None),
         }
     }
 
