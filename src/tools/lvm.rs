@@ -23,7 +23,9 @@ use serde::Deserialize;
 
 use crate::engine::runner::{Cmd, Output};
 
-pub const FIELDS: &str = "lv_name,vg_name,lv_attr,lv_size,origin,data_percent,lv_path";
+pub const FIELDS: &str = "lv_name,vg_name,lv_attr,lv_size,origin,lv_path";
+/// With the snapshots' fill, for reports only (it costs LVM a status query per snapshot).
+pub const FILL_FIELDS: &str = "lv_name,vg_name,lv_attr,lv_size,origin,data_percent,lv_path";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Lv {
@@ -50,6 +52,15 @@ impl Lv {
 
 /// `lvs` for the given volume groups (one process, whatever their number).
 pub fn lvs_cmd(vgs: &[&str]) -> Cmd {
+    lvs_fields_cmd(vgs, FIELDS)
+}
+
+/// `lvs` with `data_percent`.
+pub fn lvs_fill_cmd(vgs: &[&str]) -> Cmd {
+    lvs_fields_cmd(vgs, FILL_FIELDS)
+}
+
+fn lvs_fields_cmd(vgs: &[&str], fields: &str) -> Cmd {
     let mut argv: Vec<String> = [
         "lvs",
         "--reportformat",
@@ -58,7 +69,7 @@ pub fn lvs_cmd(vgs: &[&str]) -> Cmd {
         "b",
         "--nosuffix",
         "-o",
-        FIELDS,
+        fields,
     ]
     .iter()
     .map(|s| s.to_string())

@@ -31,7 +31,7 @@ pub fn list(ctx: &Ctx) -> Result<()> {
     let lvs = if vgs.is_empty() {
         Vec::new()
     } else {
-        let cmd = lvm::lvs_cmd(&vgs);
+        let cmd = lvm::lvs_fill_cmd(&vgs);
         match ctx
             .runner
             .run(&cmd)

@@ -148,52 +148,89 @@ impl PipeStats {
             && self.observed.iter().all(MemberStatus::ok)
     }
 
-    /// The failure, cause first: a failing observed process (its client fails because of
-    /// it), then the left-most member that failed on its own (the ones to its right fail on
-    /// the cut stream), then a copier error, then members killed by SIGPIPE (they wrote into
-    /// a pipe whose reader had gone: the reader is the cause), then missing reports.
+    /// The failure, cause first. A member killed by SIGPIPE (or a copier that could not
+    /// deliver) only says that its reader went away: then the cause is the first member to
+    /// its right that failed on its own. Otherwise an observed process that failed is the
+    /// cause (its client fails because of it), else the left-most failing member (the ones
+    /// to its right fail on the cut stream). The others follow as "also:".
     pub fn describe(&self) -> Option<(Option<i32>, String)> {
         if self.success() {
             return None;
         }
-        let mut order: Vec<&MemberStatus> = Vec::new();
-        order.extend(self.observed.iter().filter(|m| !m.ok() && !m.unreported));
-        order.extend(self.members.iter().filter(|m| !m.ok() && !m.sigpipe()));
+        let failed = |m: &&MemberStatus| !m.ok();
+        let cut_at = self.members.iter().position(MemberStatus::sigpipe);
+        let mut cause: Option<&MemberStatus> = None;
+        if let Some(k) = cut_at {
+            cause = self.members[k + 1..]
+                .iter()
+                .find(|m| !m.ok() && !m.sigpipe());
+        }
+        if cause.is_none() && cut_at.is_none() {
+            cause = self
+                .observed
+                .iter()
+                .find(|m| !m.ok() && !m.unreported)
+                .or_else(|| self.members.iter().find(|m| !m.ok() && !m.sigpipe()));
+        }
         let mut lines = Vec::new();
-        let copy_first = order.is_empty();
-        order.extend(self.members.iter().filter(|m| m.sigpipe()));
-        order.extend(self.observed.iter().filter(|m| m.unreported));
         if self.timed_out {
             lines.push(format!(
                 "the pipeline was killed after {} (time limit)",
                 humantime::format_duration(Duration::from_secs(self.duration.as_secs()))
             ));
         }
-        if copy_first && let Some(e) = &self.copy_error {
-            lines.push(e.clone());
-        }
         let mut rc = None;
-        for (n, m) in order.iter().enumerate() {
-            let head = if n == 0 && lines.is_empty() {
-                rc = m.rc;
-                format!("pipe member `{}` failed ({})", m.name, m.ending())
-            } else {
-                format!("also: pipe member `{}` ended with {}", m.name, m.ending())
-            };
+        let line = |m: &MemberStatus, head: String| {
             let err = m.stderr.trim();
-            lines.push(if err.is_empty() {
+            if err.is_empty() {
                 head
             } else {
                 format!("{head}: {}", err.replace('\n', "\n    "))
-            });
+            }
+        };
+        match cause {
+            Some(m) => {
+                rc = m.rc;
+                lines.push(line(
+                    m,
+                    format!("pipe member `{}` failed ({})", m.name, m.ending()),
+                ));
+            }
+            None => {
+                if let Some(e) = &self.copy_error {
+                    lines.push(e.clone());
+                }
+            }
         }
-        if !copy_first && let Some(e) = &self.copy_error {
+        let others = self
+            .observed
+            .iter()
+            .chain(&self.members)
+            .filter(failed)
+            .filter(|m| cause.is_none_or(|c| !std::ptr::eq(*m, c)));
+        for m in others {
+            if lines.is_empty() {
+                rc = m.rc;
+                lines.push(line(
+                    m,
+                    format!("pipe member `{}` failed ({})", m.name, m.ending()),
+                ));
+            } else {
+                lines.push(line(
+                    m,
+                    format!("also: pipe member `{}` ended with {}", m.name, m.ending()),
+                ));
+            }
+        }
+        if cause.is_some()
+            && let Some(e) = &self.copy_error
+        {
             lines.push(format!("also: {e}"));
         }
-        if rc == Some(0) {
+        if rc == Some(0) || rc.is_none() {
             rc = Some(1);
         }
-        Some((rc.or(Some(1)).filter(|_| !self.timed_out), lines.join("\n")))
+        Some((rc.filter(|_| !self.timed_out), lines.join("\n")))
     }
 }
 
