@@ -65,6 +65,19 @@ fn drbd_image(path: &Path) {
 
 impl Bed {
     fn new(transport: &str) -> Bed {
+        Bed::with(
+            transport,
+            &|src, tgt| {
+                drbd_image(src);
+                ok(&["truncate", "-s", SIZE, tgt.to_str().unwrap()]);
+            },
+            "",
+        )
+    }
+
+    /// `images` writes the source and target image files; `extra` is added to the backup
+    /// entry of the config (indented by 4).
+    fn with(transport: &str, images: &dyn Fn(&Path, &Path), extra: &str) -> Bed {
         let host = Host::with(Spec {
             volumes: &[],
             drbd: false,
@@ -127,10 +140,9 @@ impl Bed {
 
         // The passive node's backing LV vd/tools, and our (empty) target backup/tools.
         let src = dir.join("images/source.img");
-        drbd_image(&src);
-        bed.remote_ok(&["lvm-seed", "vd", "tools", src.to_str().unwrap()]);
         let tgt = dir.join("images/target.img");
-        ok(&["truncate", "-s", SIZE, tgt.to_str().unwrap()]);
+        images(&src, &tgt);
+        bed.remote_ok(&["lvm-seed", "vd", "tools", src.to_str().unwrap()]);
         bed.host()
             .ns_ok(&["lvm-seed", "backup", "tools", tgt.to_str().unwrap()]);
 
@@ -138,7 +150,7 @@ impl Bed {
         let y = format!(
             "cluster: test\nnodes:\n  {NODE}: {{ address: 192.0.2.6 }}\nvolumes: []\n\
              remote: {{ ssh: [{ssh}], user: root }}\n\
-             backups:\n  - name: tools\n    source: {{ host: {SOURCE_ADDR}, vg: vd, lv: tools }}\n    target: {{ vg: backup, lv: tools }}\n    transport: {transport}\n    blocksize: 16384\n\
+             backups:\n  - name: tools\n    source: {{ host: {SOURCE_ADDR}, vg: vd, lv: tools }}\n    target: {{ vg: backup, lv: tools }}\n    transport: {transport}\n    blocksize: 16384\n{extra}\
              paths:\n  journal: {d}/journal.jsonl\n  lock: {d}/run/lock\n  state: {d}/state\n\
              timeouts: {{ probe: 20s, step: 30s }}\n",
             ssh = quoted.join(", "),
@@ -882,4 +894,157 @@ fn bad_backup_names_and_paths_are_rejected() {
     );
     r.expect(78);
     assert!(r.stderr.contains("backups[0].mountpoint"), "{}", r.stderr);
+}
+
+/// Peak RSS (VmHWM) of a running process, polled until it exits; then its exit code.
+fn wait_peak_rss(mut child: Child) -> (i32, u64, String) {
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak = 0u64;
+    loop {
+        if let Ok(t) = std::fs::read_to_string(&status)
+            && let Some(l) = t.lines().find(|l| l.starts_with("VmHWM:"))
+        {
+            let kib: u64 = l.split_whitespace().nth(1).unwrap().parse().unwrap();
+            peak = peak.max(kib);
+        }
+        if let Some(st) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            use std::io::Read;
+            if let Some(mut e) = child.stderr.take() {
+                let _ = e.read_to_string(&mut err);
+            }
+            return (st.code().unwrap_or(-1), peak, err);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Measurements for scripts/bench-backups.sh (not a test: `--ignored`, prints BENCH lines).
+/// NFS_MANAGE_BENCH_SIZE (MiB, default 1024), NFS_MANAGE_BENCH_DATA=random|sparse,
+/// NFS_MANAGE_BENCH_ROUNDS (default 3). 1% of the 4 KiB blocks of the source are changed.
+#[test]
+#[ignore]
+fn bench_backups_rsync() {
+    if !privileged() {
+        return;
+    }
+    let mib: u64 = std::env::var("NFS_MANAGE_BENCH_SIZE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1024);
+    let random = std::env::var("NFS_MANAGE_BENCH_DATA").as_deref() != Ok("sparse");
+    let rounds: usize = std::env::var("NFS_MANAGE_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    // 1% of the 4 KiB blocks, spread over the image.
+    let blocks = mib * 256;
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let changed: Vec<u64> = (0..blocks / 100)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % blocks) * 4096
+        })
+        .collect();
+    let changed2 = changed.clone();
+    let images = move |src: &Path, tgt: &Path| {
+        let s = src.to_str().unwrap();
+        if random {
+            ok(&["sh", "-c", &format!("head -c {mib}M /dev/urandom > {s}")]);
+        } else {
+            ok(&["truncate", "-s", &format!("{mib}M"), s]);
+        }
+        ok(&["cp", "--sparse=always", s, tgt.to_str().unwrap()]);
+        let f = std::fs::OpenOptions::new().write(true).open(src).unwrap();
+        let junk = vec![0xA5u8; 4096];
+        for off in &changed2 {
+            use std::os::unix::fs::FileExt;
+            f.write_all_at(&junk, *off).unwrap();
+        }
+        ok(&[
+            "cp",
+            "--sparse=always",
+            tgt.to_str().unwrap(),
+            &format!("{}.orig", tgt.display()),
+        ]);
+    };
+    let bed = Bed::with(
+        "rsync",
+        &images,
+        "    keep_remote_snapshot: true\n    timeout: 2h\n",
+    );
+    let h = bed.host();
+    let target_loop = bed.loopdev("standin", "backup", "tools");
+    let orig = format!("{}/images/target.img.orig", bed.dir.display());
+    // Put the changed blocks of the target back as they were (only those differ).
+    let reset = || {
+        use std::os::unix::fs::FileExt;
+        let from = std::fs::File::open(&orig).unwrap();
+        let to = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&target_loop)
+            .unwrap();
+        let mut buf = vec![0u8; 4096];
+        for off in &changed {
+            from.read_exact_at(&mut buf, *off).unwrap();
+            to.write_all_at(&buf, *off).unwrap();
+        }
+        to.sync_all().unwrap();
+        assert_ne!(bed.source_sha(), bed.target_sha());
+    };
+    let mut raw_ms = Vec::new();
+    let mut sync_ms = Vec::new();
+    let mut run_ms = Vec::new();
+    let mut rss_kib = Vec::new();
+    let mut rsync_argv: Vec<String> = Vec::new();
+    for round in 0..rounds {
+        reset();
+        let t = Instant::now();
+        let child = bed.spawn(&["--yes", "--quiet", "backup", "run", "tools"]);
+        let (code, peak, err) = wait_peak_rss(child);
+        assert_eq!(code, 0, "{err}");
+        run_ms.push(t.elapsed().as_millis() as u64);
+        rss_kib.push(peak);
+        assert_eq!(bed.source_sha(), bed.target_sha());
+        let sync = h
+            .journal()
+            .into_iter()
+            .rfind(|r| r["step"] == "sync:tools")
+            .unwrap();
+        sync_ms.push(sync["duration_ms"].as_u64().unwrap());
+        if round == 0 {
+            rsync_argv = sync["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_string())
+                .collect();
+        }
+        // The same rsync command, run by hand against the same (kept) remote snapshot.
+        reset();
+        let refs: Vec<&str> = rsync_argv.iter().map(String::as_str).collect();
+        let t = Instant::now();
+        let out = h.ns(&refs);
+        raw_ms.push(t.elapsed().as_millis() as u64);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(bed.source_sha(), bed.target_sha());
+    }
+    let med = |v: &mut Vec<u64>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    println!(
+        "BENCH size_mib={mib} data={} rounds={rounds} raw_rsync_ms={} sync_step_ms={} backup_run_ms={} peak_rss_kib={}",
+        if random { "random" } else { "sparse" },
+        med(&mut raw_ms),
+        med(&mut sync_ms),
+        med(&mut run_ms),
+        rss_kib.iter().max().unwrap()
+    );
 }
