@@ -11,11 +11,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
+LOG=$(mktemp)
+trap 'rm -f "$LOG"' EXIT
 
+cargo build --release --quiet --example standin
 bench() { # $1 = MiB, $2 = random|sparse
-  NFS_MANAGE_BENCH_SIZE=$1 NFS_MANAGE_BENCH_DATA=$2 NFS_MANAGE_BENCH_ROUNDS=$ROUNDS \
+  if ! NFS_MANAGE_BENCH_SIZE=$1 NFS_MANAGE_BENCH_DATA=$2 NFS_MANAGE_BENCH_ROUNDS=$ROUNDS \
     cargo test --release --quiet --test it -- --ignored --nocapture --exact \
-    backups::bench_backups_rsync 2>/dev/null | grep '^BENCH '
+    backups::bench_backups_rsync >"$LOG" 2>&1; then
+    cat "$LOG" >&2
+    exit 1
+  fi
+  grep '^BENCH ' "$LOG"
 }
 field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
 

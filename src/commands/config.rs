@@ -91,7 +91,7 @@ pub fn check(global: &Global) -> Result<()> {
     Ok(())
 }
 
-/// The tools `up`, `down` and `status` will call for this config.
+/// The tools `up`, `down`, `status` and `backup` will call for this config.
 pub fn needed_tools(c: &Config) -> Vec<&'static str> {
     let mut t = vec!["mount", "umount", "fuser", "systemctl", "exportfs"];
     if c.has_drbd() {
@@ -99,6 +99,15 @@ pub fn needed_tools(c: &Config) -> Vec<&'static str> {
     }
     if c.service_ip.is_some() {
         t.extend(["ip", "arping"]);
+    }
+    if !c.backups.is_empty() {
+        t.extend(["lvs", "lvcreate", "lvremove", "ssh"]);
+        for b in &c.backups {
+            let tool = b.transport.word();
+            if !t.contains(&tool) {
+                t.push(tool);
+            }
+        }
     }
     t
 }

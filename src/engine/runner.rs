@@ -244,7 +244,8 @@ pub fn package_of(tool: &str) -> &'static str {
     match tool {
         "drbdadm" | "drbdsetup" => "drbd-utils",
         "mount" | "umount" => "mount",
-        "findmnt" | "blkid" | "losetup" | "unshare" | "nsenter" => "util-linux",
+        "findmnt" | "blkid" | "losetup" | "unshare" | "nsenter" | "blockdev" => "util-linux",
+        "dd" | "sha256sum" | "nice" => "coreutils",
         "ip" => "iproute2",
         "arping" => "arping (or iputils-arping)",
         "systemctl" => "systemd",

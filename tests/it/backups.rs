@@ -1022,8 +1022,53 @@ fn bench_backups_rsync() {
                 .map(|a| a.as_str().unwrap().to_string())
                 .collect();
         }
-        // The same rsync command, run by hand against the same (kept) remote snapshot.
+        // The same rsync command by hand, after the same snapshot steps (replayed from the
+        // journal): the stand-in's snapshots are fresh image copies whose writeback and
+        // cache state would otherwise favour whichever side runs second.
+        let journal = h.journal();
+        let run_id = sync["run"].clone();
+        let before: Vec<Vec<String>> = journal
+            .iter()
+            .filter(|r| r["run"] == run_id)
+            .take_while(|r| r["step"] != "sync:tools")
+            .map(|r| {
+                r["argv"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|a| a.as_str().unwrap().to_string())
+                    .collect()
+            })
+            .collect();
         reset();
+        for argv in &before {
+            // An `lvcreate … --name N … VG/ORIGIN` (local, or the last word of an ssh
+            // command) gets its `lvremove -f VG/N` first, as in a later round of the run.
+            let last = argv.last().unwrap();
+            let words: Vec<&str> = last.split_whitespace().collect();
+            let create: Vec<&str> = if argv[0] == "lvcreate" {
+                argv.iter().map(String::as_str).collect()
+            } else {
+                words.clone()
+            };
+            if create.first() == Some(&"lvcreate") {
+                let name = create[create.iter().position(|w| *w == "--name").unwrap() + 1];
+                let vg = create.last().unwrap().split('/').next().unwrap();
+                let rm = format!("lvremove -f {vg}/{name}");
+                let mut rm_argv: Vec<String> = argv.clone();
+                if argv[0] == "lvcreate" {
+                    rm_argv = rm.split(' ').map(String::from).collect();
+                } else {
+                    *rm_argv.last_mut().unwrap() = rm;
+                }
+                let refs: Vec<&str> = rm_argv.iter().map(String::as_str).collect();
+                let _ = h.ns(&refs);
+            } else if words.first() == Some(&"lvremove") || argv[0] == "lvremove" {
+                continue;
+            }
+            let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
+            h.ns_ok(&refs);
+        }
         let refs: Vec<&str> = rsync_argv.iter().map(String::as_str).collect();
         let t = Instant::now();
         let out = h.ns(&refs);

@@ -61,7 +61,14 @@ pub fn run(ctx: &Ctx, name: &str) -> Result<()> {
         )),
     };
     let result = execute::run(ctx, &mut plan, &recovery);
-    if ctx.global.dry_run || plan.pending() == plan.steps.len() && result.is_ok() {
+    // Nothing ran (dry run, not confirmed, nothing to do): nothing to journal.
+    let ran = plan.steps.iter().any(|s| {
+        matches!(
+            s.state,
+            StepState::Done | StepState::Failed | StepState::Refused
+        )
+    });
+    if ctx.global.dry_run || !ran {
         return result;
     }
     let stats = ctx.runner.take_pipe_stats();
@@ -109,11 +116,16 @@ pub fn run(ctx: &Ctx, name: &str) -> Result<()> {
                 err = err.context(note);
             }
             let text = format!("{err:#}");
+            let word = if crate::error::exit_code_of(&err) == crate::exit::REFUSED {
+                "refused"
+            } else {
+                "failed"
+            };
             journal_result(
                 ctx,
                 b,
                 &plan,
-                "failed",
+                word,
                 (started, sync_ms),
                 (device_bytes, diff),
                 Some(text),

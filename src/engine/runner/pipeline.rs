@@ -490,7 +490,8 @@ impl Runner {
                     }
                 }
             }
-            std::thread::sleep(Duration::from_millis(50));
+            // Short: the pipeline's end is noticed within 10 ms.
+            std::thread::sleep(Duration::from_millis(10));
         }
         if let Some(pb) = bar {
             pb.finish_and_clear();
