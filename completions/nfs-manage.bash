@@ -16,6 +16,9 @@ _nfs__manage() {
             ",$1")
                 cmd="nfs__manage"
                 ;;
+            nfs__manage,backup)
+                cmd="nfs__manage__subcmd__backup"
+                ;;
             nfs__manage,check)
                 cmd="nfs__manage__subcmd__check"
                 ;;
@@ -52,6 +55,42 @@ _nfs__manage() {
             nfs__manage,up)
                 cmd="nfs__manage__subcmd__up"
                 ;;
+            nfs__manage__subcmd__backup,help)
+                cmd="nfs__manage__subcmd__backup__subcmd__help"
+                ;;
+            nfs__manage__subcmd__backup,list)
+                cmd="nfs__manage__subcmd__backup__subcmd__list"
+                ;;
+            nfs__manage__subcmd__backup,mount)
+                cmd="nfs__manage__subcmd__backup__subcmd__mount"
+                ;;
+            nfs__manage__subcmd__backup,run)
+                cmd="nfs__manage__subcmd__backup__subcmd__run"
+                ;;
+            nfs__manage__subcmd__backup,umount)
+                cmd="nfs__manage__subcmd__backup__subcmd__umount"
+                ;;
+            nfs__manage__subcmd__backup,wrap-remote)
+                cmd="nfs__manage__subcmd__backup__subcmd__wrap__subcmd__remote"
+                ;;
+            nfs__manage__subcmd__backup__subcmd__help,help)
+                cmd="nfs__manage__subcmd__backup__subcmd__help__subcmd__help"
+                ;;
+            nfs__manage__subcmd__backup__subcmd__help,list)
+                cmd="nfs__manage__subcmd__backup__subcmd__help__subcmd__list"
+                ;;
+            nfs__manage__subcmd__backup__subcmd__help,mount)
+                cmd="nfs__manage__subcmd__backup__subcmd__help__subcmd__mount"
+                ;;
+            nfs__manage__subcmd__backup__subcmd__help,run)
+                cmd="nfs__manage__subcmd__backup__subcmd__help__subcmd__run"
+                ;;
+            nfs__manage__subcmd__backup__subcmd__help,umount)
+                cmd="nfs__manage__subcmd__backup__subcmd__help__subcmd__umount"
+                ;;
+            nfs__manage__subcmd__backup__subcmd__help,wrap-remote)
+                cmd="nfs__manage__subcmd__backup__subcmd__help__subcmd__wrap__subcmd__remote"
+                ;;
             nfs__manage__subcmd__config,check)
                 cmd="nfs__manage__subcmd__config__subcmd__check"
                 ;;
@@ -81,6 +120,9 @@ _nfs__manage() {
                 ;;
             nfs__manage__subcmd__exports__subcmd__help,sync)
                 cmd="nfs__manage__subcmd__exports__subcmd__help__subcmd__sync"
+                ;;
+            nfs__manage__subcmd__help,backup)
+                cmd="nfs__manage__subcmd__help__subcmd__backup"
                 ;;
             nfs__manage__subcmd__help,check)
                 cmd="nfs__manage__subcmd__help__subcmd__check"
@@ -118,6 +160,21 @@ _nfs__manage() {
             nfs__manage__subcmd__help,up)
                 cmd="nfs__manage__subcmd__help__subcmd__up"
                 ;;
+            nfs__manage__subcmd__help__subcmd__backup,list)
+                cmd="nfs__manage__subcmd__help__subcmd__backup__subcmd__list"
+                ;;
+            nfs__manage__subcmd__help__subcmd__backup,mount)
+                cmd="nfs__manage__subcmd__help__subcmd__backup__subcmd__mount"
+                ;;
+            nfs__manage__subcmd__help__subcmd__backup,run)
+                cmd="nfs__manage__subcmd__help__subcmd__backup__subcmd__run"
+                ;;
+            nfs__manage__subcmd__help__subcmd__backup,umount)
+                cmd="nfs__manage__subcmd__help__subcmd__backup__subcmd__umount"
+                ;;
+            nfs__manage__subcmd__help__subcmd__backup,wrap-remote)
+                cmd="nfs__manage__subcmd__help__subcmd__backup__subcmd__wrap__subcmd__remote"
+                ;;
             nfs__manage__subcmd__help__subcmd__config,check)
                 cmd="nfs__manage__subcmd__help__subcmd__config__subcmd__check"
                 ;;
@@ -134,12 +191,250 @@ _nfs__manage() {
 
     case "${cmd}" in
         nfs__manage)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version status up down config enable-project disable-project exports check metrics sync generate help"
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version status up down config enable-project disable-project exports check metrics sync backup generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__backup)
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version run mount umount list wrap-remote help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__backup__subcmd__help)
+            opts="run mount umount list wrap-remote help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__backup__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__backup__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__backup__subcmd__help__subcmd__mount)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__backup__subcmd__help__subcmd__run)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__backup__subcmd__help__subcmd__umount)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__backup__subcmd__help__subcmd__wrap__subcmd__remote)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__backup__subcmd__list)
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__backup__subcmd__mount)
+            opts="-y -q -v -h -V --ttl --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__backup__subcmd__run)
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__backup__subcmd__umount)
+            opts="-y -q -v -h -V --expired --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__backup__subcmd__wrap__subcmd__remote)
+            opts="-y -q -v -h -V --status-file --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --status-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -530,8 +825,92 @@ _nfs__manage() {
             return 0
             ;;
         nfs__subcmd__manage__subcmd__help)
-            opts="status up down config enable-project disable-project exports check metrics sync generate help"
+            opts="status up down config enable-project disable-project exports check metrics sync backup generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__help__subcmd__backup)
+            opts="run mount umount list wrap-remote"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__help__subcmd__backup__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__help__subcmd__backup__subcmd__mount)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__help__subcmd__backup__subcmd__run)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__help__subcmd__backup__subcmd__umount)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__help__subcmd__backup__subcmd__wrap__subcmd__remote)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -72,6 +72,9 @@ pub enum Command {
     Metrics(MetricsArgs),
     /// rsync each `sync:` entry to (or from) its peer, from the node holding the service IP
     Sync(SyncArgs),
+    /// Block-device backups: pull a source LV into a local LV, mount snapshots of it
+    #[command(subcommand)]
+    Backup(BackupCommand),
     /// Write shell completions and man pages (used to refresh completions/ and man/)
     #[command(hide = true)]
     Generate(GenerateArgs),
@@ -155,6 +158,61 @@ pub struct ImportArgs {
 pub enum ConfigCommand {
     /// Validate the configuration (keys, types, names, paths, DRBD resources)
     Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Pull the source LV into the local target LV (bdsync or rsync over ssh), as a plan:
+    /// pre-sync snapshot, remote snapshot, sync, check, remote snapshot removed
+    Run(BackupRunArgs),
+    /// Mount a read-only snapshot of a backup to restore files from it; the backup job keeps
+    /// running meanwhile, because its target LV itself is not mounted
+    Mount(BackupMountArgs),
+    /// Unmount a backup mount and remove its snapshot (`--expired`: every mount past its TTL)
+    Umount(BackupUmountArgs),
+    /// Each backup: last run, result, duration, bytes, snapshot fill, open mounts
+    List,
+    /// Run a command and record its exit status (bdsync starts its server through this)
+    #[command(hide = true)]
+    WrapRemote(WrapRemoteArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BackupRunArgs {
+    /// The backup's name (backups[].name in the config)
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupMountArgs {
+    /// The backup's name (backups[].name in the config)
+    pub name: String,
+    /// Where to mount it (default: backups[].mountpoint, else /mnt/nfs-manage/NAME)
+    pub mountpoint: Option<PathBuf>,
+    /// How long the mount may stay before `backup umount --expired` removes it (default:
+    /// backups[].ttl, 4h)
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub ttl: Option<std::time::Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupUmountArgs {
+    /// The backup's name
+    #[arg(required_unless_present = "expired", conflicts_with = "expired")]
+    pub name: Option<String>,
+    /// Unmount every backup mount past its TTL (for a timer)
+    #[arg(long)]
+    pub expired: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WrapRemoteArgs {
+    /// Where to write {"rc":…,"signal":…,"stderr":…} when the command ends
+    #[arg(long, value_name = "FILE")]
+    pub status_file: PathBuf,
+    /// The command and its arguments
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -15,7 +15,9 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde::{Deserialize, Deserializer};
 
+mod backups;
 use crate::error::Error;
+pub use backups::{Backup, LvRef, Snapshot, Snapshots, Source, Transport};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,7 +38,7 @@ pub struct Config {
     #[serde(default = "default_projects_dir")]
     pub projects_dir: PathBuf,
     #[serde(default)]
-    pub backups: Vec<NotYetSupported>,
+    pub backups: Vec<Backup>,
     #[serde(default)]
     pub sync: Vec<SyncEntry>,
     #[serde(default)]
@@ -172,6 +174,9 @@ pub struct Paths {
     pub journal: PathBuf,
     #[serde(default = "default_lock_file")]
     pub lock: PathBuf,
+    /// Where state that outlives a run is kept (open backup mounts).
+    #[serde(default = "default_state_dir")]
+    pub state: PathBuf,
 }
 
 impl Default for Paths {
@@ -179,6 +184,7 @@ impl Default for Paths {
         Paths {
             journal: default_journal(),
             lock: default_lock_file(),
+            state: default_state_dir(),
         }
     }
 }
@@ -262,19 +268,6 @@ fn default_sync_max_runtime() -> Duration {
     Duration::from_secs(12 * 3600)
 }
 
-/// A section whose entries belong to a command this version does not have yet.
-/// An empty list is accepted; any entry is an error rather than being silently ignored.
-#[derive(Debug, Clone)]
-pub struct NotYetSupported;
-
-impl<'de> Deserialize<'de> for NotYetSupported {
-    fn deserialize<D: Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
-        Err(serde::de::Error::custom(
-            "entries here are not supported by this version of nfs-manage (leave the list empty)",
-        ))
-    }
-}
-
 fn default_projects_dir() -> PathBuf {
     "/etc/nfs-manage/projects.d".into()
 }
@@ -308,6 +301,9 @@ fn default_exports_backup() -> PathBuf {
 fn default_clients_timeout() -> Duration {
     Duration::from_secs(30)
 }
+fn default_state_dir() -> PathBuf {
+    "/var/lib/nfs-manage".into()
+}
 fn default_probe_timeout() -> Duration {
     Duration::from_secs(30)
 }
@@ -329,7 +325,7 @@ fn ip_with_prefix<'de, D: Deserializer<'de>>(d: D) -> Result<IpNet, D::Error> {
     })
 }
 
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+pub(crate) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let s = String::deserialize(d)?;
     humantime::parse_duration(&s).map_err(|e| {
         serde::de::Error::custom(format!(
@@ -407,7 +403,9 @@ impl Config {
         check_abs(&mut p, "projects_dir", &self.projects_dir);
         check_abs(&mut p, "paths.journal", &self.paths.journal);
         check_abs(&mut p, "paths.lock", &self.paths.lock);
-        if self.volumes.is_empty() {
+        check_abs(&mut p, "paths.state", &self.paths.state);
+        // A backup host may have backups and no volumes of its own.
+        if self.volumes.is_empty() && self.backups.is_empty() {
             p.push(Problem::new("volumes", "expected at least one volume"));
         }
         let mut names: HashMap<&str, usize> = HashMap::new();
@@ -521,6 +519,7 @@ impl Config {
         }
         self.validate_exports(&mut p);
         self.validate_sync(&mut p);
+        backups::validate(self, &mut p);
         if self.timeouts.probe.is_zero() {
             p.push(Problem::new(
                 "timeouts.probe",
@@ -1160,13 +1159,8 @@ services: [nginx]
     }
 
     #[test]
-    fn sections_of_later_versions_are_not_silently_ignored() {
-        let e = parse(&format!("{GOOD}backups:\n  - name: x\n")).unwrap_err();
-        assert!(
-            e.starts_with("c.yaml:23:3: backups") && e.contains("not supported"),
-            "{e}"
-        );
-        assert!(parse(&format!("{GOOD}backups: []\nsync: []\n")).is_ok());
+    fn empty_optional_sections_parse() {
+        assert!(parse(&format!("{GOOD}backups: []\nsync: []\npublic: []\n")).is_ok());
     }
 
     const REMOTE: &str = "remote: { ssh: [ssh, -o, BatchMode=yes] }\n";

@@ -91,14 +91,34 @@ pub fn check(global: &Global) -> Result<()> {
     Ok(())
 }
 
-/// The tools `up`, `down` and `status` will call for this config.
+/// The tools `up`, `down`, `status` and `backup` will call for this config.
 pub fn needed_tools(c: &Config) -> Vec<&'static str> {
-    let mut t = vec!["mount", "umount", "fuser", "systemctl", "exportfs"];
+    // A backup-only host serves no volumes: it needs none of the serving tools.
+    let mut t = if c.volumes.is_empty() {
+        vec!["mount", "umount", "fuser"]
+    } else {
+        vec!["mount", "umount", "fuser", "systemctl", "exportfs"]
+    };
     if c.has_drbd() {
         t.extend(["drbdadm", "drbdsetup"]);
     }
     if c.service_ip.is_some() {
         t.extend(["ip", "arping"]);
+    }
+    if !c.sync.is_empty() {
+        t.extend(["rsync", "ssh"]);
+    }
+    if !c.backups.is_empty() {
+        t.extend(["lvs", "lvcreate", "lvremove"]);
+        if !t.contains(&"ssh") {
+            t.push("ssh");
+        }
+        for b in &c.backups {
+            let tool = b.transport.word();
+            if !t.contains(&tool) {
+                t.push(tool);
+            }
+        }
     }
     t
 }

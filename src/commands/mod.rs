@@ -1,5 +1,6 @@
 //! One file per subcommand: each turns its arguments and the facts into a plan or a report.
 
+pub mod backup;
 pub mod check;
 pub mod config;
 pub mod disable_project;
@@ -14,7 +15,7 @@ pub mod up;
 
 use anyhow::Result;
 
-use crate::cli::{Cli, Command, ConfigCommand, ExportsCommand};
+use crate::cli::{BackupCommand, Cli, Command, ConfigCommand, ExportsCommand};
 use crate::engine::Ctx;
 
 pub fn dispatch(cli: &Cli) -> Result<()> {
@@ -36,5 +37,8 @@ pub fn dispatch(cli: &Cli) -> Result<()> {
         Command::Check(args) => check::run(&cli.global, args),
         Command::Metrics(args) => metrics::run(&Ctx::new(&cli.global)?, args),
         Command::Sync(args) => sync::run(&Ctx::new(&cli.global)?, args),
+        // Started by bdsync on the remote-shell side: no config, no context.
+        Command::Backup(BackupCommand::WrapRemote(args)) => backup::wrap_remote(&cli.global, args),
+        Command::Backup(cmd) => backup::dispatch(&Ctx::new(&cli.global)?, cmd),
     }
 }

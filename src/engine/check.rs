@@ -85,6 +85,7 @@ pub fn guard(ctx: &Ctx, g: &Guard) -> Result<Verdict> {
                 ))
             }
         }
+        Guard::Backup(b) => super::backup_check::guard(ctx, b)?,
     })
 }
 
@@ -446,5 +447,6 @@ pub fn verify(ctx: &Ctx, v: &Verify, out: &Output) -> Result<Verdict> {
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
+        Verify::Backup(b) => super::backup_check::verify(ctx, b, out)?,
     })
 }

@@ -23,6 +23,17 @@ pub struct Recovery {
 
 /// Print the plan and, unless this is a dry run or nothing is pending, run it.
 pub fn run(ctx: &Ctx, plan: &mut Plan, recovery: &Recovery) -> Result<()> {
+    run_with(ctx, plan, recovery, || Ok(()))
+}
+
+/// Like [`run`], with `before` called once the run is confirmed, right before the first step
+/// (e.g. to record state that must exist as soon as anything changes).
+pub fn run_with(
+    ctx: &Ctx,
+    plan: &mut Plan,
+    recovery: &Recovery,
+    before: impl FnOnce() -> Result<()>,
+) -> Result<()> {
     let g = &ctx.global;
     let human = !g.json && !g.quiet;
     if human {
@@ -51,6 +62,7 @@ pub fn run(ctx: &Ctx, plan: &mut Plan, recovery: &Recovery) -> Result<()> {
 
     let journal = Journal::new(&ctx.config.paths.journal);
     journal.open_check()?;
+    before()?;
     let result = run_steps(ctx, plan, &journal, recovery);
     match &result {
         Ok(()) => {
@@ -108,7 +120,9 @@ fn run_steps(ctx: &Ctx, plan: &mut Plan, journal: &Journal, recovery: &Recovery)
             continue;
         }
         let step = plan.steps[i].clone();
-        let spinner = (human && std::io::stdout().is_terminal()).then(|| {
+        let on_tty = human && std::io::stdout().is_terminal();
+        // A pipeline shows its own progress bar (bytes) instead of the spinner.
+        let spinner = (on_tty && step.pipeline.is_none()).then(|| {
             let pb = ProgressBar::new_spinner();
             pb.set_style(
                 ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
@@ -159,10 +173,12 @@ fn run_steps(ctx: &Ctx, plan: &mut Plan, journal: &Journal, recovery: &Recovery)
             }
         }
 
-        let out = if step.cmd.argv.is_empty() {
-            super::files::apply(&step.files, ctx.runner.dry_run)
-        } else {
-            ctx.runner.run(&step.cmd)
+        let out = match &step.pipeline {
+            Some(p) => ctx.runner.run_pipeline(p, on_tty),
+            None if step.cmd.argv.is_empty() => {
+                super::files::apply(&step.files, ctx.runner.dry_run)
+            }
+            None => ctx.runner.run(&step.cmd),
         };
         let out = match out {
             Ok(o) => o,

@@ -38,14 +38,36 @@ pub struct Journal {
 
 impl Journal {
     pub fn new(path: &Path) -> Journal {
-        let now = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or_default();
+        // One id per process, so records written by different parts of one run share it.
+        static RUN_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let run_id = RUN_ID.get_or_init(|| {
+            let now = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default();
+            format!("{}-{}", now.as_secs(), std::process::id())
+        });
         Journal {
             path: path.to_path_buf(),
-            run_id: format!("{}-{}", now.as_secs(), std::process::id()),
+            run_id: run_id.clone(),
             operator: operator(),
         }
+    }
+
+    /// Append any serializable record as one line (e.g. a backup's result summary).
+    pub fn append_value<T: Serialize>(&self, rec: &T) -> Result<()> {
+        let mut line = serde_json::to_string(rec)?;
+        line.push('\n');
+        if let Some(dir) = self.path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .with_context(|| format!("cannot open the journal {}", self.path.display()))?;
+        f.write_all(line.as_bytes())
+            .with_context(|| format!("cannot write the journal {}", self.path.display()))?;
+        Ok(())
     }
 
     /// Make sure the journal can be written before anything is changed.

@@ -8,6 +8,7 @@
 //!   by probing again after it, journaling every step. The first failure stops the run.
 //! - [`lock`] keeps it to one run at a time per host.
 
+pub mod backup_check;
 pub mod check;
 pub mod execute;
 pub mod facts;

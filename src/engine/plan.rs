@@ -8,7 +8,8 @@ use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
 use console::style;
 use serde::Serialize;
 
-use super::runner::Cmd;
+use super::backup_check::{BackupGuard, BackupVerify};
+use super::runner::{Cmd, Pipeline};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -52,6 +53,8 @@ pub enum Guard {
     HoldsServiceIp,
     /// Each path lies on a volume that is mounted.
     PathsOnMountedVolumes(Vec<PathBuf>),
+    /// Backup guards (see `backup_check`).
+    Backup(BackupGuard),
 }
 
 /// The postcondition, probed again after the command: an exit code 0 is not proof.
@@ -96,6 +99,8 @@ pub enum Verify {
     },
     /// rsync's exit code is accepted and its closing --stats block is complete.
     RsyncComplete,
+    /// Backup postconditions (see `backup_check`).
+    Backup(BackupVerify),
 }
 
 /// Work done in-process instead of by a command: atomic file writes and removals.
@@ -134,6 +139,9 @@ pub struct Step {
     pub ok_rcs: &'static [i32],
     /// For a step without a command (`cmd.argv` empty): the file work it does.
     pub files: Vec<FileOp>,
+    /// Run this pipeline instead of `cmd` (then `cmd` holds its members' argv joined by
+    /// "|", for the journal).
+    pub pipeline: Option<Pipeline>,
 }
 
 impl Step {
@@ -148,6 +156,7 @@ impl Step {
             verify,
             ok_rcs: &[0],
             files: Vec::new(),
+            pipeline: None,
         }
     }
 
@@ -163,9 +172,23 @@ impl Step {
         s
     }
 
-    /// What the plan shows in its command column.
+    /// A step that runs a pipeline; every member's exit status is checked.
+    pub fn new_pipeline(
+        id: impl Into<String>,
+        title: impl Into<String>,
+        p: Pipeline,
+        verify: Verify,
+    ) -> Step {
+        let mut s = Step::new(id, title, Cmd::change(p.flat_argv()), verify);
+        s.pipeline = Some(p);
+        s
+    }
+
+    /// What the plan shows in its command column (a pipeline with its `|`).
     pub fn command_text(&self) -> String {
-        if self.cmd.argv.is_empty() {
+        if let Some(p) = &self.pipeline {
+            p.display()
+        } else if self.cmd.argv.is_empty() {
             match self.files.as_slice() {
                 [one] => format!("({one})"),
                 ops => {
@@ -222,6 +245,9 @@ struct JsonStep<'a> {
     why: &'a str,
     argv: &'a [String],
     state: StepState,
+    /// Pipelines only: each member's argv (`argv` then holds them joined by "|").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pipeline: Option<Vec<&'a [String]>>,
 }
 
 #[derive(Serialize)]
@@ -265,6 +291,10 @@ impl Plan {
                     why: &s.why,
                     argv: &s.cmd.argv,
                     state: s.state,
+                    pipeline: s
+                        .pipeline
+                        .as_ref()
+                        .map(|p| p.members.iter().map(|m| m.cmd.argv.as_slice()).collect()),
                 })
                 .collect(),
             notes: &self.notes,

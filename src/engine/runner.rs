@@ -6,13 +6,16 @@
 //! up on `PATH`, which is also how the test stand-ins take the place of the real tools.
 //! Dry-run is enforced here: a state-changing command is refused before it can spawn.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
 use crate::error::Error;
+
+mod pipeline;
+pub use pipeline::{Member, MemberStatus, Observed, PipeStats, Pipeline, Report, rsync_progress};
 
 /// Whether a command only reads state or changes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -139,6 +142,7 @@ pub struct Runner {
     pub probe_timeout: Duration,
     pub step_timeout: Duration,
     spawned: Cell<usize>,
+    last_pipe: RefCell<Option<PipeStats>>,
 }
 
 impl Runner {
@@ -154,6 +158,7 @@ impl Runner {
             probe_timeout,
             step_timeout,
             spawned: Cell::new(0),
+            last_pipe: RefCell::new(None),
         }
     }
 
@@ -289,7 +294,8 @@ pub fn package_of(tool: &str) -> &'static str {
     match tool {
         "drbdadm" | "drbdsetup" => "drbd-utils",
         "mount" | "umount" => "mount",
-        "findmnt" | "blkid" | "losetup" | "unshare" | "nsenter" => "util-linux",
+        "findmnt" | "blkid" | "losetup" | "unshare" | "nsenter" | "blockdev" => "util-linux",
+        "dd" | "sha256sum" | "nice" => "coreutils",
         "ip" => "iproute2",
         "arping" => "arping (or iputils-arping)",
         "systemctl" => "systemd",

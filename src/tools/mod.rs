@@ -2,13 +2,16 @@
 //! maintains). None of them spawns anything: the engine's runner does.
 
 pub mod arping;
+pub mod bdsync;
 pub mod drbd;
 pub mod exportfs;
 pub mod fuser;
 pub mod getent;
 pub mod ip;
+pub mod lvm;
 pub mod mount;
 pub mod rsync;
+pub mod ssh;
 pub mod systemctl;
 
 /// Undo the octal escapes (`\040` for space, `\011` tab, `\012` newline, `\134` backslash)

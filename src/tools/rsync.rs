@@ -1,5 +1,5 @@
-//! rsync: the argv for one `sync:` entry over the configured ssh, and parsers for its
-//! `--itemize-changes` lines and `--stats` block.
+//! rsync: the argv for one `sync:` entry over the configured ssh, the argv for a block-device
+//! backup transport, and parsers for `--itemize-changes` lines and the `--stats` block.
 //!
 //! Formats: rsync(1) "--itemize-changes" (`YXcstpoguax path`, `*deleting path`) and the
 //! `--stats` block as printed by rsync 3.2.7 (Debian 12) with `--no-human-readable`
@@ -169,6 +169,53 @@ pub fn verify(out: &Output) -> Result<(), String> {
     }
 }
 
+/// Block devices: `--copy-devices` (sender reads the device as a file), `--write-devices`
+/// (receiver writes into the device), `--inplace --no-whole-file` (delta transfer into the
+/// existing data), `--ignore-times` (never skip on equal size and mtime), `--copy-links` (the
+/// remote /dev/VG/LV is a symlink). The local target is given as the resolved device node: a
+/// symlink there would be replaced by a regular file.
+pub fn device_sync_cmd(
+    ssh: &[String],
+    dest: &str,
+    remote_dev: &Path,
+    local_dev: &Path,
+    nice: i32,
+    bwlimit: Option<u64>,
+) -> Cmd {
+    let mut argv: Vec<String> = [
+        "rsync",
+        "--copy-devices",
+        "--write-devices",
+        "--inplace",
+        "--no-whole-file",
+        "--ignore-times",
+        "--copy-links",
+        "--stats",
+        "--info=progress2",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    argv.push("-e".into());
+    argv.push(rsh_quote(ssh));
+    argv.push("--rsync-path".into());
+    argv.push(format!("nice -n {nice} rsync"));
+    if let Some(b) = bwlimit {
+        // rsync counts in KiB/s.
+        argv.push(format!("--bwlimit={}K", b.div_ceil(1024)));
+    }
+    argv.push(format!("{dest}:{}", remote_dev.display()));
+    argv.push(local_dev.display().to_string());
+    Cmd::change(argv)
+}
+
+/// The literal (changed) bytes of a finished block-device transfer, from its `--stats` block.
+pub fn literal_data(stdout: &str) -> anyhow::Result<u64> {
+    parse(stdout).stats.literal_data.ok_or_else(|| {
+        anyhow::anyhow!("rsync printed no --stats block (expected \"Literal data: N bytes\")")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,5 +327,32 @@ total size is 1048588  speedup is 1.00
             &argv[argv.len() - 2..],
             ["dumps@[fe80::1]:/data/", "/srv/dumps/"]
         );
+    }
+
+    // rsync 3.2.7/3.4 --stats output (this machine).
+    const DEVICE_STATS: &str = "\r      8,388,608 100%  110.50MB/s    0:00:00 (xfr#1, to-chk=0/1)\n\nNumber of files: 1 (reg: 1)\nNumber of created files: 0\nTotal file size: 8,388,608 bytes\nTotal transferred file size: 8,388,608 bytes\nLiteral data: 2,896 bytes\nMatched data: 8,385,712 bytes\nTotal bytes sent: 14,561\nTotal bytes received: 17,417\n";
+
+    #[test]
+    fn device_stats() {
+        assert_eq!(literal_data(DEVICE_STATS).unwrap(), 2896);
+        assert!(literal_data("nothing").is_err());
+    }
+
+    #[test]
+    fn device_argv() {
+        let c = device_sync_cmd(
+            &["ssh".into(), "-i".into(), "/k".into()],
+            "root@h",
+            Path::new("/dev/vd/s"),
+            Path::new("/dev/dm-3"),
+            10,
+            Some(50 << 20),
+        );
+        let s = c.to_string();
+        assert!(
+            s.starts_with("rsync --copy-devices --write-devices --inplace --no-whole-file"),
+            "{s}"
+        );
+        assert!(s.ends_with("-e 'ssh -i /k' --rsync-path 'nice -n 10 rsync' --bwlimit=51200K root@h:/dev/vd/s /dev/dm-3"), "{s}");
     }
 }

@@ -180,6 +180,11 @@ impl Host {
         self.holder.id()
     }
 
+    /// The process that holds the "lan" network namespace.
+    pub fn lan_pid(&self) -> u32 {
+        self.lan.id()
+    }
+
     fn setup_namespace(&self) {
         let pid = self.pid().to_string();
         let lan = self.lan.id().to_string();
@@ -761,4 +766,129 @@ pub fn repo_path(rel: &str) -> PathBuf {
 pub fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v
+}
+
+/// Give the mount namespace of `pid` its own /dev: a tmpfs with the usual character devices
+/// and loop-control bound in, and the real devtmpfs at /dev/.real. The LVM stand-in can then
+/// create /dev/VG/LV links there without touching the machine's /dev. `scratch` is an empty
+/// directory used while setting up.
+pub fn private_dev(pid: u32, scratch: &Path) {
+    std::fs::create_dir_all(scratch).unwrap();
+    let s = scratch.display();
+    let script = format!(
+        "set -e
+mount --bind /dev {s}
+mount -t tmpfs -o mode=755,size=4m nfs-manage-dev /dev
+mkdir /dev/.real /dev/pts /dev/shm
+mount --bind {s} /dev/.real
+umount {s}
+for n in null zero full random urandom tty loop-control; do
+  touch /dev/$n; mount --bind /dev/.real/$n /dev/$n
+done
+mount --bind /dev/.real/pts /dev/pts
+mount -t tmpfs nfs-manage-shm /dev/shm
+ln -s /proc/self/fd /dev/fd
+ln -s /proc/self/fd/0 /dev/stdin; ln -s /proc/self/fd/1 /dev/stdout; ln -s /proc/self/fd/2 /dev/stderr"
+    );
+    ok(&[
+        "nsenter",
+        "-t",
+        &pid.to_string(),
+        "-m",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+}
+
+/// A real sshd for backup tests, in the mount+network namespace of `pid` (its /run is made
+/// private there), listening on `addr`:22. Keys are generated for this test only; the client
+/// side gets `ssh_argv` with BatchMode, its own known_hosts and key, and no user config.
+pub struct BackupSshd {
+    pub child: Child,
+    pub ssh_argv: Vec<String>,
+}
+
+impl BackupSshd {
+    /// `env`: variables every session gets (sshd_config SetEnv), e.g. PATH with stand-ins.
+    pub fn start(pid: u32, addr: &str, dir: &Path, env: &[(&str, String)]) -> BackupSshd {
+        std::fs::create_dir_all(dir).unwrap();
+        let p = |n: &str| dir.join(n).display().to_string();
+        for (key, kind) in [("host_key", "ed25519"), ("id", "ed25519")] {
+            ok(&["ssh-keygen", "-q", "-t", kind, "-N", "", "-f", &p(key)]);
+        }
+        std::fs::copy(dir.join("id.pub"), dir.join("authorized_keys")).unwrap();
+        let host_pub = std::fs::read_to_string(dir.join("host_key.pub")).unwrap();
+        let mut hk = host_pub.split_whitespace();
+        std::fs::write(
+            dir.join("known_hosts"),
+            format!("{addr} {} {}\n", hk.next().unwrap(), hk.next().unwrap()),
+        )
+        .unwrap();
+        let setenv: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let cfg = format!(
+            "ListenAddress {addr}\nPort 22\nHostKey {hk}\nPidFile {pid_file}\nAuthorizedKeysFile {ak}\nStrictModes no\nUsePAM no\nPermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nLogLevel ERROR\nSetEnv {setenv}\n",
+            hk = p("host_key"),
+            pid_file = p("sshd.pid"),
+            ak = p("authorized_keys"),
+            setenv = setenv.join(" ")
+        );
+        std::fs::write(dir.join("sshd_config"), cfg).unwrap();
+        let pid_s = pid.to_string();
+        ok(&[
+            "nsenter",
+            "-t",
+            &pid_s,
+            "-m",
+            "--",
+            "sh",
+            "-c",
+            "mount -t tmpfs nfs-manage-run /run && mkdir -p /run/sshd",
+        ]);
+        let child = Command::new("nsenter")
+            .args([
+                "-t",
+                &pid_s,
+                "-m",
+                "-n",
+                "--",
+                "/usr/sbin/sshd",
+                "-D",
+                "-e",
+                "-f",
+            ])
+            .arg(dir.join("sshd_config"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("sshd.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let ssh_argv: Vec<String> = [
+            "ssh",
+            "-F",
+            "none",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            &format!("UserKnownHostsFile={}", p("known_hosts")),
+            "-o",
+            "ConnectTimeout=5",
+            "-i",
+            &p("id"),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        BackupSshd { child, ssh_argv }
+    }
+}
+
+impl Drop for BackupSshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -1,5 +1,6 @@
 //! Test stand-in for `drbdadm`, `drbdsetup` and `systemctl`, which cannot run on the test
-//! machine (no DRBD kernel module, systemd is not PID 1). Tests symlink those three names to
+//! machine (no DRBD kernel module, systemd is not PID 1); `lvs`, `lvcreate`, `lvremove`
+//! (no device-mapper: see lvm.rs) and `bdsync` (not packaged: see bdsync.rs). Tests symlink those three names to
 //! this binary and put the directory first on PATH; we dispatch on the basename of argv[0] and
 //! answer from JSON state files in `$NFS_MANAGE_STANDIN_DIR` (drbd.json, systemd.json,
 //! faults.json; every call is appended to calls.log).
@@ -36,6 +37,9 @@ use anyhow::{Context, Result};
 use nix::fcntl::{Flock, FlockArg};
 use nix::sys::signal::{SigHandler, Signal, signal};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+mod bdsync;
+mod lvm;
 
 // ---- state files -------------------------------------------------------------------------
 
@@ -224,7 +228,7 @@ fn run(call: &Call, argv0: &str) -> Result<i32> {
         .write(true)
         .open(call.dir.join(".lock"))
         .with_context(|| format!("opening {}/.lock", call.dir.display()))?;
-    let _lock = Flock::lock(lock_file, FlockArg::LockExclusive)
+    let lock = Flock::lock(lock_file, FlockArg::LockExclusive)
         .map_err(|(_, e)| e)
         .context("flock .lock")?;
 
@@ -250,6 +254,11 @@ fn run(call: &Call, argv0: &str) -> Result<i32> {
         }
     }
 
+    if call.tool == "bdsync" {
+        // Its roles run at once (client, patch) and stream: they must not hold the lock.
+        drop(lock);
+        return Ok(bdsync::main(call));
+    }
     match dispatch(call)? {
         Action::Done(out) => emit(&out.stdout, &out.stderr, out.code),
         Action::ExecReal => match find_real(&call.tool, argv0) {
@@ -277,6 +286,11 @@ fn dispatch(call: &Call) -> Result<Action> {
         "drbdsetup" => Action::Done(drbdsetup(call)?),
         "drbdadm" => drbdadm(call)?,
         "systemctl" => Action::Done(systemctl(call)?),
+        "lvs" => Action::Done(lvm::lvs(call)?),
+        "lvcreate" => Action::Done(lvm::lvcreate(call)?),
+        "lvremove" => Action::Done(lvm::lvremove(call)?),
+        // Test helper, not a real tool: register an image as VG/LV.
+        "lvm-seed" => Action::Done(lvm::seed(call)?),
         _ => Action::ExecReal,
     })
 }
