@@ -238,7 +238,7 @@ pub enum CheckWhat {
     Nfs,
     /// Exports only of mounted volumes
     Exports,
-    /// Backups (age, snapshot use, backup mounts)
+    /// Backups: last run failed or too old, snapshot fill, backup mounts past their TTL
     Backups,
     /// Everything above (backups only when configured)
     All,

@@ -2,6 +2,10 @@
 //! computation as `nfs-manage status` — the verdicts are status's problems, sorted by the
 //! check that owns them and by severity, so the two can never disagree.
 //!
+//! `check backups` (and `all` when backups are configured) gives the verdicts of
+//! `backup list` (`commands::backup::state`): it needs no node state, so on a backup host it
+//! probes only LVM, the journal and the mount table.
+//!
 //! Output is one line, `NFS-MANAGE OK|WARNING|CRITICAL|UNKNOWN - summary | perfdata`, and the
 //! exit code is the Nagios one (0, 1, 2, 3) and nothing else: a config error, a missing tool or
 //! a probe that failed is UNKNOWN (the check could not run), never 78 or 69.
@@ -11,6 +15,7 @@ use std::fmt::Write as _;
 use anyhow::Result;
 use serde::Serialize;
 
+use super::backup::state::{self as backup_state, Survey};
 use super::status::{self, Area, Severity, Status};
 use crate::cli::{CheckArgs, CheckWhat, Expect, Global};
 use crate::engine::Ctx;
@@ -93,6 +98,8 @@ pub struct Perf {
     pub label: String,
     pub value: f64,
     pub uom: &'static str,
+    /// The warning threshold, when there is one (backup age, snapshot fill).
+    pub warn: Option<f64>,
     pub min: Option<f64>,
     pub max: Option<f64>,
 }
@@ -103,9 +110,15 @@ impl Perf {
             label: label.into(),
             value,
             uom,
+            warn: None,
             min: Some(0.0),
             max,
         }
+    }
+
+    fn warn_at(mut self, w: f64) -> Perf {
+        self.warn = Some(w);
+        self
     }
 
     /// `label=value[UOM];warn;crit;min;max` (Nagios plugin guidelines, "Performance data").
@@ -127,9 +140,10 @@ impl Perf {
             }
         };
         format!(
-            "{label}={}{};;;{};{}",
+            "{label}={}{};{};;{};{}",
             num(self.value),
             self.uom,
+            self.warn.map(num).unwrap_or_default(),
             self.min.map(num).unwrap_or_default(),
             self.max.map(num).unwrap_or_default()
         )
@@ -157,10 +171,24 @@ fn expect_name(e: Expect) -> &'static str {
 
 pub fn run(global: &Global, args: &CheckArgs) -> Result<()> {
     let report = match Ctx::new(global) {
-        Ok(ctx) => match Facts::gather(&ctx, Mode::Strict) {
-            Ok(facts) => evaluate(&ctx, &status::compute(&ctx, &facts), args),
-            Err(e) => unknown(args, Some(&ctx), &format!("cannot probe the node: {e:#}")),
-        },
+        Ok(ctx) => {
+            let backups = (matches!(args.what, CheckWhat::Backups | CheckWhat::All)
+                && !ctx.config.backups.is_empty())
+            .then(|| backup_state::survey(&ctx));
+            if args.what == CheckWhat::Backups {
+                evaluate(&ctx, None, backups.as_ref(), args)
+            } else {
+                match Facts::gather(&ctx, Mode::Strict) {
+                    Ok(facts) => evaluate(
+                        &ctx,
+                        Some(&status::compute(&ctx, &facts)),
+                        backups.as_ref(),
+                        args,
+                    ),
+                    Err(e) => unknown(args, Some(&ctx), &format!("cannot probe the node: {e:#}")),
+                }
+            }
+        }
         Err(e) => unknown(args, None, &format!("{e:#}")),
     };
     if global.json {
@@ -194,8 +222,14 @@ fn unknown(args: &CheckArgs, ctx: Option<&Ctx>, why: &str) -> Report {
     )
 }
 
-/// Turn status into verdicts. Pure: the tests feed it statuses directly.
-pub fn evaluate(ctx: &Ctx, st: &Status, args: &CheckArgs) -> Report {
+/// Turn status (and the backups' state) into verdicts. Pure: the tests feed it statuses
+/// directly. `st` is None only for `check backups`, which needs no node state.
+pub fn evaluate(
+    ctx: &Ctx,
+    st: Option<&Status>,
+    backups: Option<&Result<Survey>>,
+    args: &CheckArgs,
+) -> Report {
     let cfg = &ctx.config;
     let wanted: Vec<CheckWhat> = match args.what {
         CheckWhat::All => {
@@ -213,17 +247,99 @@ pub fn evaluate(ctx: &Ctx, st: &Status, args: &CheckArgs) -> Report {
         }
         one => vec![one],
     };
+    let mut perf = st.map(perfdata).unwrap_or_default();
     let checks: Vec<CheckResult> = wanted
         .into_iter()
-        .map(|w| one_check(ctx, st, w, args.expect))
+        .map(|w| match (w, st) {
+            (CheckWhat::Backups, _) => backups_check(ctx, backups, &mut perf),
+            (_, Some(st)) => one_check(st, w, args.expect),
+            (_, None) => unreachable!("node checks are evaluated with a status"),
+        })
         .collect();
     finish(
         args,
-        Some((st.cluster.clone(), st.node.clone())),
-        Some(st.role),
+        Some((cfg.cluster.clone(), ctx.node.clone())),
+        st.map(|s| s.role),
         checks,
-        perfdata(st),
+        perf,
     )
+}
+
+/// The backups' verdicts are `backup list`'s problems; perfdata: the age of each backup's
+/// last successful run (warning at its max_age), its snapshots' fill (warning above 80%),
+/// and the open backup mounts.
+fn backups_check(ctx: &Ctx, survey: Option<&Result<Survey>>, perf: &mut Vec<Perf>) -> CheckResult {
+    let cfg = &ctx.config;
+    let (findings, summary) = match survey {
+        _ if cfg.backups.is_empty() => (
+            vec![Finding {
+                state: State::Unknown,
+                message: "no backups configured".into(),
+            }],
+            String::new(),
+        ),
+        None => unreachable!("surveyed whenever backups are configured"),
+        Some(Err(e)) => (
+            vec![Finding {
+                state: State::Unknown,
+                message: format!("cannot read the backups' state: {e:#}"),
+            }],
+            String::new(),
+        ),
+        Some(Ok(s)) => {
+            for (b, bs) in cfg.backups.iter().zip(&s.backups) {
+                if let Some(age) = bs.age(s.now) {
+                    perf.push(
+                        Perf::new(
+                            format!("backup_{}_age", b.name),
+                            age.as_secs() as f64,
+                            "s",
+                            None,
+                        )
+                        .warn_at(b.max_age.as_secs() as f64),
+                    );
+                }
+                for (what, lv) in [
+                    ("presync", bs.presync.as_ref()),
+                    ("mount", bs.mount.as_ref().and_then(|m| m.snapshot.as_ref())),
+                ] {
+                    if let Some(pct) = lv.and_then(|l| l.data_percent) {
+                        perf.push(
+                            Perf::new(
+                                format!("backup_{}_{what}_fill", b.name),
+                                pct,
+                                "%",
+                                Some(100.0),
+                            )
+                            .warn_at(backup_state::FILL_WARN_PERCENT),
+                        );
+                    }
+                }
+            }
+            perf.push(Perf::new(
+                "backup_mounts",
+                s.open_mounts() as f64,
+                "",
+                Some(cfg.backups.len() as f64),
+            ));
+            let findings = s
+                .problems(&cfg.backups)
+                .into_iter()
+                .map(|p| Finding {
+                    state: State::of(p.severity),
+                    message: p.message,
+                })
+                .collect();
+            (findings, s.summary())
+        }
+    };
+    let state = findings.iter().map(|f| f.state).max().unwrap_or(State::Ok);
+    CheckResult {
+        name: what_name(CheckWhat::Backups),
+        state,
+        summary,
+        findings,
+    }
 }
 
 fn from_problems(st: &Status, area: Area) -> Vec<Finding> {
@@ -244,8 +360,7 @@ fn crit(msg: String) -> Finding {
     }
 }
 
-fn one_check(ctx: &Ctx, st: &Status, what: CheckWhat, expect: Option<Expect>) -> CheckResult {
-    let cfg = &ctx.config;
+fn one_check(st: &Status, what: CheckWhat, expect: Option<Expect>) -> CheckResult {
     let mut findings;
     let summary;
     match what {
@@ -362,17 +477,7 @@ fn one_check(ctx: &Ctx, st: &Status, what: CheckWhat, expect: Option<Expect>) ->
                 st.volumes.len()
             );
         }
-        CheckWhat::Backups => {
-            findings = Vec::new();
-            if cfg.backups.is_empty() {
-                findings.push(Finding {
-                    state: State::Unknown,
-                    message: "no backups configured".into(),
-                });
-            }
-            summary = String::new();
-        }
-        CheckWhat::All => unreachable!("expanded by evaluate"),
+        CheckWhat::Backups | CheckWhat::All => unreachable!("handled by evaluate"),
     }
     let state = findings.iter().map(|f| f.state).max().unwrap_or(State::Ok);
     CheckResult {
@@ -575,6 +680,12 @@ mod tests {
             "sync_misc_peer=45.50%;;;0;100"
         );
         assert_eq!(Perf::new("a b", 1.0, "", None).render(), "'a b'=1;;;0;");
+        assert_eq!(
+            Perf::new("backup_tools_age", 3600.0, "s", None)
+                .warn_at(129600.0)
+                .render(),
+            "backup_tools_age=3600s;129600;;0;"
+        );
     }
 
     #[test]
@@ -651,7 +762,8 @@ volumes:
         let st = status::compute(&ctx, &facts);
         evaluate(
             &ctx,
-            &st,
+            Some(&st),
+            None,
             &CheckArgs {
                 what: CheckWhat::ServiceIp,
                 expect: Some(Expect::Active),

@@ -1,6 +1,7 @@
 //! `nfs-manage metrics [--textfile DIR]`: the node's state as Prometheus metrics, from the same
 //! facts and status computation as `status` and `check`, plus the last run of each `sync:`
-//! entry from the journal.
+//! entry from the journal, and each backup's last run, snapshot fill and open mount (the state
+//! `backup list` and `check backups` read, `commands::backup::state`).
 //!
 //! The text exposition format (0.0.4) is written by hand: every metric is a gauge computed
 //! once per run, so a registry crate would add a long-lived object model for nothing, and
@@ -19,6 +20,7 @@ use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 
+use super::backup::state as backup_state;
 use super::status::{self, Severity};
 use crate::cli::MetricsArgs;
 use crate::engine::Ctx;
@@ -122,11 +124,17 @@ fn now_secs() -> f64 {
 pub fn run(ctx: &Ctx, args: &MetricsArgs) -> Result<()> {
     let mut e = Exposition::default();
     let gathered = Facts::gather(ctx, Mode::Strict);
+    let backups = (!ctx.config.backups.is_empty()).then(|| backup_state::survey(ctx));
+    let backups_ok = match &backups {
+        None => true,
+        Some(Ok(s)) => s.lvm_unknown.is_none(),
+        Some(Err(_)) => false,
+    };
     e.flag(
         "nfs_manage_collect_success",
         "1 if every probe ran and the metrics below are current, 0 if not",
         &[],
-        gathered.is_ok(),
+        gathered.is_ok() && backups_ok,
     );
     e.gauge(
         "nfs_manage_collect_timestamp_seconds",
@@ -136,12 +144,24 @@ pub fn run(ctx: &Ctx, args: &MetricsArgs) -> Result<()> {
     );
     let result = gathered.map(|facts| node_metrics(ctx, &facts, &mut e));
     sync_metrics(ctx, &mut e);
+    let backups = match backups {
+        Some(Ok(s)) => {
+            backup_metrics(ctx, &s, &mut e);
+            match s.lvm_unknown {
+                Some(why) => Err(anyhow::anyhow!("LVM state unknown: {why}")),
+                None => Ok(()),
+            }
+        }
+        Some(Err(err)) => Err(err),
+        None => Ok(()),
+    };
     let text = e.render();
     match &args.textfile {
         Some(dir) => write_atomically(dir, &text)?,
         None => print!("{text}"),
     }
-    result.context("cannot collect the node's state (nfs_manage_collect_success is 0)")
+    result.context("cannot collect the node's state (nfs_manage_collect_success is 0)")?;
+    backups.context("cannot collect the backups' state (nfs_manage_collect_success is 0)")
 }
 
 fn node_metrics(ctx: &Ctx, f: &Facts, e: &mut Exposition) {
@@ -348,6 +368,110 @@ fn sync_metrics(ctx: &Ctx, e: &mut Exposition) {
                 "rsync's exit code in the last run of the sync entry",
                 &l,
                 rc as f64,
+            );
+        }
+    }
+}
+
+/// Per backup, the way sync entries are exported: the last run (start, duration, result,
+/// bytes), the end of the last successful run with the configured max age (so an alert can
+/// use the same threshold as `check backups`), snapshot fill and the open backup mount.
+fn backup_metrics(ctx: &Ctx, s: &backup_state::Survey, e: &mut Exposition) {
+    for (b, bs) in ctx.config.backups.iter().zip(&s.backups) {
+        let l = [("backup", b.name.as_str())];
+        e.gauge(
+            "nfs_manage_backup_max_age_seconds",
+            "How old the backup's last successful run may be (backups[].max_age)",
+            &l,
+            b.max_age.as_secs() as f64,
+        );
+        if let Some(r) = &bs.history.last {
+            let end = backup_state::finished_at(r).map(backup_state::unix);
+            if let Some(end) = end {
+                e.gauge(
+                    "nfs_manage_backup_last_run_timestamp_seconds",
+                    "When the last run of the backup started (Unix time)",
+                    &l,
+                    (end - r.duration_ms as f64 / 1000.0).floor(),
+                );
+            }
+            e.gauge(
+                "nfs_manage_backup_last_duration_seconds",
+                "How long the last run of the backup took",
+                &l,
+                r.duration_ms as f64 / 1000.0,
+            );
+            e.flag(
+                "nfs_manage_backup_last_success",
+                "1 if the last run of the backup completed and was verified",
+                &l,
+                r.result == "ok",
+            );
+            e.gauge(
+                "nfs_manage_backup_last_result",
+                "The last run's result: ok, failed or refused (always 1)",
+                &[l[0], ("result", &r.result)],
+                1.0,
+            );
+            if let Some(n) = r.device_bytes {
+                e.gauge(
+                    "nfs_manage_backup_last_device_bytes",
+                    "Size of the device the last run of the backup synced",
+                    &l,
+                    n as f64,
+                );
+            }
+            if let Some(n) = r.diff_bytes {
+                e.gauge(
+                    "nfs_manage_backup_last_transferred_bytes",
+                    "Data the last run of the backup sent (bdsync's patch, rsync's literal data)",
+                    &l,
+                    n as f64,
+                );
+            }
+        }
+        if let Some(t) = bs
+            .history
+            .last_ok
+            .as_ref()
+            .and_then(backup_state::finished_at)
+        {
+            e.gauge(
+                "nfs_manage_backup_last_success_timestamp_seconds",
+                "When the last successful run of the backup finished (Unix time)",
+                &l,
+                backup_state::unix(t).floor(),
+            );
+        }
+        for (which, lv) in [
+            ("presync", bs.presync.as_ref()),
+            ("mount", bs.mount.as_ref().and_then(|m| m.snapshot.as_ref())),
+        ] {
+            if let Some(lv) = lv
+                && let Some(pct) = lv.data_percent
+            {
+                e.gauge(
+                    "nfs_manage_backup_snapshot_data_percent",
+                    "How full the backup's snapshot is (lvs data_percent; LVM invalidates it at 100)",
+                    &[l[0], ("snapshot", which), ("lv", &format!("{}/{}", lv.vg, lv.name))],
+                    pct,
+                );
+            }
+        }
+        let mounted = bs.mount.as_ref().filter(|m| m.mounted);
+        e.flag(
+            "nfs_manage_backup_mount_open",
+            "1 if a backup mount of the backup is mounted",
+            &l,
+            mounted.is_some(),
+        );
+        if let Some(t) = mounted.and_then(|m| humantime::parse_rfc3339_weak(&m.record.expires).ok())
+        {
+            e.gauge(
+                "nfs_manage_backup_mount_expiry_timestamp_seconds",
+                "When the open backup mount passes its TTL (Unix time)",
+                &l,
+                backup_state::unix(t),
             );
         }
     }

@@ -33,6 +33,8 @@ pub enum Area {
     ServiceIp,
     Nfs,
     Exports,
+    /// Backup age, result, snapshot fill and mounts (`backup list`; not part of `status`).
+    Backups,
 }
 
 /// Ordered by how bad it is for monitoring (Nagios: CRITICAL > WARNING > UNKNOWN).

@@ -18,6 +18,7 @@
 //!     bwlimit: 50M             # bytes per second (K, M, G: binary); default: unlimited
 //!     keep_remote_snapshot: false
 //!     ttl: 4h                  # default lifetime of a backup mount
+//!     max_age: 36h             # `check backups` warns when the last good run is older
 //!     timeout: 12h             # time limit of the sync step
 //!     mountpoint: /mnt/nfs-manage/tools   # default /mnt/nfs-manage/NAME
 //! ```
@@ -63,6 +64,10 @@ pub struct Backup {
     pub ttl: Duration,
     #[serde(default = "default_timeout", deserialize_with = "duration")]
     pub timeout: Duration,
+    /// How old the last successful run may be before `check backups` warns. The default
+    /// suits a daily timer: a day, plus the run's own length, plus slack.
+    #[serde(default = "default_max_age", deserialize_with = "duration")]
+    pub max_age: Duration,
     #[serde(default)]
     pub mountpoint: Option<PathBuf>,
 }
@@ -135,6 +140,9 @@ fn default_ttl() -> Duration {
 }
 fn default_timeout() -> Duration {
     Duration::from_secs(12 * 3600)
+}
+pub fn default_max_age() -> Duration {
+    Duration::from_secs(36 * 3600)
 }
 
 pub const DEFAULT_SNAPSHOT_SIZE: &str = "20%ORIGIN";
@@ -446,6 +454,12 @@ pub(super) fn validate(cfg: &Config, p: &mut Vec<Problem>) {
                 "expected a duration above zero",
             ));
         }
+        if b.max_age.is_zero() {
+            p.push(Problem::new(
+                at("max_age"),
+                "expected a duration above zero, like 36h (how old the last successful run may be)",
+            ));
+        }
         if let Some(m) = &b.mountpoint {
             check_abs(p, &at("mountpoint"), m);
             if m == Path::new("/") {
@@ -493,6 +507,7 @@ backups:
         assert_eq!(b.destination(&c), "root@labstore1005");
         assert_eq!(b.ssh_argv(&c), ["ssh", "-o", "BatchMode=yes"]);
         assert_eq!(b.ttl, Duration::from_secs(4 * 3600));
+        assert_eq!(b.max_age, Duration::from_secs(36 * 3600));
         assert!(!b.keep_remote_snapshot);
         assert_eq!(c.paths.state, Path::new("/var/lib/nfs-manage"));
     }
@@ -563,6 +578,12 @@ backups:
                 "backups[0].snapshots.presync.name: a snapshot cannot have the target LV's own name",
             ),
             ("    ttl: soon\n", "c.yaml:7:5", "expected a duration"),
+            ("    max_age: daily\n", "c.yaml:7:5", "expected a duration"),
+            (
+                "    max_age: 0s\n",
+                "c.yaml:10:14",
+                "backups[0].max_age: expected a duration above zero",
+            ),
             ("    colour: red\n", "c.yaml:10:5", "unknown field `colour`"),
         ];
         for (extra, pos, msg) in cases {

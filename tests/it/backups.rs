@@ -16,12 +16,12 @@ use crate::harness::*;
 const SOURCE_ADDR: &str = "192.0.2.1";
 const SIZE: &str = "32M";
 
-struct Bed {
+pub(crate) struct Bed {
     host: Option<Host>,
     remote: Child,
     _sshd: Option<BackupSshd>,
-    dir: PathBuf,
-    config: PathBuf,
+    pub(crate) dir: PathBuf,
+    pub(crate) config: PathBuf,
 }
 
 fn standin_links(dir: &Path) {
@@ -64,7 +64,7 @@ fn drbd_image(path: &Path) {
 }
 
 impl Bed {
-    fn new(transport: &str) -> Bed {
+    pub(crate) fn new(transport: &str) -> Bed {
         Bed::with(
             transport,
             &|src, tgt| {
@@ -77,7 +77,7 @@ impl Bed {
 
     /// `images` writes the source and target image files; `extra` is added to the backup
     /// entry of the config (indented by 4).
-    fn with(transport: &str, images: &dyn Fn(&Path, &Path), extra: &str) -> Bed {
+    pub(crate) fn with(transport: &str, images: &dyn Fn(&Path, &Path), extra: &str) -> Bed {
         let host = Host::with(Spec {
             volumes: &[],
             drbd: false,
@@ -161,7 +161,7 @@ impl Bed {
         bed
     }
 
-    fn host(&self) -> &Host {
+    pub(crate) fn host(&self) -> &Host {
         self.host.as_ref().unwrap()
     }
 
@@ -223,9 +223,20 @@ impl Bed {
         }
     }
 
-    fn run(&self, args: &[&str]) -> Run {
+    pub(crate) fn run(&self, args: &[&str]) -> Run {
         let mut argv = vec![bin().display().to_string(), "--config".into()];
         argv.push(self.config.display().to_string());
+        argv.extend(args.iter().map(|s| s.to_string()));
+        let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
+        Run::from(self.host().ns(&refs))
+    }
+
+    /// `run` with the clock shifted by OFFSET (libfaketime, e.g. "+37h"): what a later run
+    /// of the command would see, with every file left as the real runs wrote it.
+    pub(crate) fn run_at(&self, offset: &str, args: &[&str]) -> Run {
+        let mut argv = vec!["faketime".to_string(), "-f".into(), offset.into()];
+        argv.push(bin().display().to_string());
+        argv.extend(["--config".to_string(), self.config.display().to_string()]);
         argv.extend(args.iter().map(|s| s.to_string()));
         let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
         Run::from(self.host().ns(&refs))
@@ -245,7 +256,7 @@ impl Bed {
     }
 
     /// The loop device (as the root namespace names it) behind an LV of a stand-in state.
-    fn loopdev(&self, state: &str, vg: &str, lv: &str) -> String {
+    pub(crate) fn loopdev(&self, state: &str, vg: &str, lv: &str) -> String {
         let st: Value = serde_json::from_str(
             &std::fs::read_to_string(self.dir.join(state).join("lvm.json")).unwrap(),
         )
@@ -262,7 +273,7 @@ impl Bed {
             .replace("/dev/.real/", "/dev/")
     }
 
-    fn lvs(&self, state: &str) -> Vec<String> {
+    pub(crate) fn lvs(&self, state: &str) -> Vec<String> {
         let st: Value = std::fs::read_to_string(self.dir.join(state).join("lvm.json"))
             .ok()
             .and_then(|t| serde_json::from_str(&t).ok())
@@ -298,7 +309,7 @@ impl Bed {
     }
 
     /// Write a file on the source LV's filesystem (mounted here for a moment).
-    fn write_on_source(&self, name: &str, text: &str) {
+    pub(crate) fn write_on_source(&self, name: &str, text: &str) {
         let dev = self.loopdev("remote-standin", "vd", "tools");
         let h = self.host();
         h.ns_ok(&["mkdir", "-p", "/srv/source"]);
@@ -313,7 +324,7 @@ impl Bed {
         h.ns_ok(&["umount", "/srv/source"]);
     }
 
-    fn results(&self) -> Vec<Value> {
+    pub(crate) fn results(&self) -> Vec<Value> {
         self.host()
             .journal()
             .into_iter()
@@ -321,7 +332,7 @@ impl Bed {
             .collect()
     }
 
-    fn remote_faults(&self, v: Value) {
+    pub(crate) fn remote_faults(&self, v: Value) {
         let d = self.dir.join("remote-standin");
         let _ = std::fs::remove_file(d.join("fault-counters.json"));
         std::fs::write(d.join("faults.json"), v.to_string()).unwrap();

@@ -1,6 +1,7 @@
 //! Integration tests: the real binary against real tools in private namespaces, with
 //! stand-ins only for DRBD kernel state and systemctl (see harness.rs).
 
+mod backup_monitoring;
 mod backups;
 mod check;
 mod cli;
@@ -13,4 +14,5 @@ mod metrics;
 mod package;
 mod status;
 mod sync;
+mod units;
 mod up;

@@ -1,6 +1,7 @@
 //! `backup list [--json]`: each backup's last run (from the journal), result, duration,
 //! bytes, the fill of its snapshots (`data_percent` from one `lvs` call for all target VGs)
-//! and whether a backup mount is open, since when.
+//! and whether a backup mount is open, since when; then the problems (`state`: the same
+//! verdicts `check backups` gives).
 //!
 //! JSON: `{"format_version":1,"backups":[{"name","transport","source":{"host","vg","lv"},
 //! "target":{"vg","lv","exists","size"},"last_run":{"time","result","duration_ms","sync_ms",
@@ -8,95 +9,35 @@
 //! "mount":{"mountpoint","snapshot","since","expires","expired","mounted","data_percent"}|null}],
 //! "problems":[…]}`.
 
-use std::time::SystemTime;
-
 use anyhow::Result;
 use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
 use serde_json::{Value, json};
 
-use super::{human_bytes, last_results, read_record};
+use super::{human_bytes, state};
 use crate::engine::Ctx;
-use crate::engine::backup_check::mounts_of;
-use crate::tools::{lvm, mount};
 
 pub fn list(ctx: &Ctx) -> Result<()> {
     let cfg = &ctx.config;
-    let mut problems = Vec::new();
-    let mut vgs: Vec<&str> = Vec::new();
-    for b in &cfg.backups {
-        if !vgs.contains(&b.target.vg.as_str()) {
-            vgs.push(&b.target.vg);
-        }
-    }
-    let lvs = if vgs.is_empty() {
-        Vec::new()
-    } else {
-        let cmd = lvm::lvs_fill_cmd(&vgs);
-        match ctx
-            .runner
-            .run(&cmd)
-            .and_then(|o| lvm::parse_lvs_output(&cmd, &o))
-        {
-            Ok(l) => l,
-            Err(e) => {
-                problems.push(format!("LVM state unknown: {e:#}"));
-                Vec::new()
-            }
-        }
-    };
-    let results = last_results(&cfg.paths.journal)?;
-    let table = mount::read_mountinfo()?;
-    let now = SystemTime::now();
+    let survey = state::survey(ctx)?;
+    let problems: Vec<String> = survey
+        .problems(&cfg.backups)
+        .into_iter()
+        .map(|p| p.message)
+        .collect();
     let mut rows = Vec::new();
-    for b in &cfg.backups {
-        let target = lvm::find(&lvs, &b.target.vg, &b.target.lv);
-        let presync = lvm::find(&lvs, &b.target.vg, &b.presync_snapshot());
-        let last = results.get(&b.name);
-        let rec = read_record(ctx, &b.name)?;
-        let mount = rec.as_ref().map(|r| {
-            let mounted = mounts_of(&r.device, &table)
-                .iter()
-                .any(|m| m.mountpoint == r.mountpoint);
-            let snap = lvm::find(&lvs, &r.vg, &r.snapshot);
+    for (b, s) in cfg.backups.iter().zip(&survey.backups) {
+        let target = s.target.as_ref();
+        let presync = s.presync.as_ref();
+        let last = s.history.last.as_ref();
+        let mount = s.mount.as_ref().map(|m| {
+            let r = &m.record;
             json!({
                 "mountpoint": r.mountpoint, "snapshot": format!("{}/{}", r.vg, r.snapshot),
-                "since": r.since, "expires": r.expires, "expired": r.expired(now),
-                "mounted": mounted, "data_percent": snap.and_then(|s| s.data_percent),
+                "since": r.since, "expires": r.expires, "expired": m.expired,
+                "mounted": m.mounted,
+                "data_percent": m.snapshot.as_ref().and_then(|s| s.data_percent),
             })
         });
-        if let Some(m) = &mount
-            && m["mounted"] == false
-        {
-            problems.push(format!(
-                "backup {}: a mount is recorded at {} but nothing is mounted there; `nfs-manage backup umount {}` clears it",
-                b.name,
-                m["mountpoint"].as_str().unwrap_or(""),
-                b.name
-            ));
-        }
-        for (what, lv) in [
-            ("pre-sync", presync),
-            (
-                "mount",
-                rec.as_ref()
-                    .and_then(|r| lvm::find(&lvs, &r.vg, &r.snapshot)),
-            ),
-        ] {
-            if let Some(p) = lv.and_then(|l| l.data_percent)
-                && p >= 80.0
-            {
-                problems.push(format!(
-                    "backup {}: the {what} snapshot is {p:.2}% full; at 100% LVM invalidates it",
-                    b.name
-                ));
-            }
-        }
-        if target.is_none() && problems.iter().all(|p| !p.starts_with("LVM state unknown")) {
-            problems.push(format!(
-                "backup {}: the target {}/{} does not exist",
-                b.name, b.target.vg, b.target.lv
-            ));
-        }
         rows.push(json!({
             "name": b.name,
             "transport": b.transport.word(),

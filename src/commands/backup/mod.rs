@@ -15,6 +15,7 @@
 pub mod list;
 pub mod mount;
 pub mod run;
+pub mod state;
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -183,15 +184,16 @@ pub struct ResultRecord {
 
 pub const RESULT_STEP: &str = "backup-result";
 
-/// The last result of each backup, read line by line (the journal can be large).
-pub fn last_results(journal: &Path) -> Result<std::collections::HashMap<String, ResultRecord>> {
-    let mut last = std::collections::HashMap::new();
-    let f = match std::fs::File::open(journal) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(last),
+/// Every backup result in the journal, oldest first, read line by line (the journal can be
+/// large). The one reader of these lines: `backup run`, `mount`, `list`, `check` and
+/// `metrics` all go through it.
+pub fn each_result(journal: &Path, mut f: impl FnMut(ResultRecord)) -> Result<()> {
+    let file = match std::fs::File::open(journal) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", journal.display())),
     };
-    for line in std::io::BufReader::new(f).lines() {
+    for line in std::io::BufReader::new(file).lines() {
         let line = line.with_context(|| format!("cannot read {}", journal.display()))?;
         if !line.contains(RESULT_STEP) {
             continue;
@@ -199,33 +201,20 @@ pub fn last_results(journal: &Path) -> Result<std::collections::HashMap<String, 
         if let Ok(r) = serde_json::from_str::<ResultRecord>(&line)
             && r.step == RESULT_STEP
         {
-            last.insert(r.backup.clone(), r);
+            f(r);
         }
     }
-    Ok(last)
+    Ok(())
 }
 
 /// The last result of a run that touched the target: if it failed, the target is partial.
 pub fn last_touching_result(journal: &Path, name: &str) -> Result<Option<ResultRecord>> {
     let mut found = None;
-    let f = match std::fs::File::open(journal) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", journal.display())),
-    };
-    for line in std::io::BufReader::new(f).lines() {
-        let line = line?;
-        if !line.contains(RESULT_STEP) {
-            continue;
-        }
-        if let Ok(r) = serde_json::from_str::<ResultRecord>(&line)
-            && r.step == RESULT_STEP
-            && r.backup == name
-            && r.target_touched
-        {
+    each_result(journal, |r| {
+        if r.backup == name && r.target_touched {
             found = Some(r);
         }
-    }
+    })?;
     Ok(found)
 }
 
