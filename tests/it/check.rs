@@ -252,13 +252,11 @@ fn unknown_only_when_the_check_cannot_run() {
         return;
     }
     let h = Host::new();
-    // No backups section: nothing to check, so it cannot say OK.
+    // No backups section: nothing to check, so it cannot say OK. (`check backups` probes no
+    // node state, so no role is shown.)
     let r = h.run(&["check", "backups"]);
     r.expect(3);
-    assert_eq!(
-        nagios(&r).1,
-        "test on labstore1004 (standby): no backups configured"
-    );
+    assert_eq!(nagios(&r).1, "test on labstore1004: no backups configured");
     // A missing tool: UNKNOWN (3), never 69.
     let mut argv = vec![
         "env".to_string(),
