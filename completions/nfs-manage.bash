@@ -28,6 +28,9 @@ _nfs__manage() {
             nfs__manage,help)
                 cmd="nfs__manage__subcmd__help"
                 ;;
+            nfs__manage,lock)
+                cmd="nfs__manage__subcmd__lock"
+                ;;
             nfs__manage,status)
                 cmd="nfs__manage__subcmd__status"
                 ;;
@@ -58,6 +61,9 @@ _nfs__manage() {
             nfs__manage__subcmd__help,help)
                 cmd="nfs__manage__subcmd__help__subcmd__help"
                 ;;
+            nfs__manage__subcmd__help,lock)
+                cmd="nfs__manage__subcmd__help__subcmd__lock"
+                ;;
             nfs__manage__subcmd__help,status)
                 cmd="nfs__manage__subcmd__help__subcmd__status"
                 ;;
@@ -67,6 +73,30 @@ _nfs__manage() {
             nfs__manage__subcmd__help__subcmd__config,check)
                 cmd="nfs__manage__subcmd__help__subcmd__config__subcmd__check"
                 ;;
+            nfs__manage__subcmd__help__subcmd__lock,break)
+                cmd="nfs__manage__subcmd__help__subcmd__lock__subcmd__break"
+                ;;
+            nfs__manage__subcmd__help__subcmd__lock,show)
+                cmd="nfs__manage__subcmd__help__subcmd__lock__subcmd__show"
+                ;;
+            nfs__manage__subcmd__lock,break)
+                cmd="nfs__manage__subcmd__lock__subcmd__break"
+                ;;
+            nfs__manage__subcmd__lock,help)
+                cmd="nfs__manage__subcmd__lock__subcmd__help"
+                ;;
+            nfs__manage__subcmd__lock,show)
+                cmd="nfs__manage__subcmd__lock__subcmd__show"
+                ;;
+            nfs__manage__subcmd__lock__subcmd__help,break)
+                cmd="nfs__manage__subcmd__lock__subcmd__help__subcmd__break"
+                ;;
+            nfs__manage__subcmd__lock__subcmd__help,help)
+                cmd="nfs__manage__subcmd__lock__subcmd__help__subcmd__help"
+                ;;
+            nfs__manage__subcmd__lock__subcmd__help,show)
+                cmd="nfs__manage__subcmd__lock__subcmd__help__subcmd__show"
+                ;;
             *)
                 ;;
         esac
@@ -74,7 +104,7 @@ _nfs__manage() {
 
     case "${cmd}" in
         nfs__manage)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version status up down config generate help"
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version status up down config lock generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -182,7 +212,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__subcmd__manage__subcmd__down)
-            opts="-y -q -v -h -V --force-unmount --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
+            opts="-y -q -v -h -V --force-unmount --keep-dual-primary --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -234,7 +264,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__subcmd__manage__subcmd__help)
-            opts="status up down config generate help"
+            opts="status up down config lock generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -317,6 +347,48 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        nfs__subcmd__manage__subcmd__help__subcmd__lock)
+            opts="show break"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__help__subcmd__lock__subcmd__break)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__help__subcmd__lock__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         nfs__subcmd__manage__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -338,6 +410,132 @@ _nfs__manage() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__lock)
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version show break help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__lock__subcmd__break)
+            opts="-y -q -v -h -V --reason --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__lock__subcmd__help)
+            opts="show break help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__lock__subcmd__help__subcmd__break)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__lock__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__lock__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__lock__subcmd__show)
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -38,6 +38,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "status" -d 'S
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "up" -d 'Bring the service up on this node: DRBD Primary, mount, NFS, exports, services, IP'
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "down" -d 'Take the service down on this node, in the exact reverse order of `up`'
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "config" -d 'Work with the configuration file'
+complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "lock" -d 'The cluster lock in etcd: who holds it, and the audited manual override'
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "generate" -d 'Write shell completions and man pages (used to refresh completions/ and man/)'
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -l config -d 'Cluster configuration file' -r -F
@@ -63,6 +64,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -s V -l versio
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l config -d 'Cluster configuration file' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l force-unmount -d 'Kill the processes that hold a mount (TERM, then KILL) instead of stopping'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l keep-dual-primary -d 'Leave dual-primary volumes Primary and mounted (only NFS and the IP go; used by failover)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l json -d 'Machine-readable output (an object with "format_version": 1)'
@@ -95,6 +97,43 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "check" -d 'Validate the configuration (keys, types, names, paths, DRBD resources)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -l json -d 'Machine-readable output (an object with "format_version": 1)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -s h -l help -d 'Print help'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -s V -l version -d 'Print version'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -f -a "show" -d 'Show who holds the cluster lock, since when, and its revision'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -f -a "break" -d 'Delete the cluster lock whoever holds it (audited: journaled with operator and reason)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from show" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from show" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from show" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from show" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from show" -l json -d 'Machine-readable output (an object with "format_version": 1)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from show" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -l reason -d 'Why the lock is broken (recorded in the journal)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -l json -d 'Machine-readable output (an object with "format_version": 1)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -s h -l help -d 'Print help'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -s V -l version -d 'Print version'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show who holds the cluster lock, since when, and its revision'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from help" -f -a "break" -d 'Delete the cluster lock whoever holds it (audited: journaled with operator and reason)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -l completions -d 'Directory for bash, zsh and fish completions' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -l man -d 'Directory for man pages (one per subcommand)' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -l config -d 'Cluster configuration file' -r -F
@@ -107,10 +146,13 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -s v -l 
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -s V -l version -d 'Print version'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config generate help" -f -a "status" -d 'Show DRBD, mounts, exports, NFS and the service IP, and the node\'s overall role'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config generate help" -f -a "up" -d 'Bring the service up on this node: DRBD Primary, mount, NFS, exports, services, IP'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config generate help" -f -a "down" -d 'Take the service down on this node, in the exact reverse order of `up`'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config generate help" -f -a "config" -d 'Work with the configuration file'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config generate help" -f -a "generate" -d 'Write shell completions and man pages (used to refresh completions/ and man/)'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config lock generate help" -f -a "status" -d 'Show DRBD, mounts, exports, NFS and the service IP, and the node\'s overall role'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config lock generate help" -f -a "up" -d 'Bring the service up on this node: DRBD Primary, mount, NFS, exports, services, IP'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config lock generate help" -f -a "down" -d 'Take the service down on this node, in the exact reverse order of `up`'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config lock generate help" -f -a "config" -d 'Work with the configuration file'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config lock generate help" -f -a "lock" -d 'The cluster lock in etcd: who holds it, and the audited manual override'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config lock generate help" -f -a "generate" -d 'Write shell completions and man pages (used to refresh completions/ and man/)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config lock generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "check" -d 'Validate the configuration (keys, types, names, paths, DRBD resources)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and __fish_seen_subcommand_from lock" -f -a "show" -d 'Show who holds the cluster lock, since when, and its revision'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and __fish_seen_subcommand_from lock" -f -a "break" -d 'Delete the cluster lock whoever holds it (audited: journaled with operator and reason)'

@@ -59,6 +59,9 @@ pub enum Command {
     /// Work with the configuration file
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// The cluster lock in etcd: who holds it, and the audited manual override
+    #[command(subcommand)]
+    Lock(LockCommand),
     /// Write shell completions and man pages (used to refresh completions/ and man/)
     #[command(hide = true)]
     Generate(GenerateArgs),
@@ -69,6 +72,24 @@ pub struct DownArgs {
     /// Kill the processes that hold a mount (TERM, then KILL) instead of stopping
     #[arg(long)]
     pub force_unmount: bool,
+    /// Leave dual-primary volumes Primary and mounted (only NFS and the IP go; used by failover)
+    #[arg(long)]
+    pub keep_dual_primary: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LockCommand {
+    /// Show who holds the cluster lock, since when, and its revision
+    Show,
+    /// Delete the cluster lock whoever holds it (audited: journaled with operator and reason)
+    Break(BreakArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BreakArgs {
+    /// Why the lock is broken (recorded in the journal)
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
 }
 
 #[derive(Debug, Subcommand)]

@@ -129,6 +129,21 @@ pub fn plan(ctx: &Ctx, f: &Facts, args: &DownArgs) -> Result<(Plan, Vec<String>)
     // 5. Mounts: holders first, then everything stacked on or bound from the volume, then it.
     for (i, v) in cfg.volumes.iter().enumerate().rev() {
         let m = mount::VolumeMounts::of(v, &f.mounts);
+        if args.keep_dual_primary && v.dual_primary {
+            p.steps.push(
+                Step::new(
+                    format!("umount:{}", v.name),
+                    format!("unmount {} from {}", v.name, v.mountpoint.display()),
+                    mount::umount_cmd(&v.mountpoint),
+                    Verify::NotMountedAt {
+                        volume: i,
+                        path: v.mountpoint.clone(),
+                    },
+                )
+                .already("dual-primary: stays mounted (--keep-dual-primary)"),
+            );
+            continue;
+        }
         let mut paths: Vec<std::path::PathBuf> =
             m.submounts.iter().map(|s| s.mountpoint.clone()).collect();
         for b in &m.of_device {
@@ -219,11 +234,21 @@ pub fn plan(ctx: &Ctx, f: &Facts, args: &DownArgs) -> Result<(Plan, Vec<String>)
                 role: "Secondary",
             },
         );
+        if args.keep_dual_primary && cfg.resource_dual_primary(res) {
+            p.steps
+                .push(step.already("dual-primary: stays Primary (--keep-dual-primary)"));
+            continue;
+        }
         p.steps.push(match f.resource(res) {
             Some(r) if r.role == "Primary" => step.why("Primary now"),
             Some(r) => step.already(r.role.clone()),
             None => step.already("not configured on this node"),
         });
+    }
+
+    // 7. The cluster lock (when configured), only if it names this node.
+    if let Some(step) = crate::engine::cluster_lock::release_step(ctx)? {
+        p.steps.push(step);
     }
     Ok((p, refusals))
 }

@@ -3,12 +3,13 @@
 pub mod config;
 pub mod down;
 pub mod generate;
+pub mod lock;
 pub mod status;
 pub mod up;
 
 use anyhow::Result;
 
-use crate::cli::{Cli, Command, ConfigCommand};
+use crate::cli::{Cli, Command, ConfigCommand, LockCommand};
 use crate::engine::Ctx;
 
 pub fn dispatch(cli: &Cli) -> Result<()> {
@@ -18,5 +19,7 @@ pub fn dispatch(cli: &Cli) -> Result<()> {
         Command::Status => status::run(&Ctx::new(&cli.global)?),
         Command::Up => up::run(&Ctx::new(&cli.global)?),
         Command::Down(args) => down::run(&Ctx::new(&cli.global)?, args),
+        Command::Lock(LockCommand::Show) => lock::show(&Ctx::new(&cli.global)?),
+        Command::Lock(LockCommand::Break(args)) => lock::break_lock(&Ctx::new(&cli.global)?, args),
     }
 }

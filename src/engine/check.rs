@@ -282,6 +282,7 @@ pub fn verify(ctx: &Ctx, v: &Verify, out: &Output) -> Result<Verdict> {
             0 => Err("the gateway did not answer the ARP announcement".into()),
             _ => Ok(()),
         },
+        Verify::LockHolder { node } => super::cluster_lock::verify(ctx, node.as_deref(), out)?,
         Verify::NoHolders(i) => {
             // Killed processes take a moment to exit and release their files.
             let vol = &cfg.volumes[*i];

@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::Ctx;
 use super::check;
 use super::journal::{Journal, Record, now_rfc3339};
-use super::plan::{Plan, StepState};
+use super::plan::{Plan, StepState, Verify};
 use crate::error::Error;
 
 /// How to get out of a half-done run, shown in failure messages.
@@ -140,6 +140,7 @@ fn run_steps(ctx: &Ctx, plan: &mut Plan, journal: &Journal, recovery: &Recovery)
             verify: "not checked",
             result: "",
             stderr: None,
+            fencing_token: None,
         };
 
         if let Some(guard) = &step.guard {
@@ -205,6 +206,7 @@ fn run_steps(ctx: &Ctx, plan: &mut Plan, journal: &Journal, recovery: &Recovery)
         };
         rec.rc = out.rc;
         rec.duration_ms = out.duration.as_millis() as u64;
+        plan.steps[i].duration = Some(out.duration);
         rec.verify = &verify_word;
         let stderr = out.stderr.trim().to_string();
         if !stderr.is_empty() {
@@ -214,6 +216,9 @@ fn run_steps(ctx: &Ctx, plan: &mut Plan, journal: &Journal, recovery: &Recovery)
             Ok(()) => {
                 plan.steps[i].state = StepState::Done;
                 rec.result = "done";
+                if matches!(step.verify, Verify::LockHolder { .. }) {
+                    rec.fencing_token = super::cluster_lock::fencing_token(&out);
+                }
                 journal.append(&rec)?;
                 if human {
                     println!(
@@ -238,6 +243,12 @@ fn run_steps(ctx: &Ctx, plan: &mut Plan, journal: &Journal, recovery: &Recovery)
                     format!("the command failed ({})", out.ending())
                 };
                 let msg = failure_text(ctx, plan, i, &headline, Some(&out), recovery);
+                // Losing the lock to another node or run is "lock held" (exit 4).
+                if matches!(step.verify, Verify::LockHolder { .. })
+                    && super::cluster_lock::lost_race(&out)
+                {
+                    return Err(Error::LockHeld(msg).into());
+                }
                 return Err(Error::StepFailed(msg).into());
             }
         }

@@ -9,6 +9,7 @@
 //! - [`lock`] keeps it to one run at a time per host.
 
 pub mod check;
+pub mod cluster_lock;
 pub mod execute;
 pub mod facts;
 pub mod journal;

@@ -77,6 +77,11 @@ pub enum Verify {
     /// The gateway answered our ARP from the service IP.
     AnnounceAnswered(crate::tools::arping::Flavor),
     NoHolders(usize),
+    /// The cluster lock in etcd names this node (`None`: is free), written by this step's
+    /// transaction (see `cluster_lock`).
+    LockHolder {
+        node: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -90,6 +95,8 @@ pub struct Step {
     pub verify: Verify,
     /// Exit codes that count as success (almost always just 0).
     pub ok_rcs: &'static [i32],
+    /// How long its command took, once run.
+    pub duration: Option<std::time::Duration>,
 }
 
 impl Step {
@@ -103,6 +110,7 @@ impl Step {
             guard: None,
             verify,
             ok_rcs: &[0],
+            duration: None,
         }
     }
 

@@ -6,8 +6,8 @@
 //! up on `PATH`, which is also how the test stand-ins take the place of the real tools.
 //! Dry-run is enforced here: a state-changing command is refused before it can spawn.
 
-use std::cell::Cell;
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -26,6 +26,12 @@ pub enum Effect {
 pub struct Cmd {
     pub argv: Vec<String>,
     pub effect: Effect,
+    /// Fed to the command's standard input (e.g. an `etcdctl txn` request); else /dev/null.
+    pub stdin: Option<String>,
+    /// Overrides the runner's limit for this command (e.g. a short one for etcd and ssh).
+    pub timeout: Option<Duration>,
+    /// Extra environment for this command only.
+    pub env: Vec<(String, String)>,
 }
 
 impl Cmd {
@@ -37,6 +43,9 @@ impl Cmd {
         Cmd {
             argv: argv.into_iter().map(Into::into).collect(),
             effect: Effect::Probe,
+            stdin: None,
+            timeout: None,
+            env: Vec::new(),
         }
     }
 
@@ -48,7 +57,25 @@ impl Cmd {
         Cmd {
             argv: argv.into_iter().map(Into::into).collect(),
             effect: Effect::Change,
+            stdin: None,
+            timeout: None,
+            env: Vec::new(),
         }
+    }
+
+    pub fn with_stdin(mut self, input: impl Into<String>) -> Cmd {
+        self.stdin = Some(input.into());
+        self
+    }
+
+    pub fn with_env(mut self, key: &str, value: &str) -> Cmd {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    pub fn with_timeout(mut self, limit: Duration) -> Cmd {
+        self.timeout = Some(limit);
+        self
     }
 
     pub fn program(&self) -> &str {
@@ -124,7 +151,7 @@ pub struct Runner {
     pub verbose: bool,
     pub probe_timeout: Duration,
     pub step_timeout: Duration,
-    spawned: Cell<usize>,
+    spawned: AtomicUsize,
 }
 
 impl Runner {
@@ -139,12 +166,12 @@ impl Runner {
             verbose,
             probe_timeout,
             step_timeout,
-            spawned: Cell::new(0),
+            spawned: AtomicUsize::new(0),
         }
     }
 
     pub fn spawned(&self) -> usize {
-        self.spawned.get()
+        self.spawned.load(Ordering::Relaxed)
     }
 
     /// Run to completion (or the time limit). A non-zero exit is an `Output`, not an error:
@@ -173,20 +200,27 @@ impl Runner {
             tool: cmd.program().to_string(),
             package: package_of(cmd.program()),
         })?;
-        let limit = match cmd.effect {
+        let limit = cmd.timeout.unwrap_or(match cmd.effect {
             Effect::Probe => self.probe_timeout,
             Effect::Change => self.step_timeout,
-        };
+        });
         let start = Instant::now();
-        let handle = duct::cmd(program, &cmd.argv[1..])
+        let expr = duct::cmd(program, &cmd.argv[1..])
             .env("LC_ALL", "C")
-            .stdin_null()
+            // etcdctl before 3.4 defaults to the v2 API; we only speak v3.
+            .env("ETCDCTL_API", "3");
+        let expr = cmd.env.iter().fold(expr, |e, (k, v)| e.env(k, v));
+        let expr = match &cmd.stdin {
+            Some(input) => expr.stdin_bytes(input.as_bytes().to_vec()),
+            None => expr.stdin_null(),
+        };
+        let handle = expr
             .stdout_capture()
             .stderr_capture()
             .unchecked()
             .start()
             .with_context(|| format!("cannot start `{cmd}`"))?;
-        self.spawned.set(self.spawned.get() + 1);
+        self.spawned.fetch_add(1, Ordering::Relaxed);
         Ok(Started {
             handle,
             start,

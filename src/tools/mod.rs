@@ -3,10 +3,12 @@
 
 pub mod arping;
 pub mod drbd;
+pub mod etcd;
 pub mod exportfs;
 pub mod fuser;
 pub mod ip;
 pub mod mount;
+pub mod ssh;
 pub mod systemctl;
 
 /// Undo the octal escapes (`\040` for space, `\011` tab, `\012` newline, `\134` backslash)

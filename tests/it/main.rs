@@ -4,7 +4,9 @@
 mod cli;
 mod config_check;
 mod down;
+mod failover;
 mod faults;
 mod harness;
+mod lock;
 mod status;
 mod up;
