@@ -22,6 +22,9 @@ _nfs__manage() {
             nfs__manage,down)
                 cmd="nfs__manage__subcmd__down"
                 ;;
+            nfs__manage,failover)
+                cmd="nfs__manage__subcmd__failover"
+                ;;
             nfs__manage,generate)
                 cmd="nfs__manage__subcmd__generate"
                 ;;
@@ -54,6 +57,9 @@ _nfs__manage() {
                 ;;
             nfs__manage__subcmd__help,down)
                 cmd="nfs__manage__subcmd__help__subcmd__down"
+                ;;
+            nfs__manage__subcmd__help,failover)
+                cmd="nfs__manage__subcmd__help__subcmd__failover"
                 ;;
             nfs__manage__subcmd__help,generate)
                 cmd="nfs__manage__subcmd__help__subcmd__generate"
@@ -104,7 +110,7 @@ _nfs__manage() {
 
     case "${cmd}" in
         nfs__manage)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version status up down config lock generate help"
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version status up down failover config lock generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -118,6 +124,10 @@ _nfs__manage() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -126,7 +136,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__subcmd__manage__subcmd__config)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version check help"
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -140,6 +150,10 @@ _nfs__manage() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -148,7 +162,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__subcmd__manage__subcmd__config__subcmd__check)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -159,6 +173,10 @@ _nfs__manage() {
                     return 0
                     ;;
                 --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -212,7 +230,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__subcmd__manage__subcmd__down)
-            opts="-y -q -v -h -V --force-unmount --keep-dual-primary --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
+            opts="-y -q -v -h -V --force-unmount --keep-dual-primary --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -226,6 +244,40 @@ _nfs__manage() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__failover)
+            opts="-y -q -v -h -V --to --allow-resync --peer-dead --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -234,7 +286,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__subcmd__manage__subcmd__generate)
-            opts="-y -q -v -h -V --completions --man --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
+            opts="-y -q -v -h -V --completions --man --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -256,6 +308,10 @@ _nfs__manage() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -264,7 +320,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__subcmd__manage__subcmd__help)
-            opts="status up down config lock generate help"
+            opts="status up down failover config lock generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -306,6 +362,20 @@ _nfs__manage() {
             return 0
             ;;
         nfs__subcmd__manage__subcmd__help__subcmd__down)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__help__subcmd__failover)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -418,7 +488,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__subcmd__manage__subcmd__lock)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version show break help"
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version show break help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -432,6 +502,10 @@ _nfs__manage() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -440,7 +514,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__subcmd__manage__subcmd__lock__subcmd__break)
-            opts="-y -q -v -h -V --reason --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
+            opts="-y -q -v -h -V --reason --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -455,6 +529,10 @@ _nfs__manage() {
                     return 0
                     ;;
                 --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -522,7 +600,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__subcmd__manage__subcmd__lock__subcmd__show)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -536,6 +614,10 @@ _nfs__manage() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -544,7 +626,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__subcmd__manage__subcmd__status)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -555,6 +637,10 @@ _nfs__manage() {
                     return 0
                     ;;
                 --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -566,7 +652,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__subcmd__manage__subcmd__up)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -577,6 +663,10 @@ _nfs__manage() {
                     return 0
                     ;;
                 --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

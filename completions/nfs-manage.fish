@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_nfs_manage_global_optspecs
-    string join \n config= node= dry-run y/yes json q/quiet v/verbose no-color h/help V/version
+    string join \n config= node= dry-run y/yes json q/quiet v/verbose no-color wait-lock= h/help V/version
 end
 
 function __fish_nfs_manage_needs_command
@@ -26,6 +26,7 @@ end
 
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -l config -d 'Cluster configuration file' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -l json -d 'Machine-readable output (an object with "format_version": 1)'
@@ -37,12 +38,14 @@ complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -s V -l version -d '
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "status" -d 'Show DRBD, mounts, exports, NFS and the service IP, and the node\'s overall role'
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "up" -d 'Bring the service up on this node: DRBD Primary, mount, NFS, exports, services, IP'
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "down" -d 'Take the service down on this node, in the exact reverse order of `up`'
+complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "failover" -d 'Move the service to the other node: preflight, lock, down there, proof, up here'
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "config" -d 'Work with the configuration file'
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "lock" -d 'The cluster lock in etcd: who holds it, and the audited manual override'
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "generate" -d 'Write shell completions and man pages (used to refresh completions/ and man/)'
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -l config -d 'Cluster configuration file' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -l json -d 'Machine-readable output (an object with "format_version": 1)'
@@ -53,6 +56,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -s h -l he
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -l config -d 'Cluster configuration file' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -l json -d 'Machine-readable output (an object with "format_version": 1)'
@@ -63,6 +67,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -s h -l help -
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l config -d 'Cluster configuration file' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l force-unmount -d 'Kill the processes that hold a mount (TERM, then KILL) instead of stopping'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l keep-dual-primary -d 'Leave dual-primary volumes Primary and mounted (only NFS and the IP go; used by failover)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
@@ -73,8 +78,23 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -s v -l verb
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -s V -l version -d 'Print version'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -l to -d 'The node that takes over (default: the node that is not active)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -l allow-resync -d 'Go ahead while DRBD resyncs (the target must still be UpToDate)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -l peer-dead -d 'The active node is hard-down: take over from here without it, only with evidence (unreachable over ssh, DRBD not connected, no ARP answer for the service IP) and after `failover.fence_command` succeeded, when configured; promotes with --force'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -l json -d 'Machine-readable output (an object with "format_version": 1)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -s h -l help -d 'Print help'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -l config -d 'Cluster configuration file' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -l json -d 'Machine-readable output (an object with "format_version": 1)'
@@ -87,6 +107,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from check" -l config -d 'Cluster configuration file' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from check" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from check" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from check" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from check" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from check" -l json -d 'Machine-readable output (an object with "format_version": 1)'
@@ -99,6 +120,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -l config -d 'Cluster configuration file' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -l json -d 'Machine-readable output (an object with "format_version": 1)'
@@ -112,6 +134,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fi
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from show" -l config -d 'Cluster configuration file' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from show" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from show" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from show" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from show" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from show" -l json -d 'Machine-readable output (an object with "format_version": 1)'
@@ -123,6 +146,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_s
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -l reason -d 'Why the lock is broken (recorded in the journal)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -l config -d 'Cluster configuration file' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -l json -d 'Machine-readable output (an object with "format_version": 1)'
@@ -138,6 +162,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -l compl
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -l man -d 'Directory for man pages (one per subcommand)' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -l config -d 'Cluster configuration file' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -l json -d 'Machine-readable output (an object with "format_version": 1)'
@@ -146,13 +171,14 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -s v -l 
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -s V -l version -d 'Print version'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config lock generate help" -f -a "status" -d 'Show DRBD, mounts, exports, NFS and the service IP, and the node\'s overall role'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config lock generate help" -f -a "up" -d 'Bring the service up on this node: DRBD Primary, mount, NFS, exports, services, IP'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config lock generate help" -f -a "down" -d 'Take the service down on this node, in the exact reverse order of `up`'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config lock generate help" -f -a "config" -d 'Work with the configuration file'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config lock generate help" -f -a "lock" -d 'The cluster lock in etcd: who holds it, and the audited manual override'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config lock generate help" -f -a "generate" -d 'Write shell completions and man pages (used to refresh completions/ and man/)'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config lock generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down failover config lock generate help" -f -a "status" -d 'Show DRBD, mounts, exports, NFS and the service IP, and the node\'s overall role'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down failover config lock generate help" -f -a "up" -d 'Bring the service up on this node: DRBD Primary, mount, NFS, exports, services, IP'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down failover config lock generate help" -f -a "down" -d 'Take the service down on this node, in the exact reverse order of `up`'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down failover config lock generate help" -f -a "failover" -d 'Move the service to the other node: preflight, lock, down there, proof, up here'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down failover config lock generate help" -f -a "config" -d 'Work with the configuration file'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down failover config lock generate help" -f -a "lock" -d 'The cluster lock in etcd: who holds it, and the audited manual override'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down failover config lock generate help" -f -a "generate" -d 'Write shell completions and man pages (used to refresh completions/ and man/)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down failover config lock generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "check" -d 'Validate the configuration (keys, types, names, paths, DRBD resources)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and __fish_seen_subcommand_from lock" -f -a "show" -d 'Show who holds the cluster lock, since when, and its revision'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and __fish_seen_subcommand_from lock" -f -a "break" -d 'Delete the cluster lock whoever holds it (audited: journaled with operator and reason)'

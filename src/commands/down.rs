@@ -18,7 +18,10 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
     let _lock = if ctx.global.dry_run {
         None
     } else {
-        Some(HostLock::acquire(&ctx.config.paths.lock)?)
+        Some(HostLock::acquire_wait(
+            &ctx.config.paths.lock,
+            ctx.global.wait_lock,
+        )?)
     };
     let mode = if ctx.global.dry_run {
         Mode::Lenient

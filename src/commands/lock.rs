@@ -68,7 +68,10 @@ pub fn break_lock(ctx: &Ctx, args: &BreakArgs) -> Result<()> {
     let _lock = if ctx.global.dry_run {
         None
     } else {
-        Some(HostLock::acquire(&ctx.config.paths.lock)?)
+        Some(HostLock::acquire_wait(
+            &ctx.config.paths.lock,
+            ctx.global.wait_lock,
+        )?)
     };
     let mut plan = Plan::new("lock break");
     if ctx.global.dry_run {

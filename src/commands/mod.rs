@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod down;
+pub mod failover;
 pub mod generate;
 pub mod lock;
 pub mod status;
@@ -19,6 +20,7 @@ pub fn dispatch(cli: &Cli) -> Result<()> {
         Command::Status => status::run(&Ctx::new(&cli.global)?),
         Command::Up => up::run(&Ctx::new(&cli.global)?),
         Command::Down(args) => down::run(&Ctx::new(&cli.global)?, args),
+        Command::Failover(args) => failover::run(&Ctx::new(&cli.global)?, args),
         Command::Lock(LockCommand::Show) => lock::show(&Ctx::new(&cli.global)?),
         Command::Lock(LockCommand::Break(args)) => lock::break_lock(&Ctx::new(&cli.global)?, args),
     }

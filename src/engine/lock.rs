@@ -23,6 +23,26 @@ pub const INHERIT_ENV: &str = "NFS_MANAGE_HOST_LOCK_HOLDER";
 
 impl HostLock {
     pub fn acquire(path: &Path) -> Result<HostLock> {
+        Self::acquire_wait(path, None)
+    }
+
+    /// Like `acquire`, but while another run holds the lock, keep trying for up to `wait`.
+    pub fn acquire_wait(path: &Path, wait: Option<std::time::Duration>) -> Result<HostLock> {
+        let deadline = wait.map(|w| std::time::Instant::now() + w);
+        loop {
+            match Self::try_acquire(path) {
+                Err(e)
+                    if deadline.is_some_and(|d| std::time::Instant::now() < d)
+                        && crate::error::exit_code_of(&e) == crate::exit::LOCKED =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn try_acquire(path: &Path) -> Result<HostLock> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;

@@ -77,6 +77,24 @@ pub enum Verify {
     /// The gateway answered our ARP from the service IP.
     AnnounceAnswered(crate::tools::arping::Flavor),
     NoHolders(usize),
+    /// `nfs-manage CMD --json` ran on `node` (here or over ssh): its JSON result must say the
+    /// plan completed (`ok` or `nothing to do`), every step done or already in place.
+    SubRun {
+        node: String,
+        command: String,
+    },
+    /// Proof that `node` let go: its non-dual DRBD resources are Secondary, seen from here
+    /// (this node's own role, or the connected peer's role). The command is `drbdadm status`.
+    LetGo {
+        node: String,
+    },
+    /// Nobody answers ARP for the service IP (the step's command is the arping probe).
+    NoArpAnswer(crate::tools::arping::Flavor),
+    /// The peer still looks dead after fencing: DRBD not connected to it, no ARP answer for
+    /// the service IP.
+    PeerGone {
+        node: String,
+    },
     /// The cluster lock in etcd names this node (`None`: is free), written by this step's
     /// transaction (see `cluster_lock`).
     LockHolder {

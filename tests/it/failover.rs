@@ -83,3 +83,259 @@ fn two_nodes_share_the_replication_view_and_reach_each_other() {
     // a's up is refused by the lock (exit 4): b holds it.
     p.a.run(&["up", "--yes"]).expect(4);
 }
+
+pub fn active(h: &Host) -> bool {
+    let s = h.run(&["status", "--json"]).json();
+    s["role"] == "active"
+}
+
+fn steps_of(h: &Host, command: &str) -> Vec<String> {
+    h.journal()
+        .iter()
+        .filter(|r| r["command"] == command)
+        .map(|r| r["step"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn controlled_failover_both_ways() {
+    if !privileged() {
+        return;
+    }
+    let p = pair();
+    p.a.run(&["up", "--yes"]).expect(0);
+    assert!(active(&p.a));
+
+    // Dry run: the plan, nothing sent.
+    let d = p.b.run(&["failover", "--dry-run"]);
+    d.expect(0);
+    assert!(d.stdout.contains("not asked in a dry run"), "{}", d.stdout);
+    assert!(active(&p.a));
+
+    // Run on the standby: down over ssh, up here.
+    let r = p.b.run(&["failover", "--yes"]);
+    r.expect(0);
+    for want in [
+        &format!("{PEER} answers over ssh") as &str,
+        "DRBD tools: Connected to labstore1004, labstore1005 UpToDate",
+        "nothing holds /srv/tools",
+        "grace and lease times unknown",
+        "every export pins an fsid",
+    ] {
+        assert!(
+            r.stdout.contains(want) || r.stdout.contains(&want.replace(PEER, NODE)),
+            "{want}\n{}",
+            r.stdout
+        );
+    }
+    assert!(
+        r.stdout
+            .contains(&format!("failover {NODE} → {PEER} done in"))
+            && r.stdout.contains("up:labstore1005"),
+        "{}",
+        r.stdout
+    );
+    assert!(active(&p.b) && !active(&p.a));
+    assert_eq!(p.a.role("tools"), "Secondary");
+    assert_eq!(p.b.role("tools"), "Primary");
+    assert!(p.b.has_service_ip() && !p.a.has_service_ip());
+    assert!(p.b.etab().contains("/srv/tools\t") && !p.a.etab().contains("/srv/tools"));
+    assert_eq!(p.etcd.holder().as_deref(), Some(PEER));
+    assert_eq!(
+        steps_of(&p.b, "failover"),
+        [
+            "lock:move",
+            "down:labstore1004",
+            "let-go:drbd:labstore1004",
+            "let-go:ip:labstore1004",
+            "up:labstore1005"
+        ]
+    );
+    let mv = &p.b.journal()[0];
+    assert!(mv["fencing_token"].as_i64().unwrap() > 0, "{mv}");
+    // The old node journaled its own down, the target its own up.
+    assert!(steps_of(&p.a, "down").contains(&"demote:tools".to_string()));
+    assert!(steps_of(&p.b, "up").contains(&"promote:tools".to_string()));
+
+    // Back again, run on the active node this time: down here, up over ssh.
+    let r = p.b.run(&["failover", "--yes", "--to", NODE]);
+    r.expect(0);
+    assert!(active(&p.a) && !active(&p.b));
+    assert_eq!(p.etcd.holder().as_deref(), Some(NODE));
+    assert!(p.a.has_service_ip() && !p.b.has_service_ip());
+
+    // Already there: nothing to do.
+    let r = p.a.run(&["failover", "--yes", "--to", NODE]);
+    r.expect(0);
+    assert!(r.stdout.contains("already the active node"), "{}", r.stdout);
+}
+
+/// Nothing changed on either node: a still active, b standby, the lock still a's.
+fn unchanged(p: &Pair) {
+    assert_eq!(p.a.role("tools"), "Primary");
+    assert!(p.a.has_service_ip() && p.a.is_mounted("/srv/tools"));
+    assert_eq!(p.b.role("tools"), "Secondary");
+    assert!(!p.b.has_service_ip());
+    assert_eq!(p.etcd.holder().as_deref(), Some(NODE));
+    assert!(
+        !p.b.journal().iter().any(|r| r["command"] == "failover"),
+        "nothing journaled"
+    );
+}
+
+fn active_pair() -> Pair {
+    let p = pair();
+    p.a.run(&["up", "--yes"]).expect(0);
+    p
+}
+
+#[test]
+fn refused_during_a_resync_unless_allowed() {
+    if !privileged() {
+        return;
+    }
+    let p = active_pair();
+    // b (UpToDate) resyncs a (Inconsistent, still Primary and serving).
+    p.a.edit_resource("tools", |r| {
+        r["volumes"][0]["disk"] = "Inconsistent".into();
+        r["peers"][0]["volumes"][0]["replication"] = "SyncTarget".into();
+        r["peers"][0]["volumes"][0]["done"] = 42.5.into();
+    });
+    p.b.edit_resource("tools", |r| {
+        r["peers"][0]["volumes"][0]["replication"] = "SyncSource".into();
+        r["peers"][0]["volumes"][0]["done"] = 42.5.into();
+    });
+    let r = p.b.run(&["failover", "--yes"]);
+    r.expect(3);
+    assert!(
+        r.stderr
+            .contains("DRBD tools: resync in progress (volume 0 SyncSource done:42.50)")
+            && r.stderr.contains("--allow-resync"),
+        "{}",
+        r.stderr
+    );
+    unchanged(&p);
+    // The other way round the target would be Inconsistent: refused even when allowed.
+    let r =
+        p.a.run(&["failover", "--yes", "--allow-resync", "--to", NODE]);
+    r.expect(0); // a is already active: nothing to do
+    let r = p.b.run(&["failover", "--yes", "--allow-resync"]);
+    r.expect(0);
+    assert!(
+        r.stdout.contains("going ahead (--allow-resync)"),
+        "{}",
+        r.stdout
+    );
+    assert!(p.b.has_service_ip() && p.b.role("tools") == "Primary");
+    assert_eq!(p.a.role("tools"), "Secondary");
+    // Now a (Inconsistent) as target: refused whatever the flag.
+    let r =
+        p.b.run(&["failover", "--yes", "--allow-resync", "--to", NODE]);
+    r.expect(3);
+    assert!(
+        r.stderr
+            .contains("DRBD tools: labstore1004 is not UpToDate (volume 0 Inconsistent)"),
+        "{}",
+        r.stderr
+    );
+    assert!(p.b.has_service_ip() && p.b.role("tools") == "Primary");
+}
+
+#[test]
+fn refused_with_etcd_down_or_the_lock_held_elsewhere() {
+    if !privileged() {
+        return;
+    }
+    let mut p = active_pair();
+    p.etcd.stop();
+    let r = p.b.run(&["failover", "--yes"]);
+    r.expect(3);
+    assert!(
+        r.stderr.contains("cannot read the cluster lock"),
+        "{}",
+        r.stderr
+    );
+    p.etcd.restart();
+    unchanged(&p);
+    // The lock names a third node (a failover elsewhere, or stale): exit 4, nothing changed.
+    p.etcd
+        .put(LOCK_KEY, "labstore1006@2026-01-01T00:00:00.000Z");
+    let r = p.b.run(&["failover", "--yes"]);
+    r.expect(4);
+    assert!(r.stderr.contains("held by labstore1006"), "{}", r.stderr);
+    assert!(active(&p.a) && !active(&p.b));
+    // And b's own `up` is refused while a holds it.
+    p.etcd
+        .put(LOCK_KEY, &format!("{NODE}@2026-01-01T00:00:00.000Z"));
+    p.b.run(&["up", "--yes"]).expect(4);
+    unchanged(&p);
+}
+
+#[test]
+fn refused_when_the_peer_is_unreachable_or_busy() {
+    if !privileged() {
+        return;
+    }
+    let p = active_pair();
+    // A process on a's volume: named in the preflight, and nothing changes.
+    let mut holder =
+        p.a.ns_cmd(&["sh", "-c", "cd /srv/tools && exec sleep 60"])
+            .spawn()
+            .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let r = p.b.run(&["failover", "--yes"]);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    r.expect(3);
+    assert!(
+        r.stderr.contains("labstore1004: /srv/tools is busy: pid "),
+        "{}",
+        r.stderr
+    );
+    unchanged(&p);
+    // Link cut: unreachable, DRBD not connected: a controlled failover refuses.
+    p.cut_link(&p.a);
+    let r = p.b.run(&["failover", "--yes"]);
+    r.expect(3);
+    assert!(
+        r.stderr.contains("unreachable over ssh") && r.stderr.contains("--peer-dead"),
+        "{}",
+        r.stderr
+    );
+    p.restore_link(&p.a);
+    unchanged(&p);
+}
+
+#[test]
+fn two_failovers_at_once_exactly_one_wins() {
+    if !privileged() {
+        return;
+    }
+    let p = active_pair();
+    // Both read the lock, then their transactions are slowed so that both are in flight
+    // before either applies: the etcd compare lets exactly one through.
+    for h in p.hosts() {
+        h.wrap_real_tool("etcdctl");
+        let txn = format!(
+            "etcdctl --endpoints={} --dial-timeout=1500ms --command-timeout=2400ms -w json txn",
+            p.etcd.endpoint()
+        );
+        h.faults(serde_json::json!([{ "match": txn, "nth": 1, "sleep_ms": 2000 }]));
+    }
+    let c1 = p.a.spawn(&["failover", "--yes", "--to", PEER]);
+    let c2 = p.b.spawn(&["failover", "--yes", "--to", PEER]);
+    let r1 = Run::from(c1.wait_with_output().unwrap());
+    let r2 = Run::from(c2.wait_with_output().unwrap());
+    let mut codes = [r1.code, r2.code];
+    codes.sort();
+    assert_eq!(codes, [0, 4], "a: {r1:?}\nb: {r2:?}");
+    let loser = if r1.code == 4 { &r1 } else { &r2 };
+    assert!(
+        loser.stderr.contains("the transaction did not apply"),
+        "{}",
+        loser.stderr
+    );
+    assert!(active(&p.b) && !active(&p.a));
+    assert_eq!(p.etcd.holder().as_deref(), Some(PEER));
+    assert_eq!(p.a.role("tools"), "Secondary");
+}

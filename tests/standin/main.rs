@@ -222,13 +222,14 @@ fn main() {
     std::process::exit(code);
 }
 
-fn run(call: &Call, argv0: &str) -> Result<i32> {
-    // Serialize concurrent calls of one test; the lock lives until the process exits (the
-    // file is close-on-exec, so an exec'd real drbdadm does not hold it).
-    // With a linked peer, both nodes' locks are taken (in one global order), so a promotion
-    // here and one there are serialized like DRBD's cluster-wide state changes.
+/// Serialize concurrent calls of one test; the locks live until they are dropped or the
+/// process exits (the files are close-on-exec, so an exec'd real tool does not hold them).
+/// With a linked peer, DRBD calls take both nodes' locks (in one global order), so a promotion
+/// here and one there are serialized like DRBD's cluster-wide state changes.
+fn lock_dirs(call: &Call) -> Result<Vec<Flock<std::fs::File>>> {
     let mut dirs = vec![call.dir.clone()];
-    if let Ok(st) = load::<DrbdState>(&call.dir.join("drbd.json"))
+    if call.tool.starts_with("drbd")
+        && let Ok(st) = load::<DrbdState>(&call.dir.join("drbd.json"))
         && let Some(p) = st.peer_state_dir
     {
         dirs.push(p);
@@ -239,7 +240,7 @@ fn run(call: &Call, argv0: &str) -> Result<i32> {
         .collect();
     dirs.sort();
     dirs.dedup();
-    let mut _locks = Vec::new();
+    let mut locks = Vec::new();
     for d in &dirs {
         let lock_file = OpenOptions::new()
             .create(true)
@@ -247,12 +248,17 @@ fn run(call: &Call, argv0: &str) -> Result<i32> {
             .write(true)
             .open(d.join(".lock"))
             .with_context(|| format!("opening {}/.lock", d.display()))?;
-        _locks.push(
+        locks.push(
             Flock::lock(lock_file, FlockArg::LockExclusive)
                 .map_err(|(_, e)| e)
                 .context("flock .lock")?,
         );
     }
+    Ok(locks)
+}
+
+fn run(call: &Call, argv0: &str) -> Result<i32> {
+    let mut _locks = lock_dirs(call)?;
 
     let mut log = OpenOptions::new()
         .create(true)
@@ -262,7 +268,10 @@ fn run(call: &Call, argv0: &str) -> Result<i32> {
 
     if let Some(fault) = firing_fault(call)? {
         if fault.sleep_ms > 0 {
+            // A slow tool does not hold up the other calls running beside it.
+            drop(_locks);
             std::thread::sleep(std::time::Duration::from_millis(fault.sleep_ms));
+            _locks = lock_dirs(call)?;
         }
         if let Some(rc) = fault.rc {
             if fault.effect == Effect::Apply {
