@@ -2,8 +2,8 @@
 //! shell-quoted (ssh hands the joined words to the remote user's shell).
 //!
 //! Whether a failure means "the peer is unreachable" matters for `failover --peer-dead`: only
-//! a connection that could not be made counts (timeouts, no route, refused); an
-//! authentication or host-key failure proves the host is up, so it never counts.
+//! a connection that could not be made counts (timeouts, no route); a refused connection, an
+//! authentication or a host-key failure proves the host's kernel is up, so they never count.
 
 use std::net::IpAddr;
 
@@ -26,7 +26,6 @@ const UNREACHABLE: &[&str] = &[
     "Connection timed out",
     "connect to host",
     "No route to host",
-    "Connection refused",
     "Network is unreachable",
     "Host is down",
     "Connection closed by remote host",
@@ -40,6 +39,7 @@ pub fn unreachable(out: &Output) -> bool {
     }
     out.rc == Some(255)
         && UNREACHABLE.iter().any(|m| out.stderr.contains(m))
+        && !out.stderr.contains("Connection refused")
         && !out.stderr.contains("Permission denied")
         && !out.stderr.contains("Host key verification failed")
 }
@@ -100,7 +100,7 @@ mod tests {
             255,
             "ssh: connect to host 192.0.2.6 port 22: Connection timed out\r\n"
         )));
-        assert!(unreachable(&out(
+        assert!(!unreachable(&out(
             255,
             "ssh: connect to host 192.0.2.6 port 22: Connection refused\r\n"
         )));

@@ -339,3 +339,155 @@ fn two_failovers_at_once_exactly_one_wins() {
     assert_eq!(p.etcd.holder().as_deref(), Some(PEER));
     assert_eq!(p.a.role("tools"), "Secondary");
 }
+
+#[test]
+fn peer_dead_needs_evidence() {
+    if !privileged() {
+        return;
+    }
+    let mut p = active_pair();
+    // Alive and connected: all three pieces of evidence are missing.
+    let r = p.b.run(&["failover", "--peer-dead", "--yes"]);
+    r.expect(3);
+    for want in [
+        "labstore1004 answers over ssh: it is not dead",
+        "DRBD tools is Connected to labstore1004 (peer Primary): it is not dead",
+        "another host answers ARP for 192.0.2.18",
+    ] {
+        assert!(r.stderr.contains(want), "{want}\n{}", r.stderr);
+    }
+    unchanged(&p);
+    // sshd gone but the host up: a refused connection is no evidence either.
+    p.stop_sshd(true);
+    let r = p.b.run(&["failover", "--peer-dead", "--yes"]);
+    r.expect(3);
+    assert!(
+        r.stderr.contains("not for want of a connection")
+            && r.stderr.contains("Connection refused"),
+        "{}",
+        r.stderr
+    );
+    unchanged(&p);
+    // Only run on the node that takes over.
+    p.b.run(&["failover", "--peer-dead", "--yes", "--to", NODE])
+        .expect(3);
+}
+
+#[test]
+fn peer_dead_with_evidence_fences_forces_and_the_old_node_stays_out() {
+    if !privileged() {
+        return;
+    }
+    let mut p = active_pair();
+    let fence = p.fence_script(&p.a);
+    p.set_fence(false, &[fence.to_str().unwrap()]);
+    // a hangs: off the network, still Primary with the IP in its own namespace.
+    p.cut_link(&p.a);
+    let r = p.b.run(&["failover", "--peer-dead", "--yes"]);
+    r.expect(0);
+    for want in [
+        "labstore1004 is unreachable over ssh",
+        "DRBD tools: Connecting to labstore1004",
+        "nobody answers ARP for 192.0.2.18",
+    ] {
+        assert!(r.stdout.contains(want), "{want}\n{}", r.stdout);
+    }
+    let steps = steps_of(&p.b, "failover");
+    assert_eq!(
+        &steps[..3],
+        ["fence:labstore1004", "lock:move", "promote:tools"],
+        "{steps:?}"
+    );
+    let promote =
+        p.b.journal()
+            .into_iter()
+            .find(|r| r["step"] == "promote:tools")
+            .unwrap();
+    assert_eq!(
+        promote["argv"],
+        serde_json::json!(["drbdadm", "primary", "--force", "tools"])
+    );
+    assert!(active(&p.b) || p.b.has_service_ip());
+    assert_eq!(p.b.role("tools"), "Primary");
+    assert_eq!(p.etcd.holder().as_deref(), Some(PEER));
+    // The fence really ran: a is down.
+    assert!(!p.a.has_service_ip() && !p.a.is_mounted("/srv/tools"));
+
+    // a returns (powered on, link back): anything running `up` there is refused by the lock.
+    p.restore_link(&p.a);
+    p.a.edit_resource("tools", |r| r["up"] = true.into());
+    p.a.edit_resource("misc", |r| r["up"] = true.into());
+    let r = p.a.run(&["up", "--yes"]);
+    r.expect(4);
+    assert!(r.stderr.contains("held by labstore1005"), "{}", r.stderr);
+    assert_eq!(p.a.role("tools"), "Secondary");
+    assert!(!p.a.has_service_ip());
+}
+
+#[test]
+fn peer_dead_stops_when_fencing_fails() {
+    if !privileged() {
+        return;
+    }
+    let mut p = active_pair();
+    p.set_fence(false, &["false"]);
+    p.cut_link(&p.a);
+    let r = p.b.run(&["failover", "--peer-dead", "--yes"]);
+    r.expect(1);
+    assert!(
+        r.stderr
+            .contains("(fence labstore1004) stopped the run: the command failed (exit 1)"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(p.b.role("tools"), "Secondary");
+    assert!(!p.b.has_service_ip());
+    assert_eq!(p.etcd.holder().as_deref(), Some(NODE));
+}
+
+#[test]
+fn dual_primary_volumes_stay_up_on_both_nodes() {
+    if !privileged() {
+        return;
+    }
+    let p = pair_with(Spec {
+        volumes: &["tools", "home"],
+        dual: &["home"],
+        ..Spec::default()
+    });
+    for h in p.hosts() {
+        h.write_exports(
+            "test.exports",
+            "/srv/tools 192.0.2.0/24(rw,no_subtree_check,fsid=101)\n/srv/home 192.0.2.0/24(rw,no_subtree_check,fsid=103)\n",
+        );
+    }
+    p.a.run(&["up", "--yes"]).expect(0);
+    // The standby keeps its dual-primary volume Primary and mounted (OCFS2-style).
+    let dev =
+        p.b.volumes
+            .iter()
+            .find(|v| v.name == "home")
+            .unwrap()
+            .loopdev
+            .clone();
+    p.b.ns_ok(&["drbdadm", "primary", "home"]);
+    p.b.ns_ok(&["mkdir", "-p", "/srv/home"]);
+    p.b.ns_ok(&["mount", "-t", "ext4", &dev, "/srv/home"]);
+    let r = p.b.run(&["failover", "--yes"]);
+    r.expect(0);
+    for h in p.hosts() {
+        assert_eq!(h.role("home"), "Primary", "{}", h.name);
+        assert!(h.is_mounted("/srv/home"), "{}", h.name);
+    }
+    assert_eq!(p.a.role("tools"), "Secondary");
+    assert!(!p.a.is_mounted("/srv/tools"));
+    // Only NFS and the IP moved.
+    assert!(p.b.has_service_ip() && !p.a.has_service_ip());
+    assert!(!p.a.etab().contains("/srv/home") && p.b.etab().contains("/srv/home\t"));
+    assert_eq!(p.a.unit("nfs-server"), "inactive");
+    let down =
+        p.a.journal()
+            .into_iter()
+            .find(|r| r["command"] == "down" && r["step"] == "demote:home");
+    assert!(down.is_none(), "home was not demoted");
+}

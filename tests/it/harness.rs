@@ -1038,6 +1038,69 @@ impl Pair {
     }
 }
 
+impl Pair {
+    /// A script standing in for an IPMI power-off of `victim` (for `failover.fence_command`):
+    /// everything the node served disappears with it — its sshd, the service IP, the mounts,
+    /// the units and its DRBD resources (down) — and it stays off the network.
+    pub fn fence_script(&self, victim: &Host) -> PathBuf {
+        let script = self._dir.path().join(format!("fence-{}", victim.name));
+        let sshd = victim.sshd.as_ref().map(|c| c.id()).unwrap_or(0);
+        let port = if victim.name == NODE {
+            "port-a"
+        } else {
+            "port-b"
+        };
+        let vols: Vec<String> = victim
+            .spec
+            .volumes
+            .iter()
+            .map(|v| format!("/srv/{v}"))
+            .collect();
+        let res: Vec<&str> = victim.spec.volumes.to_vec();
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\n# Test bed: power {name} off.\nkill -9 {sshd} 2>/dev/null\ntouch {dir}/standin/link-down\nnsenter -t {lan} -n -- ip link set {port} down\nnsenter -t {pid} -m -n -- env PATH={path} NFS_MANAGE_STANDIN_DIR={dir}/standin sh -c 'ip addr del {sip} dev eth0 2>/dev/null; for m in {vols}; do umount -l $m 2>/dev/null; done; systemctl stop nfs-server {units} >/dev/null 2>&1; exportfs -ua; drbdadm down {res}'\necho \"{name} is off\"\n",
+                name = victim.name,
+                sip = SERVICE_IP,
+                dir = victim.dir.path().display(),
+                lan = self.lan.id(),
+                pid = victim.pid(),
+                path = victim.path_env(),
+                vols = vols.join(" "),
+                units = victim.spec.services.join(" "),
+                res = res.join(" "),
+            ),
+        )
+        .unwrap();
+        ok(&["chmod", "755", script.to_str().unwrap()]);
+        script
+    }
+
+    /// Set `failover.fence_command` on one node (its config is rewritten).
+    pub fn set_fence(&mut self, on_a: bool, argv: &[&str]) {
+        let h = if on_a { &mut self.a } else { &mut self.b };
+        let list: Vec<String> = argv.iter().map(|a| format!("\"{a}\"")).collect();
+        h.extra_config = h.extra_config.replace(
+            "failover: { ssh_timeout: 10s, remote_timeout: 90s }\n",
+            &format!(
+                "failover: {{ ssh_timeout: 10s, remote_timeout: 90s, fence_command: [{}] }}\n",
+                list.join(", ")
+            ),
+        );
+        h.rewrite_config();
+    }
+
+    /// Kill a node's sshd (the host stays up: connections are refused).
+    pub fn stop_sshd(&mut self, on_a: bool) {
+        let h = if on_a { &mut self.a } else { &mut self.b };
+        if let Some(mut c) = h.sshd.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 impl Drop for Pair {
     fn drop(&mut self) {
         self.etcd.stop();
