@@ -360,8 +360,23 @@ fn controlled(
     let holder = lock
         .as_ref()
         .and_then(|l| l.holder_node().map(str::to_string));
+    // Fully up: nothing left for its `up` to do (here), or IP, NFS and every volume (there).
+    let complete = |node: &str| -> Result<bool> {
+        if node == me {
+            let (up, refusals) = super::up::plan(ctx, f)?;
+            Ok(up.pending() == 0 && refusals.is_empty())
+        } else {
+            Ok(peer_status.as_ref().is_some_and(|s| {
+                s.service_ip.as_ref().is_none_or(|i| i.present)
+                    && s.nfs.active
+                    && s.volumes.iter().all(|v| v.mounted)
+            }))
+        }
+    };
     let target: String = match (&args.to, active, &holder) {
         (Some(t), _, _) => t.clone(),
+        // The lock names the serving node but its `up` stopped half-way: finish there.
+        (None, Some(a), Some(h)) if h == a && !complete(a)? => a.to_string(),
         (None, Some(a), _) => if a == me { peer } else { me }.to_string(),
         // Nothing serves but the lock names a node: finish the move to it.
         (None, None, Some(h)) if h == me || h == peer => h.clone(),
@@ -373,11 +388,18 @@ fn controlled(
         }
     };
     let old: String = if target == me { peer } else { me }.to_string();
+    // Already there: done only if the target's `up` has nothing left (a failover that stopped
+    // half-way through the target's `up` is finished by running the same plan again).
     if active == Some(target.as_str()) {
-        if !ctx.global.quiet {
-            println!("{target} is already the active node: nothing to do.");
+        if complete(&target)? {
+            if !ctx.global.quiet {
+                println!("{target} is already the active node: nothing to do.");
+            }
+            return Ok(());
         }
-        return Ok(());
+        pre.warn(format!(
+            "{target} serves, but not completely: finishing its `up`"
+        ));
     }
     if let (Some(st), Some(h)) = (&lock, &holder)
         && h != &old

@@ -491,3 +491,178 @@ fn dual_primary_volumes_stay_up_on_both_nodes() {
             .find(|r| r["command"] == "down" && r["step"] == "demote:home");
     assert!(down.is_none(), "home was not demoted");
 }
+
+/// No non-dual volume Primary on both nodes, the service IP on at most one, and no export of a
+/// path whose volume is not mounted.
+pub fn assert_safe(p: &Pair, what: &str) {
+    for v in p.a.spec.volumes {
+        if p.a.spec.dual.contains(v) {
+            continue;
+        }
+        let roles: Vec<String> = p
+            .hosts()
+            .iter()
+            .map(|h| {
+                let st = h.drbd();
+                st["resources"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|r| r["name"] == *v)
+                    .map(|r| {
+                        if r["up"] == true {
+                            r["role"].as_str().unwrap().to_string()
+                        } else {
+                            "down".into()
+                        }
+                    })
+                    .unwrap()
+            })
+            .collect();
+        assert!(
+            !roles.iter().all(|r| r == "Primary"),
+            "{what}: two Primaries on {v}"
+        );
+    }
+    let with_ip = p.hosts().iter().filter(|h| h.has_service_ip()).count();
+    assert!(with_ip <= 1, "{what}: service IP on both nodes");
+    for h in p.hosts() {
+        for line in h.etab().lines() {
+            let path = line.split('\t').next().unwrap();
+            let vol = path.trim_start_matches("/srv/").split('/').next().unwrap();
+            assert!(
+                h.is_mounted(&format!("/srv/{vol}")),
+                "{what}: {} exports {path} but it is not mounted",
+                h.name
+            );
+        }
+    }
+}
+
+fn step_argv(plan: &Value, id: &str) -> String {
+    let s = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap_or_else(|| panic!("no step {id} in {plan:#}"));
+    s["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn fault_at_every_failover_step_stops_there_and_a_rerun_converges() {
+    if !privileged() {
+        return;
+    }
+    // (step id, where the fault goes: on b's wrapped tool or inside b's own `up`, how it fails)
+    let cases: &[(&str, bool)] = &[
+        ("lock:move", false),
+        ("down:labstore1004", false),
+        ("let-go:drbd:labstore1004", false),
+        ("let-go:ip:labstore1004", true),
+        ("up:labstore1005", false),
+    ];
+    std::thread::scope(|s| {
+        for &(id, verify_only) in cases {
+            s.spawn(move || {
+                let p = active_pair();
+                let plan = p.b.run(&["failover", "--dry-run", "--json"]).json();
+                for t in ["etcdctl", "ssh", "arping"] {
+                    p.b.wrap_real_tool(t);
+                }
+                let fault = if id.starts_with("up:") {
+                    // Inside b's own `up`: the NFS server does not start.
+                    serde_json::json!([{ "match": "systemctl start nfs-server", "nth": 1, "rc": 1, "stderr": "injected failure\n" }])
+                } else if verify_only {
+                    // arping says someone answered: the proof fails although the tool "worked".
+                    serde_json::json!([{ "match": step_argv(&plan, id), "nth": 1, "rc": 0,
+                        "stdout": "ARPING 192.0.2.18\n\n--- 192.0.2.18 statistics ---\n2 packets transmitted, 2 packets received,   0% unanswered (0 extra)\n" }])
+                } else {
+                    serde_json::json!([{ "match": step_argv(&plan, id), "nth": 1, "rc": 1, "stderr": "injected failure\n" }])
+                };
+                p.b.faults(fault);
+                let r = p.b.run(&["failover", "--yes"]);
+                r.expect(if id == "lock:move" { 1 } else { 1 });
+                let title = plan["steps"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|s| s["id"] == id)
+                    .unwrap()["title"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
+                assert!(r.stderr.contains(&format!("({title}) stopped the run")), "{id}: {}", r.stderr);
+                assert!(r.stderr.contains("to retry:    nfs-manage --config /run/node/cluster.yaml failover --to labstore1005"), "{id}: {}", r.stderr);
+                let last = p.b.journal().into_iter().rfind(|r| r["command"] == "failover").unwrap();
+                assert_eq!((last["step"].as_str(), last["result"].as_str()), (Some(id), Some("failed")), "{id}");
+                assert_safe(&p, id);
+                p.b.clear_faults();
+                let again = p.b.run(&["failover", "--yes"]);
+                again.expect(0);
+                assert_safe(&p, id);
+                assert!(active(&p.b) && !active(&p.a), "{id}: {}", again.stdout);
+                assert_eq!(p.etcd.holder().as_deref(), Some(PEER), "{id}");
+            });
+        }
+    });
+}
+
+#[test]
+fn fault_at_peer_dead_steps_stops_there_and_a_rerun_converges() {
+    if !privileged() {
+        return;
+    }
+    let cases: &[(&str, &str)] = &[
+        ("fence:labstore1004", "FENCE"),
+        (
+            "lock:move",
+            "etcdctl --endpoints=http://192.0.2.1:2379 --dial-timeout=1500ms --command-timeout=2400ms -w json txn",
+        ),
+        ("promote:tools", "drbdadm primary --force tools"),
+        ("mount:misc", "mount -t ext4 -o noatime"),
+        ("start:nfs-server", "systemctl start nfs-server"),
+        ("ip", "ip addr add 192.0.2.18/24 dev eth0"),
+    ];
+    std::thread::scope(|s| {
+        for &(id, pattern) in cases {
+            s.spawn(move || {
+                let mut p = active_pair();
+                let fence = p.fence_script(&p.a);
+                p.set_fence(false, &[fence.to_str().unwrap()]);
+                p.cut_link(&p.a);
+                for t in ["etcdctl", "mount", "ip"] {
+                    p.b.wrap_real_tool(t);
+                }
+                let pattern = pattern.replace("FENCE", fence.to_str().unwrap());
+                let script = std::fs::read_to_string(&fence).unwrap();
+                if id.starts_with("fence") {
+                    // The power-off fails (a BMC that does not answer).
+                    std::fs::write(&fence, "#!/bin/sh\necho 'Error: Unable to establish IPMI v2 / RMCP+ session' >&2\nexit 1\n").unwrap();
+                } else {
+                    // The second mount is misc's (tools comes first).
+                    let nth = if id == "mount:misc" { 2 } else { 1 };
+                    p.b.faults(serde_json::json!([{ "match": pattern, "nth": nth, "rc": 1, "stderr": "injected failure\n" }]));
+                }
+                let r = p.b.run(&["failover", "--peer-dead", "--yes"]);
+                r.expect(1);
+                let last = p.b.journal().into_iter().rfind(|r| r["command"] == "failover").unwrap();
+                assert_eq!((last["step"].as_str(), last["result"].as_str()), (Some(id), Some("failed")), "{id}: {}", r.stderr);
+                assert!(r.stderr.contains("to retry:    nfs-manage --config /run/node/cluster.yaml failover --peer-dead"), "{id}: {}", r.stderr);
+                assert_safe(&p, id);
+                std::fs::write(&fence, script).unwrap();
+                p.b.clear_faults();
+                p.b.run(&["failover", "--peer-dead", "--yes"]).expect(0);
+                assert_safe(&p, id);
+                assert!(p.b.has_service_ip() && p.b.role("tools") == "Primary", "{id}");
+                assert_eq!(p.etcd.holder().as_deref(), Some(PEER), "{id}");
+            });
+        }
+    });
+}
