@@ -588,7 +588,7 @@ fn fault_at_every_failover_step_stops_there_and_a_rerun_converges() {
                 };
                 p.b.faults(fault);
                 let r = p.b.run(&["failover", "--yes"]);
-                r.expect(if id == "lock:move" { 1 } else { 1 });
+                r.expect(1);
                 let title = plan["steps"]
                     .as_array()
                     .unwrap()
