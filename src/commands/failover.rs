@@ -390,8 +390,9 @@ fn controlled(
     let old: String = if target == me { peer } else { me }.to_string();
     // Already there: done only if the target's `up` has nothing left (a failover that stopped
     // half-way through the target's `up` is finished by running the same plan again).
+    let settled = lock.as_ref().is_none_or(|st| st.held_by(&target));
     if active == Some(target.as_str()) {
-        if complete(&target)? {
+        if settled && complete(&target)? {
             if !ctx.global.quiet {
                 println!("{target} is already the active node: nothing to do.");
             }
@@ -422,9 +423,11 @@ fn controlled(
 
     // The plan.
     let mut plan = Plan::new("failover");
-    if let Some(step) = move_lock_step(ctx, lock.as_ref(), &old, &target) {
-        plan.steps.push(step);
-    }
+    let (claim, take) = match lock_steps(ctx, lock.as_ref(), &old, &target) {
+        Some((c, t)) => (Some(c), Some(t)),
+        None => (None, None),
+    };
+    plan.steps.extend(claim);
     let mut down_words = vec!["down", "--yes", "--json"];
     if cfg.volumes.iter().any(|v| v.dual_primary) {
         down_words.push("--keep-dual-primary");
@@ -473,6 +476,7 @@ fn controlled(
             .ok_rcs(&[0, 1]),
         );
     }
+    plan.steps.extend(take);
     plan.steps.push(
         Step::new(
             format!("up:{target}"),
@@ -564,13 +568,110 @@ fn move_lock_step(ctx: &Ctx, lock: Option<&LockState>, old: &str, target: &str) 
         Some(st) => {
             let step =
                 cluster_lock::txn_step(ctx, "lock:move", title, &key, st.expect(), Write::Put(value));
-            if st.holder_node() == Some(target) {
+            if st.held_by(target) {
                 step.already(format!("held by {}", st.describe()))
             } else {
                 step
             }
         }
     })
+}
+
+/// The controlled failover's two lock transactions: before anything changes, the lock says
+/// "moving from OLD to TARGET" (so neither node may come up on its own meanwhile, and a second
+/// failover loses the race); after the proof that OLD let go, it names TARGET alone.
+fn lock_steps(
+    ctx: &Ctx,
+    lock: Option<&LockState>,
+    old: &str,
+    target: &str,
+) -> Option<(Step, Step)> {
+    use crate::tools::etcd::{Expect, Holder};
+    let e = cluster_lock::config(ctx)?;
+    let key = cluster_lock::key_of(ctx, e);
+    let marker = Holder::moving_value(old, target, &crate::engine::journal::now_rfc3339());
+    let claim_title = format!("mark the cluster lock: moving from {old} to {target}");
+    let take_title = format!("hand the cluster lock to {target}");
+    let final_value = cluster_lock::value_for(target);
+    let Some(st) = lock else {
+        let claim = cluster_lock::txn_step(
+            ctx,
+            "lock:claim",
+            claim_title,
+            &key,
+            Expect::Absent,
+            Write::Put(marker.clone()),
+        )
+        .why("etcd is not contacted in a dry run: the run marks it only if it still names the old node");
+        let take = cluster_lock::txn_step(
+            ctx,
+            "lock:take",
+            take_title,
+            &key,
+            Expect::WrittenEarlier { value: marker },
+            Write::Put(final_value),
+        );
+        return Some((claim, take));
+    };
+    if st.held_by(target) {
+        let claim = cluster_lock::txn_step(
+            ctx,
+            "lock:claim",
+            claim_title,
+            &key,
+            st.expect(),
+            Write::Put(marker),
+        )
+        .already(format!("held by {}", st.describe()));
+        let take = cluster_lock::txn_step(
+            ctx,
+            "lock:take",
+            take_title,
+            &key,
+            st.expect(),
+            Write::Put(final_value),
+        )
+        .already(format!("held by {}", st.describe()));
+        return Some((claim, take));
+    }
+    if st.moving() == Some((old, target)) {
+        // An interrupted failover marked it already: carry on from its marker.
+        let claim = cluster_lock::txn_step(
+            ctx,
+            "lock:claim",
+            claim_title,
+            &key,
+            st.expect(),
+            Write::Put(marker),
+        )
+        .already(st.describe());
+        let take = cluster_lock::txn_step(
+            ctx,
+            "lock:take",
+            take_title,
+            &key,
+            st.expect(),
+            Write::Put(final_value),
+        );
+        return Some((claim, take));
+    }
+    let claim = cluster_lock::txn_step(
+        ctx,
+        "lock:claim",
+        claim_title,
+        &key,
+        st.expect(),
+        Write::Put(marker.clone()),
+    );
+    let take = cluster_lock::txn_step(
+        ctx,
+        "lock:take",
+        take_title,
+        &key,
+        Expect::WrittenEarlier { value: marker },
+        Write::Put(final_value),
+    );
+    Some((claim, take))
 }
 
 fn drbd_preflight(

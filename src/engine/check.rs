@@ -282,7 +282,7 @@ pub fn verify(ctx: &Ctx, v: &Verify, out: &Output) -> Result<Verdict> {
             0 => Err("the gateway did not answer the ARP announcement".into()),
             _ => Ok(()),
         },
-        Verify::LockHolder { node } => super::cluster_lock::verify(ctx, node.as_deref(), out)?,
+        Verify::LockHolder { value } => super::cluster_lock::verify(ctx, value.as_deref(), out)?,
         Verify::SubRun { node, command } => sub_run(node, command, out),
         Verify::LetGo { node } => {
             let all = crate::tools::drbd::parse_status_text(&out.stdout)?;

@@ -15,7 +15,7 @@ use anyhow::Result;
 use super::Ctx;
 use super::journal::now_rfc3339;
 use super::plan::{Step, Verify};
-use super::runner::Output;
+use super::runner::{Cmd, Output};
 use crate::config::EtcdConfig;
 use crate::error::Error;
 use crate::tools::etcd::{self, Expect, Got, Holder, Write};
@@ -33,6 +33,21 @@ impl LockState {
         self.holder.as_ref().map(|h| h.node.as_str())
     }
 
+    /// A failover from → to is under way (or was interrupted): nobody may come up.
+    pub fn moving(&self) -> Option<(&str, &str)> {
+        let h = self.holder.as_ref()?;
+        Some((h.moving_from.as_deref()?, h.node.as_str()))
+    }
+
+    /// Held by `node`, and not in the middle of a move.
+    pub fn held_by(&self, node: &str) -> bool {
+        self.holder_node() == Some(node) && self.moving().is_none()
+    }
+
+    pub fn value(&self) -> Option<&str> {
+        self.got.kv.as_ref().map(|kv| kv.value.as_str())
+    }
+
     /// What a transaction must compare to change the key from its current state.
     pub fn expect(&self) -> Expect {
         match &self.got.kv {
@@ -48,7 +63,11 @@ impl LockState {
     pub fn describe(&self) -> String {
         match (&self.holder, &self.got.kv) {
             (Some(h), Some(kv)) => format!(
-                "{} since {} (revision {})",
+                "{}{} since {} (revision {})",
+                h.moving_from
+                    .as_deref()
+                    .map(|f| format!("a failover from {f} to "))
+                    .unwrap_or_default(),
                 h.node,
                 h.since.as_deref().unwrap_or("an unknown time"),
                 kv.mod_revision
@@ -103,8 +122,8 @@ pub fn txn_step(
     write: Write,
 ) -> Step {
     let e = config(ctx).expect("lock configured");
-    let node = match &write {
-        Write::Put(v) => Holder::parse(v).ok().map(|h| h.node),
+    let value = match &write {
+        Write::Put(v) => Some(v.clone()),
         Write::Delete => None,
     };
     let why = etcd::describe(&expect, &write);
@@ -112,7 +131,7 @@ pub fn txn_step(
         id,
         title,
         etcd::txn_cmd(&e.endpoints, e.timeout, key, &expect, &write),
-        Verify::LockHolder { node },
+        Verify::LockHolder { value },
     )
     .why(why)
 }
@@ -144,6 +163,9 @@ pub fn acquire_step(ctx: &Ctx) -> Result<Option<Step>> {
         ));
     }
     let st = read_or_refuse(ctx, "up")?.expect("configured");
+    if st.moving().is_some() {
+        return Err(held_elsewhere(ctx, &st, "up").into());
+    }
     match st.holder_node() {
         Some(n) if n == ctx.node => Ok(Some(
             txn_step(
@@ -169,6 +191,14 @@ pub fn acquire_step(ctx: &Ctx) -> Result<Option<Step>> {
 }
 
 pub fn held_elsewhere(ctx: &Ctx, st: &LockState, what: &str) -> Error {
+    if let Some((from, to)) = st.moving() {
+        return Error::LockHeld(format!(
+            "refused: the cluster lock {} says {}: `{what}` on {} must wait for it; nothing was changed. Finish it with `nfs-manage failover --to {to}` (or go back with `--to {from}`)",
+            st.key,
+            st.describe(),
+            ctx.node
+        ));
+    }
     let holder = st.holder_node().unwrap_or("?");
     Error::LockHeld(format!(
         "refused: the cluster lock {} is held by {}: the service belongs to {holder}, so `{what}` on {} would make two active nodes; nothing was changed. Move the service with `nfs-manage failover`, or, if {holder} is gone for good, see `nfs-manage lock break`",
@@ -195,6 +225,7 @@ pub fn release_step(ctx: &Ctx) -> Result<Option<Step>> {
     let st = read_or_refuse(ctx, "down")?.expect("configured");
     let step = txn_step(ctx, "unlock", title, &key, st.expect(), Write::Delete);
     Ok(Some(match st.holder_node() {
+        _ if st.moving().is_some() => step.already(format!("{}: left alone", st.describe())),
         Some(n) if n == ctx.node => step,
         Some(_) => step.already(format!(
             "held by {}, not this node: left alone",
@@ -208,7 +239,7 @@ pub fn release_step(ctx: &Ctx) -> Result<Option<Step>> {
 /// holder (`None`: absent) written at the transaction's revision.
 pub fn verify(
     ctx: &Ctx,
-    node: Option<&str>,
+    value: Option<&str>,
     out: &Output,
 ) -> Result<std::result::Result<(), String>> {
     let txn = match etcd::parse_txn(out) {
@@ -220,25 +251,38 @@ pub fn verify(
         },
     };
     let st = read(ctx)?.expect("lock configured");
-    let now = st.holder_node();
     if !txn.succeeded {
         return Ok(Err(format!(
             "the transaction did not apply (the lock changed since it was read); it is now held by {}",
             st.describe()
         )));
     }
-    Ok(match (node, now, &st.got.kv) {
-        (Some(want), Some(have), Some(kv)) if want == have && kv.mod_revision == txn.revision => {
-            Ok(())
-        }
-        (None, None, _) => Ok(()),
+    Ok(match (value, &st.got.kv) {
+        (Some(want), Some(kv)) if want == kv.value && kv.mod_revision == txn.revision => Ok(()),
+        (None, None) => Ok(()),
         _ => Err(format!(
             "expected the lock to be {}, but it is held by {}",
-            node.map(|n| format!("held by {n} at revision {}", txn.revision))
+            value
+                .map(|v| format!("{v} at revision {}", txn.revision))
                 .unwrap_or_else(|| "free".into()),
             st.describe()
         )),
     })
+}
+
+/// Fill in the revision an earlier lock step of this run wrote (see
+/// `etcd::Expect::WrittenEarlier`). `None` when the command needs none.
+pub fn bind_revision(cmd: &Cmd, revision: Option<i64>) -> Option<Cmd> {
+    let text = cmd.stdin.as_deref()?;
+    if !text.contains(etcd::REVISION_OF_EARLIER_STEP) {
+        return None;
+    }
+    let mut c = cmd.clone();
+    c.stdin = Some(text.replace(
+        etcd::REVISION_OF_EARLIER_STEP,
+        &revision.map_or("-1".to_string(), |r| r.to_string()),
+    ));
+    Some(c)
 }
 
 /// The fencing token of a verified lock write: the revision the transaction created.

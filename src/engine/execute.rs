@@ -105,11 +105,17 @@ fn run_steps(ctx: &Ctx, plan: &mut Plan, journal: &Journal, recovery: &Recovery)
     let g = &ctx.global;
     let human = !g.json && !g.quiet;
     let total = plan.steps.len();
+    // The revision the last lock transaction of this run wrote, for a later one that compares
+    // against it (a failover's second transaction).
+    let mut lock_revision: Option<i64> = None;
     for i in 0..total {
         if plan.steps[i].state != StepState::Pending {
             continue;
         }
-        let step = plan.steps[i].clone();
+        let mut step = plan.steps[i].clone();
+        if let Some(cmd) = super::cluster_lock::bind_revision(&step.cmd, lock_revision) {
+            step.cmd = cmd;
+        }
         let spinner = (human && std::io::stdout().is_terminal()).then(|| {
             let pb = ProgressBar::new_spinner();
             pb.set_style(
@@ -218,6 +224,7 @@ fn run_steps(ctx: &Ctx, plan: &mut Plan, journal: &Journal, recovery: &Recovery)
                 rec.result = "done";
                 if matches!(step.verify, Verify::LockHolder { .. }) {
                     rec.fencing_token = super::cluster_lock::fencing_token(&out);
+                    lock_revision = rec.fencing_token;
                 }
                 journal.append(&rec)?;
                 if human {

@@ -95,10 +95,10 @@ pub enum Verify {
     PeerGone {
         node: String,
     },
-    /// The cluster lock in etcd names this node (`None`: is free), written by this step's
-    /// transaction (see `cluster_lock`).
+    /// The cluster lock in etcd holds exactly this value (`None`: is free), written by this
+    /// step's transaction (see `cluster_lock`).
     LockHolder {
-        node: Option<String>,
+        value: Option<String>,
     },
 }
 

@@ -28,6 +28,9 @@ pub struct Holder {
     pub node: String,
     /// When it was taken (RFC 3339), if the value says.
     pub since: Option<String>,
+    /// `FROM>NODE@SINCE`: a failover from FROM to NODE is under way (or was interrupted).
+    /// Nobody may come up until it finishes.
+    pub moving_from: Option<String>,
 }
 
 impl Holder {
@@ -36,22 +39,33 @@ impl Holder {
         format!("{node}@{since}")
     }
 
-    /// `NODE@SINCE`, or a bare `NODE` (written by hand).
+    /// The value while a failover moves the service: `FROM>TO@SINCE`.
+    pub fn moving_value(from: &str, to: &str, since: &str) -> String {
+        format!("{from}>{to}@{since}")
+    }
+
+    /// `NODE@SINCE`, `FROM>NODE@SINCE`, or a bare `NODE` (written by hand).
     pub fn parse(value: &str) -> Result<Holder> {
-        let (node, since) = match value.split_once('@') {
+        let (who, since) = match value.split_once('@') {
             Some((n, s)) => (n, Some(s.to_string())),
             None => (value, None),
         };
-        let plain = !node.is_empty()
-            && node
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
-        if !plain {
+        let (from, node) = match who.split_once('>') {
+            Some((f, n)) => (Some(f), n),
+            None => (None, who),
+        };
+        let plain = |n: &str| {
+            !n.is_empty()
+                && n.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        };
+        if !plain(node) || from.is_some_and(|f| !plain(f)) {
             bail!("the lock value {value:?} does not name a node (expected NODE@TIME)");
         }
         Ok(Holder {
             node: node.to_string(),
             since,
+            moving_from: from.map(str::to_string),
         })
     }
 }
@@ -87,7 +101,14 @@ pub enum Expect {
     Absent,
     /// The key has exactly this value and was last written at this revision.
     Is { value: String, mod_revision: i64 },
+    /// The key has exactly this value, written by an earlier lock step of the same run at a
+    /// revision only known once that step ran (see [`REVISION_OF_EARLIER_STEP`]).
+    WrittenEarlier { value: String },
 }
+
+/// Stands in the transaction text for the revision an earlier lock step of this run wrote;
+/// the engine fills it in right before the step runs.
+pub const REVISION_OF_EARLIER_STEP: &str = "<revision written by the earlier lock step>";
 
 /// What a transaction does when its compare holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,6 +163,9 @@ pub fn txn_text(key: &str, expect: &Expect, write: &Write) -> String {
             value,
             mod_revision,
         } => format!("mod(\"{key}\") = \"{mod_revision}\"\nvalue(\"{key}\") = \"{value}\"\n"),
+        Expect::WrittenEarlier { value } => format!(
+            "mod(\"{key}\") = \"{REVISION_OF_EARLIER_STEP}\"\nvalue(\"{key}\") = \"{value}\"\n"
+        ),
     };
     let op = match write {
         Write::Put(v) => format!("put \"{key}\" \"{v}\"\n"),
@@ -158,6 +182,9 @@ pub fn describe(expect: &Expect, write: &Write) -> String {
             value,
             mod_revision,
         } => format!("if it is still {value} at revision {mod_revision}"),
+        Expect::WrittenEarlier { value } => {
+            format!("if it is still {value}, as written by the step before")
+        }
     };
     let w = match write {
         Write::Put(v) => format!("put {v}"),

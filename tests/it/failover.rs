@@ -144,10 +144,11 @@ fn controlled_failover_both_ways() {
     assert_eq!(
         steps_of(&p.b, "failover"),
         [
-            "lock:move",
+            "lock:claim",
             "down:labstore1004",
             "let-go:drbd:labstore1004",
             "let-go:ip:labstore1004",
+            "lock:take",
             "up:labstore1005"
         ]
     );
@@ -562,10 +563,11 @@ fn fault_at_every_failover_step_stops_there_and_a_rerun_converges() {
     }
     // (step id, where the fault goes: on b's wrapped tool or inside b's own `up`, how it fails)
     let cases: &[(&str, bool)] = &[
-        ("lock:move", false),
+        ("lock:claim", false),
         ("down:labstore1004", false),
         ("let-go:drbd:labstore1004", false),
         ("let-go:ip:labstore1004", true),
+        ("lock:take", false),
         ("up:labstore1005", false),
     ];
     std::thread::scope(|s| {
@@ -584,7 +586,9 @@ fn fault_at_every_failover_step_stops_there_and_a_rerun_converges() {
                     serde_json::json!([{ "match": step_argv(&plan, id), "nth": 1, "rc": 0,
                         "stdout": "ARPING 192.0.2.18\n\n--- 192.0.2.18 statistics ---\n2 packets transmitted, 2 packets received,   0% unanswered (0 extra)\n" }])
                 } else {
-                    serde_json::json!([{ "match": step_argv(&plan, id), "nth": 1, "rc": 1, "stderr": "injected failure\n" }])
+                    // Both lock transactions have the same argv: the take is the second.
+                    let nth = if id == "lock:take" { 2 } else { 1 };
+                    serde_json::json!([{ "match": step_argv(&plan, id), "nth": nth, "rc": 1, "stderr": "injected failure\n" }])
                 };
                 p.b.faults(fault);
                 let r = p.b.run(&["failover", "--yes"]);

@@ -170,3 +170,29 @@ fn a_lock_taken_between_plan_and_run_loses_the_race_with_exit_4() {
     assert_eq!(etcd(&h).holder().as_deref(), Some(PEER));
     assert_eq!(h.role("tools"), "Secondary");
 }
+
+#[test]
+fn a_failover_in_progress_stops_both_up_and_down_from_touching_the_lock() {
+    if !privileged() {
+        return;
+    }
+    let h = locked_host();
+    etcd(&h).put(LOCK_KEY, &format!("{PEER}>{NODE}@2026-01-01T00:00:00.000Z"));
+    let r = h.run(&["up", "--yes"]);
+    r.expect(4);
+    assert!(
+        r.stderr.contains(&format!(
+            "a failover from {PEER} to {NODE} since 2026-01-01"
+        )) && r.stderr.contains("nfs-manage failover --to"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(h.role("tools"), "Secondary");
+    h.run(&["down", "--yes"]).expect(0);
+    assert_eq!(
+        etcd(&h).get(LOCK_KEY).as_deref(),
+        Some(&*format!("{PEER}>{NODE}@2026-01-01T00:00:00.000Z"))
+    );
+    let show = h.run(&["lock", "show"]);
+    assert!(show.stdout.contains("a failover from"), "{}", show.stdout);
+}
