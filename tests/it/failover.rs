@@ -670,3 +670,161 @@ fn fault_at_peer_dead_steps_stops_there_and_a_rerun_converges() {
         }
     });
 }
+
+/// Commands a run may be killed in (a slow fault holds the command there, then kill -9).
+const KILL_POINTS: &[&str] = &[
+    "etcdctl",
+    "ssh",
+    "drbdadm status",
+    "drbdadm primary",
+    "drbdadm secondary",
+    "mount -t",
+    "umount",
+    "systemctl start",
+    "systemctl stop",
+    "exportfs",
+    "ip addr",
+    "arping -0",
+];
+
+#[derive(Default, Debug)]
+struct Tally {
+    schedules: usize,
+    killed: usize,
+    link_cut: usize,
+    etcd_stopped: usize,
+    ops: std::collections::BTreeMap<String, usize>,
+    exits: std::collections::BTreeMap<i32, usize>,
+}
+
+/// One environment's share of the schedules: random operations, each possibly killed at a
+/// random command, with the link cut or etcd stopped around it; the safety invariants are
+/// checked after every schedule, before anything is repaired.
+fn random_walk(seed: u64, schedules: usize, tally: &std::sync::Mutex<Tally>) {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut p = active_pair();
+    for h in p.hosts() {
+        for t in [
+            "etcdctl", "ssh", "arping", "mount", "umount", "exportfs", "ip",
+        ] {
+            h.wrap_real_tool(t);
+        }
+    }
+    for n in 0..schedules {
+        let what = format!("seed {seed} schedule {n}");
+        let on_a = rng.bool();
+        let cut = rng.f32() < 0.2;
+        let stop_etcd = rng.f32() < 0.15;
+        let kill = rng.f32() < 0.6;
+        let (op, args): (&str, Vec<&str>) = match rng.u32(0..10) {
+            0..=5 => ("failover", vec!["failover", "--yes"]),
+            6 => (
+                "failover --to",
+                vec![
+                    "failover",
+                    "--yes",
+                    "--to",
+                    if rng.bool() { NODE } else { PEER },
+                ],
+            ),
+            7 | 8 => ("up", vec!["up", "--yes"]),
+            _ => ("down", vec!["down", "--yes"]),
+        };
+        if cut {
+            p.cut_link(if rng.bool() { &p.a } else { &p.b });
+        }
+        if stop_etcd {
+            p.etcd.stop();
+        }
+        let point = KILL_POINTS[rng.usize(0..KILL_POINTS.len())];
+        if kill {
+            let nth = rng.u64(1..3);
+            for h in p.hosts() {
+                h.faults(serde_json::json!([{ "match": point, "nth": nth, "sleep_ms": 1200 }]));
+                h.clear_calls();
+            }
+        }
+        let h = if on_a { &p.a } else { &p.b };
+        let mut child = h.spawn(&args);
+        let mut killed = false;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let code = loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                break st.code().unwrap_or(-1);
+            }
+            if kill
+                && p.hosts()
+                    .iter()
+                    .any(|x| x.calls().iter().any(|c| c.starts_with(point)))
+            {
+                // The run is inside the slowed command now: kill -9 it there.
+                std::thread::sleep(std::time::Duration::from_millis(rng.u64(0..300)));
+                let _ = child.kill();
+                let _ = child.wait();
+                killed = true;
+                break -9;
+            }
+            assert!(std::time::Instant::now() < deadline, "{what}: {op} hangs");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        p.settle();
+        assert_safe(
+            &p,
+            &format!(
+                "{what} ({op} on {}, kill at {point:?}: {killed}, cut {cut}, etcd stopped {stop_etcd})",
+                h.name
+            ),
+        );
+        {
+            let mut t = tally.lock().unwrap();
+            t.schedules += 1;
+            t.killed += killed as usize;
+            t.link_cut += cut as usize;
+            t.etcd_stopped += stop_etcd as usize;
+            *t.ops.entry(op.to_string()).or_default() += 1;
+            *t.exits.entry(code).or_default() += 1;
+        }
+        // Repair the disruptions for the next schedule (the state itself carries on).
+        for h in p.hosts() {
+            h.clear_faults();
+            p.restore_link(h);
+        }
+        if stop_etcd {
+            p.etcd.restart();
+        }
+    }
+}
+
+#[test]
+fn randomized_schedules_keep_the_pair_safe() {
+    if !privileged() {
+        return;
+    }
+    let seed: u64 = std::env::var("NFS_MANAGE_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| fastrand::u64(..));
+    // Eight fresh environments side by side: the runs mostly wait (sleeps, ARP timeouts).
+    let envs: u64 = 8;
+    let per_env = 25;
+    println!("randomized schedules: seed {seed} (replay with NFS_MANAGE_TEST_SEED={seed})");
+    let tally = std::sync::Mutex::new(Tally::default());
+    std::thread::scope(|s| {
+        for e in 0..envs {
+            let tally = &tally;
+            s.spawn(move || random_walk(seed.wrapping_add(e), per_env, tally));
+        }
+    });
+    let t = tally.into_inner().unwrap();
+    println!(
+        "randomized schedules: {} run, {} killed mid-command, {} with a link cut, {} with etcd stopped; operations {:?}; exit codes {:?} (-9: killed)",
+        t.schedules, t.killed, t.link_cut, t.etcd_stopped, t.ops, t.exits
+    );
+    assert_eq!(t.schedules, 200);
+    // The schedules must exercise what they claim to.
+    assert!(
+        t.killed > 40 && t.link_cut > 10 && t.etcd_stopped > 10,
+        "{t:?}"
+    );
+    assert!(t.exits.get(&0).copied().unwrap_or(0) > 20, "{t:?}");
+}

@@ -1139,3 +1139,34 @@ impl Host {
         self.ns(&argv)
     }
 }
+
+impl Pair {
+    /// Wait until nothing of nfs-manage or the stand-ins runs in either node any more (a
+    /// killed run leaves its children and its remote half running for a while).
+    pub fn settle(&self) {
+        let exes: Vec<PathBuf> = [bin(), standin(), PathBuf::from("/usr/bin/ssh")]
+            .iter()
+            .filter_map(|p| p.canonicalize().ok())
+            .collect();
+        let nss: Vec<PathBuf> = self
+            .hosts()
+            .iter()
+            .filter_map(|h| std::fs::read_link(format!("/proc/{}/ns/mnt", h.pid())).ok())
+            .collect();
+        for _ in 0..300 {
+            let busy = std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+                let p = e.path();
+                let Ok(exe) = std::fs::read_link(p.join("exe")) else {
+                    return false;
+                };
+                exes.contains(&exe)
+                    && std::fs::read_link(p.join("ns/mnt")).is_ok_and(|n| nss.contains(&n))
+            });
+            if !busy {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("runs did not finish within 15 s");
+    }
+}
