@@ -112,6 +112,12 @@ pub fn plan(ctx: &Ctx, f: &Facts, args: &DownArgs) -> Result<(Plan, Vec<String>)
         );
     }
 
+    // Withdrawing one volume's exports does not wait for another's.
+    for s in p.steps.iter_mut().filter(|s| s.id.starts_with("unexport:")) {
+        s.lane = s.id.split_once(':').map(|(_, v)| v.to_string());
+        s.group = Some("unexport".into());
+    }
+
     // 4. NFS server.
     let nfs = &cfg.nfs.service;
     let step = Step::new(
@@ -226,6 +232,24 @@ pub fn plan(ctx: &Ctx, f: &Facts, args: &DownArgs) -> Result<(Plan, Vec<String>)
         });
     }
 
+    // Each volume's holders, submounts and unmount form one lane; the volumes run in parallel.
+    let first_umount = p
+        .steps
+        .iter()
+        .position(|s| s.id.starts_with("kill:") || s.id.starts_with("umount:"))
+        .unwrap_or(p.steps.len());
+    for s in p.steps[first_umount..].iter_mut() {
+        let vol = cfg.volumes.iter().find(|v| {
+            s.id == format!("kill:{}", v.name)
+                || s.id == format!("umount:{}", v.name)
+                || s.title.ends_with(&format!(" {})", v.name))
+        });
+        if let Some(v) = vol {
+            s.group = Some("umount".into());
+            s.lane = Some(v.name.clone());
+        }
+    }
+
     // 6. DRBD Secondary.
     for res in cfg.drbd_resources().into_iter().rev() {
         let step = Step::new(
@@ -247,6 +271,11 @@ pub fn plan(ctx: &Ctx, f: &Facts, args: &DownArgs) -> Result<(Plan, Vec<String>)
             Some(r) => step.already(r.role.clone()),
             None => step.already("not configured on this node"),
         });
+    }
+
+    for s in p.steps.iter_mut().filter(|s| s.id.starts_with("demote:")) {
+        s.lane = s.id.split_once(':').map(|(_, r)| r.to_string());
+        s.group = Some("demote".into());
     }
 
     // 7. The cluster lock (when configured), only if it names this node.

@@ -210,6 +210,18 @@ pub fn plan_with(ctx: &Ctx, f: &Facts, opts: Opts) -> Result<(Plan, Vec<String>)
         p.steps.push(step.why("not mounted"));
     }
 
+    // Independent per-resource and per-volume work runs in parallel (each step still guarded,
+    // verified and journaled): DRBD up/promote per resource, then mkdir/mount per volume.
+    for s in p.steps.iter_mut() {
+        let (group, lane) = match s.id.split_once(':') {
+            Some(("drbd-up" | "promote", res)) => ("drbd", res.to_string()),
+            Some(("mkdir" | "mount", vol)) => ("mount", vol.to_string()),
+            _ => continue,
+        };
+        s.group = Some(group.into());
+        s.lane = Some(lane);
+    }
+
     // 3. NFS server: never while a volume is unmounted.
     let nfs = &cfg.nfs.service;
     let step = Step::new(

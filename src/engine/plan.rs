@@ -115,6 +115,10 @@ pub struct Step {
     pub ok_rcs: &'static [i32],
     /// How long its command took, once run.
     pub duration: Option<std::time::Duration>,
+    /// Consecutive steps of one group run in parallel (independent per-volume work), one
+    /// thread per lane; the steps of one lane run in order.
+    pub group: Option<String>,
+    pub lane: Option<String>,
 }
 
 impl Step {
@@ -129,6 +133,8 @@ impl Step {
             verify,
             ok_rcs: &[0],
             duration: None,
+            group: None,
+            lane: None,
         }
     }
 
@@ -145,6 +151,13 @@ impl Step {
     pub fn already(mut self, why: impl Into<String>) -> Step {
         self.state = StepState::Already;
         self.why = why.into();
+        self
+    }
+
+    /// Run side by side with the neighbouring steps of `group`, in order within `lane`.
+    pub fn parallel(mut self, group: &str, lane: &str) -> Step {
+        self.group = Some(group.into());
+        self.lane = Some(lane.into());
         self
     }
 
@@ -169,6 +182,9 @@ struct JsonStep<'a> {
     why: &'a str,
     argv: &'a [String],
     state: StepState,
+    /// Steps of one group run in parallel.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -212,6 +228,7 @@ impl Plan {
                     why: &s.why,
                     argv: &s.cmd.argv,
                     state: s.state,
+                    group: s.group.as_deref(),
                 })
                 .collect(),
             notes: &self.notes,

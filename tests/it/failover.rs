@@ -650,13 +650,17 @@ fn fault_at_peer_dead_steps_stops_there_and_a_rerun_converges() {
                     // The power-off fails (a BMC that does not answer).
                     std::fs::write(&fence, "#!/bin/sh\necho 'Error: Unable to establish IPMI v2 / RMCP+ session' >&2\nexit 1\n").unwrap();
                 } else {
-                    // The second mount is misc's (tools comes first).
-                    let nth = if id == "mount:misc" { 2 } else { 1 };
-                    p.b.faults(serde_json::json!([{ "match": pattern, "nth": nth, "rc": 1, "stderr": "injected failure\n" }]));
+                    let pattern = if id == "mount:misc" {
+                        // Mounts run in parallel: name misc's own device.
+                        format!("{pattern} {} /srv/misc", p.b.volumes[1].loopdev)
+                    } else {
+                        pattern
+                    };
+                    p.b.faults(serde_json::json!([{ "match": pattern, "nth": 1, "rc": 1, "stderr": "injected failure\n" }]));
                 }
                 let r = p.b.run(&["failover", "--peer-dead", "--yes"]);
                 r.expect(1);
-                let last = p.b.journal().into_iter().rfind(|r| r["command"] == "failover").unwrap();
+                let last = p.b.journal().into_iter().find(|r| r["command"] == "failover" && r["result"] == "failed").unwrap();
                 assert_eq!((last["step"].as_str(), last["result"].as_str()), (Some(id), Some("failed")), "{id}: {}", r.stderr);
                 assert!(r.stderr.contains("to retry:    nfs-manage --config /run/node/cluster.yaml failover --peer-dead"), "{id}: {}", r.stderr);
                 assert_safe(&p, id);
