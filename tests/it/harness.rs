@@ -825,8 +825,24 @@ pub struct Pair {
     pub a: Host,
     pub b: Host,
     pub etcd: Etcd,
-    lan: Child,
+    lan: Reaped,
     _dir: tempfile::TempDir,
+}
+
+/// A child killed when dropped, also when a constructor panics half-way.
+pub struct Reaped(pub Child);
+
+impl Reaped {
+    pub fn id(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 impl Pair {
@@ -835,11 +851,14 @@ impl Pair {
             .prefix("nfs-manage-pair.")
             .tempdir()
             .unwrap();
-        let lan = Command::new("unshare")
-            .args(["--net", "sleep", "infinity"])
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap();
+        let lan = Reaped(
+            Command::new("unshare")
+                .args(["--net", "sleep", "infinity"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
         let lan_pid = lan.id();
         let me = std::fs::read_link("/proc/self/ns/net").unwrap();
         for _ in 0..200 {
@@ -1104,8 +1123,6 @@ impl Pair {
 impl Drop for Pair {
     fn drop(&mut self) {
         self.etcd.stop();
-        let _ = self.lan.kill();
-        let _ = self.lan.wait();
     }
 }
 
