@@ -86,15 +86,18 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// (median wall ms, median tool-busy ms, median overhead ms, tool calls per failover)
-fn measure(n: usize, iterations: usize, latency_ms: u64) -> (f64, f64, f64, usize) {
+fn measure(n: usize, iterations: usize, latency_ms: u64, mux: bool) -> (f64, f64, f64, usize) {
     let names: Vec<&'static str> = (1..=n)
         .map(|i| &*Box::leak(format!("v{i}").into_boxed_str()))
         .collect();
     let names: &'static [&'static str] = Box::leak(names.into_boxed_slice());
-    let p = Pair::new(Spec {
+    let mut p = Pair::new(Spec {
         volumes: names,
         ..Spec::default()
     });
+    if mux {
+        p.use_ssh_multiplexing();
+    }
     let exports: String = names
         .iter()
         .enumerate()
@@ -150,30 +153,36 @@ fn bench_failover() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(100);
-    let one = measure(1, iterations, latency);
-    let eight = measure(8, iterations, latency);
-    println!(
-        "\n| measure ({iterations} failovers each, stand-in latency {latency} ms) | 1 volume | 8 volumes |"
-    );
-    println!("|---|---|---|");
-    println!(
-        "| failover wall time (median) | {:.0} ms | {:.0} ms |",
-        one.0, eight.0
-    );
-    println!(
-        "| time some tool was running (median) | {:.0} ms | {:.0} ms |",
-        one.1, eight.1
-    );
-    println!(
-        "| orchestration overhead: wall − tool time (median) | {:.0} ms | {:.0} ms |",
-        one.2, eight.2
-    );
-    println!(
-        "| tool calls per failover (both nodes) | {} | {} |",
-        one.3, eight.3
-    );
-    println!(
-        "\nratio 8 volumes ÷ 1 volume (target ≤ 1.5): {:.2}",
-        eight.0 / one.0
-    );
+    for mux in [false, true] {
+        let one = measure(1, iterations, latency, mux);
+        let eight = measure(8, iterations, latency, mux);
+        let how = if mux {
+            "ssh ControlMaster"
+        } else {
+            "a new ssh connection per command"
+        };
+        println!(
+            "\n| {how}: {iterations} failovers each, stand-in latency {latency} ms | 1 volume | 8 volumes |"
+        );
+        println!("|---|---|---|");
+        for (what, a, b) in [
+            ("failover wall time (median)", one.0, eight.0),
+            ("time some tool was running (median)", one.1, eight.1),
+            (
+                "orchestration overhead: wall − tool time (median)",
+                one.2,
+                eight.2,
+            ),
+        ] {
+            println!("| {what} | {a:.0} ms | {b:.0} ms |");
+        }
+        println!(
+            "| tool calls per failover (both nodes) | {} | {} |",
+            one.3, eight.3
+        );
+        println!(
+            "\nratio 8 volumes ÷ 1 volume (target ≤ 1.5), {how}: {:.2}",
+            eight.0 / one.0
+        );
+    }
 }

@@ -827,6 +827,7 @@ pub struct Pair {
     pub etcd: Etcd,
     lan: Reaped,
     _dir: tempfile::TempDir,
+    multiplexed: bool,
 }
 
 /// A child killed when dropped, also when a constructor panics half-way.
@@ -905,6 +906,7 @@ impl Pair {
             etcd,
             lan,
             _dir: dir,
+            multiplexed: false,
         };
         pair.link_drbd();
         pair.setup_ssh();
@@ -946,13 +948,15 @@ impl Pair {
             let s = h.dir.path().join("ssh");
             let o = other.dir.path().join("ssh");
             let client = std::fs::read_to_string(o.join("id_ed25519.pub")).unwrap();
-            // Logins on h run with h's stand-ins, like a shell on that node would.
+            // Logins on h run with h's stand-ins, like a shell on that node would; HOME points
+            // into the test directory so the machine's own ~/.bashrc is not run on each login.
             std::fs::write(
                 s.join("authorized_keys"),
                 format!(
-                    "environment=\"PATH={}\",environment=\"NFS_MANAGE_STANDIN_DIR={}\",environment=\"NO_COLOR=1\" {}",
+                    "environment=\"PATH={}\",environment=\"NFS_MANAGE_STANDIN_DIR={}\",environment=\"NO_COLOR=1\",environment=\"HOME={}\" {}",
                     h.path_env(),
                     h.dir.path().join("standin").display(),
+                    h.dir.path().display(),
                     client
                 ),
             )
@@ -963,7 +967,7 @@ impl Pair {
             std::fs::write(
                 s.join("sshd_config"),
                 format!(
-                    "ListenAddress {ip}\nPort 22\nHostKey {}\nAuthorizedKeysFile {}\nPermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPermitUserEnvironment PATH,NFS_MANAGE_STANDIN_DIR,NO_COLOR\nPidFile none\nLogLevel ERROR\n",
+                    "ListenAddress {ip}\nPort 22\nHostKey {}\nAuthorizedKeysFile {}\nPermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPermitUserEnvironment PATH,NFS_MANAGE_STANDIN_DIR,NO_COLOR,HOME\nPidFile none\nLogLevel ERROR\n",
                     s.join("host_ed25519").display(),
                     s.join("authorized_keys").display()
                 ),
@@ -1110,6 +1114,23 @@ impl Pair {
         h.rewrite_config();
     }
 
+    /// Reuse one ssh connection per node pair (OpenSSH ControlMaster), as operators may
+    /// configure in `remote.ssh`; the masters are closed when the pair is dropped.
+    pub fn use_ssh_multiplexing(&mut self) {
+        for h in [&mut self.a, &mut self.b] {
+            let cm = h.dir.path().join("ssh/cm-%C");
+            h.extra_config = h.extra_config.replace(
+                "ssh: [ssh, ",
+                &format!(
+                    "ssh: [ssh, -o, ControlMaster=auto, -o, \"ControlPath={}\", -o, ControlPersist=60, ",
+                    cm.display()
+                ),
+            );
+            h.rewrite_config();
+        }
+        self.multiplexed = true;
+    }
+
     /// Kill a node's sshd (the host stays up: connections are refused).
     pub fn stop_sshd(&mut self, on_a: bool) {
         let h = if on_a { &mut self.a } else { &mut self.b };
@@ -1122,6 +1143,13 @@ impl Pair {
 
 impl Drop for Pair {
     fn drop(&mut self) {
+        if self.multiplexed {
+            for (h, other) in [(&self.a, &self.b), (&self.b, &self.a)] {
+                let cm = format!("ControlPath={}", h.dir.path().join("ssh/cm-%C").display());
+                let dest = format!("root@{}", other.addr.split('/').next().unwrap());
+                let _ = h.ns(&["ssh", "-o", &cm, "-O", "exit", &dest]);
+            }
+        }
         self.etcd.stop();
     }
 }
