@@ -100,5 +100,13 @@ pub fn needed_tools(c: &Config) -> Vec<&'static str> {
     if c.service_ip.is_some() {
         t.extend(["ip", "arping"]);
     }
+    if c.lock.is_some() {
+        t.push("etcdctl");
+    }
+    if let Some(r) = &c.remote
+        && r.ssh.first().is_some_and(|s| s == "ssh")
+    {
+        t.push("ssh");
+    }
     t
 }

@@ -393,8 +393,13 @@ fn controlled(
     let settled = lock.as_ref().is_none_or(|st| st.held_by(&target));
     if active == Some(target.as_str()) {
         if settled && complete(&target)? {
-            if !ctx.global.quiet {
-                println!("{target} is already the active node: nothing to do.");
+            let msg = format!("{target} is already the active node: nothing to do.");
+            if ctx.global.json {
+                let mut plan = Plan::new("failover");
+                plan.notes.push(msg);
+                println!("{}", plan.to_json(Some("nothing to do"), None));
+            } else if !ctx.global.quiet {
+                println!("{msg}");
             }
             return Ok(());
         }

@@ -410,6 +410,29 @@ mod tests {
         let t = txn_text("/k", &Expect::Absent, &Write::Delete);
         assert_eq!(t, "mod(\"/k\") = \"0\"\n\ndel \"/k\"\n\n\n");
         assert!(Holder::parse("a b@x").is_err());
+        let m = Holder::parse(&Holder::moving_value("a1", "b2", "T")).unwrap();
+        assert_eq!(
+            (
+                m.node.as_str(),
+                m.moving_from.as_deref(),
+                m.since.as_deref()
+            ),
+            ("b2", Some("a1"), Some("T"))
+        );
+        assert!(Holder::parse(">b@T").is_err());
+        let t = txn_text(
+            "/k",
+            &Expect::WrittenEarlier {
+                value: "a>b@T".into(),
+            },
+            &Write::Put("b@U".into()),
+        );
+        assert!(
+            t.starts_with(&format!(
+                "mod(\"/k\") = \"{REVISION_OF_EARLIER_STEP}\"\nvalue(\"/k\") = \"a>b@T\""
+            )),
+            "{t}"
+        );
         assert_eq!(Holder::parse("labstore1005").unwrap().since, None);
     }
 }
