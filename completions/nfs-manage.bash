@@ -37,11 +37,17 @@ _nfs__manage() {
             nfs__manage,exports)
                 cmd="nfs__manage__subcmd__exports"
                 ;;
+            nfs__manage,failover)
+                cmd="nfs__manage__subcmd__failover"
+                ;;
             nfs__manage,generate)
                 cmd="nfs__manage__subcmd__generate"
                 ;;
             nfs__manage,help)
                 cmd="nfs__manage__subcmd__help"
+                ;;
+            nfs__manage,lock)
+                cmd="nfs__manage__subcmd__lock"
                 ;;
             nfs__manage,metrics)
                 cmd="nfs__manage__subcmd__metrics"
@@ -142,11 +148,17 @@ _nfs__manage() {
             nfs__manage__subcmd__help,exports)
                 cmd="nfs__manage__subcmd__help__subcmd__exports"
                 ;;
+            nfs__manage__subcmd__help,failover)
+                cmd="nfs__manage__subcmd__help__subcmd__failover"
+                ;;
             nfs__manage__subcmd__help,generate)
                 cmd="nfs__manage__subcmd__help__subcmd__generate"
                 ;;
             nfs__manage__subcmd__help,help)
                 cmd="nfs__manage__subcmd__help__subcmd__help"
+                ;;
+            nfs__manage__subcmd__help,lock)
+                cmd="nfs__manage__subcmd__help__subcmd__lock"
                 ;;
             nfs__manage__subcmd__help,metrics)
                 cmd="nfs__manage__subcmd__help__subcmd__metrics"
@@ -184,6 +196,30 @@ _nfs__manage() {
             nfs__manage__subcmd__help__subcmd__exports,sync)
                 cmd="nfs__manage__subcmd__help__subcmd__exports__subcmd__sync"
                 ;;
+            nfs__manage__subcmd__help__subcmd__lock,break)
+                cmd="nfs__manage__subcmd__help__subcmd__lock__subcmd__break"
+                ;;
+            nfs__manage__subcmd__help__subcmd__lock,show)
+                cmd="nfs__manage__subcmd__help__subcmd__lock__subcmd__show"
+                ;;
+            nfs__manage__subcmd__lock,break)
+                cmd="nfs__manage__subcmd__lock__subcmd__break"
+                ;;
+            nfs__manage__subcmd__lock,help)
+                cmd="nfs__manage__subcmd__lock__subcmd__help"
+                ;;
+            nfs__manage__subcmd__lock,show)
+                cmd="nfs__manage__subcmd__lock__subcmd__show"
+                ;;
+            nfs__manage__subcmd__lock__subcmd__help,break)
+                cmd="nfs__manage__subcmd__lock__subcmd__help__subcmd__break"
+                ;;
+            nfs__manage__subcmd__lock__subcmd__help,help)
+                cmd="nfs__manage__subcmd__lock__subcmd__help__subcmd__help"
+                ;;
+            nfs__manage__subcmd__lock__subcmd__help,show)
+                cmd="nfs__manage__subcmd__lock__subcmd__help__subcmd__show"
+                ;;
             *)
                 ;;
         esac
@@ -191,7 +227,7 @@ _nfs__manage() {
 
     case "${cmd}" in
         nfs__manage)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version status up down config enable-project disable-project exports check metrics sync backup generate help"
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version status up down failover config enable-project disable-project exports check metrics sync backup lock generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -205,6 +241,10 @@ _nfs__manage() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -213,7 +253,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__subcmd__manage__subcmd__backup)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version run mount umount list wrap-remote help"
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version run mount umount list wrap-remote help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -224,6 +264,10 @@ _nfs__manage() {
                     return 0
                     ;;
                 --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -333,7 +377,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__subcmd__manage__subcmd__backup__subcmd__list)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -347,6 +391,10 @@ _nfs__manage() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -355,7 +403,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__subcmd__manage__subcmd__backup__subcmd__mount)
-            opts="-y -q -v -h -V --ttl --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
+            opts="-y -q -v -h -V --ttl --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -373,6 +421,10 @@ _nfs__manage() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -381,7 +433,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__subcmd__manage__subcmd__backup__subcmd__run)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -392,6 +444,10 @@ _nfs__manage() {
                     return 0
                     ;;
                 --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -403,7 +459,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__subcmd__manage__subcmd__backup__subcmd__umount)
-            opts="-y -q -v -h -V --expired --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
+            opts="-y -q -v -h -V --expired --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -417,6 +473,10 @@ _nfs__manage() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -425,7 +485,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__subcmd__manage__subcmd__backup__subcmd__wrap__subcmd__remote)
-            opts="-y -q -v -h -V --status-file --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
+            opts="-y -q -v -h -V --status-file --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -443,6 +503,10 @@ _nfs__manage() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -451,7 +515,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__subcmd__manage__subcmd__check)
-            opts="-y -q -v -h -V --expect --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version drbd role service-ip nfs exports backups all"
+            opts="-y -q -v -h -V --expect --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version drbd role service-ip nfs exports backups all"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -469,6 +533,10 @@ _nfs__manage() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -477,7 +545,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__subcmd__manage__subcmd__config)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version check help"
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -491,6 +559,10 @@ _nfs__manage() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -499,7 +571,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__subcmd__manage__subcmd__config__subcmd__check)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -510,6 +582,10 @@ _nfs__manage() {
                     return 0
                     ;;
                 --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -563,7 +639,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__subcmd__manage__subcmd__disable__subcmd__project)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -574,6 +650,10 @@ _nfs__manage() {
                     return 0
                     ;;
                 --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -585,7 +665,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__subcmd__manage__subcmd__down)
-            opts="-y -q -v -h -V --force-unmount --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
+            opts="-y -q -v -h -V --force-unmount --keep-dual-primary --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -599,6 +679,10 @@ _nfs__manage() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -607,7 +691,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__subcmd__manage__subcmd__enable__subcmd__project)
-            opts="-y -q -v -h -V --gid --volume --path --clients --clients-command --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
+            opts="-y -q -v -h -V --gid --volume --path --clients --clients-command --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -641,6 +725,10 @@ _nfs__manage() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -649,7 +737,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__subcmd__manage__subcmd__exports)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version sync import help"
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version sync import help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -660,6 +748,10 @@ _nfs__manage() {
                     return 0
                     ;;
                 --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -727,7 +819,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__subcmd__manage__subcmd__exports__subcmd__import)
-            opts="-y -q -v -h -V --volume --path --clients --clients-command --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
+            opts="-y -q -v -h -V --volume --path --clients --clients-command --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -757,6 +849,10 @@ _nfs__manage() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -765,7 +861,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__subcmd__manage__subcmd__exports__subcmd__sync)
-            opts="-y -q -v -h -V --interval --force --runs --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
+            opts="-y -q -v -h -V --interval --force --runs --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -787,6 +883,40 @@ _nfs__manage() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__failover)
+            opts="-y -q -v -h -V --to --allow-resync --peer-dead --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -795,7 +925,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__subcmd__manage__subcmd__generate)
-            opts="-y -q -v -h -V --completions --man --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
+            opts="-y -q -v -h -V --completions --man --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -817,6 +947,10 @@ _nfs__manage() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -825,7 +959,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__subcmd__manage__subcmd__help)
-            opts="status up down config enable-project disable-project exports check metrics sync backup generate help"
+            opts="status up down failover config enable-project disable-project exports check metrics sync backup lock generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1048,6 +1182,20 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        nfs__subcmd__manage__subcmd__help__subcmd__failover)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         nfs__subcmd__manage__subcmd__help__subcmd__generate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1065,6 +1213,48 @@ _nfs__manage() {
         nfs__subcmd__manage__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__help__subcmd__lock)
+            opts="show break"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__help__subcmd__lock__subcmd__break)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__help__subcmd__lock__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1132,8 +1322,146 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        nfs__subcmd__manage__subcmd__lock)
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version show break help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__lock__subcmd__break)
+            opts="-y -q -v -h -V --reason --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__lock__subcmd__help)
+            opts="show break help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__lock__subcmd__help__subcmd__break)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__lock__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__lock__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__subcmd__manage__subcmd__lock__subcmd__show)
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         nfs__subcmd__manage__subcmd__metrics)
-            opts="-y -q -v -h -V --textfile --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
+            opts="-y -q -v -h -V --textfile --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1151,6 +1479,10 @@ _nfs__manage() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1159,7 +1491,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__subcmd__manage__subcmd__status)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1173,6 +1505,10 @@ _nfs__manage() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1181,7 +1517,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__subcmd__manage__subcmd__sync)
-            opts="-y -q -v -h -V --interval --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
+            opts="-y -q -v -h -V --interval --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1199,6 +1535,10 @@ _nfs__manage() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1207,7 +1547,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__subcmd__manage__subcmd__up)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --help --version"
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1218,6 +1558,10 @@ _nfs__manage() {
                     return 0
                     ;;
                 --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_nfs_manage_global_optspecs
-    string join \n config= node= dry-run y/yes json q/quiet v/verbose no-color h/help V/version
+    string join \n config= node= dry-run y/yes json q/quiet v/verbose no-color wait-lock= h/help V/version
 end
 
 function __fish_nfs_manage_needs_command
@@ -26,6 +26,7 @@ end
 
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -l config -d 'Cluster configuration file' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -l json -d 'Machine-readable output (an object with "format_version": 1)'
@@ -37,6 +38,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -s V -l version -d '
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "status" -d 'Show DRBD, mounts, exports, NFS and the service IP, and the node\'s overall role'
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "up" -d 'Bring the service up on this node: DRBD Primary, mount, NFS, exports, services, IP'
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "down" -d 'Take the service down on this node, in the exact reverse order of `up`'
+complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "failover" -d 'Move the service to the other node: preflight, lock, down there, proof, up here'
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "config" -d 'Work with the configuration file'
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "enable-project" -d 'Give a project an NFS export: GID, project file, directory, exports'
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "disable-project" -d 'Withdraw a project\'s exports; its data stays where it is'
@@ -45,10 +47,12 @@ complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "check" -d 'Na
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "metrics" -d 'Prometheus metrics (text format) on stdout, or atomically into a textfile directory'
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "sync" -d 'rsync each `sync:` entry to (or from) its peer, from the node holding the service IP'
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "backup" -d 'Block-device backups: pull a source LV into a local LV, mount snapshots of it'
+complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "lock" -d 'The cluster lock in etcd: who holds it, and the audited manual override'
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "generate" -d 'Write shell completions and man pages (used to refresh completions/ and man/)'
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -l config -d 'Cluster configuration file' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -l json -d 'Machine-readable output (an object with "format_version": 1)'
@@ -59,6 +63,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -s h -l he
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -l config -d 'Cluster configuration file' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -l json -d 'Machine-readable output (an object with "format_version": 1)'
@@ -69,7 +74,9 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -s h -l help -
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l config -d 'Cluster configuration file' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l force-unmount -d 'Kill the processes that hold a mount (TERM, then KILL) instead of stopping'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l keep-dual-primary -d 'Leave dual-primary volumes Primary and mounted (only NFS and the IP go; used by failover)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l json -d 'Machine-readable output (an object with "format_version": 1)'
@@ -78,8 +85,23 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -s v -l verb
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -s V -l version -d 'Print version'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -l to -d 'The node that takes over (default: the node that is not active)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -l allow-resync -d 'Go ahead while DRBD resyncs (the target must still be UpToDate)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -l peer-dead -d 'The active node is hard-down: take over from here without it, only with evidence (unreachable over ssh, DRBD not connected, no ARP answer for the service IP) and after `failover.fence_command` succeeded, when configured; promotes with --force'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -l json -d 'Machine-readable output (an object with "format_version": 1)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -s h -l help -d 'Print help'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -l config -d 'Cluster configuration file' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -l json -d 'Machine-readable output (an object with "format_version": 1)'
@@ -92,6 +114,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from check" -l config -d 'Cluster configuration file' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from check" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from check" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from check" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from check" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from check" -l json -d 'Machine-readable output (an object with "format_version": 1)'
@@ -109,6 +132,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -l
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -l clients-command -d 'Command whose stdout is a JSON list of the project\'s client addresses (one string, split like a shell would, run without a shell)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -l config -d 'Cluster configuration file' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -l json -d 'Machine-readable output (an object with "format_version": 1)'
@@ -119,6 +143,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -s
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand disable-project" -l config -d 'Cluster configuration file' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand disable-project" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand disable-project" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand disable-project" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand disable-project" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand disable-project" -l json -d 'Machine-readable output (an object with "format_version": 1)'
@@ -129,6 +154,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand disable-project" -
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand disable-project" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and not __fish_seen_subcommand_from sync import help" -l config -d 'Cluster configuration file' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and not __fish_seen_subcommand_from sync import help" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and not __fish_seen_subcommand_from sync import help" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and not __fish_seen_subcommand_from sync import help" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and not __fish_seen_subcommand_from sync import help" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and not __fish_seen_subcommand_from sync import help" -l json -d 'Machine-readable output (an object with "format_version": 1)'
@@ -144,6 +170,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fis
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from sync" -l runs -d 'Stop after this many runs (with --interval)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from sync" -l config -d 'Cluster configuration file' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from sync" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from sync" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from sync" -l force -d 'Apply even when more than exports.max_shrink_percent of the client entries would go'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from sync" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from sync" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
@@ -159,6 +186,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fis
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from import" -l clients-command -d 'Clients command for every imported project; {name} is the project name' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from import" -l config -d 'Cluster configuration file' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from import" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from import" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from import" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from import" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from import" -l json -d 'Machine-readable output (an object with "format_version": 1)'
@@ -174,6 +202,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand check" -l expect -
 standby\t''"
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand check" -l config -d 'Cluster configuration file' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand check" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand check" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand check" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand check" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand check" -l json -d 'Machine-readable output (an object with "format_version": 1)'
@@ -185,6 +214,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand check" -s V -l ver
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand metrics" -l textfile -d 'Write DIR/nfs_manage.prom atomically (for node_exporter\'s textfile collector) instead of printing to stdout' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand metrics" -l config -d 'Cluster configuration file' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand metrics" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand metrics" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand metrics" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand metrics" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand metrics" -l json -d 'Machine-readable output (an object with "format_version": 1)'
@@ -196,6 +226,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand metrics" -s V -l v
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand sync" -l interval -d 'Keep running: start again SECONDS after the previous run finished (at least 1)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand sync" -l config -d 'Cluster configuration file' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand sync" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand sync" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand sync" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand sync" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand sync" -l json -d 'Machine-readable output (an object with "format_version": 1)'
@@ -206,6 +237,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand sync" -s h -l help
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand sync" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and not __fish_seen_subcommand_from run mount umount list wrap-remote help" -l config -d 'Cluster configuration file' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and not __fish_seen_subcommand_from run mount umount list wrap-remote help" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and not __fish_seen_subcommand_from run mount umount list wrap-remote help" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and not __fish_seen_subcommand_from run mount umount list wrap-remote help" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and not __fish_seen_subcommand_from run mount umount list wrap-remote help" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and not __fish_seen_subcommand_from run mount umount list wrap-remote help" -l json -d 'Machine-readable output (an object with "format_version": 1)'
@@ -222,6 +254,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and not __
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and not __fish_seen_subcommand_from run mount umount list wrap-remote help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from run" -l config -d 'Cluster configuration file' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from run" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from run" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from run" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from run" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from run" -l json -d 'Machine-readable output (an object with "format_version": 1)'
@@ -233,6 +266,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from mount" -l ttl -d 'How long the mount may stay before `backup umount --expired` removes it (default: backups[].ttl, 4h)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from mount" -l config -d 'Cluster configuration file' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from mount" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from mount" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from mount" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from mount" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from mount" -l json -d 'Machine-readable output (an object with "format_version": 1)'
@@ -243,6 +277,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from mount" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from umount" -l config -d 'Cluster configuration file' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from umount" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from umount" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from umount" -l expired -d 'Unmount every backup mount past its TTL (for a timer)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from umount" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from umount" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
@@ -254,6 +289,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from umount" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from list" -l config -d 'Cluster configuration file' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from list" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from list" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from list" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from list" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from list" -l json -d 'Machine-readable output (an object with "format_version": 1)'
@@ -265,6 +301,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from wrap-remote" -l status-file -d 'Where to write {"rc":…,"signal":…,"stderr":…} when the command ends' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from wrap-remote" -l config -d 'Cluster configuration file' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from wrap-remote" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from wrap-remote" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from wrap-remote" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from wrap-remote" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from wrap-remote" -l json -d 'Machine-readable output (an object with "format_version": 1)'
@@ -279,10 +316,51 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "list" -d 'Each backup: last run, result, duration, bytes, snapshot fill, open mounts'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "wrap-remote" -d 'Run a command and record its exit status (bdsync starts its server through this)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -l json -d 'Machine-readable output (an object with "format_version": 1)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -s h -l help -d 'Print help'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -s V -l version -d 'Print version'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -f -a "show" -d 'Show who holds the cluster lock, since when, and its revision'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -f -a "break" -d 'Delete the cluster lock whoever holds it (audited: journaled with operator and reason)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from show" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from show" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from show" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from show" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from show" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from show" -l json -d 'Machine-readable output (an object with "format_version": 1)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from show" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -l reason -d 'Why the lock is broken (recorded in the journal)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -l json -d 'Machine-readable output (an object with "format_version": 1)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -s h -l help -d 'Print help'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -s V -l version -d 'Print version'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show who holds the cluster lock, since when, and its revision'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from help" -f -a "break" -d 'Delete the cluster lock whoever holds it (audited: journaled with operator and reason)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -l completions -d 'Directory for bash, zsh and fish completions' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -l man -d 'Directory for man pages (one per subcommand)' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -l config -d 'Cluster configuration file' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -l json -d 'Machine-readable output (an object with "format_version": 1)'
@@ -291,19 +369,21 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -s v -l 
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand generate" -s V -l version -d 'Print version'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config enable-project disable-project exports check metrics sync backup generate help" -f -a "status" -d 'Show DRBD, mounts, exports, NFS and the service IP, and the node\'s overall role'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config enable-project disable-project exports check metrics sync backup generate help" -f -a "up" -d 'Bring the service up on this node: DRBD Primary, mount, NFS, exports, services, IP'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config enable-project disable-project exports check metrics sync backup generate help" -f -a "down" -d 'Take the service down on this node, in the exact reverse order of `up`'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config enable-project disable-project exports check metrics sync backup generate help" -f -a "config" -d 'Work with the configuration file'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config enable-project disable-project exports check metrics sync backup generate help" -f -a "enable-project" -d 'Give a project an NFS export: GID, project file, directory, exports'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config enable-project disable-project exports check metrics sync backup generate help" -f -a "disable-project" -d 'Withdraw a project\'s exports; its data stays where it is'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config enable-project disable-project exports check metrics sync backup generate help" -f -a "exports" -d 'Render and apply project and public exports'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config enable-project disable-project exports check metrics sync backup generate help" -f -a "check" -d 'Nagios/Icinga plugin: one line `NFS-MANAGE OK|WARNING|CRITICAL|UNKNOWN - …`, exit 0-3'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config enable-project disable-project exports check metrics sync backup generate help" -f -a "metrics" -d 'Prometheus metrics (text format) on stdout, or atomically into a textfile directory'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config enable-project disable-project exports check metrics sync backup generate help" -f -a "sync" -d 'rsync each `sync:` entry to (or from) its peer, from the node holding the service IP'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config enable-project disable-project exports check metrics sync backup generate help" -f -a "backup" -d 'Block-device backups: pull a source LV into a local LV, mount snapshots of it'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config enable-project disable-project exports check metrics sync backup generate help" -f -a "generate" -d 'Write shell completions and man pages (used to refresh completions/ and man/)'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down config enable-project disable-project exports check metrics sync backup generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down failover config enable-project disable-project exports check metrics sync backup lock generate help" -f -a "status" -d 'Show DRBD, mounts, exports, NFS and the service IP, and the node\'s overall role'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down failover config enable-project disable-project exports check metrics sync backup lock generate help" -f -a "up" -d 'Bring the service up on this node: DRBD Primary, mount, NFS, exports, services, IP'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down failover config enable-project disable-project exports check metrics sync backup lock generate help" -f -a "down" -d 'Take the service down on this node, in the exact reverse order of `up`'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down failover config enable-project disable-project exports check metrics sync backup lock generate help" -f -a "failover" -d 'Move the service to the other node: preflight, lock, down there, proof, up here'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down failover config enable-project disable-project exports check metrics sync backup lock generate help" -f -a "config" -d 'Work with the configuration file'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down failover config enable-project disable-project exports check metrics sync backup lock generate help" -f -a "enable-project" -d 'Give a project an NFS export: GID, project file, directory, exports'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down failover config enable-project disable-project exports check metrics sync backup lock generate help" -f -a "disable-project" -d 'Withdraw a project\'s exports; its data stays where it is'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down failover config enable-project disable-project exports check metrics sync backup lock generate help" -f -a "exports" -d 'Render and apply project and public exports'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down failover config enable-project disable-project exports check metrics sync backup lock generate help" -f -a "check" -d 'Nagios/Icinga plugin: one line `NFS-MANAGE OK|WARNING|CRITICAL|UNKNOWN - …`, exit 0-3'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down failover config enable-project disable-project exports check metrics sync backup lock generate help" -f -a "metrics" -d 'Prometheus metrics (text format) on stdout, or atomically into a textfile directory'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down failover config enable-project disable-project exports check metrics sync backup lock generate help" -f -a "sync" -d 'rsync each `sync:` entry to (or from) its peer, from the node holding the service IP'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down failover config enable-project disable-project exports check metrics sync backup lock generate help" -f -a "backup" -d 'Block-device backups: pull a source LV into a local LV, mount snapshots of it'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down failover config enable-project disable-project exports check metrics sync backup lock generate help" -f -a "lock" -d 'The cluster lock in etcd: who holds it, and the audited manual override'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down failover config enable-project disable-project exports check metrics sync backup lock generate help" -f -a "generate" -d 'Write shell completions and man pages (used to refresh completions/ and man/)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and not __fish_seen_subcommand_from status up down failover config enable-project disable-project exports check metrics sync backup lock generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "check" -d 'Validate the configuration (keys, types, names, paths, DRBD resources)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and __fish_seen_subcommand_from exports" -f -a "sync" -d 'Render one exports file per project plus the public ones, and apply what changed'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and __fish_seen_subcommand_from exports" -f -a "import" -d 'Write project files from an existing nfs-mounts.yaml'
@@ -312,3 +392,5 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and __fish_s
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "umount" -d 'Unmount a backup mount and remove its snapshot (`--expired`: every mount past its TTL)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "list" -d 'Each backup: last run, result, duration, bytes, snapshot fill, open mounts'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "wrap-remote" -d 'Run a command and record its exit status (bdsync starts its server through this)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and __fish_seen_subcommand_from lock" -f -a "show" -d 'Show who holds the cluster lock, since when, and its revision'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and __fish_seen_subcommand_from lock" -f -a "break" -d 'Delete the cluster lock whoever holds it (audited: journaled with operator and reason)'

@@ -46,6 +46,9 @@ pub struct Global {
     /// No colours (also: NO_COLOR set, or output not a terminal)
     #[arg(long, global = true)]
     pub no_color: bool,
+    /// Wait this long (e.g. 30s) for another run's host lock instead of exiting 4 at once
+    #[arg(long, global = true, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub wait_lock: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -56,6 +59,8 @@ pub enum Command {
     Up,
     /// Take the service down on this node, in the exact reverse order of `up`
     Down(DownArgs),
+    /// Move the service to the other node: preflight, lock, down there, proof, up here
+    Failover(FailoverArgs),
     /// Work with the configuration file
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -75,6 +80,9 @@ pub enum Command {
     /// Block-device backups: pull a source LV into a local LV, mount snapshots of it
     #[command(subcommand)]
     Backup(BackupCommand),
+    /// The cluster lock in etcd: who holds it, and the audited manual override
+    #[command(subcommand)]
+    Lock(LockCommand),
     /// Write shell completions and man pages (used to refresh completions/ and man/)
     #[command(hide = true)]
     Generate(GenerateArgs),
@@ -85,6 +93,39 @@ pub struct DownArgs {
     /// Kill the processes that hold a mount (TERM, then KILL) instead of stopping
     #[arg(long)]
     pub force_unmount: bool,
+    /// Leave dual-primary volumes Primary and mounted (only NFS and the IP go; used by failover)
+    #[arg(long)]
+    pub keep_dual_primary: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FailoverArgs {
+    /// The node that takes over (default: the node that is not active)
+    #[arg(long, value_name = "NODE")]
+    pub to: Option<String>,
+    /// Go ahead while DRBD resyncs (the target must still be UpToDate)
+    #[arg(long)]
+    pub allow_resync: bool,
+    /// The active node is hard-down: take over from here without it, only with evidence
+    /// (unreachable over ssh, DRBD not connected, no ARP answer for the service IP) and
+    /// after `failover.fence_command` succeeded, when configured; promotes with --force
+    #[arg(long)]
+    pub peer_dead: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LockCommand {
+    /// Show who holds the cluster lock, since when, and its revision
+    Show,
+    /// Delete the cluster lock whoever holds it (audited: journaled with operator and reason)
+    Break(BreakArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BreakArgs {
+    /// Why the lock is broken (recorded in the journal)
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
 }
 
 #[derive(Debug, Args)]

@@ -35,6 +35,8 @@ pub struct Config {
     pub lock: Option<LockConfig>,
     #[serde(default)]
     pub remote: Option<Remote>,
+    #[serde(default)]
+    pub failover: FailoverConfig,
     #[serde(default = "default_projects_dir")]
     pub projects_dir: PathBuf,
     #[serde(default)]
@@ -151,12 +153,47 @@ pub struct LockConfig {
     pub etcd: EtcdConfig,
 }
 
+/// The etcd lock: the active node is recorded under `<prefix>/<cluster>/active`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EtcdConfig {
+    /// Client URLs, like `http://10.64.37.20:2379`.
     pub endpoints: Vec<String>,
     #[serde(default = "default_etcd_prefix")]
     pub prefix: String,
+    /// Time limit for one etcdctl call (dial and request included).
+    #[serde(default = "default_etcd_timeout", deserialize_with = "duration")]
+    pub timeout: Duration,
+}
+
+/// `failover` settings. Everything is optional; `remote` (ssh) is what failover needs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailoverConfig {
+    /// Run (argv, no shell) before a `--peer-dead` failover promotes, to power the peer off
+    /// (e.g. `[ipmitool, -H, 10.64.40.7, …, chassis, power, off]`). Must exit 0.
+    #[serde(default)]
+    pub fence_command: Option<Vec<String>>,
+    /// Time limit for `fence_command`.
+    #[serde(default = "default_fence_timeout", deserialize_with = "duration")]
+    pub fence_timeout: Duration,
+    /// Time limit for a short command on the peer over ssh (preflight probes).
+    #[serde(default = "default_ssh_timeout", deserialize_with = "duration")]
+    pub ssh_timeout: Duration,
+    /// Time limit for `nfs-manage down`/`up` run on the peer over ssh.
+    #[serde(default = "default_remote_timeout", deserialize_with = "duration")]
+    pub remote_timeout: Duration,
+}
+
+impl Default for FailoverConfig {
+    fn default() -> Self {
+        FailoverConfig {
+            fence_command: None,
+            fence_timeout: default_fence_timeout(),
+            ssh_timeout: default_ssh_timeout(),
+            remote_timeout: default_remote_timeout(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -279,6 +316,18 @@ fn default_exports_dir() -> PathBuf {
 }
 fn default_etcd_prefix() -> String {
     "/nfs-manage".into()
+}
+fn default_etcd_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_fence_timeout() -> Duration {
+    Duration::from_secs(120)
+}
+fn default_ssh_timeout() -> Duration {
+    Duration::from_secs(15)
+}
+fn default_remote_timeout() -> Duration {
+    Duration::from_secs(600)
 }
 fn default_remote_user() -> String {
     "root".into()
@@ -503,23 +552,38 @@ impl Config {
                 ));
             }
         }
-        if self.lock.is_some() {
-            p.push(Problem::new(
-                "lock",
-                "the etcd lock is not supported by this version of nfs-manage; remove the `lock` section",
-            ));
+        if let Some(l) = &self.lock {
+            check_etcd(&mut p, &l.etcd);
         }
-        if let Some(r) = &self.remote
-            && r.ssh.is_empty()
+        if let Some(r) = &self.remote {
+            if r.ssh.is_empty() || r.ssh[0].is_empty() {
+                p.push(Problem::new(
+                    "remote.ssh",
+                    "expected the ssh command as a list, like [ssh, -o, BatchMode=yes]",
+                ));
+            }
+            check_name(&mut p, "remote.user", &r.user, "a user name");
+        }
+        if let Some(f) = &self.failover.fence_command
+            && (f.is_empty() || f[0].is_empty())
         {
             p.push(Problem::new(
-                "remote.ssh",
-                "expected the ssh command as a list, like [ssh, -o, BatchMode=yes]",
+                "failover.fence_command",
+                "expected a command as a list (argv, no shell), like [ipmitool, -H, 10.64.40.7, chassis, power, off]; leave it out for none",
             ));
         }
         self.validate_exports(&mut p);
         self.validate_sync(&mut p);
         backups::validate(self, &mut p);
+        for (key, d) in [
+            ("failover.fence_timeout", self.failover.fence_timeout),
+            ("failover.ssh_timeout", self.failover.ssh_timeout),
+            ("failover.remote_timeout", self.failover.remote_timeout),
+        ] {
+            if d.is_zero() {
+                p.push(Problem::new(key, "expected a duration above zero"));
+            }
+        }
         if self.timeouts.probe.is_zero() {
             p.push(Problem::new(
                 "timeouts.probe",
@@ -877,6 +941,70 @@ pub(crate) fn check_name(p: &mut Vec<Problem>, path: &str, value: &str, what: &s
     }
 }
 
+fn check_etcd(p: &mut Vec<Problem>, e: &EtcdConfig) {
+    if e.endpoints.is_empty() {
+        p.push(Problem::new(
+            "lock.etcd.endpoints",
+            "expected at least one etcd client URL, like http://10.64.37.20:2379",
+        ));
+    }
+    for (i, url) in e.endpoints.iter().enumerate() {
+        if !valid_endpoint(url) {
+            p.push(Problem::new(
+                format!("lock.etcd.endpoints[{i}]"),
+                format!("{url:?} is not an etcd client URL: expected http:// or https://, a host and a port, like http://10.64.37.20:2379"),
+            ));
+        }
+    }
+    // The prefix goes into etcdctl transaction text: keep it to plain characters.
+    let clean = e.prefix.starts_with('/')
+        && e.prefix.len() > 1
+        && !e.prefix.ends_with('/')
+        && !e.prefix.contains("//")
+        && e.prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c));
+    if !clean {
+        p.push(Problem::new(
+            "lock.etcd.prefix",
+            format!(
+                "{:?} is not a key prefix: expected /like/this (letters, digits, '.', '_', '-'; no trailing '/')",
+                e.prefix
+            ),
+        ));
+    }
+    if e.timeout.is_zero() {
+        p.push(Problem::new(
+            "lock.etcd.timeout",
+            "expected a duration above zero",
+        ));
+    }
+}
+
+/// `http://host:port` or `https://host:port` (IPv6 hosts in brackets), nothing after the port.
+fn valid_endpoint(url: &str) -> bool {
+    let Some(rest) = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let Some((host, port)) = rest.rsplit_once(':') else {
+        return false;
+    };
+    let host_ok = if let Some(h) = host.strip_prefix('[') {
+        h.strip_suffix(']')
+            .is_some_and(|a| a.parse::<std::net::Ipv6Addr>().is_ok())
+    } else {
+        !host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-".contains(c))
+    };
+    host_ok && port.parse::<u16>().is_ok_and(|p| p > 0)
+}
+
 fn check_unit(p: &mut Vec<Problem>, path: &str, value: &str) {
     let ok = !value.is_empty()
         && !value.starts_with('-')
@@ -1216,6 +1344,40 @@ services: [nginx]
         ))
         .unwrap_err();
         assert!(e.contains("is not a host name or an address"), "{e}");
+    }
+
+    #[test]
+    fn lock_and_failover_sections_are_checked() {
+        let ok = format!(
+            "{GOOD}lock:\n  etcd: {{ endpoints: [\"http://10.64.37.20:2379\", \"https://[fd00::1]:2379\"], prefix: /nfs-manage, timeout: 2s }}\nremote: {{ ssh: [ssh, -o, BatchMode=yes], user: root }}\nfailover:\n  fence_command: [ipmitool, -H, 10.64.40.7, chassis, power, off]\n  remote_timeout: 5m\n"
+        );
+        let c = parse(&ok).unwrap();
+        let e = c.lock.unwrap().etcd;
+        assert_eq!(e.endpoints.len(), 2);
+        assert_eq!(e.timeout, Duration::from_secs(2));
+        assert_eq!(c.failover.fence_command.unwrap()[0], "ipmitool");
+        assert_eq!(c.failover.remote_timeout, Duration::from_secs(300));
+        let e = parse(&format!(
+            "{GOOD}lock:\n  etcd:\n    endpoints: [\"10.64.37.20:2379\"]\n    prefix: nfs-manage/\n"
+        ))
+        .unwrap_err();
+        assert!(
+            e.contains("c.yaml:24:17: lock.etcd.endpoints[0]: \"10.64.37.20:2379\" is not an etcd client URL"),
+            "{e}"
+        );
+        assert!(e.contains("c.yaml:25:13: lock.etcd.prefix:"), "{e}");
+        let e = parse(&format!("{GOOD}lock:\n  etcd: {{ endpoints: [] }}\n")).unwrap_err();
+        assert!(
+            e.contains("lock.etcd.endpoints: expected at least one"),
+            "{e}"
+        );
+        let e = parse(&format!(
+            "{GOOD}lock:\n  etcd: {{ endpoints: [\"http://a:1\"], ttl: 3 }}\n"
+        ))
+        .unwrap_err();
+        assert!(e.contains("unknown field `ttl`"), "{e}");
+        let e = parse(&format!("{GOOD}failover:\n  fence_command: []\n")).unwrap_err();
+        assert!(e.contains("c.yaml:23:18: failover.fence_command:"), "{e}");
     }
 
     #[test]

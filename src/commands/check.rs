@@ -723,6 +723,7 @@ volumes:
             quiet: false,
             verbose: false,
             no_color: true,
+            wait_lock: None,
         };
         Ctx {
             config: Config::parse(Path::new("c.yaml"), CONFIG).unwrap(),

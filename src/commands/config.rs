@@ -120,5 +120,14 @@ pub fn needed_tools(c: &Config) -> Vec<&'static str> {
             }
         }
     }
+    if c.lock.is_some() {
+        t.push("etcdctl");
+    }
+    if let Some(r) = &c.remote
+        && r.ssh.first().is_some_and(|s| s == "ssh")
+        && !t.contains(&"ssh")
+    {
+        t.push("ssh");
+    }
     t
 }

@@ -18,7 +18,10 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
     let _lock = if ctx.global.dry_run {
         None
     } else {
-        Some(HostLock::acquire(&ctx.config.paths.lock)?)
+        Some(HostLock::acquire_wait(
+            &ctx.config.paths.lock,
+            ctx.global.wait_lock,
+        )?)
     };
     let mode = if ctx.global.dry_run {
         Mode::Lenient
@@ -109,6 +112,12 @@ pub fn plan(ctx: &Ctx, f: &Facts, args: &DownArgs) -> Result<(Plan, Vec<String>)
         );
     }
 
+    // Withdrawing one volume's exports does not wait for another's.
+    for s in p.steps.iter_mut().filter(|s| s.id.starts_with("unexport:")) {
+        s.lane = s.id.split_once(':').map(|(_, v)| v.to_string());
+        s.group = Some("unexport".into());
+    }
+
     // 4. NFS server.
     let nfs = &cfg.nfs.service;
     let step = Step::new(
@@ -129,6 +138,21 @@ pub fn plan(ctx: &Ctx, f: &Facts, args: &DownArgs) -> Result<(Plan, Vec<String>)
     // 5. Mounts: holders first, then everything stacked on or bound from the volume, then it.
     for (i, v) in cfg.volumes.iter().enumerate().rev() {
         let m = mount::VolumeMounts::of(v, &f.mounts);
+        if args.keep_dual_primary && v.dual_primary {
+            p.steps.push(
+                Step::new(
+                    format!("umount:{}", v.name),
+                    format!("unmount {} from {}", v.name, v.mountpoint.display()),
+                    mount::umount_cmd(&v.mountpoint),
+                    Verify::NotMountedAt {
+                        volume: i,
+                        path: v.mountpoint.clone(),
+                    },
+                )
+                .already("dual-primary: stays mounted (--keep-dual-primary)"),
+            );
+            continue;
+        }
         let mut paths: Vec<std::path::PathBuf> =
             m.submounts.iter().map(|s| s.mountpoint.clone()).collect();
         for b in &m.of_device {
@@ -208,6 +232,24 @@ pub fn plan(ctx: &Ctx, f: &Facts, args: &DownArgs) -> Result<(Plan, Vec<String>)
         });
     }
 
+    // Each volume's holders, submounts and unmount form one lane; the volumes run in parallel.
+    let first_umount = p
+        .steps
+        .iter()
+        .position(|s| s.id.starts_with("kill:") || s.id.starts_with("umount:"))
+        .unwrap_or(p.steps.len());
+    for s in p.steps[first_umount..].iter_mut() {
+        let vol = cfg.volumes.iter().find(|v| {
+            s.id == format!("kill:{}", v.name)
+                || s.id == format!("umount:{}", v.name)
+                || s.title.ends_with(&format!(" {})", v.name))
+        });
+        if let Some(v) = vol {
+            s.group = Some("umount".into());
+            s.lane = Some(v.name.clone());
+        }
+    }
+
     // 6. DRBD Secondary.
     for res in cfg.drbd_resources().into_iter().rev() {
         let step = Step::new(
@@ -219,11 +261,26 @@ pub fn plan(ctx: &Ctx, f: &Facts, args: &DownArgs) -> Result<(Plan, Vec<String>)
                 role: "Secondary",
             },
         );
+        if args.keep_dual_primary && cfg.resource_dual_primary(res) {
+            p.steps
+                .push(step.already("dual-primary: stays Primary (--keep-dual-primary)"));
+            continue;
+        }
         p.steps.push(match f.resource(res) {
             Some(r) if r.role == "Primary" => step.why("Primary now"),
             Some(r) => step.already(r.role.clone()),
             None => step.already("not configured on this node"),
         });
+    }
+
+    for s in p.steps.iter_mut().filter(|s| s.id.starts_with("demote:")) {
+        s.lane = s.id.split_once(':').map(|(_, r)| r.to_string());
+        s.group = Some("demote".into());
+    }
+
+    // 7. The cluster lock (when configured), only if it names this node.
+    if let Some(step) = crate::engine::cluster_lock::release_step(ctx)? {
+        p.steps.push(step);
     }
     Ok((p, refusals))
 }

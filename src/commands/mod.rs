@@ -7,7 +7,9 @@ pub mod disable_project;
 pub mod down;
 pub mod enable_project;
 pub mod exports;
+pub mod failover;
 pub mod generate;
+pub mod lock;
 pub mod metrics;
 pub mod status;
 pub mod sync;
@@ -15,7 +17,7 @@ pub mod up;
 
 use anyhow::Result;
 
-use crate::cli::{BackupCommand, Cli, Command, ConfigCommand, ExportsCommand};
+use crate::cli::{BackupCommand, Cli, Command, ConfigCommand, ExportsCommand, LockCommand};
 use crate::engine::Ctx;
 
 pub fn dispatch(cli: &Cli) -> Result<()> {
@@ -40,5 +42,8 @@ pub fn dispatch(cli: &Cli) -> Result<()> {
         // Started by bdsync on the remote-shell side: no config, no context.
         Command::Backup(BackupCommand::WrapRemote(args)) => backup::wrap_remote(&cli.global, args),
         Command::Backup(cmd) => backup::dispatch(&Ctx::new(&cli.global)?, cmd),
+        Command::Failover(args) => failover::run(&Ctx::new(&cli.global)?, args),
+        Command::Lock(LockCommand::Show) => lock::show(&Ctx::new(&cli.global)?),
+        Command::Lock(LockCommand::Break(args)) => lock::break_lock(&Ctx::new(&cli.global)?, args),
     }
 }

@@ -352,6 +352,7 @@ fn one(ctx: &Ctx, e: &SyncEntry, step: &Step, journal: &Journal) -> Result<Outco
         verify: "not checked",
         result: "",
         stderr: None,
+        fencing_token: None,
     };
     if let Some(why) = guard(ctx, e)? {
         let verify = format!("refused: {why}");

@@ -18,7 +18,10 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     let _lock = if ctx.global.dry_run {
         None
     } else {
-        Some(HostLock::acquire(&ctx.config.paths.lock)?)
+        Some(HostLock::acquire_wait(
+            &ctx.config.paths.lock,
+            ctx.global.wait_lock,
+        )?)
     };
     let mode = if ctx.global.dry_run {
         Mode::Lenient
@@ -48,11 +51,39 @@ pub fn refuse(ctx: &Ctx, plan: &Plan, refusals: &[String]) -> Result<()> {
     Err(Error::Refused(msg).into())
 }
 
+/// How `failover --peer-dead` changes the plan: the caller takes the lock itself (from the
+/// dead node, in one transaction) and promotion uses `drbdadm primary --force`.
+#[derive(Debug, Clone, Copy)]
+pub struct Opts {
+    pub lock: bool,
+    pub force_promote: bool,
+}
+
+impl Default for Opts {
+    fn default() -> Self {
+        Opts {
+            lock: true,
+            force_promote: false,
+        }
+    }
+}
+
 pub fn plan(ctx: &Ctx, f: &Facts) -> Result<(Plan, Vec<String>)> {
+    plan_with(ctx, f, Opts::default())
+}
+
+pub fn plan_with(ctx: &Ctx, f: &Facts, opts: Opts) -> Result<(Plan, Vec<String>)> {
     let cfg = &ctx.config;
     let mut p = Plan::new("up");
     let mut refusals = Vec::new();
     p.notes.extend(f.unknown.iter().cloned());
+
+    // 0. The cluster lock (when configured): refuses (exit 4) if it names another node.
+    if opts.lock
+        && let Some(step) = crate::engine::cluster_lock::acquire_step(ctx)?
+    {
+        p.steps.push(step);
+    }
 
     // 1. DRBD: up (if not configured) and Primary.
     for res in cfg.drbd_resources() {
@@ -72,7 +103,11 @@ pub fn plan(ctx: &Ctx, f: &Facts) -> Result<(Plan, Vec<String>)> {
         let promote = Step::new(
             format!("promote:{res}"),
             format!("promote DRBD {res} to Primary"),
-            drbd::primary_cmd(res),
+            if opts.force_promote {
+                drbd::primary_force_cmd(res)
+            } else {
+                drbd::primary_cmd(res)
+            },
             Verify::DrbdRole {
                 resource: res.into(),
                 role: "Primary",
@@ -87,7 +122,10 @@ pub fn plan(ctx: &Ctx, f: &Facts) -> Result<(Plan, Vec<String>)> {
                         c.name, c.name
                     ));
                 }
-                for d in r.devices.iter().filter(|d| d.disk != "UpToDate") {
+                // Forced (peer dead): Consistent data is as good as it gets; anything less is not.
+                let usable =
+                    |disk: &str| disk == "UpToDate" || (opts.force_promote && disk == "Consistent");
+                for d in r.devices.iter().filter(|d| !usable(&d.disk)) {
                     refusals.push(format!(
                         "DRBD resource {res} volume {} has local disk {}: promoting it would serve data that is not up to date",
                         d.volume, d.disk
@@ -170,6 +208,18 @@ pub fn plan(ctx: &Ctx, f: &Facts) -> Result<(Plan, Vec<String>)> {
             );
         }
         p.steps.push(step.why("not mounted"));
+    }
+
+    // Independent per-resource and per-volume work runs in parallel (each step still guarded,
+    // verified and journaled): DRBD up/promote per resource, then mkdir/mount per volume.
+    for s in p.steps.iter_mut() {
+        let (group, lane) = match s.id.split_once(':') {
+            Some(("drbd-up" | "promote", res)) => ("drbd", res.to_string()),
+            Some(("mkdir" | "mount", vol)) => ("mount", vol.to_string()),
+            _ => continue,
+        };
+        s.group = Some(group.into());
+        s.lane = Some(lane);
     }
 
     // 3. NFS server: never while a volume is unmounted.

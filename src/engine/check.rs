@@ -428,6 +428,23 @@ pub fn verify(ctx: &Ctx, v: &Verify, out: &Output) -> Result<Verdict> {
                 Ok(_) => Ok(()),
             }
         }
+        Verify::LockHolder { value } => super::cluster_lock::verify(ctx, value.as_deref(), out)?,
+        Verify::SubRun { node, command } => sub_run(node, command, out),
+        Verify::LetGo { node } => {
+            let all = crate::tools::drbd::parse_status_text(&out.stdout)?;
+            let_go(ctx, node, &all)
+        }
+        Verify::NoArpAnswer(flavor) => match arping::replies(*flavor, out)? {
+            0 => Ok(()),
+            n => Err(match &cfg.service_ip {
+                Some(sip) => format!(
+                    "{n} ARP replies for {}: a host still answers for the service IP",
+                    sip.address.addr()
+                ),
+                None => format!("{n} ARP replies"),
+            }),
+        },
+        Verify::PeerGone { node } => peer_gone(ctx, node)?,
         Verify::NoHolders(i) => {
             // Killed processes take a moment to exit and release their files.
             let vol = &cfg.volumes[*i];
@@ -449,4 +466,123 @@ pub fn verify(ctx: &Ctx, v: &Verify, out: &Output) -> Result<Verdict> {
         }
         Verify::Backup(b) => super::backup_check::verify(ctx, b, out)?,
     })
+}
+
+/// The JSON result of `nfs-manage CMD --yes --json` run as a step (see `Verify::SubRun`).
+fn sub_run(node: &str, command: &str, out: &Output) -> Verdict {
+    #[derive(serde::Deserialize)]
+    struct Step {
+        id: String,
+        state: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct Result {
+        format_version: u32,
+        command: String,
+        #[serde(default)]
+        steps: Vec<Step>,
+        #[serde(default)]
+        result: Option<String>,
+        #[serde(default)]
+        error: Option<String>,
+    }
+    let r: Result = match serde_json::from_str(out.stdout.trim()) {
+        Ok(r) => r,
+        Err(e) => {
+            return Err(format!(
+                "`nfs-manage {command}` on {node} did not print its JSON result ({e}): {:?}",
+                out.stdout.trim().chars().take(200).collect::<String>()
+            ));
+        }
+    };
+    if r.format_version != 1 || r.command != command {
+        return Err(format!(
+            "unexpected result from {node}: format_version {}, command {:?}",
+            r.format_version, r.command
+        ));
+    }
+    let result = r.result.as_deref().unwrap_or("");
+    if !matches!(result, "ok" | "nothing to do") {
+        return Err(format!(
+            "`nfs-manage {command}` on {node}: {result}{}",
+            r.error.map(|e| format!(": {e}")).unwrap_or_default()
+        ));
+    }
+    let open: Vec<String> = r
+        .steps
+        .iter()
+        .filter(|s| s.state != "done" && s.state != "already")
+        .map(|s| format!("{} {}", s.id, s.state))
+        .collect();
+    if open.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "`nfs-manage {command}` on {node} says {result} but left steps open: {}",
+            open.join(", ")
+        ))
+    }
+}
+
+/// `node` holds no non-dual resource as Primary, seen from here.
+pub fn let_go(ctx: &Ctx, node: &str, all: &[crate::tools::drbd::Resource]) -> Verdict {
+    let cfg = &ctx.config;
+    let mut bad = Vec::new();
+    for res in cfg.drbd_resources() {
+        if cfg.resource_dual_primary(res) {
+            continue;
+        }
+        let Some(r) = all.iter().find(|r| r.name == res) else {
+            if node != ctx.node {
+                bad.push(format!(
+                    "{res}: not up on this node, so {node}'s role cannot be seen"
+                ));
+            }
+            continue;
+        };
+        if node == ctx.node {
+            if r.role == "Primary" {
+                bad.push(format!("{res}: this node is still Primary"));
+            }
+            continue;
+        }
+        match r.connections.iter().find(|c| c.name == node) {
+            Some(c) if c.connection == "Connected" && c.peer_role == "Secondary" => {}
+            Some(c) if c.connection == "Connected" => {
+                bad.push(format!("{res}: {node} is {}", c.peer_role))
+            }
+            Some(c) => bad.push(format!(
+                "{res}: not connected to {node} ({}), so its role cannot be seen",
+                c.connection
+            )),
+            None => bad.push(format!("{res}: no connection to {node}")),
+        }
+    }
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{node} has not let go: {}", bad.join("; ")))
+    }
+}
+
+/// After fencing: DRBD is not connected to `node` on any resource and nobody answers ARP for
+/// the service IP.
+fn peer_gone(ctx: &Ctx, node: &str) -> Result<Verdict> {
+    let all = probe_drbd(ctx)?;
+    let connected: Vec<&str> = all
+        .iter()
+        .filter(|r| {
+            r.connections
+                .iter()
+                .any(|c| c.name == node && c.connection == "Connected")
+        })
+        .map(|r| r.name.as_str())
+        .collect();
+    if !connected.is_empty() {
+        return Ok(Err(format!(
+            "DRBD is still connected to {node} on {}",
+            connected.join(", ")
+        )));
+    }
+    address_free(ctx)
 }

@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::Ctx;
 use super::check;
 use super::journal::{Journal, Record, now_rfc3339};
-use super::plan::{Plan, StepState};
+use super::plan::{Plan, StepState, Verify};
 use crate::error::Error;
 
 /// How to get out of a half-done run, shown in failure messages.
@@ -111,154 +111,313 @@ fn confirm(ctx: &Ctx, plan: &Plan) -> Result<()> {
     }
 }
 
+/// A step to run and its index in the plan.
+type Member = (usize, super::plan::Step);
+
+/// How one step ended (its journal line is already written).
+enum Outcome {
+    Done {
+        out: super::runner::Output,
+        token: Option<i64>,
+    },
+    Refused(String),
+    /// The command could not be started (tool missing, cannot spawn).
+    CouldNotRun(anyhow::Error),
+    Failed {
+        out: super::runner::Output,
+        headline: String,
+        lost_race: bool,
+    },
+}
+
+/// Guard → command → verification → journal, for one step. Touches nothing of the plan, so
+/// the members of a parallel group can run it side by side.
+fn run_one(
+    ctx: &Ctx,
+    command: &str,
+    step: &super::plan::Step,
+    journal: &Journal,
+    spinner: Option<ProgressBar>,
+    on_tty: bool,
+) -> Result<Outcome> {
+    let finish = |pb: &Option<ProgressBar>| {
+        if let Some(pb) = pb {
+            pb.finish_and_clear();
+        }
+    };
+    let mut rec = Record {
+        time: now_rfc3339(),
+        run: &journal.run_id,
+        cluster: &ctx.config.cluster,
+        node: &ctx.node,
+        operator: &journal.operator,
+        command,
+        step: &step.id,
+        title: &step.title,
+        argv: &step.cmd.argv,
+        rc: None,
+        duration_ms: 0,
+        verify: "not checked",
+        result: "",
+        stderr: None,
+        fencing_token: None,
+    };
+
+    if let Some(guard) = &step.guard {
+        let verdict = check::guard(ctx, guard);
+        let reason = match verdict {
+            Ok(Ok(())) => None,
+            Ok(Err(reason)) => Some(reason),
+            Err(e) => Some(format!("the check before it could not run: {e:#}")),
+        };
+        if let Some(reason) = reason {
+            finish(&spinner);
+            let verify = format!("refused: {reason}");
+            rec.verify = &verify;
+            rec.result = "refused";
+            journal.append(&rec)?;
+            return Ok(Outcome::Refused(reason));
+        }
+    }
+
+    let out = match &step.pipeline {
+        Some(p) => ctx.runner.run_pipeline(p, on_tty),
+        None if step.cmd.argv.is_empty() => super::files::apply(&step.files, ctx.runner.dry_run),
+        None => ctx.runner.run(&step.cmd),
+    };
+    let out = match out {
+        Ok(o) => o,
+        Err(e) => {
+            finish(&spinner);
+            let err = format!("{e:#}");
+            rec.result = "failed";
+            rec.stderr = Some(&err);
+            journal.append(&rec)?;
+            return Ok(Outcome::CouldNotRun(e));
+        }
+    };
+    let rc_ok = out.rc.is_some_and(|rc| step.ok_rcs.contains(&rc));
+    let verdict = if rc_ok {
+        match check::verify(ctx, &step.verify, &out) {
+            Ok(v) => v,
+            Err(e) => Err(format!("could not be checked: {e:#}")),
+        }
+    } else {
+        Err(String::new())
+    };
+    finish(&spinner);
+    let verify_word = match (&verdict, rc_ok) {
+        (Ok(()), _) => "ok".to_string(),
+        (Err(_), false) => "not checked".to_string(),
+        (Err(why), true) => format!("failed: {why}"),
+    };
+    rec.rc = out.rc;
+    rec.duration_ms = out.duration.as_millis() as u64;
+    rec.verify = &verify_word;
+    let stderr = out.stderr.trim().to_string();
+    if !stderr.is_empty() {
+        rec.stderr = Some(&stderr);
+    }
+    let is_lock = matches!(step.verify, Verify::LockHolder { .. });
+    match verdict {
+        Ok(()) => {
+            rec.result = "done";
+            let token = if is_lock {
+                super::cluster_lock::fencing_token(&out)
+            } else {
+                None
+            };
+            rec.fencing_token = token;
+            journal.append(&rec)?;
+            Ok(Outcome::Done { out, token })
+        }
+        Err(why) => {
+            rec.result = "failed";
+            journal.append(&rec)?;
+            let headline = if rc_ok {
+                format!(
+                    "the command succeeded ({}) but the result is wrong: {why}",
+                    out.ending()
+                )
+            } else {
+                format!("the command failed ({})", out.ending())
+            };
+            // Losing the lock to another node or run is "lock held" (exit 4).
+            let lost_race = is_lock && super::cluster_lock::lost_race(&out);
+            Ok(Outcome::Failed {
+                out,
+                headline,
+                lost_race,
+            })
+        }
+    }
+}
+
+/// Runs the pending steps in order. Consecutive steps of one parallel group (`Step::group`)
+/// run side by side, one thread per lane, each lane's steps in order; every member is still
+/// guarded, verified and journaled on its own. A failing member stops its lane; the others
+/// finish what they started, and the run then stops at the first failure in plan order.
 fn run_steps(ctx: &Ctx, plan: &mut Plan, journal: &Journal, recovery: &Recovery) -> Result<()> {
     let g = &ctx.global;
     let human = !g.json && !g.quiet;
     let total = plan.steps.len();
-    for i in 0..total {
+    // The revision the last lock transaction of this run wrote, for a later one that compares
+    // against it (a failover's second transaction).
+    let mut lock_revision: Option<i64> = None;
+    let mut i = 0;
+    while i < total {
         if plan.steps[i].state != StepState::Pending {
+            i += 1;
             continue;
         }
-        let step = plan.steps[i].clone();
-        let on_tty = human && std::io::stdout().is_terminal();
-        // A pipeline shows its own progress bar (bytes) instead of the spinner.
-        let spinner = (on_tty && step.pipeline.is_none()).then(|| {
-            let pb = ProgressBar::new_spinner();
-            pb.set_style(
-                ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
-                    .expect("valid template"),
-            );
-            pb.set_message(format!("[{}/{total}] {}", i + 1, step.title));
-            pb.enable_steady_tick(Duration::from_millis(120));
-            pb
-        });
-        let finish = |pb: &Option<ProgressBar>| {
-            if let Some(pb) = pb {
-                pb.finish_and_clear();
-            }
+        // The group: this step alone, or every following step of the same group.
+        let end = match &plan.steps[i].group {
+            None => i + 1,
+            Some(grp) => (i..total)
+                .take_while(|&j| plan.steps[j].group.as_ref() == Some(grp))
+                .last()
+                .map_or(i + 1, |j| j + 1),
         };
-        let mut rec = Record {
-            time: now_rfc3339(),
-            run: &journal.run_id,
-            cluster: &ctx.config.cluster,
-            node: &ctx.node,
-            operator: &journal.operator,
-            command: &plan.command,
-            step: &step.id,
-            title: &step.title,
-            argv: &step.cmd.argv,
-            rc: None,
-            duration_ms: 0,
-            verify: "not checked",
-            result: "",
-            stderr: None,
-        };
-
-        if let Some(guard) = &step.guard {
-            let verdict = check::guard(ctx, guard);
-            let reason = match verdict {
-                Ok(Ok(())) => None,
-                Ok(Err(reason)) => Some(reason),
-                Err(e) => Some(format!("the check before it could not run: {e:#}")),
-            };
-            if let Some(reason) = reason {
-                finish(&spinner);
-                plan.steps[i].state = StepState::Refused;
-                let verify = format!("refused: {reason}");
-                rec.verify = &verify;
-                rec.result = "refused";
-                journal.append(&rec)?;
-                let msg = failure_text(ctx, plan, i, &format!("refused: {reason}"), None, recovery);
-                return Err(Error::Refused(msg).into());
+        let mut members: Vec<Member> = Vec::new();
+        for j in i..end {
+            if plan.steps[j].state != StepState::Pending {
+                continue;
             }
+            let mut step = plan.steps[j].clone();
+            if let Some(cmd) = super::cluster_lock::bind_revision(&step.cmd, lock_revision) {
+                step.cmd = cmd;
+            }
+            members.push((j, step));
         }
-
-        let out = match &step.pipeline {
-            Some(p) => ctx.runner.run_pipeline(p, on_tty),
-            None if step.cmd.argv.is_empty() => {
-                super::files::apply(&step.files, ctx.runner.dry_run)
-            }
-            None => ctx.runner.run(&step.cmd),
-        };
-        let out = match out {
-            Ok(o) => o,
-            Err(e) => {
-                finish(&spinner);
-                plan.steps[i].state = StepState::Failed;
-                let err = format!("{e:#}");
-                rec.result = "failed";
-                rec.stderr = Some(&err);
-                journal.append(&rec)?;
-                let msg = failure_text(
-                    ctx,
-                    plan,
-                    i,
-                    &format!("could not run: {err}"),
-                    None,
-                    recovery,
+        let outcomes: Vec<(usize, Outcome)> = if members.len() == 1 {
+            let (j, step) = &members[0];
+            let on_tty = human && std::io::stdout().is_terminal();
+            // A pipeline shows its own progress bar (bytes) instead of the spinner.
+            let spinner = (on_tty && step.pipeline.is_none()).then(|| {
+                let pb = ProgressBar::new_spinner();
+                pb.set_style(
+                    ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                        .expect("valid template"),
                 );
-                // A missing tool keeps its own exit code (69).
-                return Err(match e.downcast::<Error>() {
-                    Ok(Error::ToolMissing { tool, package }) => {
-                        anyhow::Error::from(Error::ToolMissing { tool, package }).context(msg)
-                    }
-                    _ => Error::StepFailed(msg).into(),
-                });
-            }
-        };
-        let rc_ok = out.rc.is_some_and(|rc| step.ok_rcs.contains(&rc));
-        let verdict = if rc_ok {
-            match check::verify(ctx, &step.verify, &out) {
-                Ok(v) => v,
-                Err(e) => Err(format!("could not be checked: {e:#}")),
-            }
+                pb.set_message(format!("[{}/{total}] {}", j + 1, step.title));
+                pb.enable_steady_tick(Duration::from_millis(120));
+                pb
+            });
+            vec![(
+                *j,
+                run_one(ctx, &plan.command, step, journal, spinner, on_tty)?,
+            )]
         } else {
-            Err(String::new())
-        };
-        finish(&spinner);
-        let verify_word = match (&verdict, rc_ok) {
-            (Ok(()), _) => "ok".to_string(),
-            (Err(_), false) => "not checked".to_string(),
-            (Err(why), true) => format!("failed: {why}"),
-        };
-        rec.rc = out.rc;
-        rec.duration_ms = out.duration.as_millis() as u64;
-        rec.verify = &verify_word;
-        let stderr = out.stderr.trim().to_string();
-        if !stderr.is_empty() {
-            rec.stderr = Some(&stderr);
-        }
-        match verdict {
-            Ok(()) => {
-                plan.steps[i].state = StepState::Done;
-                rec.result = "done";
-                journal.append(&rec)?;
-                if human {
-                    println!(
-                        "{} [{}/{total}] {}  ({} ms)",
-                        style("done").green(),
-                        i + 1,
-                        step.title,
-                        out.duration.as_millis()
-                    );
+            let mut lanes: Vec<(Option<&str>, Vec<&Member>)> = Vec::new();
+            for m in &members {
+                let lane = m.1.lane.as_deref();
+                match lanes.iter_mut().find(|(l, _)| *l == lane && lane.is_some()) {
+                    Some((_, v)) => v.push(m),
+                    None => lanes.push((lane, vec![m])),
                 }
             }
-            Err(why) => {
-                plan.steps[i].state = StepState::Failed;
-                rec.result = "failed";
-                journal.append(&rec)?;
-                let headline = if rc_ok {
-                    format!(
-                        "the command succeeded ({}) but the result is wrong: {why}",
-                        out.ending()
-                    )
-                } else {
-                    format!("the command failed ({})", out.ending())
-                };
-                let msg = failure_text(ctx, plan, i, &headline, Some(&out), recovery);
-                return Err(Error::StepFailed(msg).into());
+            let command = plan.command.as_str();
+            let results: Vec<Result<Vec<(usize, Outcome)>>> = std::thread::scope(|s| {
+                let handles: Vec<_> = lanes
+                    .iter()
+                    .map(|(_, steps)| {
+                        s.spawn(move || -> Result<Vec<(usize, Outcome)>> {
+                            let mut done = Vec::new();
+                            for (j, step) in steps.iter().map(|m| (&m.0, &m.1)) {
+                                let o = run_one(ctx, command, step, journal, None, false)?;
+                                let stop = !matches!(o, Outcome::Done { .. });
+                                done.push((*j, o));
+                                if stop {
+                                    break;
+                                }
+                            }
+                            Ok(done)
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("a step thread panicked"))
+                    .collect()
+            });
+            let mut all = Vec::new();
+            for r in results {
+                all.extend(r?);
+            }
+            all.sort_by_key(|(j, _)| *j);
+            all
+        };
+        // Record every outcome first, so a failure message lists what the others did.
+        let mut first_failure: Option<(usize, Outcome)> = None;
+        for (j, o) in outcomes {
+            match &o {
+                Outcome::Done { out, token } => {
+                    plan.steps[j].state = StepState::Done;
+                    plan.steps[j].duration = Some(out.duration);
+                    if token.is_some() {
+                        lock_revision = *token;
+                    }
+                    if human {
+                        println!(
+                            "{} [{}/{total}] {}  ({} ms)",
+                            style("done").green(),
+                            j + 1,
+                            plan.steps[j].title,
+                            out.duration.as_millis()
+                        );
+                    }
+                }
+                Outcome::Refused(_) => plan.steps[j].state = StepState::Refused,
+                Outcome::CouldNotRun(_) => plan.steps[j].state = StepState::Failed,
+                Outcome::Failed { out, .. } => {
+                    plan.steps[j].state = StepState::Failed;
+                    plan.steps[j].duration = Some(out.duration);
+                }
+            }
+            if first_failure.is_none() && !matches!(o, Outcome::Done { .. }) {
+                first_failure = Some((j, o));
             }
         }
+        if let Some((j, o)) = first_failure {
+            return Err(match o {
+                Outcome::Refused(reason) => {
+                    let msg =
+                        failure_text(ctx, plan, j, &format!("refused: {reason}"), None, recovery);
+                    Error::Refused(msg).into()
+                }
+                Outcome::CouldNotRun(e) => {
+                    let msg = failure_text(
+                        ctx,
+                        plan,
+                        j,
+                        &format!("could not run: {e:#}"),
+                        None,
+                        recovery,
+                    );
+                    // A missing tool keeps its own exit code (69).
+                    match e.downcast::<Error>() {
+                        Ok(Error::ToolMissing { tool, package }) => {
+                            anyhow::Error::from(Error::ToolMissing { tool, package }).context(msg)
+                        }
+                        _ => Error::StepFailed(msg).into(),
+                    }
+                }
+                Outcome::Failed {
+                    out,
+                    headline,
+                    lost_race,
+                } => {
+                    let msg = failure_text(ctx, plan, j, &headline, Some(&out), recovery);
+                    if lost_race {
+                        Error::LockHeld(msg).into()
+                    } else {
+                        Error::StepFailed(msg).into()
+                    }
+                }
+                Outcome::Done { .. } => unreachable!("only failures are kept"),
+            });
+        }
+        i = end;
     }
     Ok(())
 }

@@ -28,6 +28,9 @@ pub struct Record<'a> {
     pub result: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stderr: Option<&'a str>,
+    /// For a cluster-lock write: the etcd revision it created (the fencing token).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fencing_token: Option<i64>,
 }
 
 pub struct Journal {

@@ -12,11 +12,37 @@ use nix::fcntl::{Flock, FlockArg};
 use crate::error::Error;
 
 pub struct HostLock {
-    _lock: Flock<File>,
+    /// `None` when the lock is held by our parent for us (see [`INHERIT_ENV`]).
+    _lock: Option<Flock<File>>,
 }
+
+/// Set by a run that holds the lock and starts `nfs-manage` itself as one of its steps (e.g.
+/// `failover` running `down` on this node): the value is its pid. The child runs under its
+/// parent's lock only if that pid is its parent and is the recorded holder.
+pub const INHERIT_ENV: &str = "NFS_MANAGE_HOST_LOCK_HOLDER";
 
 impl HostLock {
     pub fn acquire(path: &Path) -> Result<HostLock> {
+        Self::acquire_wait(path, None)
+    }
+
+    /// Like `acquire`, but while another run holds the lock, keep trying for up to `wait`.
+    pub fn acquire_wait(path: &Path, wait: Option<std::time::Duration>) -> Result<HostLock> {
+        let deadline = wait.map(|w| std::time::Instant::now() + w);
+        loop {
+            match Self::try_acquire(path) {
+                Err(e)
+                    if deadline.is_some_and(|d| std::time::Instant::now() < d)
+                        && crate::error::exit_code_of(&e) == crate::exit::LOCKED =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn try_acquire(path: &Path) -> Result<HostLock> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
@@ -34,6 +60,12 @@ impl HostLock {
                 let mut holder = String::new();
                 let _ = file.read_to_string(&mut holder);
                 let holder = holder.trim();
+                let parent = nix::unistd::getppid().as_raw().to_string();
+                if std::env::var(INHERIT_ENV).is_ok_and(|p| p == parent)
+                    && holder.starts_with(&format!("pid {parent} "))
+                {
+                    return Ok(HostLock { _lock: None });
+                }
                 let who = if holder.is_empty() {
                     "another nfs-manage run (it has not written its name yet)"
                 } else {
@@ -57,7 +89,7 @@ impl HostLock {
         lock.set_len(0)?;
         lock.seek(SeekFrom::Start(0))?;
         lock.write_all(line.as_bytes())?;
-        Ok(HostLock { _lock: lock })
+        Ok(HostLock { _lock: Some(lock) })
     }
 }
 

@@ -10,6 +10,7 @@
 
 pub mod backup_check;
 pub mod check;
+pub mod cluster_lock;
 pub mod execute;
 pub mod facts;
 pub mod files;

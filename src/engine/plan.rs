@@ -101,6 +101,29 @@ pub enum Verify {
     RsyncComplete,
     /// Backup postconditions (see `backup_check`).
     Backup(BackupVerify),
+    /// `nfs-manage CMD --json` ran on `node` (here or over ssh): its JSON result must say the
+    /// plan completed (`ok` or `nothing to do`), every step done or already in place.
+    SubRun {
+        node: String,
+        command: String,
+    },
+    /// Proof that `node` let go: its non-dual DRBD resources are Secondary, seen from here
+    /// (this node's own role, or the connected peer's role). The command is `drbdadm status`.
+    LetGo {
+        node: String,
+    },
+    /// Nobody answers ARP for the service IP (the step's command is the arping probe).
+    NoArpAnswer(crate::tools::arping::Flavor),
+    /// The peer still looks dead after fencing: DRBD not connected to it, no ARP answer for
+    /// the service IP.
+    PeerGone {
+        node: String,
+    },
+    /// The cluster lock in etcd holds exactly this value (`None`: is free), written by this
+    /// step's transaction (see `cluster_lock`).
+    LockHolder {
+        value: Option<String>,
+    },
 }
 
 /// Work done in-process instead of by a command: atomic file writes and removals.
@@ -142,6 +165,12 @@ pub struct Step {
     /// Run this pipeline instead of `cmd` (then `cmd` holds its members' argv joined by
     /// "|", for the journal).
     pub pipeline: Option<Pipeline>,
+    /// How long its command took, once run.
+    pub duration: Option<std::time::Duration>,
+    /// Consecutive steps of one group run in parallel (independent per-volume work), one
+    /// thread per lane; the steps of one lane run in order.
+    pub group: Option<String>,
+    pub lane: Option<String>,
 }
 
 impl Step {
@@ -157,6 +186,9 @@ impl Step {
             ok_rcs: &[0],
             files: Vec::new(),
             pipeline: None,
+            duration: None,
+            group: None,
+            lane: None,
         }
     }
 
@@ -224,6 +256,13 @@ impl Step {
         self
     }
 
+    /// Run side by side with the neighbouring steps of `group`, in order within `lane`.
+    pub fn parallel(mut self, group: &str, lane: &str) -> Step {
+        self.group = Some(group.into());
+        self.lane = Some(lane.into());
+        self
+    }
+
     pub fn ok_rcs(mut self, rcs: &'static [i32]) -> Step {
         self.ok_rcs = rcs;
         self
@@ -248,6 +287,9 @@ struct JsonStep<'a> {
     /// Pipelines only: each member's argv (`argv` then holds them joined by "|").
     #[serde(skip_serializing_if = "Option::is_none")]
     pipeline: Option<Vec<&'a [String]>>,
+    /// Steps of one group run in parallel.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -295,6 +337,7 @@ impl Plan {
                         .pipeline
                         .as_ref()
                         .map(|p| p.members.iter().map(|m| m.cmd.argv.as_slice()).collect()),
+                    group: s.group.as_deref(),
                 })
                 .collect(),
             notes: &self.notes,

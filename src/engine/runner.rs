@@ -6,8 +6,9 @@
 //! up on `PATH`, which is also how the test stand-ins take the place of the real tools.
 //! Dry-run is enforced here: a state-changing command is refused before it can spawn.
 
-use std::cell::{Cell, RefCell};
 use std::fmt;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -29,6 +30,12 @@ pub enum Effect {
 pub struct Cmd {
     pub argv: Vec<String>,
     pub effect: Effect,
+    /// Fed to the command's standard input (e.g. an `etcdctl txn` request); else /dev/null.
+    pub stdin: Option<String>,
+    /// Overrides the runner's limit for this command (e.g. a short one for etcd and ssh).
+    pub timeout: Option<Duration>,
+    /// Extra environment for this command only.
+    pub env: Vec<(String, String)>,
 }
 
 impl Cmd {
@@ -40,6 +47,9 @@ impl Cmd {
         Cmd {
             argv: argv.into_iter().map(Into::into).collect(),
             effect: Effect::Probe,
+            stdin: None,
+            timeout: None,
+            env: Vec::new(),
         }
     }
 
@@ -51,7 +61,25 @@ impl Cmd {
         Cmd {
             argv: argv.into_iter().map(Into::into).collect(),
             effect: Effect::Change,
+            stdin: None,
+            timeout: None,
+            env: Vec::new(),
         }
+    }
+
+    pub fn with_stdin(mut self, input: impl Into<String>) -> Cmd {
+        self.stdin = Some(input.into());
+        self
+    }
+
+    pub fn with_env(mut self, key: &str, value: &str) -> Cmd {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    pub fn with_timeout(mut self, limit: Duration) -> Cmd {
+        self.timeout = Some(limit);
+        self
     }
 
     pub fn program(&self) -> &str {
@@ -141,8 +169,8 @@ pub struct Runner {
     pub verbose: bool,
     pub probe_timeout: Duration,
     pub step_timeout: Duration,
-    spawned: Cell<usize>,
-    last_pipe: RefCell<Option<PipeStats>>,
+    spawned: AtomicUsize,
+    last_pipe: Mutex<Option<PipeStats>>,
 }
 
 impl Runner {
@@ -157,13 +185,13 @@ impl Runner {
             verbose,
             probe_timeout,
             step_timeout,
-            spawned: Cell::new(0),
-            last_pipe: RefCell::new(None),
+            spawned: AtomicUsize::new(0),
+            last_pipe: Mutex::new(None),
         }
     }
 
     pub fn spawned(&self) -> usize {
-        self.spawned.get()
+        self.spawned.load(Ordering::Relaxed)
     }
 
     /// Run to completion (or the time limit). A non-zero exit is an `Output`, not an error:
@@ -220,19 +248,26 @@ impl Runner {
             });
         }
         let own_group = limit.is_some();
-        let limit = limit.unwrap_or(match cmd.effect {
+        let limit = limit.or(cmd.timeout).unwrap_or(match cmd.effect {
             Effect::Probe => self.probe_timeout,
             Effect::Change => self.step_timeout,
         });
-        let handle = expr
+        let expr = expr
             .env("LC_ALL", "C")
-            .stdin_null()
+            // etcdctl before 3.4 defaults to the v2 API; we only speak v3.
+            .env("ETCDCTL_API", "3");
+        let expr = cmd.env.iter().fold(expr, |e, (k, v)| e.env(k, v));
+        let expr = match &cmd.stdin {
+            Some(input) => expr.stdin_bytes(input.as_bytes().to_vec()),
+            None => expr.stdin_null(),
+        };
+        let handle = expr
             .stdout_capture()
             .stderr_capture()
             .unchecked()
             .start()
             .with_context(|| format!("cannot start `{cmd}`"))?;
-        self.spawned.set(self.spawned.get() + 1);
+        self.spawned.fetch_add(1, Ordering::Relaxed);
         Ok(Started {
             handle,
             start,

@@ -80,6 +80,11 @@ pub fn primary_cmd(resource: &str) -> Cmd {
     Cmd::change(["drbdadm", "primary", resource])
 }
 
+/// Only for `failover --peer-dead`, after the evidence that the peer is gone.
+pub fn primary_force_cmd(resource: &str) -> Cmd {
+    Cmd::change(["drbdadm", "primary", "--force", resource])
+}
+
 pub fn secondary_cmd(resource: &str) -> Cmd {
     Cmd::change(["drbdadm", "secondary", resource])
 }

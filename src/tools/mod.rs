@@ -4,6 +4,7 @@
 pub mod arping;
 pub mod bdsync;
 pub mod drbd;
+pub mod etcd;
 pub mod exportfs;
 pub mod fuser;
 pub mod getent;

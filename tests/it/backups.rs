@@ -84,6 +84,7 @@ impl Bed {
             dual_primary: false,
             service_ip: false,
             services: &[],
+            ..Spec::default()
         });
         let dir = host.dir.path().to_path_buf();
         private_dev(host.pid(), &dir.join("scratch-local"));

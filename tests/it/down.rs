@@ -25,9 +25,9 @@ fn down_is_the_exact_reverse_and_converges() {
         .iter()
         .map(|r| r["step"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(
-        ids,
-        [
+    assert_order(
+        &ids,
+        &[
             "ip",
             "stop:nginx",
             "unexport:misc",
@@ -36,8 +36,8 @@ fn down_is_the_exact_reverse_and_converges() {
             "umount:misc",
             "umount:tools",
             "demote:misc",
-            "demote:tools"
-        ]
+            "demote:tools",
+        ],
     );
     assert!(!h.has_service_ip());
     assert_eq!(h.unit("nginx"), "inactive");

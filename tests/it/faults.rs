@@ -91,17 +91,28 @@ fn inject_and_converge(cmd: &str, prepare: fn() -> Host, verify_only: bool) {
                     r.stderr
                 );
                 let journal = h.journal();
-                let last = journal.last().unwrap();
-                assert_eq!(
-                    (last["step"].as_str(), last["result"].as_str()),
-                    (Some(id), Some("failed")),
-                    "{id}"
+                let failed = journal[before..].iter().find(|r| r["step"] == id).unwrap();
+                assert_eq!(failed["result"], "failed", "{id}");
+                // Every step before it ran, none after it, except its parallel group's other
+                // members, which finish what they started.
+                let group = &step["group"];
+                let siblings = steps
+                    .iter()
+                    .skip(k + 1)
+                    .take_while(|s| !group.is_null() && s["group"] == *group)
+                    .count();
+                let ran = journal.len() - before;
+                assert!(
+                    (k + 1..=k + 1 + siblings).contains(&ran),
+                    "{id}: {ran} steps journaled; steps before it ran, none after"
                 );
-                assert_eq!(
-                    journal.len() - before,
-                    k + 1,
-                    "{id}: steps before it ran, none after"
-                );
+                for s in &steps[..k] {
+                    assert!(
+                        journal[before..].iter().any(|r| r["step"] == s["id"]),
+                        "{id}: {} did not run",
+                        s["id"]
+                    );
+                }
                 h.clear_faults();
                 let again = h.run(&[cmd, "--yes"]);
                 again.expect(0);

@@ -79,17 +79,36 @@ pub struct Volume {
 pub struct Host {
     pub dir: tempfile::TempDir,
     holder: Child,
-    lan: Child,
+    /// The LAN namespace: owned by a single host, shared (held by the `Pair`) for two nodes.
+    lan: Option<Child>,
+    lan_pid: u32,
     pub volumes: Vec<Volume>,
     pub config: PathBuf,
+    /// Where `config` is written, seen from outside the namespaces.
+    config_file: PathBuf,
+    /// This host's node name, its address (with prefix) and the other node's name.
+    pub name: &'static str,
+    pub addr: &'static str,
+    pub peer: &'static str,
+    /// YAML appended to the generated config (lock, remote, failover sections).
+    pub extra_config: String,
+    /// A real etcd in the LAN namespace (single host with `Spec::etcd`).
+    pub etcd: Option<Etcd>,
+    sshd: Option<Child>,
+    pub spec: Spec,
 }
 
+#[derive(Clone)]
 pub struct Spec {
     pub volumes: &'static [&'static str],
     pub drbd: bool,
     pub dual_primary: bool,
     pub service_ip: bool,
     pub services: &'static [&'static str],
+    /// Start a real etcd in the LAN namespace and configure `lock.etcd` (single host).
+    pub etcd: bool,
+    /// Volumes (by name) that are dual-primary, when `dual_primary` is false.
+    pub dual: &'static [&'static str],
 }
 
 impl Default for Spec {
@@ -100,8 +119,18 @@ impl Default for Spec {
             dual_primary: false,
             service_ip: true,
             services: &["nginx"],
+            etcd: false,
+            dual: &[],
         }
     }
+}
+
+/// Which network the host's eth0 joins.
+enum Attach<'a> {
+    /// Its own LAN namespace with the gateway on the other end of the veth.
+    OwnLan,
+    /// A pair's LAN: the LAN namespace's bridge, through the named port.
+    Bridge { lan_pid: u32, port: &'a str },
 }
 
 impl Host {
@@ -110,6 +139,24 @@ impl Host {
     }
 
     pub fn with(spec: Spec) -> Host {
+        let mut h = Host::build(spec, NODE, NODE_ADDR, PEER, Attach::OwnLan);
+        if h.spec.etcd {
+            let lan = h.lan_pid;
+            let etcd = Etcd::start(lan, GATEWAY, &h.dir.path().join("etcd"));
+            h.extra_config = etcd.lock_yaml();
+            h.etcd = Some(etcd);
+            h.rewrite_config();
+        }
+        h
+    }
+
+    fn build(
+        spec: Spec,
+        name: &'static str,
+        addr: &'static str,
+        peer: &'static str,
+        attach: Attach<'_>,
+    ) -> Host {
         let dir = tempfile::Builder::new()
             .prefix("nfs-manage-it.")
             .tempdir()
@@ -121,6 +168,7 @@ impl Host {
         for tool in ["drbdadm", "drbdsetup", "systemctl"] {
             std::os::unix::fs::symlink(standin(), d.join("bin").join(tool)).unwrap();
         }
+        std::os::unix::fs::symlink(bin(), d.join("bin").join("nfs-manage")).unwrap();
         let holder = Command::new("unshare")
             .args([
                 "--mount",
@@ -134,20 +182,40 @@ impl Host {
             .stdin(Stdio::null())
             .spawn()
             .unwrap();
-        let lan = Command::new("unshare")
-            .args(["--net", "sleep", "infinity"])
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap();
+        let (lan, lan_pid) = match attach {
+            Attach::OwnLan => {
+                let c = Command::new("unshare")
+                    .args(["--net", "sleep", "infinity"])
+                    .stdin(Stdio::null())
+                    .spawn()
+                    .unwrap();
+                let pid = c.id();
+                (Some(c), pid)
+            }
+            Attach::Bridge { lan_pid, .. } => (None, lan_pid),
+        };
+        let config_file = d.join("cluster.yaml");
         let mut host = Host {
             dir,
             holder,
             lan,
+            lan_pid,
             volumes: Vec::new(),
-            config: PathBuf::new(),
+            config: config_file.clone(),
+            config_file,
+            name,
+            addr,
+            peer,
+            extra_config: String::new(),
+            etcd: None,
+            sshd: None,
+            spec: spec.clone(),
         };
         host.wait_for_namespaces();
-        host.setup_namespace();
+        match attach {
+            Attach::OwnLan => host.setup_namespace(),
+            Attach::Bridge { port, .. } => host.setup_pair_namespace(port),
+        }
         for name in spec.volumes {
             let img = host.dir.path().join("images").join(format!("{name}.img"));
             ok(&["truncate", "-s", "32M", img.to_str().unwrap()]);
@@ -167,7 +235,7 @@ impl Host {
         let me = std::fs::read_link("/proc/self/ns/net").unwrap();
         for _ in 0..200 {
             let a = std::fs::read_link(format!("/proc/{}/ns/net", self.holder.id()));
-            let b = std::fs::read_link(format!("/proc/{}/ns/net", self.lan.id()));
+            let b = std::fs::read_link(format!("/proc/{}/ns/net", self.lan_pid));
             if matches!((a, b), (Ok(a), Ok(b)) if a != me && b != me) {
                 return;
             }
@@ -182,12 +250,12 @@ impl Host {
 
     /// The process that holds the "lan" network namespace.
     pub fn lan_pid(&self) -> u32 {
-        self.lan.id()
+        self.lan_pid
     }
 
     fn setup_namespace(&self) {
         let pid = self.pid().to_string();
-        let lan = self.lan.id().to_string();
+        let lan = self.lan_pid.to_string();
         let d = self.dir.path();
         let empty = d.join("exports.empty");
         std::fs::write(&empty, "").unwrap();
@@ -198,12 +266,12 @@ impl Host {
             vec!["mkdir", "-p", "/etc/exports.d"],
             vec!["mount", "-t", "tmpfs", "nfs-manage-test", "/etc/exports.d"],
             vec!["mount", "--bind", empty.to_str().unwrap(), "/etc/exports"],
-            vec!["hostname", NODE],
+            vec!["hostname", self.name],
             vec!["ip", "link", "set", "lo", "up"],
             vec![
                 "ip", "link", "add", "eth0", "type", "veth", "peer", "name", "lan0", "netns", &lan,
             ],
-            vec!["ip", "addr", "add", NODE_ADDR, "dev", "eth0"],
+            vec!["ip", "addr", "add", self.addr, "dev", "eth0"],
             vec!["ip", "link", "set", "eth0", "up"],
         ] {
             self.ns_ok(&cmd);
@@ -220,9 +288,55 @@ impl Host {
         let _ = pid;
     }
 
+    /// Like `setup_namespace`, for a node of a `Pair`: eth0 joins the LAN's bridge through
+    /// `port`; /run is private (sshd's privilege separation directory lives there) and this
+    /// node's directory is bound at /run/node, so both nodes name their config alike.
+    fn setup_pair_namespace(&self, port: &str) {
+        let lan = self.lan_pid.to_string();
+        let d = self.dir.path();
+        let empty = d.join("exports.empty");
+        std::fs::write(&empty, "").unwrap();
+        for cmd in [
+            vec!["mount", "-t", "tmpfs", "nfs-manage-test", "/srv"],
+            vec!["mount", "-t", "tmpfs", "nfs-manage-test", "/var/lib/nfs"],
+            vec!["touch", "/var/lib/nfs/etab", "/var/lib/nfs/rmtab"],
+            vec!["mkdir", "-p", "/etc/exports.d"],
+            vec!["mount", "-t", "tmpfs", "nfs-manage-test", "/etc/exports.d"],
+            vec!["mount", "--bind", empty.to_str().unwrap(), "/etc/exports"],
+            vec![
+                "mount",
+                "-t",
+                "tmpfs",
+                "-o",
+                "mode=0755",
+                "nfs-manage-test",
+                "/run",
+            ],
+            vec!["mkdir", "-m", "0755", "/run/sshd", "/run/node"],
+            vec!["mount", "--bind", d.to_str().unwrap(), "/run/node"],
+            vec!["hostname", self.name],
+            vec!["ip", "link", "set", "lo", "up"],
+            vec![
+                "ip", "link", "add", "eth0", "type", "veth", "peer", "name", port, "netns", &lan,
+            ],
+            vec!["ip", "addr", "add", self.addr, "dev", "eth0"],
+            vec!["ip", "link", "set", "eth0", "up"],
+        ] {
+            self.ns_ok(&cmd);
+        }
+        for cmd in [
+            vec!["ip", "link", "set", port, "master", "br0"],
+            vec!["ip", "link", "set", port, "up"],
+        ] {
+            let mut argv = vec!["nsenter", "-t", &lan, "-n", "--"];
+            argv.extend(cmd);
+            ok(&argv);
+        }
+    }
+
     /// Make another host on the LAN answer for an address (e.g. the service IP).
     pub fn lan_claims(&self, addr: &str) {
-        let lan = self.lan.id().to_string();
+        let lan = self.lan_pid.to_string();
         ok(&[
             "nsenter", "-t", &lan, "-n", "--", "ip", "addr", "add", addr, "dev", "lan0",
         ]);
@@ -233,7 +347,7 @@ impl Host {
     /// returned [`Sshd`] has the ssh argv that reaches it from the host's namespace (batch
     /// mode, strict host key checking against a known_hosts of its own).
     pub fn lan_sshd(&self, addrs: &[&str]) -> Sshd {
-        let lan = self.lan.id().to_string();
+        let lan = self.lan_pid.to_string();
         let dir = self.dir.path().join("sshd");
         // A space and a quote in the client key's path: the ssh argv must survive quoting.
         let client = self.dir.path().join("client key's dir");
@@ -478,7 +592,7 @@ impl Host {
             if spec.drbd {
                 y.push_str(&format!("    drbd: {}\n", v.name));
             }
-            if spec.dual_primary {
+            if spec.dual_primary || spec.dual.contains(&v.name) {
                 y.push_str("    dual_primary: true\n");
             }
         }
@@ -488,8 +602,14 @@ impl Host {
             d.join("journal.jsonl").display(),
             d.join("run/lock").display()
         ));
-        self.config = d.join("cluster.yaml");
-        std::fs::write(&self.config, y).unwrap();
+        y.push_str(&self.extra_config);
+        std::fs::write(&self.config_file, y).unwrap();
+    }
+
+    /// Write the config again (after `extra_config` changed).
+    pub fn rewrite_config(&mut self) {
+        let spec = self.spec.clone();
+        self.write_config(&spec);
     }
 
     fn write_drbd_state(&self, spec: &Spec) {
@@ -501,11 +621,12 @@ impl Host {
             .iter()
             .enumerate()
             .map(|(i, v)| {
+                let me = if self.name == NODE { 0 } else { 1 };
                 json!({
-                    "name": v.name, "node_id": 0, "role": "Secondary", "up": true,
-                    "allow_two_primaries": spec.dual_primary,
+                    "name": v.name, "node_id": me, "role": "Secondary", "up": true,
+                    "allow_two_primaries": spec.dual_primary || spec.dual.contains(&v.name),
                     "volumes": [{"volume": 0, "minor": i + 1, "device": v.loopdev, "disk": "UpToDate", "size_kib": 32768}],
-                    "peers": [{"name": PEER, "node_id": 1, "connection": "Connected", "role": "Secondary",
+                    "peers": [{"name": self.peer, "node_id": 1 - me, "connection": "Connected", "role": "Secondary",
                                "volumes": [{"volume": 0, "replication": "Established", "disk": "UpToDate", "done": null}]}]
                 })
             })
@@ -677,10 +798,17 @@ exports: {{ backup: {}, clients_timeout: 2s }}
 
 impl Drop for Host {
     fn drop(&mut self) {
+        if let Some(s) = &mut self.sshd {
+            let _ = s.kill();
+            let _ = s.wait();
+        }
+        self.etcd = None;
         let _ = self.holder.kill();
         let _ = self.holder.wait();
-        let _ = self.lan.kill();
-        let _ = self.lan.wait();
+        if let Some(lan) = &mut self.lan {
+            let _ = lan.kill();
+            let _ = lan.wait();
+        }
         // The mounts went with the namespace; the loop devices are global and must be freed.
         for v in &self.volumes {
             for _ in 0..50 {
@@ -890,5 +1018,587 @@ impl Drop for BackupSshd {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A real etcd (v3 API) in a network namespace, data in the test's temp dir, killed on drop.
+/// Each test has its own namespace, so the standard ports never collide between tests.
+pub struct Etcd {
+    ns_pid: u32,
+    pub addr: String,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl Etcd {
+    pub fn start(ns_pid: u32, addr: &str, dir: &Path) -> Etcd {
+        std::fs::create_dir_all(dir).unwrap();
+        let mut e = Etcd {
+            ns_pid,
+            addr: addr.to_string(),
+            dir: dir.to_path_buf(),
+            child: None,
+        };
+        e.restart();
+        e
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}:2379", self.addr)
+    }
+
+    /// The config section for this etcd.
+    pub fn lock_yaml(&self) -> String {
+        format!(
+            "lock:\n  etcd: {{ endpoints: [\"{}\"], prefix: /nfs-manage, timeout: 3s }}\n",
+            self.endpoint()
+        )
+    }
+
+    /// Start (again, with the same data) and wait until it answers.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "etcd already running");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("etcd.log"))
+            .unwrap();
+        let client = self.endpoint();
+        let child = Command::new("nsenter")
+            .args(["-t", &self.ns_pid.to_string(), "-n", "--", "etcd"])
+            .args(["--name", "t", "--data-dir"])
+            .arg(self.dir.join("data"))
+            .args([
+                "--listen-client-urls",
+                &client,
+                "--advertise-client-urls",
+                &client,
+            ])
+            .args([
+                "--listen-peer-urls",
+                "http://127.0.0.1:2380",
+                "--initial-advertise-peer-urls",
+                "http://127.0.0.1:2380",
+                "--initial-cluster",
+                "t=http://127.0.0.1:2380",
+            ])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        for _ in 0..100 {
+            if self.ctl(&["endpoint", "health"]).status.success() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "etcd did not come up; see {}",
+            self.dir.join("etcd.log").display()
+        );
+    }
+
+    /// Kill it (SIGKILL: as abrupt as a crash); `restart` brings it back with its data.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// etcdctl against this etcd, from its namespace.
+    pub fn ctl(&self, args: &[&str]) -> Output {
+        Command::new("nsenter")
+            .args(["-t", &self.ns_pid.to_string(), "-n", "--", "etcdctl"])
+            .arg(format!("--endpoints={}", self.endpoint()))
+            .args(["--dial-timeout=1s", "--command-timeout=2s"])
+            .args(args)
+            .env("ETCDCTL_API", "3")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    /// The value of a key (None when absent).
+    pub fn get(&self, key: &str) -> Option<String> {
+        let out = self.ctl(&["get", "--print-value-only", key]);
+        assert!(
+            out.status.success(),
+            "etcdctl get: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v = String::from_utf8_lossy(&out.stdout).trim_end().to_string();
+        (!v.is_empty()).then_some(v)
+    }
+
+    /// The node named by the cluster lock of the test cluster.
+    pub fn holder(&self) -> Option<String> {
+        self.get(LOCK_KEY)
+            .map(|v| v.split('@').next().unwrap().to_string())
+    }
+
+    pub fn put(&self, key: &str, value: &str) {
+        let out = self.ctl(&["put", key, value]);
+        assert!(
+            out.status.success(),
+            "etcdctl put: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+pub const LOCK_KEY: &str = "/nfs-manage/test/active";
+pub const PEER_ADDR: &str = "192.0.2.7/24";
+
+/// Two nodes on one machine: `a` (labstore1004, 192.0.2.6) and `b` (labstore1005,
+/// 192.0.2.7), each a `Host` with its own mount, network and UTS namespaces, stand-in state
+/// and sshd on its own address, both on one LAN (a bridge in a third network namespace that
+/// also holds the gateway 192.0.2.1 and a real etcd on it). Their DRBD stand-ins share the
+/// replication view: each reads the other's state file for its peer, and `cut_link` makes
+/// the connection drop (Connecting) on both sides as well as the network.
+///
+/// nfs-manage on one node reaches the other with real ssh (keys generated per test, BatchMode,
+/// a per-test known_hosts). The remote side gets the stand-ins first on its PATH and its
+/// NFS_MANAGE_STANDIN_DIR through `environment=` options in authorized_keys (sshd runs with
+/// `PermitUserEnvironment PATH,NFS_MANAGE_STANDIN_DIR,NO_COLOR`): exactly what a login on
+/// that node would see, without a wrapper in between. sshd runs inside the node's namespaces,
+/// so what it runs sees that node's mounts, addresses and state.
+pub struct Pair {
+    pub a: Host,
+    pub b: Host,
+    pub etcd: Etcd,
+    lan: Reaped,
+    _dir: tempfile::TempDir,
+    multiplexed: bool,
+}
+
+/// A child killed when dropped, also when a constructor panics half-way.
+pub struct Reaped(pub Child);
+
+impl Reaped {
+    pub fn id(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Pair {
+    pub fn new(spec: Spec) -> Pair {
+        let dir = tempfile::Builder::new()
+            .prefix("nfs-manage-pair.")
+            .tempdir()
+            .unwrap();
+        let lan = Reaped(
+            Command::new("unshare")
+                .args(["--net", "sleep", "infinity"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let lan_pid = lan.id();
+        let me = std::fs::read_link("/proc/self/ns/net").unwrap();
+        for _ in 0..200 {
+            if std::fs::read_link(format!("/proc/{lan_pid}/ns/net")).is_ok_and(|n| n != me) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let l = lan_pid.to_string();
+        for cmd in [
+            vec!["ip", "link", "set", "lo", "up"],
+            vec!["ip", "link", "add", "br0", "type", "bridge"],
+            vec!["ip", "addr", "add", "192.0.2.1/24", "dev", "br0"],
+            vec!["ip", "link", "set", "br0", "up"],
+        ] {
+            let mut argv = vec!["nsenter", "-t", &l, "-n", "--"];
+            argv.extend(cmd);
+            ok(&argv);
+        }
+        let etcd = Etcd::start(lan_pid, GATEWAY, &dir.path().join("etcd"));
+        let a = Host::build(
+            spec.clone(),
+            NODE,
+            NODE_ADDR,
+            PEER,
+            Attach::Bridge {
+                lan_pid,
+                port: "port-a",
+            },
+        );
+        let b = Host::build(
+            spec,
+            PEER,
+            PEER_ADDR,
+            NODE,
+            Attach::Bridge {
+                lan_pid,
+                port: "port-b",
+            },
+        );
+        let mut pair = Pair {
+            a,
+            b,
+            etcd,
+            lan,
+            _dir: dir,
+            multiplexed: false,
+        };
+        pair.link_drbd();
+        pair.setup_ssh();
+        pair
+    }
+
+    pub fn hosts(&self) -> [&Host; 2] {
+        [&self.a, &self.b]
+    }
+
+    fn link_drbd(&self) {
+        for (h, other) in [(&self.a, &self.b), (&self.b, &self.a)] {
+            let mut st = h.drbd();
+            st["peer_state_dir"] = json!(other.dir.path().join("standin"));
+            h.set_drbd(st);
+        }
+    }
+
+    fn setup_ssh(&mut self) {
+        for h in [&self.a, &self.b] {
+            let s = h.dir.path().join("ssh");
+            std::fs::create_dir_all(&s).unwrap();
+            for key in ["host_ed25519", "id_ed25519"] {
+                ok(&[
+                    "ssh-keygen",
+                    "-q",
+                    "-t",
+                    "ed25519",
+                    "-N",
+                    "",
+                    "-C",
+                    h.name,
+                    "-f",
+                    s.join(key).to_str().unwrap(),
+                ]);
+            }
+        }
+        for (h, other) in [(&self.a, &self.b), (&self.b, &self.a)] {
+            let s = h.dir.path().join("ssh");
+            let o = other.dir.path().join("ssh");
+            let client = std::fs::read_to_string(o.join("id_ed25519.pub")).unwrap();
+            // Logins on h run with h's stand-ins, like a shell on that node would; HOME points
+            // into the test directory so the machine's own ~/.bashrc is not run on each login.
+            std::fs::write(
+                s.join("authorized_keys"),
+                format!(
+                    "environment=\"PATH={}\",environment=\"NFS_MANAGE_STANDIN_DIR={}\",environment=\"NO_COLOR=1\",environment=\"HOME={}\" {}",
+                    h.path_env(),
+                    h.dir.path().join("standin").display(),
+                    h.dir.path().display(),
+                    client
+                ),
+            )
+            .unwrap();
+            let hostkey = std::fs::read_to_string(s.join("host_ed25519.pub")).unwrap();
+            let ip = h.addr.split('/').next().unwrap();
+            std::fs::write(o.join("known_hosts"), format!("{ip} {hostkey}")).unwrap();
+            std::fs::write(
+                s.join("sshd_config"),
+                format!(
+                    "ListenAddress {ip}\nPort 22\nHostKey {}\nAuthorizedKeysFile {}\nPermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPermitUserEnvironment PATH,NFS_MANAGE_STANDIN_DIR,NO_COLOR,HOME\nPidFile none\nLogLevel ERROR\n",
+                    s.join("host_ed25519").display(),
+                    s.join("authorized_keys").display()
+                ),
+            )
+            .unwrap();
+        }
+        for h in [&mut self.a, &mut self.b] {
+            let s = h.dir.path().join("ssh");
+            let log = std::fs::File::create(s.join("sshd.log")).unwrap();
+            let child = h
+                .ns_cmd(&[
+                    "/usr/sbin/sshd",
+                    "-D",
+                    "-e",
+                    "-f",
+                    s.join("sshd_config").to_str().unwrap(),
+                ])
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap();
+            h.sshd = Some(child);
+            h.config = PathBuf::from("/run/node/cluster.yaml");
+            let peer_ip = if h.name == NODE {
+                "192.0.2.7"
+            } else {
+                "192.0.2.6"
+            };
+            let _ = peer_ip;
+            h.extra_config = format!(
+                "{}remote:\n  ssh: [ssh, -o, BatchMode=yes, -o, ConnectTimeout=2, -o, StrictHostKeyChecking=yes, -o, \"UserKnownHostsFile={k}\", -o, GlobalKnownHostsFile=/dev/null, -o, LogLevel=ERROR, -i, \"{i}\"]\n  user: root\nfailover: {{ ssh_timeout: 10s, remote_timeout: 90s }}\n",
+                self.etcd.lock_yaml(),
+                k = s.join("known_hosts").display(),
+                i = s.join("id_ed25519").display(),
+            );
+            h.rewrite_config();
+        }
+        // Both sshds answer before any test uses them.
+        for (h, other) in [(&self.a, &self.b), (&self.b, &self.a)] {
+            let mut up = false;
+            for _ in 0..50 {
+                if h.ssh_to(other, &["true"]).status.success() {
+                    up = true;
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            assert!(
+                up,
+                "ssh {} -> {} does not work: {}",
+                h.name,
+                other.name,
+                String::from_utf8_lossy(&h.ssh_to(other, &["true"]).stderr)
+            );
+        }
+    }
+
+    /// Cut the node's network link (its bridge port goes down) and its DRBD connections.
+    pub fn cut_link(&self, h: &Host) {
+        std::fs::write(h.dir.path().join("standin/link-down"), "").unwrap();
+        let port = if h.name == NODE { "port-a" } else { "port-b" };
+        ok(&[
+            "nsenter",
+            "-t",
+            &self.lan.id().to_string(),
+            "-n",
+            "--",
+            "ip",
+            "link",
+            "set",
+            port,
+            "down",
+        ]);
+    }
+
+    pub fn restore_link(&self, h: &Host) {
+        let port = if h.name == NODE { "port-a" } else { "port-b" };
+        ok(&[
+            "nsenter",
+            "-t",
+            &self.lan.id().to_string(),
+            "-n",
+            "--",
+            "ip",
+            "link",
+            "set",
+            port,
+            "up",
+        ]);
+        let _ = std::fs::remove_file(h.dir.path().join("standin/link-down"));
+    }
+}
+
+impl Pair {
+    /// A script standing in for an IPMI power-off of `victim` (for `failover.fence_command`):
+    /// everything the node served disappears with it — its sshd, the service IP, the mounts,
+    /// the units and its DRBD resources (down) — and it stays off the network.
+    pub fn fence_script(&self, victim: &Host) -> PathBuf {
+        let script = self._dir.path().join(format!("fence-{}", victim.name));
+        let sshd = victim.sshd.as_ref().map(|c| c.id()).unwrap_or(0);
+        let port = if victim.name == NODE {
+            "port-a"
+        } else {
+            "port-b"
+        };
+        let vols: Vec<String> = victim
+            .spec
+            .volumes
+            .iter()
+            .map(|v| format!("/srv/{v}"))
+            .collect();
+        let res: Vec<&str> = victim.spec.volumes.to_vec();
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\n# Test bed: power {name} off.\nkill -9 {sshd} 2>/dev/null\ntouch {dir}/standin/link-down\nnsenter -t {lan} -n -- ip link set {port} down\nnsenter -t {pid} -m -n -- env PATH={path} NFS_MANAGE_STANDIN_DIR={dir}/standin sh -c 'ip addr del {sip} dev eth0 2>/dev/null; for m in {vols}; do umount -l $m 2>/dev/null; done; systemctl stop nfs-server {units} >/dev/null 2>&1; exportfs -ua; drbdadm down {res}'\necho \"{name} is off\"\n",
+                name = victim.name,
+                sip = SERVICE_IP,
+                dir = victim.dir.path().display(),
+                lan = self.lan.id(),
+                pid = victim.pid(),
+                path = victim.path_env(),
+                vols = vols.join(" "),
+                units = victim.spec.services.join(" "),
+                res = res.join(" "),
+            ),
+        )
+        .unwrap();
+        ok(&["chmod", "755", script.to_str().unwrap()]);
+        script
+    }
+
+    /// Set `failover.fence_command` on one node (its config is rewritten).
+    pub fn set_fence(&mut self, on_a: bool, argv: &[&str]) {
+        let h = if on_a { &mut self.a } else { &mut self.b };
+        let list: Vec<String> = argv.iter().map(|a| format!("\"{a}\"")).collect();
+        h.extra_config = h.extra_config.replace(
+            "failover: { ssh_timeout: 10s, remote_timeout: 90s }\n",
+            &format!(
+                "failover: {{ ssh_timeout: 10s, remote_timeout: 90s, fence_command: [{}] }}\n",
+                list.join(", ")
+            ),
+        );
+        h.rewrite_config();
+    }
+
+    /// Reuse one ssh connection per node pair (OpenSSH ControlMaster), as operators may
+    /// configure in `remote.ssh`; the masters are closed when the pair is dropped.
+    pub fn use_ssh_multiplexing(&mut self) {
+        for h in [&mut self.a, &mut self.b] {
+            let cm = h.dir.path().join("ssh/cm-%C");
+            h.extra_config = h.extra_config.replace(
+                "ssh: [ssh, ",
+                &format!(
+                    "ssh: [ssh, -o, ControlMaster=auto, -o, \"ControlPath={}\", -o, ControlPersist=60, ",
+                    cm.display()
+                ),
+            );
+            h.rewrite_config();
+        }
+        self.multiplexed = true;
+    }
+
+    /// Kill a node's sshd (the host stays up: connections are refused).
+    pub fn stop_sshd(&mut self, on_a: bool) {
+        let h = if on_a { &mut self.a } else { &mut self.b };
+        if let Some(mut c) = h.sshd.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Pair {
+    fn drop(&mut self) {
+        if self.multiplexed {
+            for (h, other) in [(&self.a, &self.b), (&self.b, &self.a)] {
+                let cm = format!("ControlPath={}", h.dir.path().join("ssh/cm-%C").display());
+                let dest = format!("root@{}", other.addr.split('/').next().unwrap());
+                let _ = h.ns(&["ssh", "-o", &cm, "-O", "exit", &dest]);
+            }
+        }
+        self.etcd.stop();
+    }
+}
+
+impl Host {
+    /// The ssh command line this node's config uses to reach `other`, run from this node.
+    pub fn ssh_to(&self, other: &Host, cmd: &[&str]) -> Output {
+        let s = self.dir.path().join("ssh");
+        let ip = other.addr.split('/').next().unwrap();
+        let kh = format!("UserKnownHostsFile={}", s.join("known_hosts").display());
+        let id = s.join("id_ed25519");
+        let dest = format!("root@{ip}");
+        let mut argv = vec![
+            "ssh",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=2",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            &kh,
+            "-o",
+            "GlobalKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+            "-i",
+            id.to_str().unwrap(),
+            &dest,
+        ];
+        argv.extend(cmd);
+        self.ns(&argv)
+    }
+}
+
+impl Pair {
+    /// Wait until nothing of nfs-manage or the stand-ins runs in either node any more (a
+    /// killed run leaves its children and its remote half running for a while).
+    pub fn settle(&self) {
+        let exes: Vec<PathBuf> = [bin(), standin(), PathBuf::from("/usr/bin/ssh")]
+            .iter()
+            .filter_map(|p| p.canonicalize().ok())
+            .collect();
+        let nss: Vec<PathBuf> = self
+            .hosts()
+            .iter()
+            .filter_map(|h| std::fs::read_link(format!("/proc/{}/ns/mnt", h.pid())).ok())
+            .collect();
+        for _ in 0..300 {
+            let busy = std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+                let p = e.path();
+                let Ok(exe) = std::fs::read_link(p.join("exe")) else {
+                    return false;
+                };
+                exes.contains(&exe)
+                    && std::fs::read_link(p.join("ns/mnt")).is_ok_and(|n| nss.contains(&n))
+            });
+            if !busy {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("runs did not finish within 15 s");
+    }
+}
+
+/// The parallel group and lane of an `up`/`down` step id (see `Step::parallel`).
+fn group_lane(id: &str) -> Option<(&'static str, &str)> {
+    let (kind, rest) = id.split_once(':')?;
+    let group = match kind {
+        "drbd-up" | "promote" => "drbd",
+        "mkdir" | "mount" => "mount",
+        "unexport" => "unexport",
+        "kill" | "umount" => "umount",
+        "demote" => "demote",
+        _ => return None,
+    };
+    Some((group, rest))
+}
+
+/// Journal order against plan order: steps of one parallel group may finish in any order, but
+/// a lane keeps its order and nothing crosses a group's boundary.
+#[track_caller]
+pub fn assert_order(actual: &[String], expected: &[&str]) {
+    let mut a: Vec<&str> = actual.iter().map(String::as_str).collect();
+    let mut e = expected.to_vec();
+    a.sort();
+    e.sort();
+    assert_eq!(a, e, "the same steps ran");
+    let pos = |id: &str| actual.iter().position(|x| x == id).unwrap();
+    for (i, x) in expected.iter().enumerate() {
+        for y in &expected[i + 1..] {
+            let (gx, gy) = (group_lane(x), group_lane(y));
+            let parallel =
+                matches!((gx, gy), (Some((g1, l1)), Some((g2, l2))) if g1 == g2 && l1 != l2);
+            assert!(
+                parallel || pos(x) < pos(y),
+                "{x} must come before {y}: {actual:?}"
+            );
+        }
     }
 }

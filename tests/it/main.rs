@@ -3,13 +3,16 @@
 
 mod backup_monitoring;
 mod backups;
+mod bench;
 mod check;
 mod cli;
 mod config_check;
 mod down;
 mod exports;
+mod failover;
 mod faults;
 mod harness;
+mod lock;
 mod metrics;
 mod package;
 mod status;

@@ -30,9 +30,9 @@ fn up_runs_in_order_verifies_and_converges() {
     let r = h.run(&["up", "--yes"]);
     r.expect(0);
     assert!(r.stdout.contains("Done."), "{}", r.stdout);
-    assert_eq!(
-        step_ids(&h),
-        [
+    assert_order(
+        &step_ids(&h),
+        &[
             "promote:tools",
             "promote:misc",
             "mkdir:tools",
@@ -43,8 +43,8 @@ fn up_runs_in_order_verifies_and_converges() {
             "exports",
             "start:nginx",
             "ip",
-            "announce"
-        ]
+            "announce",
+        ],
     );
     for rec in h.journal() {
         assert_eq!(rec["result"], "done", "{rec}");

@@ -43,13 +43,20 @@ mod lvm;
 
 // ---- state files -------------------------------------------------------------------------
 
-#[derive(Serialize, Deserialize, Default)]
+#[derive(Serialize, Deserialize, Default, Clone)]
 struct DrbdState {
     #[serde(default)]
     resources: Vec<Resource>,
+    /// Two-node test beds: the other node's stand-in directory. Then each peer's connection,
+    /// role and disk are read from that node's drbd.json (what the kernel would learn over the
+    /// replication link); the peer entry here only says whether we want to be connected
+    /// (`Connected`) or not (`StandAlone`…), and carries replication/`done` while resyncing.
+    /// A `link-down` file in either directory is a cut link: peers become Connecting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    peer_state_dir: Option<PathBuf>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Clone)]
 struct Resource {
     name: String,
     node_id: u32,
@@ -63,7 +70,7 @@ struct Resource {
     peers: Vec<Peer>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Clone)]
 struct Volume {
     volume: u32,
     minor: u32,
@@ -74,7 +81,7 @@ struct Volume {
     size_kib: u64,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Clone)]
 struct Peer {
     name: String,
     node_id: u32,
@@ -84,7 +91,7 @@ struct Peer {
     volumes: Vec<PeerVolume>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Clone)]
 struct PeerVolume {
     volume: u32,
     replication: String,
@@ -209,6 +216,7 @@ fn main() {
         args,
         line,
     };
+    let started = now_ns();
     let code = match run(&call, &argv0) {
         Ok(code) => code,
         Err(e) => {
@@ -216,21 +224,57 @@ fn main() {
             70
         }
     };
+    if timing_on(&call) {
+        // One line per call: start and end (ns since the epoch) and the call, for benchmarks.
+        let line = format!("{started} {} {}\n", now_ns(), call.line);
+        if let Ok(mut f) = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(call.dir.join("timing.log"))
+        {
+            let _ = f.write_all(line.as_bytes());
+        }
+    }
     std::process::exit(code);
 }
 
+/// Serialize concurrent calls of one test; the locks live until they are dropped or the
+/// process exits (the files are close-on-exec, so an exec'd real tool does not hold them).
+/// With a linked peer, DRBD calls take both nodes' locks (in one global order), so a promotion
+/// here and one there are serialized like DRBD's cluster-wide state changes.
+fn lock_dirs(call: &Call) -> Result<Vec<Flock<std::fs::File>>> {
+    let mut dirs = vec![call.dir.clone()];
+    if call.tool.starts_with("drbd")
+        && let Ok(st) = load::<DrbdState>(&call.dir.join("drbd.json"))
+        && let Some(p) = st.peer_state_dir
+    {
+        dirs.push(p);
+    }
+    let mut dirs: Vec<PathBuf> = dirs
+        .into_iter()
+        .map(|d| d.canonicalize().unwrap_or(d))
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    let mut locks = Vec::new();
+    for d in &dirs {
+        let lock_file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(d.join(".lock"))
+            .with_context(|| format!("opening {}/.lock", d.display()))?;
+        locks.push(
+            Flock::lock(lock_file, FlockArg::LockExclusive)
+                .map_err(|(_, e)| e)
+                .context("flock .lock")?,
+        );
+    }
+    Ok(locks)
+}
+
 fn run(call: &Call, argv0: &str) -> Result<i32> {
-    // Serialize concurrent calls of one test; the lock lives until the process exits (the
-    // file is close-on-exec, so an exec'd real drbdadm does not hold it).
-    let lock_file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(call.dir.join(".lock"))
-        .with_context(|| format!("opening {}/.lock", call.dir.display()))?;
-    let lock = Flock::lock(lock_file, FlockArg::LockExclusive)
-        .map_err(|(_, e)| e)
-        .context("flock .lock")?;
+    let mut _locks = lock_dirs(call)?;
 
     let mut log = OpenOptions::new()
         .create(true)
@@ -240,7 +284,10 @@ fn run(call: &Call, argv0: &str) -> Result<i32> {
 
     if let Some(fault) = firing_fault(call)? {
         if fault.sleep_ms > 0 {
+            // A slow tool does not hold up the other calls running beside it.
+            drop(_locks);
             std::thread::sleep(std::time::Duration::from_millis(fault.sleep_ms));
+            _locks = lock_dirs(call)?;
         }
         if let Some(rc) = fault.rc {
             if fault.effect == Effect::Apply {
@@ -256,12 +303,18 @@ fn run(call: &Call, argv0: &str) -> Result<i32> {
 
     if call.tool == "bdsync" {
         // Its roles run at once (client, patch) and stream: they must not hold the lock.
-        drop(lock);
+        drop(_locks);
         return Ok(bdsync::main(call));
     }
     match dispatch(call)? {
         Action::Done(out) => emit(&out.stdout, &out.stderr, out.code),
         Action::ExecReal => match find_real(&call.tool, argv0) {
+            // Timed runs (benchmarks) wait for the real tool to log when it ended.
+            Some(real) if timing_on(call) => {
+                drop(_locks);
+                let st = Command::new(&real).args(&call.args).status()?;
+                Ok(st.code().unwrap_or(128))
+            }
             Some(real) => {
                 let err = Command::new(&real).args(&call.args).exec();
                 Err(err).with_context(|| format!("exec {}", real.display()))
@@ -272,6 +325,17 @@ fn run(call: &Call, argv0: &str) -> Result<i32> {
             }
         },
     }
+}
+
+/// A `timing` file in the state directory turns on timing.log (see main).
+fn timing_on(call: &Call) -> bool {
+    call.dir.join("timing").exists()
+}
+
+fn now_ns() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
 }
 
 fn emit(stdout: &str, stderr: &str, code: i32) -> Result<i32> {
@@ -667,10 +731,51 @@ fn peer_device_text(w: &mut Wrap, p: &Peer, pv: &PeerVolume, single: bool) {
     w.p(0, "\n");
 }
 
+// ---- the peer's side (two-node test beds) ---------------------------------------------------
+
+/// The state as this node's kernel would report it: with `peer_state_dir`, each peer's
+/// connection, role and disk come from the other node's state (see `DrbdState`).
+fn effective(state: &DrbdState, dir: &Path) -> Result<DrbdState> {
+    let mut eff = state.clone();
+    let Some(pdir) = &state.peer_state_dir else {
+        return Ok(eff);
+    };
+    let other: DrbdState = load(&pdir.join("drbd.json"))?;
+    let cut = dir.join("link-down").exists() || pdir.join("link-down").exists();
+    for r in eff.resources.iter_mut() {
+        let theirs = other.resources.iter().find(|o| o.name == r.name);
+        for p in r.peers.iter_mut() {
+            let wants = p.connection == "Connected";
+            let they_want = theirs
+                .is_some_and(|t| t.up && t.peers.iter().any(|tp| tp.connection == "Connected"));
+            let up = r.up && wants && they_want && !cut;
+            match (up, theirs) {
+                (true, Some(t)) => {
+                    p.connection = "Connected".into();
+                    p.role = t.role.clone();
+                    for pv in p.volumes.iter_mut() {
+                        if let Some(v) = t.volumes.iter().find(|v| v.volume == pv.volume) {
+                            pv.disk = v.disk.clone();
+                        }
+                    }
+                }
+                _ => {
+                    if wants {
+                        p.connection = "Connecting".into();
+                    }
+                    p.role = "Unknown".into();
+                }
+            }
+        }
+    }
+    Ok(eff)
+}
+
 // ---- drbdsetup -----------------------------------------------------------------------------
 
 fn drbdsetup(call: &Call) -> Result<Out> {
     let state: DrbdState = load(&call.dir.join("drbd.json"))?;
+    let state = effective(&state, &call.dir)?;
     let json = call.args.iter().any(|a| a == "--json");
     let words: Vec<&str> = call
         .args
@@ -702,16 +807,23 @@ fn drbdadm(call: &Call) -> Result<Action> {
     if cmd.starts_with("dump") || cmd.starts_with("sh-") || cmd == "-c" {
         return Ok(Action::ExecReal);
     }
-    let names: Vec<&str> = call.args[1..].iter().map(String::as_str).collect();
+    // `drbdadm primary --force RES` (passed on to `drbdsetup primary RES --force`).
+    let force = cmd == "primary" && call.args[1..].iter().any(|a| a == "--force");
+    let names: Vec<&str> = call.args[1..]
+        .iter()
+        .map(String::as_str)
+        .filter(|a| !(force && *a == "--force"))
+        .collect();
     let known = ["status", "role", "primary", "secondary", "up", "down"].contains(&cmd);
     if !known || names.iter().any(|n| n.starts_with('-')) || (names.is_empty() && cmd != "status") {
         return Ok(Action::Done(call.unsupported()));
     }
     let path = call.dir.join("drbd.json");
     let mut state: DrbdState = load(&path)?;
+    let eff = effective(&state, &call.dir)?;
     if names.is_empty() {
         // `drbdadm status` without a resource runs `drbdsetup status` (all) directly.
-        return Ok(Action::Done(status(&state, None, false)));
+        return Ok(Action::Done(status(&eff, None, false)));
     }
     if state.resources.is_empty() {
         // drbdadm_main.c 3424-3427: checked before any name is looked up.
@@ -731,7 +843,7 @@ fn drbdadm(call: &Call) -> Result<Action> {
         let child = format!("{cmd} {name}");
         if cmd == "status" {
             // Includes the "# No currently configured DRBD found." line when nothing is up.
-            let s = status(&state, Some(name), false);
+            let s = status(&eff, Some(name), false);
             out.stdout.push_str(&s.stdout);
             out.stderr.push_str(&s.stderr);
             if s.code != 0 {
@@ -739,8 +851,14 @@ fn drbdadm(call: &Call) -> Result<Action> {
             }
             continue;
         }
-        match drbdsetup_change(cmd, &mut state.resources[i], &mut out.stdout) {
-            Ok(c) => changed |= c,
+        // Decided on what the kernel sees (the peer's real role), stored in our own file.
+        let mut seen = eff.resources[i].clone();
+        match drbdsetup_change(cmd, &mut seen, &mut out.stdout, force) {
+            Ok(c) => {
+                changed |= c;
+                state.resources[i].role = seen.role;
+                state.resources[i].up = seen.up;
+            }
             Err((text, code)) => {
                 out = child_failed(out.err(&format!("{name}: {text}"), code), &child, code)
             }
@@ -758,6 +876,7 @@ fn drbdsetup_change(
     cmd: &str,
     r: &mut Resource,
     stdout: &mut String,
+    force: bool,
 ) -> Result<bool, (String, i32)> {
     let fail = |text: &str, code: i32| Err((text.to_string(), code));
     let held_open = "State change failed: (-12) Device is held open by someone";
@@ -788,7 +907,7 @@ fn drbdsetup_change(
                     "State change failed: (-1) Multiple primaries not allowed by config",
                     11,
                 )
-            } else if !r.volumes.iter().all(has_data) {
+            } else if !force && !r.volumes.iter().all(has_data) {
                 fail("State change failed: (-2) Need access to UpToDate data", 17)
             } else {
                 r.role = "Primary".into();

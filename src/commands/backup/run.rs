@@ -517,6 +517,7 @@ fn cleanup_remote(ctx: &Ctx, b: &Backup, cmd: &Cmd) -> String {
         verify: if gone { "ok" } else { "failed" },
         result: if gone { "done" } else { "failed" },
         stderr: Some(&stderr).filter(|s| !s.is_empty()).map(|s| s.as_str()),
+        fencing_token: None,
     };
     let _ = journal.append(&rec);
     if gone {

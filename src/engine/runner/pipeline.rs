@@ -360,13 +360,16 @@ impl Runner {
             duration: stats.duration,
             timed_out: stats.timed_out,
         };
-        *self.last_pipe.borrow_mut() = Some(stats);
+        *self.last_pipe.lock().unwrap_or_else(|e| e.into_inner()) = Some(stats);
         Ok(out)
     }
 
     /// The statistics of the last pipeline run (bytes, each member's status).
     pub fn take_pipe_stats(&self) -> Option<PipeStats> {
-        self.last_pipe.borrow_mut().take()
+        self.last_pipe
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
     }
 
     fn pipeline_inner(&self, p: &Pipeline, show_progress: bool) -> Result<PipeStats> {
@@ -425,7 +428,8 @@ impl Runner {
                     .spawn()
                     .with_context(|| format!("cannot start `{}`", m.cmd))?;
                 drop(c);
-                self.spawned.set(self.spawned.get() + 1);
+                self.spawned
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 if let Some(from) = prev_stdout.take() {
                     let to = child.stdin.take().expect("piped stdin");
                     copiers.push(copier(from, to, m.name.clone(), counter.clone(), p.bwlimit));
@@ -573,7 +577,8 @@ impl Runner {
             .stderr(Stdio::piped())
             .spawn()
             .with_context(|| format!("cannot start `{cmd}`"))?;
-        self.spawned.set(self.spawned.get() + 1);
+        self.spawned
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut err = child.stderr.take().expect("piped stderr");
         let t = std::thread::spawn(move || {
             let mut tail: Vec<u8> = Vec::new();

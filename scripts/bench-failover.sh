@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Benchmark `nfs-manage failover` on the two-node test bed (tests/it/harness.rs `Pair`: two
+# network/mount namespaces, real ssh, a real etcd) with stand-ins of fixed latency for DRBD
+# and systemctl (a `sleep_ms` fault on every call):
+#   1. failover of 8 volumes ÷ failover of 1 volume — target ≤ 1.5 (independent per-volume
+#      steps run in parallel);
+#   2. orchestration overhead: wall time minus the time during which at least one tool was
+#      running on either node (every leaf tool logs its start and end: DRBD, systemctl, mount,
+#      umount, exportfs, ip, arping, fuser, etcdctl, mkdir) — target ≤ 50 ms.
+# Needs root (namespaces). Usage: scripts/bench-failover.sh [ITERATIONS] [LATENCY_MS]
+# Prints a Markdown table (release build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export BENCH_ITERATIONS=${1:-5} BENCH_LATENCY_MS=${2:-100}
+cargo build --release --quiet --bin nfs-manage --example standin
+cargo test --release --quiet --test it bench_failover -- --ignored --nocapture --test-threads=1 2>&1 \
+  | grep -E '^\||^ratio|^gap|panicked|FAILED'
