@@ -251,28 +251,11 @@ pub fn run(ctx: &Ctx, args: &EnableProjectArgs) -> Result<()> {
     let managed = [dir.clone()].into();
     let changes = projects::diff(&wanted, &etab, &managed, &Default::default());
     if !changes.unexport.is_empty() {
-        let list: Vec<exportfs::Export> = changes
-            .unexport
-            .iter()
-            .map(|e| exportfs::Export {
-                path: e.path.clone(),
-                client: e.client.clone(),
-                options: e.options.clone(),
-            })
-            .collect();
-        let refs: Vec<&exportfs::Export> = list.iter().collect();
         plan.steps.push(
-            Step::new(
+            super::exports::withdraw_step(
                 "unexport",
-                format!("withdraw {} old client(s)", list.len()),
-                exportfs::unexport_cmd(&refs),
-                Verify::Etab {
-                    present: Vec::new(),
-                    absent: list
-                        .iter()
-                        .map(|e| (e.path.clone(), e.client.clone()))
-                        .collect(),
-                },
+                format!("withdraw {} old client(s)", changes.unexport.len()),
+                &changes.unexport,
             )
             .why("no longer among the project's clients"),
         );

@@ -305,31 +305,13 @@ pub fn sync_once(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
         );
     } else {
         if !changes.unexport.is_empty() {
-            let list: Vec<exportfs::Export> = changes
-                .unexport
-                .iter()
-                .map(|e| exportfs::Export {
-                    path: e.path.clone(),
-                    client: e.client.clone(),
-                    options: e.options.clone(),
-                })
-                .collect();
-            let refs: Vec<&exportfs::Export> = list.iter().collect();
-            plan.steps.push(
-                Step::new(
-                    "exportfs:withdraw",
-                    format!("withdraw {} client entries", list.len()),
-                    exportfs::unexport_cmd(&refs),
-                    Verify::Etab {
-                        present: Vec::new(),
-                        absent: list
-                            .iter()
-                            .map(|e| (e.path.clone(), e.client.clone()))
-                            .collect(),
-                    },
-                )
-                .why(describe_paths(list.iter().map(|e| e.path.as_path()))),
+            let step = withdraw_step(
+                "exportfs:withdraw",
+                format!("withdraw {} client entries", changes.unexport.len()),
+                &changes.unexport,
             );
+            let why = describe_paths(changes.unexport.iter().map(|e| e.path.as_path()));
+            plan.steps.push(step.why(why));
         }
         for (options, entries) in &changes.export {
             let args: Vec<(&str, &Path)> = entries
@@ -826,4 +808,30 @@ pub fn pick_volume(ctx: &Ctx, wanted: Option<&str>) -> Result<String, Error> {
             names.join(", ")
         ))),
     }
+}
+
+/// `exportfs -u client:path …` for entries that must go, verified gone in etab.
+pub(crate) fn withdraw_step(id: &str, title: String, entries: &[projects::Entry]) -> Step {
+    let list: Vec<exportfs::Export> = entries
+        .iter()
+        .map(|e| exportfs::Export {
+            path: e.path.clone(),
+            client: e.client.clone(),
+            options: e.options.clone(),
+        })
+        .collect();
+    let refs: Vec<&exportfs::Export> = list.iter().collect();
+    let absent = list
+        .iter()
+        .map(|e| (e.path.clone(), e.client.clone()))
+        .collect();
+    Step::new(
+        id,
+        title,
+        exportfs::unexport_cmd(&refs),
+        Verify::Etab {
+            present: Vec::new(),
+            absent,
+        },
+    )
 }

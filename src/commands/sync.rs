@@ -31,7 +31,7 @@ use serde::Serialize;
 use crate::cli::SyncArgs;
 use crate::config::{Direction, SyncEntry};
 use crate::engine::Ctx;
-use crate::engine::journal::{Journal, Record, now_rfc3339};
+use crate::engine::journal::{Journal, Record};
 use crate::engine::lock::HostLock;
 use crate::engine::plan::{Plan, Step, StepState, Verify};
 use crate::error::{Error, exit_code_of};
@@ -337,23 +337,7 @@ fn one(ctx: &Ctx, e: &SyncEntry, step: &Step, journal: &Journal) -> Result<Outco
         Direction::Push => "push",
         Direction::Pull => "pull",
     };
-    let mut rec = Record {
-        time: now_rfc3339(),
-        run: &journal.run_id,
-        cluster: &ctx.config.cluster,
-        node: &ctx.node,
-        operator: &journal.operator,
-        command: "sync",
-        step: &step.id,
-        title: &step.title,
-        argv: &step.cmd.argv,
-        rc: None,
-        duration_ms: 0,
-        verify: "not checked",
-        result: "",
-        stderr: None,
-        fencing_token: None,
-    };
+    let mut rec = Record::start(journal, ctx, "sync", &step.id, &step.title, &step.cmd.argv);
     if let Some(why) = guard(ctx, e)? {
         let verify = format!("refused: {why}");
         rec.verify = &verify;

@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::Ctx;
 use super::check;
-use super::journal::{Journal, Record, now_rfc3339};
+use super::journal::{Journal, Record};
 use super::plan::{Plan, StepState, Verify};
 use crate::error::Error;
 
@@ -145,23 +145,7 @@ fn run_one(
             pb.finish_and_clear();
         }
     };
-    let mut rec = Record {
-        time: now_rfc3339(),
-        run: &journal.run_id,
-        cluster: &ctx.config.cluster,
-        node: &ctx.node,
-        operator: &journal.operator,
-        command,
-        step: &step.id,
-        title: &step.title,
-        argv: &step.cmd.argv,
-        rc: None,
-        duration_ms: 0,
-        verify: "not checked",
-        result: "",
-        stderr: None,
-        fencing_token: None,
-    };
+    let mut rec = Record::start(journal, ctx, command, &step.id, &step.title, &step.cmd.argv);
 
     if let Some(guard) = &step.guard {
         let verdict = check::guard(ctx, guard);

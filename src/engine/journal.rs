@@ -33,6 +33,36 @@ pub struct Record<'a> {
     pub fencing_token: Option<i64>,
 }
 
+impl<'a> Record<'a> {
+    /// A record for one step of this run, not yet run: no exit code, "not checked".
+    pub fn start(
+        journal: &'a Journal,
+        ctx: &'a super::Ctx,
+        command: &'a str,
+        step: &'a str,
+        title: &'a str,
+        argv: &'a [String],
+    ) -> Record<'a> {
+        Record {
+            time: now_rfc3339(),
+            run: &journal.run_id,
+            cluster: &ctx.config.cluster,
+            node: &ctx.node,
+            operator: &journal.operator,
+            command,
+            step,
+            title,
+            argv,
+            rc: None,
+            duration_ms: 0,
+            verify: "not checked",
+            result: "",
+            stderr: None,
+            fencing_token: None,
+        }
+    }
+}
+
 pub struct Journal {
     path: PathBuf,
     pub run_id: String,

@@ -502,23 +502,20 @@ fn cleanup_remote(ctx: &Ctx, b: &Backup, cmd: &Cmd) -> String {
     let gone = out.as_ref().is_ok_and(|o| o.success())
         && backup_check::remote_lvs(ctx, b)
             .is_ok_and(|l| lvm::find(&l, &b.source.vg, &b.remote_snapshot()).is_none());
-    let rec = Record {
-        time: now_rfc3339(),
-        run: &journal.run_id,
-        cluster: &ctx.config.cluster,
-        node: &ctx.node,
-        operator: &journal.operator,
-        command: "backup run",
-        step: &format!("cleanup:{}", b.name),
-        title: "remove the remote snapshot after the failure",
-        argv: &cmd.argv,
-        rc,
-        duration_ms: ms,
-        verify: if gone { "ok" } else { "failed" },
-        result: if gone { "done" } else { "failed" },
-        stderr: Some(&stderr).filter(|s| !s.is_empty()).map(|s| s.as_str()),
-        fencing_token: None,
-    };
+    let step = format!("cleanup:{}", b.name);
+    let mut rec = Record::start(
+        &journal,
+        ctx,
+        "backup run",
+        &step,
+        "remove the remote snapshot after the failure",
+        &cmd.argv,
+    );
+    rec.rc = rc;
+    rec.duration_ms = ms;
+    rec.verify = if gone { "ok" } else { "failed" };
+    rec.result = if gone { "done" } else { "failed" };
+    rec.stderr = Some(&stderr).filter(|s| !s.is_empty()).map(|s| s.as_str());
     let _ = journal.append(&rec);
     if gone {
         format!(
