@@ -218,6 +218,36 @@ pub fn last_touching_result(journal: &Path, name: &str) -> Result<Option<ResultR
     Ok(found)
 }
 
+/// A step that snapshots the backup's target LV as `snap` (sized by `size`), verified present
+/// with the target as its origin.
+pub fn target_snapshot_step(
+    b: &Backup,
+    id: String,
+    snap: &str,
+    size: &str,
+) -> crate::engine::plan::Step {
+    use crate::engine::backup_check::BackupVerify;
+    use crate::engine::plan::{Step, Verify};
+    Step::new(
+        id,
+        format!(
+            "snapshot the target {}/{} as {snap}",
+            b.target.vg, b.target.lv
+        ),
+        Cmd::change(crate::tools::lvm::snapshot_cmd(
+            &b.target.vg,
+            &b.target.lv,
+            snap,
+            size,
+        )),
+        Verify::Backup(BackupVerify::LvPresent {
+            vg: b.target.vg.clone(),
+            lv: snap.to_string(),
+            origin: Some(b.target.lv.clone()),
+        }),
+    )
+}
+
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = n as f64;

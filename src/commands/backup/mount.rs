@@ -151,23 +151,11 @@ pub fn mount(ctx: &Ctx, args: &BackupMountArgs) -> Result<()> {
         );
     }
     p.steps.push(
-        Step::new(
+        super::target_snapshot_step(
+            b,
             format!("mount-snapshot:{name}"),
-            format!(
-                "snapshot the backup {}/{} as {snap}",
-                b.target.vg, b.target.lv
-            ),
-            Cmd::change(lvm::snapshot_cmd(
-                &b.target.vg,
-                &b.target.lv,
-                &snap,
-                Backup::size_of(&b.snapshots.mount),
-            )),
-            Verify::Backup(BackupVerify::LvPresent {
-                vg: b.target.vg.clone(),
-                lv: snap.clone(),
-                origin: Some(b.target.lv.clone()),
-            }),
+            &snap,
+            Backup::size_of(&b.snapshots.mount),
         )
         .why("the backup LV itself stays unmounted, so backup runs go on"),
     );

@@ -281,23 +281,11 @@ pub fn plan(ctx: &Ctx, i: usize, b: &Backup) -> Result<(Plan, Vec<String>, Optio
     let presync_exists = lvm::find(&local, &b.target.vg, &presync).is_some();
     let last = super::last_touching_result(&cfg.paths.journal, name)?;
     let last_failed = last.as_ref().filter(|r| r.result != "ok");
-    let create_presync = Step::new(
+    let create_presync = super::target_snapshot_step(
+        b,
         format!("presync:{name}"),
-        format!(
-            "snapshot the target {}/{} as {presync}",
-            b.target.vg, b.target.lv
-        ),
-        Cmd::change(lvm::snapshot_cmd(
-            &b.target.vg,
-            &b.target.lv,
-            &presync,
-            Backup::size_of(&b.snapshots.presync),
-        )),
-        Verify::Backup(BackupVerify::LvPresent {
-            vg: b.target.vg.clone(),
-            lv: presync.clone(),
-            origin: Some(b.target.lv.clone()),
-        }),
+        &presync,
+        Backup::size_of(&b.snapshots.presync),
     );
     match (presync_exists, last_failed) {
         (true, Some(f)) => {
