@@ -144,10 +144,7 @@ pub fn plan(ctx: &Ctx, f: &Facts, args: &DownArgs) -> Result<(Plan, Vec<String>)
                     format!("umount:{}", v.name),
                     format!("unmount {} from {}", v.name, v.mountpoint.display()),
                     mount::umount_cmd(&v.mountpoint),
-                    Verify::NotMountedAt {
-                        volume: i,
-                        path: v.mountpoint.clone(),
-                    },
+                    Verify::NotMountedAt(v.mountpoint.clone()),
                 )
                 .already("dual-primary: stays mounted (--keep-dual-primary)"),
             );
@@ -203,10 +200,7 @@ pub fn plan(ctx: &Ctx, f: &Facts, args: &DownArgs) -> Result<(Plan, Vec<String>)
                     format!("umount:{}", path.display()),
                     format!("unmount {} ({what} {})", path.display(), v.name),
                     mount::umount_cmd(&path),
-                    Verify::NotMountedAt {
-                        volume: i,
-                        path: path.clone(),
-                    },
+                    Verify::NotMountedAt(path.clone()),
                 )
                 .why("keeps the device busy"),
             );
@@ -215,10 +209,7 @@ pub fn plan(ctx: &Ctx, f: &Facts, args: &DownArgs) -> Result<(Plan, Vec<String>)
             format!("umount:{}", v.name),
             format!("unmount {} from {}", v.name, v.mountpoint.display()),
             mount::umount_cmd(&v.mountpoint),
-            Verify::NotMountedAt {
-                volume: i,
-                path: v.mountpoint.clone(),
-            },
+            Verify::NotMountedAt(v.mountpoint.clone()),
         );
         p.steps.push(if m.mounted {
             let step = step.why("mounted");

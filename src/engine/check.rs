@@ -270,7 +270,7 @@ pub fn verify(ctx: &Ctx, v: &Verify, out: &Output) -> Result<Verdict> {
                 Err(format!("{} is not a directory", path.display()))
             }
         }
-        Verify::NotMountedAt { path, .. } => {
+        Verify::NotMountedAt(path) => {
             let table = mount::read_mountinfo()?;
             match table.iter().rev().find(|m| &m.mountpoint == path) {
                 None => Ok(()),

@@ -67,11 +67,8 @@ pub enum Verify {
     },
     Mounted(usize),
     IsDir(PathBuf),
-    /// Nothing of the volume's device (or nothing at all, for foreign submounts) is mounted here.
-    NotMountedAt {
-        volume: usize,
-        path: PathBuf,
-    },
+    /// Nothing is mounted at this path any more (a stacked second mount would still show).
+    NotMountedAt(PathBuf),
     Unit {
         unit: String,
         active: bool,

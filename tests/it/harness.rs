@@ -253,11 +253,10 @@ impl Host {
         self.lan_pid
     }
 
-    fn setup_namespace(&self) {
-        let pid = self.pid().to_string();
-        let lan = self.lan_pid.to_string();
-        let d = self.dir.path();
-        let empty = d.join("exports.empty");
+    /// Private /srv, /var/lib/nfs (empty etab and rmtab) and /etc/exports.d, and an empty
+    /// /etc/exports: real exportfs works without touching the machine's exports.
+    fn private_nfs_files(&self) {
+        let empty = self.dir.path().join("exports.empty");
         std::fs::write(&empty, "").unwrap();
         for cmd in [
             vec!["mount", "-t", "tmpfs", "nfs-manage-test", "/srv"],
@@ -266,6 +265,15 @@ impl Host {
             vec!["mkdir", "-p", "/etc/exports.d"],
             vec!["mount", "-t", "tmpfs", "nfs-manage-test", "/etc/exports.d"],
             vec!["mount", "--bind", empty.to_str().unwrap(), "/etc/exports"],
+        ] {
+            self.ns_ok(&cmd);
+        }
+    }
+
+    fn setup_namespace(&self) {
+        let lan = self.lan_pid.to_string();
+        self.private_nfs_files();
+        for cmd in [
             vec!["hostname", self.name],
             vec!["ip", "link", "set", "lo", "up"],
             vec![
@@ -285,7 +293,6 @@ impl Host {
             argv.extend(cmd);
             ok(&argv);
         }
-        let _ = pid;
     }
 
     /// Like `setup_namespace`, for a node of a `Pair`: eth0 joins the LAN's bridge through
@@ -294,15 +301,8 @@ impl Host {
     fn setup_pair_namespace(&self, port: &str) {
         let lan = self.lan_pid.to_string();
         let d = self.dir.path();
-        let empty = d.join("exports.empty");
-        std::fs::write(&empty, "").unwrap();
+        self.private_nfs_files();
         for cmd in [
-            vec!["mount", "-t", "tmpfs", "nfs-manage-test", "/srv"],
-            vec!["mount", "-t", "tmpfs", "nfs-manage-test", "/var/lib/nfs"],
-            vec!["touch", "/var/lib/nfs/etab", "/var/lib/nfs/rmtab"],
-            vec!["mkdir", "-p", "/etc/exports.d"],
-            vec!["mount", "-t", "tmpfs", "nfs-manage-test", "/etc/exports.d"],
-            vec!["mount", "--bind", empty.to_str().unwrap(), "/etc/exports"],
             vec![
                 "mount",
                 "-t",

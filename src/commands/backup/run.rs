@@ -319,18 +319,12 @@ pub fn plan(ctx: &Ctx, i: usize, b: &Backup) -> Result<(Plan, Vec<String>, Optio
     // 2. The remote snapshot: a frozen source while the passive node keeps replicating.
     if remote_snapshot_exists {
         p.steps.push(
-            Step::new(
+            remove_remote_snapshot(
+                ctx,
+                b,
+                i,
                 format!("remote-snapshot-remove-old:{name}"),
-                format!(
-                    "remove the old snapshot {}/{source_snapshot} on {}",
-                    b.source.vg, b.source.host
-                ),
-                remote_cmd(ctx, b, lvm::remove_cmd(&b.source.vg, &source_snapshot)),
-                Verify::Backup(BackupVerify::RemoteLv {
-                    backup: i,
-                    lv: source_snapshot.clone(),
-                    present: false,
-                }),
+                "remove the old snapshot",
             )
             .why("left by an earlier run; the sync needs a fresh one"),
         );
@@ -450,18 +444,12 @@ pub fn plan(ctx: &Ctx, i: usize, b: &Backup) -> Result<(Plan, Vec<String>, Optio
     // 4. The remote snapshot goes again (it slows every write on the passive node).
     if !b.keep_remote_snapshot {
         p.steps.push(
-            Step::new(
+            remove_remote_snapshot(
+                ctx,
+                b,
+                i,
                 format!("remote-snapshot-remove-after:{name}"),
-                format!(
-                    "remove the snapshot {}/{source_snapshot} on {}",
-                    b.source.vg, b.source.host
-                ),
-                remote_cmd(ctx, b, lvm::remove_cmd(&b.source.vg, &source_snapshot)),
-                Verify::Backup(BackupVerify::RemoteLv {
-                    backup: i,
-                    lv: source_snapshot.clone(),
-                    present: false,
-                }),
+                "remove the snapshot",
             )
             .why("copied; a snapshot slows every write on the passive node"),
         );
@@ -557,4 +545,19 @@ fn journal_result(
         error,
     };
     journal.append_value(&rec)
+}
+
+/// `lvremove` of the source snapshot on the source host, verified gone there.
+fn remove_remote_snapshot(ctx: &Ctx, b: &Backup, i: usize, id: String, what: &str) -> Step {
+    let snap = b.remote_snapshot();
+    Step::new(
+        id,
+        format!("{what} {}/{snap} on {}", b.source.vg, b.source.host),
+        remote_cmd(ctx, b, lvm::remove_cmd(&b.source.vg, &snap)),
+        Verify::Backup(BackupVerify::RemoteLv {
+            backup: i,
+            lv: snap,
+            present: false,
+        }),
+    )
 }
