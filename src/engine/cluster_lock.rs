@@ -242,15 +242,21 @@ pub fn verify(
     value: Option<&str>,
     out: &Output,
 ) -> Result<std::result::Result<(), String>> {
+    let st = read(ctx)?.expect("lock configured");
     let txn = match etcd::parse_txn(out) {
         Ok(t) => t,
-        // A killed or failed txn may or may not have been applied: the read below decides.
-        Err(_) => etcd::TxnResult {
-            succeeded: false,
-            revision: 0,
-        },
+        // A killed or failed txn may or may not have been applied: the read decides.
+        Err(e) => {
+            return Ok(match (value, &st.got.kv) {
+                (Some(want), Some(kv)) if want == kv.value => Ok(()),
+                (None, None) => Ok(()),
+                _ => Err(format!(
+                    "etcdctl gave no transaction result ({e:#}); the lock is now held by {}",
+                    st.describe()
+                )),
+            });
+        }
     };
-    let st = read(ctx)?.expect("lock configured");
     if !txn.succeeded {
         return Ok(Err(format!(
             "the transaction did not apply (the lock changed since it was read); it is now held by {}",
@@ -293,7 +299,17 @@ pub fn fencing_token(out: &Output) -> Option<i64> {
         .map(|t| t.revision)
 }
 
-/// True when a lock transaction lost a race (its compare failed): exit 4, not 1.
-pub fn lost_race(out: &Output) -> bool {
-    etcd::parse_txn(out).is_ok_and(|t| !t.succeeded)
+/// When a lock transaction lost a race (so the run ends with exit 4, not 1), who holds the
+/// lock now. Lost means: its compare failed, or its result is unknown (killed, timed out,
+/// unreadable) and the key now holds a value this step did not write, so another node or
+/// run wrote it.
+pub fn lost_race(ctx: &Ctx, value: Option<&str>, out: &Output) -> Option<String> {
+    let now_held = || read(ctx).ok().flatten().filter(|st| st.got.kv.is_some());
+    match etcd::parse_txn(out) {
+        Ok(t) if t.succeeded => None,
+        Ok(_) => Some(now_held().map_or("another node or run".into(), |st| st.describe())),
+        Err(_) => now_held()
+            .filter(|st| st.value() != value)
+            .map(|st| st.describe()),
+    }
 }

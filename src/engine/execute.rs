@@ -202,7 +202,11 @@ fn run_one(
     if !stderr.is_empty() {
         rec.stderr = Some(&stderr);
     }
-    let is_lock = matches!(step.verify, Verify::LockHolder { .. });
+    let lock_value = match &step.verify {
+        Verify::LockHolder { value } => Some(value.as_deref()),
+        _ => None,
+    };
+    let is_lock = lock_value.is_some();
     match verdict {
         Ok(()) => {
             rec.result = "done";
@@ -218,20 +222,26 @@ fn run_one(
         Err(why) => {
             rec.result = "failed";
             journal.append(&rec)?;
+            // Losing the lock to another node or run is "lock held" (exit 4).
+            let lost_to =
+                lock_value.and_then(|value| super::cluster_lock::lost_race(ctx, value, &out));
             let headline = if rc_ok {
                 format!(
                     "the command succeeded ({}) but the result is wrong: {why}",
                     out.ending()
                 )
+            } else if let Some(holder) = &lost_to {
+                format!(
+                    "the command failed ({}), and the lock is now held by {holder}: another node or run took it",
+                    out.ending()
+                )
             } else {
                 format!("the command failed ({})", out.ending())
             };
-            // Losing the lock to another node or run is "lock held" (exit 4).
-            let lost_race = is_lock && super::cluster_lock::lost_race(&out);
             Ok(Outcome::Failed {
                 out,
                 headline,
-                lost_race,
+                lost_race: lost_to.is_some(),
             })
         }
     }

@@ -172,6 +172,40 @@ fn a_lock_taken_between_plan_and_run_loses_the_race_with_exit_4() {
 }
 
 #[test]
+fn a_transaction_whose_result_is_lost_while_the_peer_takes_the_lock_is_exit_4() {
+    if !privileged() {
+        return;
+    }
+    let h = locked_host();
+    // The transaction (the second etcdctl call, after the plan's read) never reaches etcd
+    // and etcdctl reports a timeout, slowly; meanwhile the peer takes the lock. The read
+    // afterwards shows another node's value: that is a lost race, not an unknown failure.
+    h.wrap_real_tool("etcdctl");
+    h.faults(serde_json::json!([{
+        "match": "etcdctl", "nth": 2, "sleep_ms": 1500, "rc": 1,
+        "stderr": "{\"level\":\"warn\",\"msg\":\"retrying of unary invoker failed\"}\nError: context deadline exceeded\n"
+    }]));
+    let child = h.spawn(&["up", "--yes"]);
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    etcd(&h).put(LOCK_KEY, &format!("{PEER}@2026-01-01T00:00:00.000Z"));
+    let r = Run::from(child.wait_with_output().unwrap());
+    r.expect(4);
+    assert!(
+        r.stderr
+            .contains("the command failed (exit 1), and the lock is now held by"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(&format!("held by {PEER}")),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(etcd(&h).holder().as_deref(), Some(PEER));
+    assert_eq!(h.role("tools"), "Secondary");
+}
+
+#[test]
 fn a_failover_in_progress_stops_both_up_and_down_from_touching_the_lock() {
     if !privileged() {
         return;
