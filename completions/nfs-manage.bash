@@ -1491,7 +1491,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__subcmd__manage__subcmd__status)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
+            opts="-y -q -v -h -V --holders --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

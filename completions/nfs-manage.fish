@@ -53,6 +53,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "help" -d 'Pri
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -l config -d 'Cluster configuration file' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -l holders -d 'Also show what holds each mounted volume (fuser): pid, command and user'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -l json -d 'Machine-readable output (an object with "format_version": 1)'

@@ -5,8 +5,10 @@
 #   1. failover of 8 volumes ÷ failover of 1 volume — target ≤ 1.5 (independent per-volume
 #      steps run in parallel);
 #   2. orchestration overhead: wall time minus the time during which at least one tool was
-#      running on either node (every leaf tool logs its start and end: DRBD, systemctl, mount,
-#      umount, exportfs, ip, arping, fuser, etcdctl, mkdir) — target ≤ 50 ms.
+#      running on either node — every leaf tool logs its start and end (DRBD, systemctl,
+#      mount, umount, exportfs, ip, arping, fuser, etcdctl, mkdir), and nfs-manage logs each
+#      process from spawn to reaped (NFS_MANAGE_TRACE); ssh and nested nfs-manage runs are
+#      overhead, not tools — target ≤ 50 ms.
 # Needs root (namespaces). Usage: scripts/bench-failover.sh [ITERATIONS] [LATENCY_MS]
 # Prints a Markdown table (release build).
 set -euo pipefail

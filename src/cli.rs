@@ -54,7 +54,7 @@ pub struct Global {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show DRBD, mounts, exports, NFS and the service IP, and the node's overall role
-    Status,
+    Status(StatusArgs),
     /// Bring the service up on this node: DRBD Primary, mount, NFS, exports, services, IP
     Up,
     /// Take the service down on this node, in the exact reverse order of `up`
@@ -86,6 +86,13 @@ pub enum Command {
     /// Write shell completions and man pages (used to refresh completions/ and man/)
     #[command(hide = true)]
     Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Also show what holds each mounted volume (fuser): pid, command and user
+    #[arg(long)]
+    pub holders: bool,
 }
 
 #[derive(Debug, Args)]

@@ -24,7 +24,7 @@ pub fn dispatch(cli: &Cli) -> Result<()> {
     match &cli.command {
         Command::Generate(args) => generate::run(args),
         Command::Config(ConfigCommand::Check) => config::check(&cli.global),
-        Command::Status => status::run(&Ctx::new(&cli.global)?),
+        Command::Status(args) => status::run(&Ctx::new(&cli.global)?, args),
         Command::Up => up::run(&Ctx::new(&cli.global)?),
         Command::Down(args) => down::run(&Ctx::new(&cli.global)?, args),
         Command::EnableProject(args) => enable_project::run(&Ctx::new(&cli.global)?, args),

@@ -5,9 +5,11 @@ use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
 use console::style;
 use serde::Serialize;
 
+use crate::cli::StatusArgs;
 use crate::engine::Ctx;
+use crate::engine::check;
 use crate::engine::facts::{Facts, Mode};
-use crate::tools::{drbd, mount};
+use crate::tools::{drbd, fuser, mount};
 
 #[derive(Debug, Serialize)]
 pub struct Status {
@@ -122,6 +124,10 @@ pub struct VolumeStatus {
     pub fstype: Option<String>,
     pub exported: bool,
     pub drbd: Option<DrbdStatus>,
+    /// With `--holders`: the processes using the mounted volume (`[]`: none; absent when not
+    /// asked or not mounted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub holders: Option<Vec<fuser::Holder>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -143,13 +149,34 @@ pub struct PeerStatus {
     pub sync_percent: Option<f64>,
 }
 
-pub fn run(ctx: &Ctx) -> Result<()> {
+pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<()> {
     let facts = Facts::gather(ctx, Mode::Strict)?;
-    let st = compute(ctx, &facts);
+    let mut st = compute(ctx, &facts);
+    if args.holders {
+        add_holders(ctx, &mut st)?;
+    }
     if ctx.global.json {
         println!("{}", serde_json::to_string_pretty(&st)?);
     } else if !ctx.global.quiet {
         print!("{}", render(&st));
+    }
+    Ok(())
+}
+
+/// Asks fuser about every mounted volume at once (a failover's preflight reads this from the
+/// old node in the same ssh session as its status).
+fn add_holders(ctx: &Ctx, st: &mut Status) -> Result<()> {
+    let cmds: Vec<(usize, crate::engine::runner::Cmd)> = st
+        .volumes
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.mounted)
+        .map(|(i, v)| (i, fuser::holders_cmd(std::path::Path::new(&v.mountpoint))))
+        .collect();
+    let refs: Vec<&crate::engine::runner::Cmd> = cmds.iter().map(|(_, c)| c).collect();
+    for ((i, cmd), out) in cmds.iter().zip(ctx.runner.run_all(&refs)) {
+        let pids = fuser::parse_holders(&out?).map_err(|e| anyhow::anyhow!("`{cmd}`: {e:#}"))?;
+        st.volumes[*i].holders = Some(pids.into_iter().map(fuser::describe).collect());
     }
     Ok(())
 }
@@ -214,6 +241,7 @@ pub fn compute(ctx: &Ctx, f: &Facts) -> Status {
             fstype,
             exported,
             drbd,
+            holders: None,
         });
     }
 
@@ -542,6 +570,19 @@ pub fn render(st: &Status) -> String {
         ]);
     }
     out.push_str(&format!("{t}\n"));
+    for v in &st.volumes {
+        if let Some(h) = &v.holders {
+            out.push_str(&format!(
+                "{} is used by: {}\n",
+                v.mountpoint,
+                if h.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    check::describe_holders(h)
+                }
+            ));
+        }
+    }
     out.push_str(&format!(
         "NFS server ({}): {}\n",
         st.nfs.service,

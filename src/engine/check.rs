@@ -428,7 +428,9 @@ pub fn verify(ctx: &Ctx, v: &Verify, out: &Output) -> Result<Verdict> {
                 Ok(_) => Ok(()),
             }
         }
-        Verify::LockHolder { value } => super::cluster_lock::verify(ctx, value.as_deref(), out)?,
+        Verify::LockHolder { value, .. } => {
+            super::cluster_lock::verify(ctx, value.as_deref(), out)?
+        }
         Verify::SubRun { node, command } => sub_run(node, command, out),
         Verify::LetGo { node } => {
             let all = crate::tools::drbd::parse_status_text(&out.stdout)?;

@@ -127,11 +127,15 @@ pub fn txn_step(
         Write::Delete => None,
     };
     let why = etcd::describe(&expect, &write);
+    let before = match &expect {
+        Expect::Absent => None,
+        Expect::Is { value, .. } | Expect::WrittenEarlier { value } => Some(value.clone()),
+    };
     Step::new(
         id,
         title,
         etcd::txn_cmd(&e.endpoints, e.timeout, key, &expect, &write),
-        Verify::LockHolder { value },
+        Verify::LockHolder { value, before },
     )
     .why(why)
 }
@@ -301,15 +305,34 @@ pub fn fencing_token(out: &Output) -> Option<i64> {
 
 /// When a lock transaction lost a race (so the run ends with exit 4, not 1), who holds the
 /// lock now. Lost means: its compare failed, or its result is unknown (killed, timed out,
-/// unreadable) and the key now holds a value this step did not write, so another node or
-/// run wrote it.
-pub fn lost_race(ctx: &Ctx, value: Option<&str>, out: &Output) -> Option<String> {
-    let now_held = || read(ctx).ok().flatten().filter(|st| st.got.kv.is_some());
+/// unreadable) and the key now holds neither what it held before (`before`) nor what this
+/// step wrote (`value`), so another node or run changed it. A transaction that simply did
+/// not apply, with the key as it was, is a failed step (exit 1).
+pub fn lost_race(
+    ctx: &Ctx,
+    value: Option<&str>,
+    before: Option<&str>,
+    out: &Output,
+) -> Option<String> {
+    let describe = |st: LockState| {
+        if st.got.kv.is_some() {
+            st.describe()
+        } else {
+            "nobody (it was removed)".to_string()
+        }
+    };
     match etcd::parse_txn(out) {
         Ok(t) if t.succeeded => None,
-        Ok(_) => Some(now_held().map_or("another node or run".into(), |st| st.describe())),
-        Err(_) => now_held()
-            .filter(|st| st.value() != value)
-            .map(|st| st.describe()),
+        Ok(_) => Some(
+            read(ctx)
+                .ok()
+                .flatten()
+                .map_or("another node or run".into(), describe),
+        ),
+        Err(_) => read(ctx)
+            .ok()
+            .flatten()
+            .filter(|st| st.value() != value && st.value() != before)
+            .map(describe),
     }
 }

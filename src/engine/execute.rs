@@ -203,7 +203,7 @@ fn run_one(
         rec.stderr = Some(&stderr);
     }
     let lock_value = match &step.verify {
-        Verify::LockHolder { value } => Some(value.as_deref()),
+        Verify::LockHolder { value, before } => Some((value.as_deref(), before.as_deref())),
         _ => None,
     };
     let is_lock = lock_value.is_some();
@@ -223,8 +223,9 @@ fn run_one(
             rec.result = "failed";
             journal.append(&rec)?;
             // Losing the lock to another node or run is "lock held" (exit 4).
-            let lost_to =
-                lock_value.and_then(|value| super::cluster_lock::lost_race(ctx, value, &out));
+            let lost_to = lock_value.and_then(|(value, before)| {
+                super::cluster_lock::lost_race(ctx, value, before, &out)
+            });
             let headline = if rc_ok {
                 format!(
                     "the command succeeded ({}) but the result is wrong: {why}",

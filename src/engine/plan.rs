@@ -120,6 +120,9 @@ pub enum Verify {
     /// step's transaction (see `cluster_lock`).
     LockHolder {
         value: Option<String>,
+        /// The value the transaction compared against (`None`: absent), to tell a
+        /// transaction that did not apply from one that lost to another writer.
+        before: Option<String>,
     },
 }
 

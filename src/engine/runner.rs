@@ -9,7 +9,7 @@
 use std::fmt;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 
@@ -159,6 +159,7 @@ fn round(d: Duration) -> Duration {
 struct Started {
     handle: duct::Handle,
     start: Instant,
+    wall_start: SystemTime,
     deadline: Instant,
     /// Started as the leader of its own process group (killed as a group at the limit).
     own_group: bool,
@@ -171,6 +172,10 @@ pub struct Runner {
     pub step_timeout: Duration,
     spawned: AtomicUsize,
     last_pipe: Mutex<Option<PipeStats>>,
+    /// `NFS_MANAGE_TRACE=FILE`: one line per command, appended when it has been reaped —
+    /// start and end (ns since the epoch) and the command — for profiling where a run's time
+    /// goes (`scripts/bench-failover.sh` uses it).
+    trace: Option<std::path::PathBuf>,
 }
 
 impl Runner {
@@ -187,6 +192,9 @@ impl Runner {
             step_timeout,
             spawned: AtomicUsize::new(0),
             last_pipe: Mutex::new(None),
+            trace: std::env::var_os("NFS_MANAGE_TRACE")
+                .filter(|v| !v.is_empty())
+                .map(Into::into),
         }
     }
 
@@ -240,6 +248,7 @@ impl Runner {
             package: package_of(cmd.program()),
         })?;
         let start = Instant::now();
+        let wall_start = SystemTime::now();
         let mut expr = duct::cmd(program, &cmd.argv[1..]);
         if limit.is_some() {
             expr = expr.before_spawn(|c| {
@@ -271,6 +280,7 @@ impl Runner {
         Ok(Started {
             handle,
             start,
+            wall_start,
             deadline: start + limit,
             own_group,
         })
@@ -304,6 +314,9 @@ impl Runner {
             duration: s.start.elapsed(),
             timed_out,
         };
+        if let Some(path) = &self.trace {
+            trace(path, s.wall_start, cmd);
+        }
         if self.verbose {
             eprintln!(
                 "  $ {cmd}  ({}, {} ms)",
@@ -321,6 +334,21 @@ impl Runner {
             bail!("`{cmd}` failed ({}): {}", out.ending(), out.complaint());
         }
         Ok(out)
+    }
+}
+
+/// Appends one trace line; a trace that cannot be written is skipped (it is a profiling aid,
+/// never a reason to fail a run).
+fn trace(path: &std::path::Path, started: SystemTime, cmd: &Cmd) {
+    use std::io::Write;
+    let ns = |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let line = format!("{} {} {cmd}\n", ns(started), ns(SystemTime::now()));
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = f.write_all(line.as_bytes());
     }
 }
 
@@ -364,6 +392,32 @@ mod tests {
     fn quoting_is_paste_safe() {
         let c = Cmd::change(["exportfs", "-o", "rw,sync", "*:/srv/a b", "it's"]);
         assert_eq!(c.to_string(), r"exportfs -o rw,sync '*:/srv/a b' 'it'\''s'");
+    }
+
+    #[test]
+    fn trace_has_each_command_with_its_start_and_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("trace");
+        let mut r = runner();
+        r.trace = Some(path.clone());
+        r.run(&Cmd::probe(["sleep", "0.05"])).unwrap();
+        r.run(&Cmd::probe(["sh", "-c", "exit 3"])).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<(u128, u128, &str)> = text
+            .lines()
+            .map(|l| {
+                let mut w = l.splitn(3, ' ');
+                let s = w.next().unwrap().parse().unwrap();
+                let e = w.next().unwrap().parse().unwrap();
+                (s, e, w.next().unwrap())
+            })
+            .collect();
+        assert_eq!(
+            lines.iter().map(|l| l.2).collect::<Vec<_>>(),
+            ["sleep 0.05", "sh -c 'exit 3'"]
+        );
+        assert!(lines[0].1 - lines[0].0 >= 50_000_000, "{text}");
+        assert!(lines[1].0 >= lines[0].1, "{text}");
     }
 
     #[test]

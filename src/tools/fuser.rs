@@ -8,7 +8,7 @@ use anyhow::{Result, bail};
 
 use crate::engine::runner::{Cmd, Output};
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Holder {
     pub pid: u32,
     pub command: String,

@@ -289,7 +289,8 @@ fn refused_when_the_peer_is_unreachable_or_busy() {
     let _ = holder.wait();
     r.expect(3);
     assert!(
-        r.stderr.contains("labstore1004: /srv/tools is busy: pid "),
+        r.stderr.contains("labstore1004: /srv/tools is busy: pid ")
+            && r.stderr.contains("(sleep 60, user root)"),
         "{}",
         r.stderr
     );
@@ -835,4 +836,43 @@ fn randomized_schedules_keep_the_pair_safe() {
         "{t:?}"
     );
     assert!(t.exits.get(&0).copied().unwrap_or(0) > 20, "{t:?}");
+}
+
+#[test]
+fn nfsv4_grace_and_lease_times_are_read_on_the_target_here_and_over_ssh() {
+    if !privileged() {
+        return;
+    }
+    let p = active_pair();
+    // No nfsd module here: a tmpfs over /proc/fs/nfsd in each node's own mount namespace
+    // holds the two files nfsd would show (seconds, one number and a newline each).
+    for (h, grace, lease) in [(&p.a, 120, 60), (&p.b, 90, 45)] {
+        h.ns_ok(&["mount", "-t", "tmpfs", "nfsd-times", "/proc/fs/nfsd"]);
+        h.ns_ok(&[
+            "sh",
+            "-c",
+            &format!(
+                "echo {grace} > /proc/fs/nfsd/nfsv4gracetime && echo {lease} > /proc/fs/nfsd/nfsv4leasetime"
+            ),
+        ]);
+    }
+    // Run on the active node: the target is the peer, read over ssh.
+    let r = p.a.run(&["failover", "--yes"]);
+    r.expect(0);
+    assert!(
+        r.stdout
+            .contains(&format!("NFS on {PEER}: grace 90 s, lease 45 s")),
+        "{}",
+        r.stdout
+    );
+    // Run on the new standby (a): the target is this node, read here.
+    let r = p.a.run(&["failover", "--yes"]);
+    r.expect(0);
+    assert!(
+        r.stdout
+            .contains(&format!("NFS on {NODE}: grace 120 s, lease 60 s")),
+        "{}",
+        r.stdout
+    );
+    assert!(active(&p.a) && !active(&p.b));
 }

@@ -462,6 +462,11 @@ impl Host {
         self.ns_ok(&["mount", "-t", "ext4", &v.loopdev, &mp]);
     }
 
+    /// Where nfs-manage on this host traces every command it runs (`NFS_MANAGE_TRACE`).
+    pub fn trace_path(&self) -> PathBuf {
+        self.dir.path().join("trace.log")
+    }
+
     /// Run a command inside the host's namespaces, with the stand-ins on PATH.
     pub fn ns(&self, argv: &[&str]) -> Output {
         self.ns_cmd(argv).output().unwrap()
@@ -472,7 +477,8 @@ impl Host {
         let mut c = Command::new("nsenter");
         c.args(["-t", &pid, "-m", "-n", "-u", "--"]).args(argv);
         c.env("PATH", self.path_env())
-            .env("NFS_MANAGE_STANDIN_DIR", self.dir.path().join("standin"));
+            .env("NFS_MANAGE_STANDIN_DIR", self.dir.path().join("standin"))
+            .env("NFS_MANAGE_TRACE", self.trace_path());
         c.env_remove("NFS_MANAGE_CONFIG")
             .env_remove("NFS_MANAGE_NODE")
             .env("NO_COLOR", "1");
@@ -1303,9 +1309,10 @@ impl Pair {
             std::fs::write(
                 s.join("authorized_keys"),
                 format!(
-                    "environment=\"PATH={}\",environment=\"NFS_MANAGE_STANDIN_DIR={}\",environment=\"NO_COLOR=1\",environment=\"HOME={}\" {}",
+                    "environment=\"PATH={}\",environment=\"NFS_MANAGE_STANDIN_DIR={}\",environment=\"NFS_MANAGE_TRACE={}\",environment=\"NO_COLOR=1\",environment=\"HOME={}\" {}",
                     h.path_env(),
                     h.dir.path().join("standin").display(),
+                    h.trace_path().display(),
                     h.dir.path().display(),
                     client
                 ),
@@ -1317,7 +1324,7 @@ impl Pair {
             std::fs::write(
                 s.join("sshd_config"),
                 format!(
-                    "ListenAddress {ip}\nPort 22\nHostKey {}\nAuthorizedKeysFile {}\nPermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPermitUserEnvironment PATH,NFS_MANAGE_STANDIN_DIR,NO_COLOR,HOME\nPidFile none\nLogLevel ERROR\n",
+                    "ListenAddress {ip}\nPort 22\nHostKey {}\nAuthorizedKeysFile {}\nPermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPermitUserEnvironment PATH,NFS_MANAGE_STANDIN_DIR,NFS_MANAGE_TRACE,NO_COLOR,HOME\nPidFile none\nLogLevel ERROR\n",
                     s.join("host_ed25519").display(),
                     s.join("authorized_keys").display()
                 ),

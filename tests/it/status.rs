@@ -202,3 +202,51 @@ fn missing_tool_exits_69_naming_package() {
         r.stderr
     );
 }
+
+#[test]
+fn holders_names_what_uses_each_mounted_volume() {
+    if !privileged() {
+        return;
+    }
+    let h = Host::new();
+    h.mount_volume("tools");
+    h.mount_volume("misc");
+    let mut holder = h
+        .ns_cmd(&["sh", "-c", "cd /srv/tools && exec sleep 60"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let j = h.run(&["status", "--json", "--holders"]);
+    let human = h.run(&["status", "--holders"]);
+    let plain = h.run(&["status", "--json"]).json();
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let s = j.json();
+    let vol = |n: &str| {
+        s["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    let held = vol("tools")["holders"].as_array().unwrap().clone();
+    assert_eq!(held.len(), 1, "{s:#}");
+    assert_eq!(
+        (held[0]["command"].as_str(), held[0]["user"].as_str()),
+        (Some("sleep 60"), Some("root"))
+    );
+    assert!(held[0]["pid"].as_u64().unwrap() > 1);
+    assert_eq!(vol("misc")["holders"], serde_json::json!([]));
+    // Not asked: no key at all, and no fuser run.
+    assert!(plain["volumes"][0].get("holders").is_none(), "{plain:#}");
+    human.expect(0);
+    assert!(
+        human.stdout.contains("/srv/tools is used by: pid ")
+            && human.stdout.contains("(sleep 60, user root)")
+            && human.stdout.contains("/srv/misc is used by: nothing"),
+        "{}",
+        human.stdout
+    );
+}
