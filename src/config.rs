@@ -923,6 +923,19 @@ pub fn check_export_options(p: &mut Vec<Problem>, path: &str, options: &[String]
     }
 }
 
+/// "a, b, c", or "none": the names an error message offers instead of an unknown one.
+pub fn names_or_none<S: AsRef<str>>(names: &[S]) -> String {
+    if names.is_empty() {
+        "none".to_string()
+    } else {
+        names
+            .iter()
+            .map(AsRef::as_ref)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 pub(crate) fn check_name(p: &mut Vec<Problem>, path: &str, value: &str, what: &str) {
     let ok = !value.is_empty()
         && value.len() <= 64

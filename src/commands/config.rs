@@ -45,7 +45,7 @@ pub fn check(global: &Global) -> Result<()> {
                     errors.push(format!(
                             "{}:{l}:{c}: {path}: DRBD resource {res:?} is not defined in the DRBD configuration (drbdadm dump all knows: {})",
                             global.config.display(),
-                            if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                            crate::config::names_or_none(&known)
                         ));
                 }
             }

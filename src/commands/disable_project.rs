@@ -9,7 +9,6 @@ use anyhow::Result;
 use crate::cli::DisableProjectArgs;
 use crate::engine::Ctx;
 use crate::engine::execute::{self, Recovery};
-use crate::engine::lock::HostLock;
 use crate::engine::plan::{FileOp, Plan, Step, Verify};
 use crate::error::Error;
 use crate::projects;
@@ -17,14 +16,10 @@ use crate::tools::exportfs;
 
 pub fn run(ctx: &Ctx, args: &DisableProjectArgs) -> Result<()> {
     let cfg = &ctx.config;
-    let g = &ctx.global;
+    let _g = &ctx.global;
     let name = args.name.as_str();
     super::enable_project::check_project_name(name)?;
-    let _lock = if g.dry_run {
-        None
-    } else {
-        Some(HostLock::acquire(&cfg.paths.lock)?)
-    };
+    let _lock = ctx.host_lock()?;
     let all = projects::load(cfg)?;
     let file = projects::project_file(cfg, name);
     let disabled = cfg.projects_dir.join(format!("{name}.yaml.disabled"));

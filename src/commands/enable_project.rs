@@ -12,7 +12,6 @@ use crate::config::{self, Problem};
 use crate::engine::Ctx;
 use crate::engine::check;
 use crate::engine::execute::{self, Recovery};
-use crate::engine::lock::HostLock;
 use crate::engine::plan::{FileOp, Guard, Plan, Step, Verify};
 use crate::engine::runner::Cmd;
 use crate::error::Error;
@@ -37,11 +36,7 @@ pub fn run(ctx: &Ctx, args: &EnableProjectArgs) -> Result<()> {
         )
         .into());
     }
-    let _lock = if g.dry_run {
-        None
-    } else {
-        Some(HostLock::acquire(&cfg.paths.lock)?)
-    };
+    let _lock = ctx.host_lock()?;
     let (here, what) = check::holds_service_ip(ctx)?;
     if !here {
         return Err(Error::Refused(format!(

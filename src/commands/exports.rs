@@ -35,7 +35,6 @@ use crate::config;
 use crate::engine::Ctx;
 use crate::engine::check;
 use crate::engine::execute::{self, Recovery};
-use crate::engine::lock::HostLock;
 use crate::engine::plan::{FileOp, Guard, Plan, Step, Verify};
 use crate::engine::runner::Cmd;
 use crate::error::Error;
@@ -104,11 +103,7 @@ struct Kept {
 pub fn sync_once(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
     let cfg = &ctx.config;
     let g = &ctx.global;
-    let _lock = if g.dry_run {
-        None
-    } else {
-        Some(HostLock::acquire(&cfg.paths.lock)?)
-    };
+    let _lock = ctx.host_lock()?;
     let mut plan = Plan::new("exports sync");
 
     // Only the node that holds the service IP exports anything.
@@ -625,11 +620,7 @@ pub fn import(ctx: &Ctx, args: &ImportArgs) -> Result<()> {
         })?),
         None => None,
     };
-    let _lock = if g.dry_run {
-        None
-    } else {
-        Some(HostLock::acquire(&cfg.paths.lock)?)
-    };
+    let _lock = ctx.host_lock()?;
     let existing = projects::load(cfg)?;
     let mut plan = Plan::new("exports import");
     let mut refusals = Vec::new();

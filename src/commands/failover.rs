@@ -37,8 +37,8 @@ use crate::engine::Ctx;
 use crate::engine::check;
 use crate::engine::cluster_lock::{self, LockState};
 use crate::engine::execute::{self, Recovery};
-use crate::engine::facts::{Facts, Mode};
-use crate::engine::lock::{HostLock, INHERIT_ENV};
+use crate::engine::facts::Facts;
+use crate::engine::lock::INHERIT_ENV;
 use crate::engine::plan::{Plan, Step, StepState, Verify};
 use crate::engine::runner::{Cmd, Effect, Output, shell_quote};
 use crate::error::Error;
@@ -138,20 +138,8 @@ pub fn run(ctx: &Ctx, args: &FailoverArgs) -> Result<()> {
         ))
         .into());
     }
-    let _lock = if ctx.global.dry_run {
-        None
-    } else {
-        Some(HostLock::acquire_wait(
-            &cfg.paths.lock,
-            ctx.global.wait_lock,
-        )?)
-    };
-    let mode = if ctx.global.dry_run {
-        Mode::Lenient
-    } else {
-        Mode::Strict
-    };
-    let facts = Facts::gather(ctx, mode)?;
+    let _lock = ctx.host_lock()?;
+    let facts = Facts::gather(ctx, ctx.plan_mode())?;
     if args.peer_dead {
         peer_dead(ctx, args, remote, &peer, &facts, started)
     } else {

@@ -10,7 +10,6 @@ use crate::cli::BreakArgs;
 use crate::engine::Ctx;
 use crate::engine::cluster_lock::{self, LockState};
 use crate::engine::execute::{self, Recovery};
-use crate::engine::lock::HostLock;
 use crate::engine::plan::Plan;
 use crate::error::Error;
 use crate::tools::etcd::Write;
@@ -65,14 +64,7 @@ pub fn break_lock(ctx: &Ctx, args: &BreakArgs) -> Result<()> {
         )
         .into());
     }
-    let _lock = if ctx.global.dry_run {
-        None
-    } else {
-        Some(HostLock::acquire_wait(
-            &ctx.config.paths.lock,
-            ctx.global.wait_lock,
-        )?)
-    };
+    let _lock = ctx.host_lock()?;
     let mut plan = Plan::new("lock break");
     if ctx.global.dry_run {
         plan.notes.push(

@@ -48,11 +48,7 @@ pub fn run(ctx: &Ctx, args: &SyncArgs) -> Result<()> {
                 return Err(Error::Usage(format!(
                     "no sync entry named {n:?} in {} (entries: {})",
                     ctx.config_path.display(),
-                    if known.is_empty() {
-                        "none".to_string()
-                    } else {
-                        known.join(", ")
-                    }
+                    crate::config::names_or_none(&known)
                 ))
                 .into());
             }

@@ -8,27 +8,14 @@ use anyhow::Result;
 use crate::engine::Ctx;
 use crate::engine::check;
 use crate::engine::execute::{self, Recovery};
-use crate::engine::facts::{Facts, Mode};
-use crate::engine::lock::HostLock;
+use crate::engine::facts::Facts;
 use crate::engine::plan::{Guard, Plan, Step, Verify};
 use crate::error::Error;
 use crate::tools::{arping, drbd, exportfs, ip, mount, systemctl};
 
 pub fn run(ctx: &Ctx) -> Result<()> {
-    let _lock = if ctx.global.dry_run {
-        None
-    } else {
-        Some(HostLock::acquire_wait(
-            &ctx.config.paths.lock,
-            ctx.global.wait_lock,
-        )?)
-    };
-    let mode = if ctx.global.dry_run {
-        Mode::Lenient
-    } else {
-        Mode::Strict
-    };
-    let facts = Facts::gather(ctx, mode)?;
+    let _lock = ctx.host_lock()?;
+    let facts = Facts::gather(ctx, ctx.plan_mode())?;
     let (mut plan, refusals) = plan(ctx, &facts)?;
     if !refusals.is_empty() {
         return refuse(ctx, &plan, &refusals);

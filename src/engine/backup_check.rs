@@ -197,18 +197,7 @@ pub fn verify(ctx: &Ctx, v: &BackupVerify, _out: &Output) -> Result<Verdict> {
                 )),
             }
         }
-        BackupVerify::NotMounted(path) => {
-            let table = mount::read_mountinfo()?;
-            match table.iter().rev().find(|m| &m.mountpoint == path) {
-                None => Ok(()),
-                Some(m) => Err(format!(
-                    "{} is still mounted ({} {})",
-                    path.display(),
-                    m.fstype,
-                    m.source
-                )),
-            }
-        }
+        BackupVerify::NotMounted(path) => mount::nothing_mounted_at(path)?,
     })
 }
 

@@ -270,18 +270,7 @@ pub fn verify(ctx: &Ctx, v: &Verify, out: &Output) -> Result<Verdict> {
                 Err(format!("{} is not a directory", path.display()))
             }
         }
-        Verify::NotMountedAt(path) => {
-            let table = mount::read_mountinfo()?;
-            match table.iter().rev().find(|m| &m.mountpoint == path) {
-                None => Ok(()),
-                Some(m) => Err(format!(
-                    "{} is still mounted ({} {})",
-                    path.display(),
-                    m.fstype,
-                    m.source
-                )),
-            }
-        }
+        Verify::NotMountedAt(path) => mount::nothing_mounted_at(path)?,
         Verify::Unit { unit, active } => {
             let state = probe_units(ctx, &[unit.as_str()])?
                 .remove(unit.as_str())

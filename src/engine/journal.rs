@@ -88,19 +88,7 @@ impl Journal {
 
     /// Append any serializable record as one line (e.g. a backup's result summary).
     pub fn append_value<T: Serialize>(&self, rec: &T) -> Result<()> {
-        let mut line = serde_json::to_string(rec)?;
-        line.push('\n');
-        if let Some(dir) = self.path.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let mut f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .with_context(|| format!("cannot open the journal {}", self.path.display()))?;
-        f.write_all(line.as_bytes())
-            .with_context(|| format!("cannot write the journal {}", self.path.display()))?;
-        Ok(())
+        self.write_raw(serde_json::to_string(rec)?)
     }
 
     /// Make sure the journal can be written before anything is changed.
@@ -133,9 +121,16 @@ impl Journal {
         self.write_line(rec, serde_json::to_string(&v)?)
     }
 
-    fn write_line(&self, rec: &Record<'_>, mut line: String) -> Result<()> {
+    fn write_line(&self, rec: &Record<'_>, line: String) -> Result<()> {
         to_system_log(rec);
+        self.write_raw(line)
+    }
+
+    fn write_raw(&self, mut line: String) -> Result<()> {
         line.push('\n');
+        if let Some(dir) = self.path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
         let mut f = OpenOptions::new()
             .create(true)
             .append(true)

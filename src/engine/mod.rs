@@ -55,6 +55,25 @@ impl Ctx {
         })
     }
 
+    /// The host lock for a run that changes things, waiting up to `--wait-lock` for another
+    /// run's. A dry run takes none: it changes nothing and must not wait behind a run that does.
+    pub fn host_lock(&self) -> anyhow::Result<Option<lock::HostLock>> {
+        if self.global.dry_run {
+            return Ok(None);
+        }
+        lock::HostLock::acquire_wait(&self.config.paths.lock, self.global.wait_lock).map(Some)
+    }
+
+    /// How a plan gathers facts: a dry run shows its plan even on a machine without DRBD or
+    /// systemd; a real run needs every probe to answer.
+    pub fn plan_mode(&self) -> facts::Mode {
+        if self.global.dry_run {
+            facts::Mode::Lenient
+        } else {
+            facts::Mode::Strict
+        }
+    }
+
     /// The command line to rerun a subcommand with this run's config and node, for messages.
     pub fn self_command(&self, sub: &str) -> String {
         let mut s = String::from("nfs-manage");

@@ -304,6 +304,19 @@ pub struct JsonPlan<'a> {
     error: Option<&'a str>,
 }
 
+/// A borders-only table as wide as the terminal (at least 60 columns), or `fallback` columns
+/// off a terminal (logs, mail from cron), where long commands should wrap late.
+pub fn terminal_table(fallback: u16) -> Table {
+    let mut t = Table::new();
+    t.load_style(UTF8_BORDERS_ONLY)
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    match console::Term::stdout().size_checked() {
+        Some((_, w)) => t.set_width(w.max(60)),
+        None => t.set_width(fallback),
+    };
+    t
+}
+
 impl Plan {
     pub fn new(command: &str) -> Plan {
         Plan {
@@ -349,14 +362,7 @@ impl Plan {
 
     /// The numbered table and a closing tally.
     pub fn render(&self, node: &str) -> String {
-        let mut t = Table::new();
-        t.load_style(UTF8_BORDERS_ONLY)
-            .set_content_arrangement(ContentArrangement::Dynamic);
-        if let Some((w, _)) = console::Term::stdout().size_checked() {
-            t.set_width(w.max(60));
-        } else {
-            t.set_width(140);
-        }
+        let mut t = terminal_table(140);
         t.set_header(vec!["#", "step", "command", "state", "why"]);
         for (i, s) in self.steps.iter().enumerate() {
             let state = match s.state {

@@ -310,13 +310,7 @@ mod tests {
     use super::*;
 
     fn out(rc: i32, stdout: &str, stderr: &str) -> Output {
-        Output {
-            rc: Some(rc),
-            stdout: stdout.into(),
-            stderr: stderr.into(),
-            duration: Duration::ZERO,
-            timed_out: false,
-        }
+        Output::fake(rc, stdout, stderr)
     }
 
     fn fixture(name: &str) -> String {

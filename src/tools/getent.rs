@@ -36,16 +36,9 @@ pub fn parse_group(group: &str, out: &Output) -> Result<Option<u32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn out(rc: i32, stdout: &str) -> Output {
-        Output {
-            rc: Some(rc),
-            stdout: stdout.into(),
-            stderr: String::new(),
-            duration: Duration::ZERO,
-            timed_out: false,
-        }
+        Output::fake(rc, stdout, "")
     }
 
     #[test]

@@ -65,6 +65,20 @@ pub fn read_mountinfo() -> Result<Vec<Mount>> {
 }
 
 /// The device number of a block device node, if it exists.
+/// Verdict for "nothing is mounted at `path` any more": the top mount there, if any, named.
+pub fn nothing_mounted_at(path: &Path) -> Result<std::result::Result<(), String>> {
+    let table = read_mountinfo()?;
+    Ok(match table.iter().rev().find(|m| m.mountpoint == path) {
+        None => Ok(()),
+        Some(m) => Err(format!(
+            "{} is still mounted ({} {})",
+            path.display(),
+            m.fstype,
+            m.source
+        )),
+    })
+}
+
 pub fn rdev_of(device: &Path) -> Option<(u32, u32)> {
     let md = std::fs::metadata(device).ok()?;
     let rdev = md.rdev();

@@ -219,7 +219,6 @@ pub fn literal_data(stdout: &str) -> anyhow::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     // rsync 3.2.7 (Debian 12), `rsync -a --itemize-changes --stats --no-human-readable`,
     // pushing a directory with one new file, one changed file and one deletion (--delete).
@@ -267,13 +266,7 @@ total size is 1048588  speedup is 1.00
 
     #[test]
     fn exit_0_without_stats_is_not_proof() {
-        let out = |rc, stdout: &str| Output {
-            rc: Some(rc),
-            stdout: stdout.into(),
-            stderr: String::new(),
-            duration: Duration::ZERO,
-            timed_out: false,
-        };
+        let out = |rc, stdout: &str| Output::fake(rc, stdout, "");
         assert!(verify(&out(0, OUT)).is_ok());
         assert!(verify(&out(24, OUT)).is_ok());
         assert_eq!(

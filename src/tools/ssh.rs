@@ -140,16 +140,9 @@ mod tests {
             "blockdev --getsize64 /dev/vd/s && dd if=/dev/vd/s bs=4096 skip=0 count=1 status=none | sha256sum && dd if=/dev/vd/s bs=4096 skip=7 count=1 status=none | sha256sum"
         );
     }
-    use std::time::Duration;
 
     fn out(rc: i32, stderr: &str) -> Output {
-        Output {
-            rc: Some(rc),
-            stdout: String::new(),
-            stderr: stderr.into(),
-            duration: Duration::ZERO,
-            timed_out: false,
-        }
+        Output::fake(rc, "", stderr)
     }
 
     #[test]

@@ -1385,36 +1385,21 @@ impl Pair {
     /// Cut the node's network link (its bridge port goes down) and its DRBD connections.
     pub fn cut_link(&self, h: &Host) {
         std::fs::write(h.dir.path().join("standin/link-down"), "").unwrap();
-        let port = if h.name == NODE { "port-a" } else { "port-b" };
-        ok(&[
-            "nsenter",
-            "-t",
-            &self.lan.id().to_string(),
-            "-n",
-            "--",
-            "ip",
-            "link",
-            "set",
-            port,
-            "down",
-        ]);
+        self.set_port(h, "down");
     }
 
     pub fn restore_link(&self, h: &Host) {
-        let port = if h.name == NODE { "port-a" } else { "port-b" };
-        ok(&[
-            "nsenter",
-            "-t",
-            &self.lan.id().to_string(),
-            "-n",
-            "--",
-            "ip",
-            "link",
-            "set",
-            port,
-            "up",
-        ]);
+        self.set_port(h, "up");
         let _ = std::fs::remove_file(h.dir.path().join("standin/link-down"));
+    }
+
+    /// The node's port on the LAN bridge, `up` or `down`.
+    fn set_port(&self, h: &Host, state: &str) {
+        let port = if h.name == NODE { "port-a" } else { "port-b" };
+        let lan = self.lan.id().to_string();
+        ok(&[
+            "nsenter", "-t", &lan, "-n", "--", "ip", "link", "set", port, state,
+        ]);
     }
 }
 

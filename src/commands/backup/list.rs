@@ -10,7 +10,7 @@
 //! "problems":[…]}`.
 
 use anyhow::Result;
-use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
+use comfy_table::Table;
 use serde_json::{Value, json};
 
 use super::{human_bytes, state};
@@ -85,14 +85,7 @@ fn percent(v: &Value) -> String {
 }
 
 fn render(rows: &[Value]) -> Table {
-    let mut t = Table::new();
-    t.load_style(UTF8_BORDERS_ONLY)
-        .set_content_arrangement(ContentArrangement::Dynamic);
-    if let Some((w, _)) = console::Term::stdout().size_checked() {
-        t.set_width(w.max(60));
-    } else {
-        t.set_width(160);
-    }
+    let mut t = crate::engine::plan::terminal_table(160);
     t.set_header(vec![
         "backup",
         "source → target",

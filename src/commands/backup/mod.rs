@@ -50,11 +50,7 @@ pub fn find<'a>(ctx: &'a Ctx, name: &str) -> Result<(usize, &'a Backup)> {
     Err(Error::Usage(format!(
         "no backup called {name:?} in {} (configured: {})",
         ctx.config_path.display(),
-        if known.is_empty() {
-            "none".to_string()
-        } else {
-            known.join(", ")
-        }
+        crate::config::names_or_none(&known)
     ))
     .into())
 }
