@@ -2,14 +2,19 @@
 //!
 //! The binary is a thin wrapper over [`commands::dispatch`]. Layout: [`cli`] (clap
 //! definitions) → [`commands`] (one module per subcommand, turning arguments and facts into a
-//! plan or a report) → [`engine`] (facts, plan, runner, journal, lock) → [`tools`] (argv
-//! builders and output parsers) and [`config`]. Exit codes live in [`exit`].
+//! plan or a report, with its [`context`]) → [`domain`] (DRBD, mounts, exports and projects,
+//! the service IP, units, the cluster lock, backups: their facts, steps and checks) →
+//! [`engine`] (plan, execute, runner, journal, host lock, atomic files; no storage concept)
+//! and [`tools`] (argv builders and output parsers), both on [`process`] (commands and
+//! outputs as data). [`config`] loads and validates the config; exit codes live in [`exit`].
 
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod context;
+pub mod domain;
 pub mod engine;
 pub mod error;
 pub mod exit;
-pub mod projects;
+pub mod process;
 pub mod tools;

@@ -16,10 +16,10 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::backup::state::{self as backup_state, Survey};
-use super::status::{self, Area, Severity, Status};
 use crate::cli::{CheckArgs, CheckWhat, Expect, Global};
-use crate::engine::Ctx;
-use crate::engine::facts::{Facts, Mode};
+use crate::context::Ctx;
+use crate::domain::facts::{Facts, Mode};
+use crate::domain::state::{self, Area, Severity, Status};
 use crate::error::Error;
 
 /// Nagios states, ordered by precedence when several checks are combined
@@ -181,7 +181,7 @@ pub fn run(global: &Global, args: &CheckArgs) -> Result<()> {
                 match Facts::gather(&ctx, Mode::Strict) {
                     Ok(facts) => evaluate(
                         &ctx,
-                        Some(&status::compute(&ctx, &facts)),
+                        Some(&state::compute(&ctx, &facts)),
                         backups.as_ref(),
                         args,
                     ),
@@ -490,7 +490,7 @@ fn one_check(st: &Status, what: CheckWhat, expect: Option<Expect>) -> CheckResul
 
 fn perfdata(st: &Status) -> Vec<Perf> {
     let n = st.volumes.len() as f64;
-    let count = |f: &dyn Fn(&status::VolumeStatus) -> bool| {
+    let count = |f: &dyn Fn(&state::VolumeStatus) -> bool| {
         st.volumes.iter().filter(|v| f(v)).count() as f64
     };
     let mut p = vec![
@@ -700,7 +700,6 @@ mod substring_tests {
 
     use super::*;
     use crate::config::Config;
-    use crate::engine::runner::Runner;
     use crate::tools::ip;
 
     const CONFIG: &str = "\
@@ -725,18 +724,7 @@ volumes:
             no_color: true,
             wait_lock: None,
         };
-        Ctx {
-            config: Config::parse(Path::new("c.yaml"), CONFIG).unwrap(),
-            config_path: global.config.clone(),
-            node: "labstore1004".into(),
-            runner: Runner::new(
-                false,
-                false,
-                std::time::Duration::from_secs(1),
-                std::time::Duration::from_secs(1),
-            ),
-            global,
-        }
+        Ctx::with_config(&global, Config::parse(Path::new("c.yaml"), CONFIG).unwrap()).unwrap()
     }
 
     fn addrs(list: &[&str]) -> ip::Addrs {
@@ -760,7 +748,7 @@ volumes:
             addrs: Some(addrs(on_eth0)),
             ..Facts::default()
         };
-        let st = status::compute(&ctx, &facts);
+        let st = state::compute(&ctx, &facts);
         evaluate(
             &ctx,
             Some(&st),

@@ -6,9 +6,10 @@ use anyhow::Result;
 
 use crate::cli::Global;
 use crate::config::{Config, Positions};
-use crate::engine::runner::{Runner, package_of};
+use crate::engine::runner::Runner;
 use crate::error::Error;
 use crate::tools::drbd;
+use crate::tools::package_of;
 
 pub fn check(global: &Global) -> Result<()> {
     let config = Config::load(&global.config)?;

@@ -7,11 +7,14 @@
 use anyhow::Result;
 
 use crate::cli::DisableProjectArgs;
-use crate::engine::Ctx;
+use crate::context::Ctx;
+use crate::context::{Plan, Step};
+use crate::domain::exports::ExportsCheck;
+use crate::domain::projects;
 use crate::engine::execute::{self, Recovery};
-use crate::engine::plan::{FileOp, Plan, Step, Verify};
+use crate::engine::files::Contents;
+use crate::engine::plan::FileOp;
 use crate::error::Error;
-use crate::projects;
 use crate::tools::exportfs;
 
 pub fn run(ctx: &Ctx, args: &DisableProjectArgs) -> Result<()> {
@@ -35,7 +38,7 @@ pub fn run(ctx: &Ctx, args: &DisableProjectArgs) -> Result<()> {
                         from: file.clone(),
                         to: disabled.clone(),
                     }],
-                    Verify::Files(vec![(file.clone(), None), (disabled.clone(), Some(text))]),
+                    Contents(vec![(file.clone(), None), (disabled.clone(), Some(text))]),
                 )
                 .why("so no later sync exports it again"),
             );
@@ -50,7 +53,7 @@ pub fn run(ctx: &Ctx, args: &DisableProjectArgs) -> Result<()> {
                     "project-file",
                     format!("set the project file aside as {}", disabled.display()),
                     Vec::new(),
-                    Verify::Files(Vec::new()),
+                    Contents(Vec::new()),
                 )
                 .already("already set aside"),
             );
@@ -69,7 +72,7 @@ pub fn run(ctx: &Ctx, args: &DisableProjectArgs) -> Result<()> {
         "exports-file",
         format!("remove {}", exports_file.display()),
         vec![FileOp::Remove(exports_file.clone())],
-        Verify::Files(vec![(exports_file.clone(), None)]),
+        Contents(vec![(exports_file.clone(), None)]),
     );
     plan.steps.push(if exports_file.exists() {
         step.why("so `exportfs -ra` does not export it again")
@@ -91,7 +94,7 @@ pub fn run(ctx: &Ctx, args: &DisableProjectArgs) -> Result<()> {
                     live.len()
                 ),
                 exportfs::unexport_cmd(&live),
-                Verify::Etab {
+                ExportsCheck::Etab {
                     present: Vec::new(),
                     absent: live
                         .iter()

@@ -6,11 +6,16 @@
 use anyhow::Result;
 
 use crate::cli::DownArgs;
-use crate::engine::Ctx;
-use crate::engine::check;
+use crate::context::Ctx;
+use crate::context::{Plan, Step};
+use crate::domain::drbd::DrbdCheck;
+use crate::domain::exports::ExportsCheck;
+use crate::domain::facts::Facts;
+use crate::domain::mounts::MountCheck;
+use crate::domain::mounts::MountGuard;
+use crate::domain::network::NetCheck;
+use crate::domain::units::UnitCheck;
 use crate::engine::execute::{self, Recovery};
-use crate::engine::facts::Facts;
-use crate::engine::plan::{Guard, Plan, Step, Verify};
 use crate::tools::{drbd, fuser, ip, mount, systemctl};
 
 pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
@@ -18,7 +23,7 @@ pub fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
     let facts = Facts::gather(ctx, ctx.plan_mode())?;
     let (mut plan, refusals) = plan(ctx, &facts, args)?;
     if !refusals.is_empty() {
-        return super::up::refuse(ctx, &plan, &refusals);
+        return crate::engine::execute::refuse(ctx, &plan, &refusals);
     }
     let recovery = Recovery {
         retry: ctx.self_command("down"),
@@ -39,7 +44,7 @@ pub fn plan(ctx: &Ctx, f: &Facts, args: &DownArgs) -> Result<(Plan, Vec<String>)
             "ip",
             format!("remove service IP {} from {}", sip.address, sip.interface),
             ip::del_cmd(&sip.interface, &sip.address),
-            Verify::Address { present: false },
+            NetCheck::Address { present: false },
         );
         let here = f
             .addrs
@@ -70,7 +75,7 @@ pub fn plan(ctx: &Ctx, f: &Facts, args: &DownArgs) -> Result<(Plan, Vec<String>)
             format!("stop:{s}"),
             format!("stop {s}"),
             systemctl::stop_cmd(s),
-            Verify::Unit {
+            UnitCheck {
                 unit: s.clone(),
                 active: false,
             },
@@ -93,7 +98,7 @@ pub fn plan(ctx: &Ctx, f: &Facts, args: &DownArgs) -> Result<(Plan, Vec<String>)
                 format!("unexport:{}", v.name),
                 format!("withdraw exports of {}", v.name),
                 crate::tools::exportfs::unexport_cmd(&entries),
-                Verify::ExportsWithdrawn(i),
+                ExportsCheck::Withdrawn(i),
             )
             .why(format!("{} entries exported", entries.len())),
         );
@@ -111,7 +116,7 @@ pub fn plan(ctx: &Ctx, f: &Facts, args: &DownArgs) -> Result<(Plan, Vec<String>)
         format!("stop:{nfs}"),
         "stop the NFS server",
         systemctl::stop_cmd(nfs),
-        Verify::Unit {
+        UnitCheck {
             unit: nfs.clone(),
             active: false,
         },
@@ -131,7 +136,7 @@ pub fn plan(ctx: &Ctx, f: &Facts, args: &DownArgs) -> Result<(Plan, Vec<String>)
                     format!("umount:{}", v.name),
                     format!("unmount {} from {}", v.name, v.mountpoint.display()),
                     mount::umount_cmd(&v.mountpoint),
-                    Verify::NotMountedAt(v.mountpoint.clone()),
+                    MountCheck::NotMountedAt(v.mountpoint.clone()),
                 )
                 .already("dual-primary: stays mounted (--keep-dual-primary)"),
             );
@@ -147,11 +152,11 @@ pub fn plan(ctx: &Ctx, f: &Facts, args: &DownArgs) -> Result<(Plan, Vec<String>)
         // Deepest first, so nothing is unmounted from under another mount.
         paths.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
         if m.mounted {
-            match check::holders(ctx, &v.mountpoint) {
+            match crate::domain::mounts::holders(ctx, &v.mountpoint) {
                 Ok(h) if !h.is_empty() && !args.force_unmount => refusals.push(format!(
                     "{} is busy: {}; stop them, or rerun with --force-unmount to kill them",
                     v.mountpoint.display(),
-                    check::describe_holders(&h)
+                    crate::domain::mounts::describe_holders(&h)
                 )),
                 Ok(h) if h.iter().any(|h| h.pid == std::process::id()) => refusals.push(format!(
                     "this nfs-manage run has its working directory in {}; cd elsewhere first",
@@ -162,9 +167,12 @@ pub fn plan(ctx: &Ctx, f: &Facts, args: &DownArgs) -> Result<(Plan, Vec<String>)
                         format!("kill:{}", v.name),
                         format!("kill processes holding {}", v.mountpoint.display()),
                         fuser::kill_cmd(&v.mountpoint, "KILL"),
-                        Verify::NoHolders(i),
+                        MountCheck::NoHolders(i),
                     )
-                    .why(format!("--force-unmount: {}", check::describe_holders(&h)))
+                    .why(format!(
+                        "--force-unmount: {}",
+                        crate::domain::mounts::describe_holders(&h)
+                    ))
                     // fuser -k exits 1 when the holders are already gone by then.
                     .ok_rcs(&[0, 1]),
                 ),
@@ -187,7 +195,7 @@ pub fn plan(ctx: &Ctx, f: &Facts, args: &DownArgs) -> Result<(Plan, Vec<String>)
                     format!("umount:{}", path.display()),
                     format!("unmount {} ({what} {})", path.display(), v.name),
                     mount::umount_cmd(&path),
-                    Verify::NotMountedAt(path.clone()),
+                    MountCheck::NotMountedAt(path.clone()),
                 )
                 .why("keeps the device busy"),
             );
@@ -196,14 +204,14 @@ pub fn plan(ctx: &Ctx, f: &Facts, args: &DownArgs) -> Result<(Plan, Vec<String>)
             format!("umount:{}", v.name),
             format!("unmount {} from {}", v.name, v.mountpoint.display()),
             mount::umount_cmd(&v.mountpoint),
-            Verify::NotMountedAt(v.mountpoint.clone()),
+            MountCheck::NotMountedAt(v.mountpoint.clone()),
         );
         p.steps.push(if m.mounted {
             let step = step.why("mounted");
             if args.force_unmount {
                 step
             } else {
-                step.guard(Guard::NoHolders(i))
+                step.guard(MountGuard::NoHolders(i))
             }
         } else {
             step.already("not mounted")
@@ -234,7 +242,7 @@ pub fn plan(ctx: &Ctx, f: &Facts, args: &DownArgs) -> Result<(Plan, Vec<String>)
             format!("demote:{res}"),
             format!("demote DRBD {res} to Secondary"),
             drbd::secondary_cmd(res),
-            Verify::DrbdRole {
+            DrbdCheck::Role {
                 resource: res.into(),
                 role: "Secondary",
             },
@@ -257,7 +265,7 @@ pub fn plan(ctx: &Ctx, f: &Facts, args: &DownArgs) -> Result<(Plan, Vec<String>)
     }
 
     // 7. The cluster lock (when configured), only if it names this node.
-    if let Some(step) = crate::engine::cluster_lock::release_step(ctx)? {
+    if let Some(step) = crate::domain::cluster_lock::release_step(ctx)? {
         p.steps.push(step);
     }
     Ok((p, refusals))

@@ -9,13 +9,18 @@ use anyhow::Result;
 
 use crate::cli::EnableProjectArgs;
 use crate::config::{self, Problem};
-use crate::engine::Ctx;
-use crate::engine::check;
+use crate::context::Ctx;
+use crate::context::{Plan, Step};
+use crate::domain::exports::ExportsCheck;
+use crate::domain::exports::ExportsGuard;
+use crate::domain::projects::ProjectDir;
+use crate::domain::projects::{self, Entry, ProjectFile};
+use crate::engine::check::Check;
 use crate::engine::execute::{self, Recovery};
-use crate::engine::plan::{FileOp, Guard, Plan, Step, Verify};
-use crate::engine::runner::Cmd;
+use crate::engine::files::Contents;
+use crate::engine::plan::FileOp;
 use crate::error::Error;
-use crate::projects::{self, Entry, ProjectFile};
+use crate::process::Cmd;
 use crate::tools::{exportfs, getent, mount};
 
 pub fn run(ctx: &Ctx, args: &EnableProjectArgs) -> Result<()> {
@@ -37,7 +42,7 @@ pub fn run(ctx: &Ctx, args: &EnableProjectArgs) -> Result<()> {
         .into());
     }
     let _lock = ctx.host_lock()?;
-    let (here, what) = check::holds_service_ip(ctx)?;
+    let (here, what) = crate::domain::network::holds_service_ip(ctx)?;
     if !here {
         return Err(Error::Refused(format!(
             "{} does not hold {what}: run enable-project on the active node, where the volume is mounted; nothing was changed",
@@ -122,7 +127,7 @@ pub fn run(ctx: &Ctx, args: &EnableProjectArgs) -> Result<()> {
         .into());
     }
     let table = mount::read_mountinfo()?;
-    let bad = check::unmounted_paths(cfg, &table, [project.export_path.as_path()]);
+    let bad = crate::domain::mounts::unmounted_paths(cfg, &table, [project.export_path.as_path()]);
     if !bad.is_empty() {
         return Err(Error::Refused(format!(
             "the project directory would not be on a mounted volume: {}; nothing was changed",
@@ -174,7 +179,7 @@ pub fn run(ctx: &Ctx, args: &EnableProjectArgs) -> Result<()> {
             path: file.clone(),
             content: yaml.clone(),
         }],
-        Verify::Files(vec![(file.clone(), Some(yaml.clone()))]),
+        Contents(vec![(file.clone(), Some(yaml.clone()))]),
     );
     plan.steps.push(match existing {
         Some(p) if p.spec == spec => step.already("in place"),
@@ -184,7 +189,7 @@ pub fn run(ctx: &Ctx, args: &EnableProjectArgs) -> Result<()> {
 
     // 2. The directory, on the mounted volume.
     let dir = &project.export_path;
-    let verify_dir = Verify::ProjectDir {
+    let verify_dir = ProjectDir {
         path: dir.clone(),
         gid,
     };
@@ -200,10 +205,14 @@ pub fn run(ctx: &Ctx, args: &EnableProjectArgs) -> Result<()> {
             "2775".into(),
             dir.display().to_string(),
         ]),
-        verify_dir.clone(),
+        ProjectDir {
+            path: dir.clone(),
+            gid,
+        },
     )
-    .guard(Guard::PathsOnMountedVolumes(vec![dir.clone()]));
-    let dir_ok = check::verify(ctx, &verify_dir, &empty_output())
+    .guard(ExportsGuard::PathsOnMountedVolumes(vec![dir.clone()]));
+    let dir_ok = verify_dir
+        .check(ctx, &empty_output())
         .map(|v| v.is_ok())
         .unwrap_or(false);
     plan.steps.push(if dir_ok {
@@ -224,7 +233,7 @@ pub fn run(ctx: &Ctx, args: &EnableProjectArgs) -> Result<()> {
             path: exports_file.clone(),
             content: text.clone(),
         }],
-        Verify::Files(vec![(exports_file.clone(), Some(text.clone()))]),
+        Contents(vec![(exports_file.clone(), Some(text.clone()))]),
     );
     let have = std::fs::read_to_string(&exports_file).ok();
     plan.steps.push(if have.as_deref() == Some(text.as_str()) {
@@ -263,7 +272,7 @@ pub fn run(ctx: &Ctx, args: &EnableProjectArgs) -> Result<()> {
         "export",
         format!("export {} to {} client(s)", dir.display(), clients.len()),
         exportfs::export_cmd(&project.options, &args_list),
-        Verify::Etab {
+        ExportsCheck::Etab {
             present: wanted
                 .iter()
                 .map(|e| (e.path.clone(), e.client.clone(), e.options.clone()))
@@ -271,7 +280,7 @@ pub fn run(ctx: &Ctx, args: &EnableProjectArgs) -> Result<()> {
             absent: Vec::new(),
         },
     )
-    .guard(Guard::PathsOnMountedVolumes(vec![dir.clone()]));
+    .guard(ExportsGuard::PathsOnMountedVolumes(vec![dir.clone()]));
     if clients.is_empty() {
         plan.notes
             .push("no clients yet: nothing is exported until the project has some".into());
@@ -300,13 +309,14 @@ pub fn run(ctx: &Ctx, args: &EnableProjectArgs) -> Result<()> {
     Ok(())
 }
 
-fn empty_output() -> crate::engine::runner::Output {
-    crate::engine::runner::Output {
+fn empty_output() -> crate::process::Output {
+    crate::process::Output {
         rc: Some(0),
         stdout: String::new(),
         stderr: String::new(),
         duration: std::time::Duration::ZERO,
         timed_out: false,
+        pipe: None,
     }
 }
 

@@ -32,13 +32,16 @@ use serde::Deserialize;
 
 use crate::cli::{ExportsSyncArgs, ImportArgs};
 use crate::config;
-use crate::engine::Ctx;
-use crate::engine::check;
+use crate::context::Ctx;
+use crate::context::{Plan, Step};
+use crate::domain::exports::{ExportsCheck, ExportsGuard};
+use crate::domain::network::NetGuard;
+use crate::domain::projects::{self, Desired, Entry, Project, ProjectFile};
 use crate::engine::execute::{self, Recovery};
-use crate::engine::plan::{FileOp, Guard, Plan, Step, Verify};
-use crate::engine::runner::Cmd;
+use crate::engine::files::Contents;
+use crate::engine::plan::FileOp;
 use crate::error::Error;
-use crate::projects::{self, Desired, Entry, Project, ProjectFile};
+use crate::process::Cmd;
 use crate::tools::{exportfs, mount};
 
 /// Past this many exportfs runs, one `exportfs -ra` is used instead: every exportfs run loads
@@ -107,7 +110,7 @@ pub fn sync_once(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
     let mut plan = Plan::new("exports sync");
 
     // Only the node that holds the service IP exports anything.
-    let (here, what) = check::holds_service_ip(ctx)?;
+    let (here, what) = crate::domain::network::holds_service_ip(ctx)?;
     if !here {
         let msg = format!(
             "{} does not hold {what}: nothing to do here (exports are applied on the active node)",
@@ -144,7 +147,7 @@ pub fn sync_once(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
         .iter()
         .map(|p| p.export_path.as_path())
         .chain(cfg.public.iter().map(|x| x.path.as_path()));
-    let unmounted = check::unmounted_paths(cfg, &table, paths);
+    let unmounted = crate::domain::mounts::unmounted_paths(cfg, &table, paths);
     if !unmounted.is_empty() {
         let n = unmounted.len();
         let mut shown = unmounted;
@@ -256,14 +259,14 @@ pub fn sync_once(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
                     cfg.nfs.exports_dir.display()
                 ),
                 ops,
-                Verify::Files(verify_files),
+                Contents(verify_files),
             )
             .why(if current.files.is_empty() {
                 "first sync".to_string()
             } else {
                 format!("previous set kept in {}", cfg.exports.backup.display())
             })
-            .guard(Guard::HoldsServiceIp),
+            .guard(NetGuard::HoldsServiceIp),
         );
     }
 
@@ -282,7 +285,7 @@ pub fn sync_once(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
                 "exportfs:all",
                 "re-export everything from the exports files",
                 exportfs::reexport_all_cmd(),
-                Verify::Etab {
+                ExportsCheck::Etab {
                     present,
                     absent: changes
                         .unexport
@@ -296,7 +299,7 @@ pub fn sync_once(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
                 changes.exported(),
                 changes.unexport.len()
             ))
-            .guard(Guard::PathsOnMountedVolumes(dedup(exported))),
+            .guard(ExportsGuard::PathsOnMountedVolumes(dedup(exported))),
         );
     } else {
         if !changes.unexport.is_empty() {
@@ -326,7 +329,7 @@ pub fn sync_once(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
                         describe_paths(paths.iter().map(|p| p.as_path()))
                     ),
                     exportfs::export_cmd(options, &args),
-                    Verify::Etab {
+                    ExportsCheck::Etab {
                         present: entries
                             .iter()
                             .map(|(c, p)| (p.clone(), c.clone(), options.clone()))
@@ -335,13 +338,13 @@ pub fn sync_once(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
                     },
                 )
                 .why("new, or its options changed")
-                .guard(Guard::PathsOnMountedVolumes(paths)),
+                .guard(ExportsGuard::PathsOnMountedVolumes(paths)),
             );
         }
     }
 
     if !refusals.is_empty() {
-        return super::up::refuse(ctx, &plan, &refusals);
+        return crate::engine::execute::refuse(ctx, &plan, &refusals);
     }
     let recovery = Recovery {
         retry: ctx.self_command("exports sync"),
@@ -720,13 +723,13 @@ pub fn import(ctx: &Ctx, args: &ImportArgs) -> Result<()> {
                     cfg.projects_dir.display()
                 ),
                 ops,
-                Verify::Files(verify),
+                Contents(verify),
             )
             .why(format!("from {file}")),
         );
     }
     if !refusals.is_empty() {
-        return super::up::refuse(ctx, &plan, &refusals);
+        return crate::engine::execute::refuse(ctx, &plan, &refusals);
     }
     execute::run(
         ctx,
@@ -820,7 +823,7 @@ pub(crate) fn withdraw_step(id: &str, title: String, entries: &[projects::Entry]
         id,
         title,
         exportfs::unexport_cmd(&refs),
-        Verify::Etab {
+        ExportsCheck::Etab {
             present: Vec::new(),
             absent,
         },

@@ -7,10 +7,10 @@ use anyhow::Result;
 use serde_json::json;
 
 use crate::cli::BreakArgs;
-use crate::engine::Ctx;
-use crate::engine::cluster_lock::{self, LockState};
+use crate::context::Ctx;
+use crate::context::Plan;
+use crate::domain::cluster_lock::{self, LockState};
 use crate::engine::execute::{self, Recovery};
-use crate::engine::plan::Plan;
 use crate::error::Error;
 use crate::tools::etcd::Write;
 
@@ -107,7 +107,7 @@ pub fn break_lock(ctx: &Ctx, args: &BreakArgs) -> Result<()> {
         &Recovery {
             retry: ctx.self_command(&format!(
                 "lock break --reason {}",
-                crate::engine::runner::shell_quote(reason)
+                crate::process::shell_quote(reason)
             )),
             back_out: None,
         },

@@ -14,17 +14,16 @@
 //! stale state never passes for a current one.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::Path;
 use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 
 use super::backup::state as backup_state;
-use super::status::{self, Severity};
 use crate::cli::MetricsArgs;
-use crate::engine::Ctx;
-use crate::engine::facts::{Facts, Mode};
+use crate::context::Ctx;
+use crate::domain::facts::{Facts, Mode};
+use crate::domain::state::{self, Severity};
 
 pub const TEXTFILE: &str = "nfs_manage.prom";
 
@@ -165,7 +164,7 @@ pub fn run(ctx: &Ctx, args: &MetricsArgs) -> Result<()> {
 }
 
 fn node_metrics(ctx: &Ctx, f: &Facts, e: &mut Exposition) {
-    let st = status::compute(ctx, f);
+    let st = state::compute(ctx, f);
     e.gauge(
         "nfs_manage_info",
         "The cluster and node these metrics describe (always 1)",
@@ -477,24 +476,11 @@ fn backup_metrics(ctx: &Ctx, s: &backup_state::Survey, e: &mut Exposition) {
     }
 }
 
-/// Write DIR/nfs_manage.prom via a temporary file in DIR and a rename: readers see the old
-/// file or the new one, never a partial one.
+/// Write DIR/nfs_manage.prom atomically: readers see the old file or the new one, never a
+/// partial one.
 pub fn write_atomically(dir: &Path, text: &str) -> Result<()> {
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".nfs_manage.prom.")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    tmp.write_all(text.as_bytes())?;
-    tmp.as_file().sync_all()?;
-    // The collector usually runs as another user; tempfile creates 0600.
-    std::fs::set_permissions(
-        tmp.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o644),
-    )?;
-    let target = dir.join(TEXTFILE);
-    tmp.persist(&target)
-        .with_context(|| format!("cannot rename into {}", target.display()))?;
-    Ok(())
+    // The collector usually runs as another user: world-readable.
+    crate::engine::files::write_atomic_mode(&dir.join(TEXTFILE), text, 0o644)
 }
 
 #[cfg(test)]

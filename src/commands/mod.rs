@@ -18,7 +18,7 @@ pub mod up;
 use anyhow::Result;
 
 use crate::cli::{BackupCommand, Cli, Command, ConfigCommand, ExportsCommand, LockCommand};
-use crate::engine::Ctx;
+use crate::context::Ctx;
 
 pub fn dispatch(cli: &Cli) -> Result<()> {
     match &cli.command {

@@ -21,19 +21,17 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use anyhow::Result;
-use console::style;
-use serde::Serialize;
 
 use crate::cli::SyncArgs;
 use crate::config::{Direction, SyncEntry};
-use crate::engine::Ctx;
-use crate::engine::journal::{Journal, Record};
-use crate::engine::lock::HostLock;
-use crate::engine::plan::{Plan, Step, StepState, Verify};
+use crate::context::{Ctx, Plan, Step};
+use crate::domain::transfer::RsyncComplete;
+use crate::engine::check::{Guard, Verdict};
+use crate::engine::execute::{self, Policy, Recovery};
 use crate::error::{Error, exit_code_of};
 use crate::exit;
 use crate::tools::{ip, mount, rsync};
@@ -135,7 +133,8 @@ fn plan(ctx: &Ctx, entries: &[&SyncEntry]) -> Plan {
     let mut plan = Plan::new("sync");
     for e in entries {
         let host = remote_host(ctx, e);
-        let cmd = rsync::sync_cmd(e, &remote.ssh, &remote.user, &host);
+        // Its own limit (and process group): a transfer may run far longer than a step.
+        let cmd = rsync::sync_cmd(e, &remote.ssh, &remote.user, &host).with_timeout(e.max_runtime);
         let peer = peer_name(ctx, e);
         let title = match e.direction {
             Direction::Push => format!(
@@ -149,10 +148,22 @@ fn plan(ctx: &Ctx, entries: &[&SyncEntry]) -> Plan {
                 e.path.display()
             ),
         };
+        let direction = match e.direction {
+            Direction::Push => "push",
+            Direction::Pull => "pull",
+        };
         plan.steps.push(
-            Step::new(step_id(e), title, cmd, Verify::RsyncComplete)
+            Step::new(step_id(e), title, cmd, RsyncComplete)
                 .why(format!("sync entry {}", e.name))
-                .ok_rcs(rsync::OK_RCS),
+                .ok_rcs(rsync::OK_RCS)
+                .guard(SyncSourceMounted {
+                    path: e.path.clone(),
+                    direction: e.direction,
+                })
+                .lock(lock_path(ctx, e))
+                .field("direction", direction)
+                .field("remote", host)
+                .subject(e.name.clone()),
         );
     }
     plan
@@ -175,27 +186,35 @@ fn holds_service_ip(ctx: &Ctx) -> Result<Option<String>> {
     }
 }
 
-/// A path under a volume's mountpoint needs the volume mounted (fresh probe).
-fn guard(ctx: &Ctx, e: &SyncEntry) -> Result<Option<String>> {
-    let table = mount::read_mountinfo()?;
-    for v in &ctx.config.volumes {
-        if e.path.starts_with(&v.mountpoint) && !mount::VolumeMounts::of(v, &table).mounted {
-            let what = match e.direction {
-                Direction::Push => "pushing it would send the empty directory underneath",
-                Direction::Pull => "pulling into it would fill the directory underneath",
-            };
-            return Ok(Some(format!(
-                "{} is on volume {}, which is not mounted at {}: {what}",
-                e.path.display(),
-                v.name,
-                v.mountpoint.display()
-            )));
-        }
-    }
-    Ok(None)
+/// A path under a volume's mountpoint needs the volume mounted (fresh probe): an unmounted
+/// volume's empty directory is never pushed over the peer's copy, nor filled by a pull.
+struct SyncSourceMounted {
+    path: PathBuf,
+    direction: Direction,
 }
 
-fn lock_path(ctx: &Ctx, e: &SyncEntry) -> std::path::PathBuf {
+impl Guard<Ctx> for SyncSourceMounted {
+    fn check(&self, ctx: &Ctx) -> Result<Verdict> {
+        let table = mount::read_mountinfo()?;
+        for v in &ctx.config.volumes {
+            if self.path.starts_with(&v.mountpoint) && !mount::VolumeMounts::of(v, &table).mounted {
+                let what = match self.direction {
+                    Direction::Push => "pushing it would send the empty directory underneath",
+                    Direction::Pull => "pulling into it would fill the directory underneath",
+                };
+                return Ok(Err(format!(
+                    "{} is on volume {}, which is not mounted at {}: {what}",
+                    self.path.display(),
+                    v.name,
+                    v.mountpoint.display()
+                )));
+            }
+        }
+        Ok(Ok(()))
+    }
+}
+
+fn lock_path(ctx: &Ctx, e: &SyncEntry) -> PathBuf {
     let dir = ctx
         .config
         .paths
@@ -205,192 +224,24 @@ fn lock_path(ctx: &Ctx, e: &SyncEntry) -> std::path::PathBuf {
     dir.join(format!("sync-{}.lock", e.name))
 }
 
-/// What a sync record carries beyond the common journal fields.
-#[derive(Serialize)]
-struct SyncDetails<'a> {
-    direction: &'static str,
-    remote: &'a str,
-    rsync: Option<&'a rsync::Summary>,
-}
-
-enum Outcome {
-    Done,
-    Failed(String),
-    Refused(String),
-    Locked(String),
-}
-
+/// One pass over the entries: entries are independent, so every one runs and the run
+/// reports them all. No prompt: the entries in the config are the operator's intent.
 fn round(ctx: &Ctx, entries: &[&SyncEntry]) -> Result<()> {
-    let g = &ctx.global;
-    let human = !g.json && !g.quiet;
     if let Some(why) = holds_service_ip(ctx)? {
         say(ctx, &why);
         return Ok(());
     }
     let mut plan = plan(ctx, entries);
-    if human {
-        print!("{}", plan.render(&ctx.node));
-    }
-    if g.dry_run {
-        if human {
-            println!("Dry run: nothing was sent.");
-        } else if g.json {
-            println!("{}", plan.to_json(Some("dry run"), None));
-        }
-        return Ok(());
-    }
-    let journal = Journal::new(&ctx.config.paths.journal);
-    journal.open_check()?;
-    let mut outcomes = Vec::new();
-    for (i, e) in entries.iter().enumerate() {
-        let outcome = one(ctx, e, &plan.steps[i], &journal)?;
-        plan.steps[i].state = match &outcome {
-            Outcome::Done => StepState::Done,
-            Outcome::Failed(_) => StepState::Failed,
-            Outcome::Refused(_) | Outcome::Locked(_) => StepState::Refused,
-        };
-        if human {
-            let (word, msg) = match &outcome {
-                Outcome::Done => (style("done").green(), String::new()),
-                Outcome::Failed(m) => (style("FAILED").red().bold(), format!(": {m}")),
-                Outcome::Refused(m) => (style("REFUSED").red().bold(), format!(": {m}")),
-                Outcome::Locked(m) => (style("SKIPPED").yellow().bold(), format!(": {m}")),
-            };
-            println!("{word} {}{msg}", plan.steps[i].title);
-        }
-        outcomes.push((e.name.clone(), outcome));
-    }
-    let failed: Vec<String> = outcomes
-        .iter()
-        .filter_map(|(n, o)| match o {
-            Outcome::Failed(m) => Some(format!("{n}: {m}")),
-            _ => None,
-        })
-        .collect();
-    let refused: Vec<String> = outcomes
-        .iter()
-        .filter_map(|(n, o)| match o {
-            Outcome::Refused(m) => Some(format!("{n}: {m}")),
-            _ => None,
-        })
-        .collect();
-    let locked: Vec<String> = outcomes
-        .iter()
-        .filter_map(|(n, o)| match o {
-            Outcome::Locked(m) => Some(format!("{n}: {m}")),
-            _ => None,
-        })
-        .collect();
-    let journal_note = format!("journal: {}", ctx.config.paths.journal.display());
-    let result: Result<()> = if !failed.is_empty() {
-        Err(Error::StepFailed(format!(
-            "sync failed for {}\n  {}\n  {journal_note}\n  to retry: {}",
-            failed.len(),
-            failed.join("\n  "),
-            ctx.self_command("sync")
-        ))
-        .into())
-    } else if !refused.is_empty() {
-        Err(Error::Refused(format!(
-            "nothing was sent for {}\n  {}",
-            refused.len(),
-            refused.join("\n  ")
-        ))
-        .into())
-    } else if !locked.is_empty() {
-        Err(Error::LockHeld(locked.join("\n")).into())
-    } else {
-        Ok(())
+    let recovery = Recovery {
+        retry: ctx.self_command("sync"),
+        back_out: None,
     };
-    if g.json {
-        let word = match &result {
-            Ok(()) => "ok",
-            Err(e) if exit_code_of(e) == exit::REFUSED => "refused",
-            Err(e) if exit_code_of(e) == exit::LOCKED => "locked",
-            Err(_) => "failed",
-        };
-        let err = result.as_ref().err().map(|e| format!("{e:#}"));
-        println!("{}", plan.to_json(Some(word), err.as_deref()));
-    } else if human && result.is_ok() {
-        println!(
-            "{}",
-            style(format!("Done. {}", plan.tally())).green().bold()
-        );
-    }
-    result
-}
-
-fn one(ctx: &Ctx, e: &SyncEntry, step: &Step, journal: &Journal) -> Result<Outcome> {
-    let lock = match HostLock::acquire(&lock_path(ctx, e)) {
-        Ok(l) => l,
-        Err(err) if exit_code_of(&err) == exit::LOCKED => {
-            return Ok(Outcome::Locked(format!("{err:#}")));
-        }
-        Err(err) => return Err(err),
+    let policy = Policy {
+        keep_going: true,
+        confirm: false,
+        dry_run_says: "nothing was sent",
     };
-    let remote = remote_host(ctx, e);
-    let direction = match e.direction {
-        Direction::Push => "push",
-        Direction::Pull => "pull",
-    };
-    let mut rec = Record::start(journal, ctx, "sync", &step.id, &step.title, &step.cmd.argv);
-    if let Some(why) = guard(ctx, e)? {
-        let verify = format!("refused: {why}");
-        rec.verify = &verify;
-        rec.result = "refused";
-        journal.append_with(
-            &rec,
-            &SyncDetails {
-                direction,
-                remote: &remote,
-                rsync: None,
-            },
-        )?;
-        drop(lock);
-        return Ok(Outcome::Refused(why));
-    }
-    let out = ctx.runner.run_limited(&step.cmd, e.max_runtime)?;
-    let summary = rsync::parse(&out.stdout);
-    let verdict = rsync::verify(&out);
-    let verify_word = match &verdict {
-        Ok(()) if out.rc == Some(24) => "ok (some source files vanished while copying)".into(),
-        Ok(()) => "ok".to_string(),
-        Err(why) => format!("failed: {why}"),
-    };
-    rec.rc = out.rc;
-    rec.duration_ms = out.duration.as_millis() as u64;
-    rec.verify = &verify_word;
-    rec.result = if verdict.is_ok() { "done" } else { "failed" };
-    let stderr = out.stderr.trim().to_string();
-    if !stderr.is_empty() {
-        rec.stderr = Some(&stderr);
-    }
-    journal.append_with(
-        &rec,
-        &SyncDetails {
-            direction,
-            remote: &remote,
-            rsync: Some(&summary),
-        },
-    )?;
-    drop(lock);
-    Ok(match verdict {
-        Ok(()) => Outcome::Done,
-        Err(why) => {
-            let complaint = out.complaint();
-            let last: Vec<&str> = complaint.lines().rev().take(3).collect();
-            let last: Vec<&str> = last.into_iter().rev().collect();
-            Outcome::Failed(format!(
-                "{why}; command: {}{}",
-                step.cmd,
-                if last.is_empty() {
-                    String::new()
-                } else {
-                    format!("; output: {}", last.join(" / "))
-                }
-            ))
-        }
-    })
+    execute::run_with(ctx, &mut plan, &recovery, policy, || Ok(()))
 }
 
 /// The last journaled run of each sync entry, for `metrics`.

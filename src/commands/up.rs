@@ -5,12 +5,19 @@
 
 use anyhow::Result;
 
-use crate::engine::Ctx;
-use crate::engine::check;
+use crate::context::Ctx;
+use crate::context::{Plan, Step};
+use crate::domain::drbd::DrbdCheck;
+use crate::domain::drbd::PeerNotPrimary;
+use crate::domain::exports::ExportsCheck;
+use crate::domain::exports::ExportsGuard;
+use crate::domain::facts::Facts;
+use crate::domain::mounts::MountCheck;
+use crate::domain::mounts::MountGuard;
+use crate::domain::network::NetCheck;
+use crate::domain::network::NetGuard;
+use crate::domain::units::UnitCheck;
 use crate::engine::execute::{self, Recovery};
-use crate::engine::facts::Facts;
-use crate::engine::plan::{Guard, Plan, Step, Verify};
-use crate::error::Error;
 use crate::tools::{arping, drbd, exportfs, ip, mount, systemctl};
 
 pub fn run(ctx: &Ctx) -> Result<()> {
@@ -18,24 +25,13 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     let facts = Facts::gather(ctx, ctx.plan_mode())?;
     let (mut plan, refusals) = plan(ctx, &facts)?;
     if !refusals.is_empty() {
-        return refuse(ctx, &plan, &refusals);
+        return execute::refuse(ctx, &plan, &refusals);
     }
     let recovery = Recovery {
         retry: ctx.self_command("up"),
         back_out: Some(ctx.self_command("down")),
     };
     execute::run(ctx, &mut plan, &recovery)
-}
-
-/// Show the plan that would have run, then refuse with every reason at once.
-pub fn refuse(ctx: &Ctx, plan: &Plan, refusals: &[String]) -> Result<()> {
-    let msg = format!("nothing was changed:\n  - {}", refusals.join("\n  - "));
-    if ctx.global.json {
-        println!("{}", plan.to_json(Some("refused"), Some(&msg)));
-    } else if !ctx.global.quiet {
-        print!("{}", plan.render(&ctx.node));
-    }
-    Err(Error::Refused(msg).into())
 }
 
 /// How `failover --peer-dead` changes the plan: the caller takes the lock itself (from the
@@ -67,7 +63,7 @@ pub fn plan_with(ctx: &Ctx, f: &Facts, opts: Opts) -> Result<(Plan, Vec<String>)
 
     // 0. The cluster lock (when configured): refuses (exit 4) if it names another node.
     if opts.lock
-        && let Some(step) = crate::engine::cluster_lock::acquire_step(ctx)?
+        && let Some(step) = crate::domain::cluster_lock::acquire_step(ctx)?
     {
         p.steps.push(step);
     }
@@ -82,7 +78,7 @@ pub fn plan_with(ctx: &Ctx, f: &Facts, opts: Opts) -> Result<(Plan, Vec<String>)
                     format!("drbd-up:{res}"),
                     format!("bring up DRBD resource {res}"),
                     drbd::up_cmd(res),
-                    Verify::DrbdUp(res.into()),
+                    DrbdCheck::Up(res.into()),
                 )
                 .why("the resource is not configured on this node"),
             );
@@ -95,7 +91,7 @@ pub fn plan_with(ctx: &Ctx, f: &Facts, opts: Opts) -> Result<(Plan, Vec<String>)
             } else {
                 drbd::primary_cmd(res)
             },
-            Verify::DrbdRole {
+            DrbdCheck::Role {
                 resource: res.into(),
                 role: "Primary",
             },
@@ -131,7 +127,7 @@ pub fn plan_with(ctx: &Ctx, f: &Facts, opts: Opts) -> Result<(Plan, Vec<String>)
                 p.steps.push(if dual {
                     step
                 } else {
-                    step.guard(Guard::PeerNotPrimary(res.into()))
+                    step.guard(PeerNotPrimary(res.into()))
                 });
             }
             None => {
@@ -139,7 +135,7 @@ pub fn plan_with(ctx: &Ctx, f: &Facts, opts: Opts) -> Result<(Plan, Vec<String>)
                 p.steps.push(if dual {
                     step
                 } else {
-                    step.guard(Guard::PeerNotPrimary(res.into()))
+                    step.guard(PeerNotPrimary(res.into()))
                 });
             }
         }
@@ -152,7 +148,7 @@ pub fn plan_with(ctx: &Ctx, f: &Facts, opts: Opts) -> Result<(Plan, Vec<String>)
             format!("mount:{}", v.name),
             format!("mount {} on {}", v.name, v.mountpoint.display()),
             mount::mount_cmd(v),
-            Verify::Mounted(i),
+            MountCheck::Mounted(i),
         );
         if m.mounted {
             let t = m
@@ -189,7 +185,7 @@ pub fn plan_with(ctx: &Ctx, f: &Facts, opts: Opts) -> Result<(Plan, Vec<String>)
                     format!("mkdir:{}", v.name),
                     format!("create mountpoint {}", v.mountpoint.display()),
                     mount::mkdir_cmd(&v.mountpoint),
-                    Verify::IsDir(v.mountpoint.clone()),
+                    MountCheck::IsDir(v.mountpoint.clone()),
                 )
                 .why("it does not exist"),
             );
@@ -215,7 +211,7 @@ pub fn plan_with(ctx: &Ctx, f: &Facts, opts: Opts) -> Result<(Plan, Vec<String>)
         format!("start:{nfs}"),
         "start the NFS server",
         systemctl::start_cmd(nfs),
-        Verify::Unit {
+        UnitCheck {
             unit: nfs.clone(),
             active: true,
         },
@@ -227,7 +223,7 @@ pub fn plan_with(ctx: &Ctx, f: &Facts, opts: Opts) -> Result<(Plan, Vec<String>)
             "{} now",
             f.units.get(nfs).map(String::as_str).unwrap_or("not active")
         ))
-        .guard(Guard::VolumesMounted)
+        .guard(MountGuard::VolumesMounted)
     });
 
     // 4. Exports: re-export what the exports files say, never onto an unmounted volume.
@@ -251,7 +247,7 @@ pub fn plan_with(ctx: &Ctx, f: &Facts, opts: Opts) -> Result<(Plan, Vec<String>)
             "exports",
             "apply NFS exports",
             exportfs::reexport_all_cmd(),
-            Verify::ExportsApplied,
+            ExportsCheck::Applied,
         );
         p.steps.push(if missing == 0 {
             step.already(format!(
@@ -263,7 +259,7 @@ pub fn plan_with(ctx: &Ctx, f: &Facts, opts: Opts) -> Result<(Plan, Vec<String>)
                 "{missing} of {} configured entries not exported",
                 configured.len()
             ))
-            .guard(Guard::ExportsOnMountedVolumes)
+            .guard(ExportsGuard::OnMountedVolumes)
         });
     }
 
@@ -273,7 +269,7 @@ pub fn plan_with(ctx: &Ctx, f: &Facts, opts: Opts) -> Result<(Plan, Vec<String>)
             format!("start:{s}"),
             format!("start {s}"),
             systemctl::start_cmd(s),
-            Verify::Unit {
+            UnitCheck {
                 unit: s.clone(),
                 active: true,
             },
@@ -281,7 +277,7 @@ pub fn plan_with(ctx: &Ctx, f: &Facts, opts: Opts) -> Result<(Plan, Vec<String>)
         p.steps.push(if f.unit_active(s) {
             step.already("active")
         } else {
-            step.why("not active").guard(Guard::VolumesMounted)
+            step.why("not active").guard(MountGuard::VolumesMounted)
         });
     }
 
@@ -291,7 +287,7 @@ pub fn plan_with(ctx: &Ctx, f: &Facts, opts: Opts) -> Result<(Plan, Vec<String>)
             "ip",
             format!("add service IP {} on {}", sip.address, sip.interface),
             ip::add_cmd(&sip.interface, &sip.address),
-            Verify::Address { present: true },
+            NetCheck::Address { present: true },
         );
         match &f.addrs {
             Some(a) if a.has(&sip.interface, &sip.address) => p.steps.push(step.already("present")),
@@ -311,8 +307,8 @@ pub fn plan_with(ctx: &Ctx, f: &Facts, opts: Opts) -> Result<(Plan, Vec<String>)
                     }
                 }
                 p.steps
-                    .push(step.why("not present").guard(Guard::AddressFree));
-                let flavor = match check::arping_flavor(ctx) {
+                    .push(step.why("not present").guard(NetGuard::AddressFree));
+                let flavor = match crate::domain::network::arping_flavor(ctx) {
                     Ok(fl) => fl,
                     Err(e) if ctx.global.dry_run => {
                         p.notes.push(format!("arping: {e:#}"));
@@ -324,7 +320,7 @@ pub fn plan_with(ctx: &Ctx, f: &Facts, opts: Opts) -> Result<(Plan, Vec<String>)
                     let probe = arping::probe_cmd(flavor, &sip.interface, sip.address.addr());
                     p.notes.push(format!("before adding the IP, `{probe}` checks that no other host answers for it (not sent in a dry run)"));
                 } else if refusals.is_empty()
-                    && let Err(reason) = check::address_free(ctx)?
+                    && let Err(reason) = crate::domain::network::address_free(ctx)?
                 {
                     refusals.push(reason);
                 }
@@ -334,7 +330,7 @@ pub fn plan_with(ctx: &Ctx, f: &Facts, opts: Opts) -> Result<(Plan, Vec<String>)
                             "announce",
                             format!("announce {} to {gw} (ARP)", sip.address.addr()),
                             arping::announce_cmd(flavor, &sip.interface, sip.address.addr(), gw),
-                            Verify::AnnounceAnswered(flavor),
+                            NetCheck::AnnounceAnswered(flavor),
                         )
                         .why("refresh the gateway's ARP cache"),
                     );

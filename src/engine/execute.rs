@@ -1,6 +1,8 @@
-//! Runs a plan: print it, confirm, then for each pending step: guard → command → verify →
-//! journal. The first failure or refusal stops the run with a message that names the step,
-//! its command and stderr, what was already done, and the commands to retry or back out.
+//! Runs a plan: print it, confirm, then for each pending step: (lock) → guard → action →
+//! check → journal. By default the first failure or refusal stops the run with a message that
+//! names the step, its command and output, what was already done, and the commands to retry
+//! or back out. A keep-going policy runs every step and reports them all (independent steps,
+//! such as one transfer per sync entry).
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
@@ -9,11 +11,14 @@ use anyhow::Result;
 use console::style;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::Ctx;
-use super::check;
+use super::Context;
+use super::check::Fields;
 use super::journal::{Journal, Record};
-use super::plan::{Plan, StepState, Verify};
-use crate::error::Error;
+use super::lock::HostLock;
+use super::plan::{Action, Plan, Step, StepState};
+use crate::error::{Error, exit_code_of};
+use crate::exit;
+use crate::process::Output;
 
 /// How to get out of a half-done run, shown in failure messages.
 pub struct Recovery {
@@ -21,23 +26,46 @@ pub struct Recovery {
     pub back_out: Option<String>,
 }
 
-/// Print the plan and, unless this is a dry run or nothing is pending, run it.
-pub fn run(ctx: &Ctx, plan: &mut Plan, recovery: &Recovery) -> Result<()> {
-    run_with(ctx, plan, recovery, || Ok(()))
+/// How a plan is run.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    /// Run every step whatever the others did, and report them all at the end.
+    pub keep_going: bool,
+    /// Ask on a terminal, and require `--yes` off one. Off for plans that only carry out what
+    /// the config already says (timers).
+    pub confirm: bool,
+    /// What a dry run says it did not do.
+    pub dry_run_says: &'static str,
 }
 
-/// Like [`run`], with `before` called once the run is confirmed, right before the first step
-/// (e.g. to record state that must exist as soon as anything changes).
-pub fn run_with(
-    ctx: &Ctx,
-    plan: &mut Plan,
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            keep_going: false,
+            confirm: true,
+            dry_run_says: "nothing was changed",
+        }
+    }
+}
+
+/// Print the plan and, unless this is a dry run or nothing is pending, run it.
+pub fn run<C: Context>(ctx: &C, plan: &mut Plan<C>, recovery: &Recovery) -> Result<()> {
+    run_with(ctx, plan, recovery, Policy::default(), || Ok(()))
+}
+
+/// Like [`run`], with a policy, and `before` called once the run is confirmed, right before
+/// the first step (e.g. to record state that must exist as soon as anything changes).
+pub fn run_with<C: Context>(
+    ctx: &C,
+    plan: &mut Plan<C>,
     recovery: &Recovery,
+    policy: Policy,
     before: impl FnOnce() -> Result<()>,
 ) -> Result<()> {
-    let g = &ctx.global;
+    let g = ctx.settings();
     let human = !g.json && !g.quiet;
     if human {
-        print!("{}", plan.render(&ctx.node));
+        print!("{}", plan.render(&g.node));
     }
     if plan.pending() == 0 {
         if human {
@@ -52,18 +80,24 @@ pub fn run_with(
     }
     if g.dry_run {
         if human {
-            println!("Dry run: nothing was changed.");
+            println!("Dry run: {}.", policy.dry_run_says);
         } else if g.json {
             println!("{}", plan.to_json(Some("dry run"), None));
         }
         return Ok(());
     }
-    confirm(ctx, plan)?;
+    if policy.confirm {
+        confirm(ctx, plan)?;
+    }
 
-    let journal = Journal::new(&ctx.config.paths.journal);
+    let journal = Journal::new(&g.journal);
     journal.open_check()?;
     before()?;
-    let result = run_steps(ctx, plan, &journal, recovery);
+    let result = if policy.keep_going {
+        run_all(ctx, plan, &journal, recovery)
+    } else {
+        run_steps(ctx, plan, &journal, recovery)
+    };
     match &result {
         Ok(()) => {
             if human {
@@ -77,20 +111,33 @@ pub fn run_with(
         }
         Err(e) => {
             if g.json {
-                let result = if crate::error::exit_code_of(e) == crate::exit::REFUSED {
-                    "refused"
-                } else {
-                    "failed"
+                let word = match exit_code_of(e) {
+                    exit::REFUSED => "refused",
+                    exit::LOCKED if policy.keep_going => "locked",
+                    _ => "failed",
                 };
-                println!("{}", plan.to_json(Some(result), Some(&format!("{e:#}"))));
+                println!("{}", plan.to_json(Some(word), Some(&format!("{e:#}"))));
             }
         }
     }
     result
 }
 
-fn confirm(ctx: &Ctx, plan: &Plan) -> Result<()> {
-    if ctx.global.yes {
+/// Refuse a plan before anything runs: show it (or its JSON) and say why, exit 3.
+pub fn refuse<C: Context>(ctx: &C, plan: &Plan<C>, refusals: &[String]) -> Result<()> {
+    let g = ctx.settings();
+    let msg = format!("nothing was changed:\n  - {}", refusals.join("\n  - "));
+    if g.json {
+        println!("{}", plan.to_json(Some("refused"), Some(&msg)));
+    } else if !g.quiet {
+        print!("{}", plan.render(&g.node));
+    }
+    Err(Error::Refused(msg).into())
+}
+
+fn confirm<C: Context>(ctx: &C, plan: &Plan<C>) -> Result<()> {
+    let g = ctx.settings();
+    if g.yes {
         return Ok(());
     }
     if !std::io::stdin().is_terminal() {
@@ -100,7 +147,7 @@ fn confirm(ctx: &Ctx, plan: &Plan) -> Result<()> {
         ))
         .into());
     }
-    eprint!("Run these {} steps on {}? [y/N] ", plan.pending(), ctx.node);
+    eprint!("Run these {} steps on {}? [y/N] ", plan.pending(), g.node);
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
@@ -112,30 +159,35 @@ fn confirm(ctx: &Ctx, plan: &Plan) -> Result<()> {
 }
 
 /// A step to run and its index in the plan.
-type Member = (usize, super::plan::Step);
+type Member<C> = (usize, Step<C>);
 
 /// How one step ended (its journal line is already written).
 enum Outcome {
     Done {
-        out: super::runner::Output,
-        token: Option<i64>,
+        out: Output,
+        fields: Fields,
     },
     Refused(String),
+    /// Its lock is held by another run: skipped.
+    Locked(String),
     /// The command could not be started (tool missing, cannot spawn).
     CouldNotRun(anyhow::Error),
     Failed {
-        out: super::runner::Output,
+        out: Output,
         headline: String,
-        lost_race: bool,
+        /// Another writer won (exit 4): who holds it now.
+        lost_to: Option<String>,
+        /// The check's reason, without the headline's framing.
+        why: String,
     },
 }
 
-/// Guard → command → verification → journal, for one step. Touches nothing of the plan, so
+/// (Lock) → guard → action → check → journal, for one step. Touches nothing of the plan, so
 /// the members of a parallel group can run it side by side.
-fn run_one(
-    ctx: &Ctx,
+fn run_one<C: Context>(
+    ctx: &C,
     command: &str,
-    step: &super::plan::Step,
+    step: &Step<C>,
     journal: &Journal,
     spinner: Option<ProgressBar>,
     on_tty: bool,
@@ -145,11 +197,29 @@ fn run_one(
             pb.finish_and_clear();
         }
     };
-    let mut rec = Record::start(journal, ctx, command, &step.id, &step.title, &step.cmd.argv);
+    let argv = step.action.argv();
+    let mut rec = Record::start(
+        journal,
+        ctx.settings(),
+        command,
+        &step.id,
+        &step.title,
+        &argv,
+    );
+    let _lock = match &step.lock {
+        None => None,
+        Some(path) => match HostLock::acquire(path) {
+            Ok(l) => Some(l),
+            Err(e) if exit_code_of(&e) == exit::LOCKED => {
+                finish(&spinner);
+                return Ok(Outcome::Locked(format!("{e:#}")));
+            }
+            Err(e) => return Err(e),
+        },
+    };
 
     if let Some(guard) = &step.guard {
-        let verdict = check::guard(ctx, guard);
-        let reason = match verdict {
+        let reason = match guard.check(ctx) {
             Ok(Ok(())) => None,
             Ok(Err(reason)) => Some(reason),
             Err(e) => Some(format!("the check before it could not run: {e:#}")),
@@ -159,15 +229,16 @@ fn run_one(
             let verify = format!("refused: {reason}");
             rec.verify = &verify;
             rec.result = "refused";
-            journal.append(&rec)?;
+            journal.append_with(&rec, &step.fields)?;
             return Ok(Outcome::Refused(reason));
         }
     }
 
-    let out = match &step.pipeline {
-        Some(p) => ctx.runner.run_pipeline(p, on_tty),
-        None if step.cmd.argv.is_empty() => super::files::apply(&step.files, ctx.runner.dry_run),
-        None => ctx.runner.run(&step.cmd),
+    let runner = ctx.runner();
+    let out = match &step.action {
+        Action::Pipeline(p) => runner.run_pipeline(p, on_tty),
+        Action::Files(ops) => super::files::apply(ops, runner.dry_run),
+        Action::Run(cmd) => runner.run(cmd),
     };
     let out = match out {
         Ok(o) => o,
@@ -176,13 +247,13 @@ fn run_one(
             let err = format!("{e:#}");
             rec.result = "failed";
             rec.stderr = Some(&err);
-            journal.append(&rec)?;
+            journal.append_with(&rec, &step.fields)?;
             return Ok(Outcome::CouldNotRun(e));
         }
     };
     let rc_ok = out.rc.is_some_and(|rc| step.ok_rcs.contains(&rc));
     let verdict = if rc_ok {
-        match check::verify(ctx, &step.verify, &out) {
+        match step.verify.check(ctx, &out) {
             Ok(v) => v,
             Err(e) => Err(format!("could not be checked: {e:#}")),
         }
@@ -191,7 +262,10 @@ fn run_one(
     };
     finish(&spinner);
     let verify_word = match (&verdict, rc_ok) {
-        (Ok(()), _) => "ok".to_string(),
+        (Ok(()), _) => match step.verify.note(&out) {
+            Some(n) => format!("ok ({n})"),
+            None => "ok".to_string(),
+        },
         (Err(_), false) => "not checked".to_string(),
         (Err(why), true) => format!("failed: {why}"),
     };
@@ -202,30 +276,20 @@ fn run_one(
     if !stderr.is_empty() {
         rec.stderr = Some(&stderr);
     }
-    let lock_value = match &step.verify {
-        Verify::LockHolder { value, before } => Some((value.as_deref(), before.as_deref())),
-        _ => None,
-    };
-    let is_lock = lock_value.is_some();
+    let mut fields = step.fields.clone();
     match verdict {
         Ok(()) => {
             rec.result = "done";
-            let token = if is_lock {
-                super::cluster_lock::fencing_token(&out)
-            } else {
-                None
-            };
-            rec.fencing_token = token;
-            journal.append(&rec)?;
-            Ok(Outcome::Done { out, token })
+            let found = step.verify.fields(ctx, &out);
+            fields.extend(found.clone());
+            journal.append_with(&rec, &fields)?;
+            Ok(Outcome::Done { out, fields: found })
         }
         Err(why) => {
             rec.result = "failed";
-            journal.append(&rec)?;
-            // Losing the lock to another node or run is "lock held" (exit 4).
-            let lost_to = lock_value.and_then(|(value, before)| {
-                super::cluster_lock::lost_race(ctx, value, before, &out)
-            });
+            fields.extend(step.verify.fields(ctx, &out));
+            journal.append_with(&rec, &fields)?;
+            let lost_to = step.verify.lost_to(ctx, &out);
             let headline = if rc_ok {
                 format!(
                     "the command succeeded ({}) but the result is wrong: {why}",
@@ -239,11 +303,73 @@ fn run_one(
             } else {
                 format!("the command failed ({})", out.ending())
             };
+            let why = if rc_ok {
+                why
+            } else {
+                format!("{} {}", step_program(step), out.ending())
+            };
             Ok(Outcome::Failed {
                 out,
                 headline,
-                lost_race: lost_to.is_some(),
+                lost_to,
+                why,
             })
+        }
+    }
+}
+
+/// The tool a failed step ran, for short summaries ("rsync exit 11").
+fn step_program<C: ?Sized>(step: &Step<C>) -> String {
+    match &step.action {
+        Action::Run(c) => c.program().to_string(),
+        Action::Pipeline(_) => "the pipeline".into(),
+        Action::Files(_) => "the file work".into(),
+    }
+}
+
+/// Binds a step's command to the fields of the steps that passed before it.
+fn bound<C: ?Sized>(mut step: Step<C>, carried: &Fields) -> Step<C> {
+    if let (Some(bind), Action::Run(cmd)) = (step.bind, &step.action)
+        && let Some(c) = bind(cmd, carried)
+    {
+        step.action = Action::Run(c);
+    }
+    step
+}
+
+fn spinner_for<C: ?Sized>(step: &Step<C>, i: usize, total: usize) -> ProgressBar {
+    let pb = ProgressBar::new_spinner();
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("valid template"),
+    );
+    pb.set_message(format!("[{}/{total}] {}", i + 1, step.title));
+    pb.enable_steady_tick(Duration::from_millis(120));
+    pb
+}
+
+/// Records how a step ended in the plan; prints the `done` line.
+fn record<C: ?Sized>(plan: &mut Plan<C>, j: usize, o: &Outcome, human: bool) {
+    let total = plan.steps.len();
+    let s = &mut plan.steps[j];
+    match o {
+        Outcome::Done { out, .. } => {
+            s.state = StepState::Done;
+            s.output = Some(out.clone());
+            if human {
+                println!(
+                    "{} [{}/{total}] {}  ({} ms)",
+                    style("done").green(),
+                    j + 1,
+                    s.title,
+                    out.duration.as_millis()
+                );
+            }
+        }
+        Outcome::Refused(_) | Outcome::Locked(_) => s.state = StepState::Refused,
+        Outcome::CouldNotRun(_) => s.state = StepState::Failed,
+        Outcome::Failed { out, .. } => {
+            s.state = StepState::Failed;
+            s.output = Some(out.clone());
         }
     }
 }
@@ -252,13 +378,17 @@ fn run_one(
 /// run side by side, one thread per lane, each lane's steps in order; every member is still
 /// guarded, verified and journaled on its own. A failing member stops its lane; the others
 /// finish what they started, and the run then stops at the first failure in plan order.
-fn run_steps(ctx: &Ctx, plan: &mut Plan, journal: &Journal, recovery: &Recovery) -> Result<()> {
-    let g = &ctx.global;
+fn run_steps<C: Context>(
+    ctx: &C,
+    plan: &mut Plan<C>,
+    journal: &Journal,
+    recovery: &Recovery,
+) -> Result<()> {
+    let g = ctx.settings();
     let human = !g.json && !g.quiet;
     let total = plan.steps.len();
-    // The revision the last lock transaction of this run wrote, for a later one that compares
-    // against it (a failover's second transaction).
-    let mut lock_revision: Option<i64> = None;
+    // Fields of the steps that passed, for the commands of later ones (`Step::bind`).
+    let mut carried = Fields::new();
     let mut i = 0;
     while i < total {
         if plan.steps[i].state != StepState::Pending {
@@ -273,156 +403,234 @@ fn run_steps(ctx: &Ctx, plan: &mut Plan, journal: &Journal, recovery: &Recovery)
                 .last()
                 .map_or(i + 1, |j| j + 1),
         };
-        let mut members: Vec<Member> = Vec::new();
-        for j in i..end {
-            if plan.steps[j].state != StepState::Pending {
-                continue;
-            }
-            let mut step = plan.steps[j].clone();
-            if let Some(cmd) = super::cluster_lock::bind_revision(&step.cmd, lock_revision) {
-                step.cmd = cmd;
-            }
-            members.push((j, step));
-        }
+        let members: Vec<Member<C>> = (i..end)
+            .filter(|&j| plan.steps[j].state == StepState::Pending)
+            .map(|j| (j, bound(plan.steps[j].clone(), &carried)))
+            .collect();
         let outcomes: Vec<(usize, Outcome)> = if members.len() == 1 {
             let (j, step) = &members[0];
             let on_tty = human && std::io::stdout().is_terminal();
             // A pipeline shows its own progress bar (bytes) instead of the spinner.
-            let spinner = (on_tty && step.pipeline.is_none()).then(|| {
-                let pb = ProgressBar::new_spinner();
-                pb.set_style(
-                    ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
-                        .expect("valid template"),
-                );
-                pb.set_message(format!("[{}/{total}] {}", j + 1, step.title));
-                pb.enable_steady_tick(Duration::from_millis(120));
-                pb
-            });
+            let spinner = (on_tty && !matches!(step.action, Action::Pipeline(_)))
+                .then(|| spinner_for(step, *j, total));
             vec![(
                 *j,
                 run_one(ctx, &plan.command, step, journal, spinner, on_tty)?,
             )]
         } else {
-            let mut lanes: Vec<(Option<&str>, Vec<&Member>)> = Vec::new();
-            for m in &members {
-                let lane = m.1.lane.as_deref();
-                match lanes.iter_mut().find(|(l, _)| *l == lane && lane.is_some()) {
-                    Some((_, v)) => v.push(m),
-                    None => lanes.push((lane, vec![m])),
-                }
-            }
-            let command = plan.command.as_str();
-            let results: Vec<Result<Vec<(usize, Outcome)>>> = std::thread::scope(|s| {
-                let handles: Vec<_> = lanes
-                    .iter()
-                    .map(|(_, steps)| {
-                        s.spawn(move || -> Result<Vec<(usize, Outcome)>> {
-                            let mut done = Vec::new();
-                            for (j, step) in steps.iter().map(|m| (&m.0, &m.1)) {
-                                let o = run_one(ctx, command, step, journal, None, false)?;
-                                let stop = !matches!(o, Outcome::Done { .. });
-                                done.push((*j, o));
-                                if stop {
-                                    break;
-                                }
-                            }
-                            Ok(done)
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().expect("a step thread panicked"))
-                    .collect()
-            });
-            let mut all = Vec::new();
-            for r in results {
-                all.extend(r?);
-            }
-            all.sort_by_key(|(j, _)| *j);
-            all
+            run_lanes(ctx, &plan.command, &members, journal)?
         };
         // Record every outcome first, so a failure message lists what the others did.
         let mut first_failure: Option<(usize, Outcome)> = None;
         for (j, o) in outcomes {
-            match &o {
-                Outcome::Done { out, token } => {
-                    plan.steps[j].state = StepState::Done;
-                    plan.steps[j].duration = Some(out.duration);
-                    if token.is_some() {
-                        lock_revision = *token;
-                    }
-                    if human {
-                        println!(
-                            "{} [{}/{total}] {}  ({} ms)",
-                            style("done").green(),
-                            j + 1,
-                            plan.steps[j].title,
-                            out.duration.as_millis()
-                        );
-                    }
-                }
-                Outcome::Refused(_) => plan.steps[j].state = StepState::Refused,
-                Outcome::CouldNotRun(_) => plan.steps[j].state = StepState::Failed,
-                Outcome::Failed { out, .. } => {
-                    plan.steps[j].state = StepState::Failed;
-                    plan.steps[j].duration = Some(out.duration);
-                }
+            record(plan, j, &o, human);
+            if let Outcome::Done { fields, .. } = &o {
+                carried.extend(fields.clone());
             }
             if first_failure.is_none() && !matches!(o, Outcome::Done { .. }) {
                 first_failure = Some((j, o));
             }
         }
         if let Some((j, o)) = first_failure {
-            return Err(match o {
-                Outcome::Refused(reason) => {
-                    let msg =
-                        failure_text(ctx, plan, j, &format!("refused: {reason}"), None, recovery);
-                    Error::Refused(msg).into()
-                }
-                Outcome::CouldNotRun(e) => {
-                    let msg = failure_text(
-                        ctx,
-                        plan,
-                        j,
-                        &format!("could not run: {e:#}"),
-                        None,
-                        recovery,
-                    );
-                    // A missing tool keeps its own exit code (69).
-                    match e.downcast::<Error>() {
-                        Ok(Error::ToolMissing { tool, package }) => {
-                            anyhow::Error::from(Error::ToolMissing { tool, package }).context(msg)
-                        }
-                        _ => Error::StepFailed(msg).into(),
-                    }
-                }
-                Outcome::Failed {
-                    out,
-                    headline,
-                    lost_race,
-                } => {
-                    let msg = failure_text(ctx, plan, j, &headline, Some(&out), recovery);
-                    if lost_race {
-                        Error::LockHeld(msg).into()
-                    } else {
-                        Error::StepFailed(msg).into()
-                    }
-                }
-                Outcome::Done { .. } => unreachable!("only failures are kept"),
-            });
+            return Err(stop_error(ctx, plan, j, o, recovery));
         }
         i = end;
     }
     Ok(())
 }
 
-fn failure_text(
-    ctx: &Ctx,
-    plan: &Plan,
+/// The members of one parallel group, one thread per lane.
+fn run_lanes<C: Context>(
+    ctx: &C,
+    command: &str,
+    members: &[Member<C>],
+    journal: &Journal,
+) -> Result<Vec<(usize, Outcome)>> {
+    let mut lanes: Vec<(Option<&str>, Vec<&Member<C>>)> = Vec::new();
+    for m in members {
+        let lane = m.1.lane.as_deref();
+        match lanes.iter_mut().find(|(l, _)| *l == lane && lane.is_some()) {
+            Some((_, v)) => v.push(m),
+            None => lanes.push((lane, vec![m])),
+        }
+    }
+    let results: Vec<Result<Vec<(usize, Outcome)>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = lanes
+            .iter()
+            .map(|(_, steps)| {
+                s.spawn(move || -> Result<Vec<(usize, Outcome)>> {
+                    let mut done = Vec::new();
+                    for (j, step) in steps.iter().map(|m| (&m.0, &m.1)) {
+                        let o = run_one(ctx, command, step, journal, None, false)?;
+                        let stop = !matches!(o, Outcome::Done { .. });
+                        done.push((*j, o));
+                        if stop {
+                            break;
+                        }
+                    }
+                    Ok(done)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a step thread panicked"))
+            .collect()
+    });
+    let mut all = Vec::new();
+    for r in results {
+        all.extend(r?);
+    }
+    all.sort_by_key(|(j, _)| *j);
+    Ok(all)
+}
+
+/// The error that stops a run at step `j`.
+fn stop_error<C: Context>(
+    ctx: &C,
+    plan: &Plan<C>,
+    j: usize,
+    o: Outcome,
+    recovery: &Recovery,
+) -> anyhow::Error {
+    match o {
+        Outcome::Refused(reason) => {
+            let msg = failure_text(ctx, plan, j, &format!("refused: {reason}"), None, recovery);
+            Error::Refused(msg).into()
+        }
+        Outcome::Locked(reason) => Error::LockHeld(failure_text(
+            ctx,
+            plan,
+            j,
+            &format!("skipped: {reason}"),
+            None,
+            recovery,
+        ))
+        .into(),
+        Outcome::CouldNotRun(e) => {
+            let msg = failure_text(
+                ctx,
+                plan,
+                j,
+                &format!("could not run: {e:#}"),
+                None,
+                recovery,
+            );
+            // A missing tool keeps its own exit code (69).
+            match e.downcast::<Error>() {
+                Ok(Error::ToolMissing { tool, package }) => {
+                    anyhow::Error::from(Error::ToolMissing { tool, package }).context(msg)
+                }
+                _ => Error::StepFailed(msg).into(),
+            }
+        }
+        Outcome::Failed {
+            out,
+            headline,
+            lost_to,
+            ..
+        } => {
+            let msg = failure_text(ctx, plan, j, &headline, Some(&out), recovery);
+            if lost_to.is_some() {
+                Error::LockHeld(msg).into()
+            } else {
+                Error::StepFailed(msg).into()
+            }
+        }
+        Outcome::Done { .. } => unreachable!("only failures stop a run"),
+    }
+}
+
+/// Keep going: every pending step runs, one after the other, whatever the others did. The
+/// run ends with exit 1 if any failed, else 3 if any was refused, else 4 if any was skipped
+/// because its lock was held.
+fn run_all<C: Context>(
+    ctx: &C,
+    plan: &mut Plan<C>,
+    journal: &Journal,
+    recovery: &Recovery,
+) -> Result<()> {
+    let g = ctx.settings();
+    let human = !g.json && !g.quiet;
+    let (mut failed, mut refused, mut locked) = (Vec::new(), Vec::new(), Vec::new());
+    for j in 0..plan.steps.len() {
+        if plan.steps[j].state != StepState::Pending {
+            continue;
+        }
+        let step = plan.steps[j].clone();
+        let o = run_one(ctx, &plan.command, &step, journal, None, false)?;
+        record(plan, j, &o, human);
+        let subject = step.subject.clone().unwrap_or_else(|| step.title.clone());
+        let said = match o {
+            Outcome::Done { .. } => continue,
+            Outcome::Failed { out, why, .. } => {
+                let m = short_failure(&step, &why, &out);
+                failed.push(format!("{subject}: {m}"));
+                (style("FAILED").red().bold(), m)
+            }
+            Outcome::CouldNotRun(e) => {
+                let m = format!("could not run: {e:#}");
+                failed.push(format!("{subject}: {m}"));
+                (style("FAILED").red().bold(), m)
+            }
+            Outcome::Refused(m) => {
+                refused.push(format!("{subject}: {m}"));
+                (style("REFUSED").red().bold(), m)
+            }
+            Outcome::Locked(m) => {
+                locked.push(format!("{subject}: {m}"));
+                (style("SKIPPED").yellow().bold(), m)
+            }
+        };
+        if human {
+            println!("{} {}: {}", said.0, step.title, said.1);
+        }
+    }
+    if !failed.is_empty() {
+        Err(Error::StepFailed(format!(
+            "{} failed for {}\n  {}\n  journal: {}\n  to retry: {}",
+            plan.command,
+            failed.len(),
+            failed.join("\n  "),
+            g.journal.display(),
+            recovery.retry
+        ))
+        .into())
+    } else if !refused.is_empty() {
+        Err(Error::Refused(format!(
+            "nothing was done for {}\n  {}",
+            refused.len(),
+            refused.join("\n  ")
+        ))
+        .into())
+    } else if !locked.is_empty() {
+        Err(Error::LockHeld(locked.join("\n")).into())
+    } else {
+        Ok(())
+    }
+}
+
+/// One line for a summary: the reason, the command and the last lines of its output.
+fn short_failure<C: ?Sized>(step: &Step<C>, why: &str, out: &Output) -> String {
+    let last: Vec<&str> = out.complaint().lines().rev().take(3).collect();
+    let last: Vec<&str> = last.into_iter().rev().collect();
+    format!(
+        "{why}; command: {}{}",
+        step.command_text(),
+        if last.is_empty() {
+            String::new()
+        } else {
+            format!("; output: {}", last.join(" / "))
+        }
+    )
+}
+
+fn failure_text<C: Context>(
+    ctx: &C,
+    plan: &Plan<C>,
     i: usize,
     headline: &str,
-    out: Option<&super::runner::Output>,
+    out: Option<&Output>,
     recovery: &Recovery,
 ) -> String {
     let step = &plan.steps[i];
@@ -465,7 +673,7 @@ fn failure_text(
     }
     m.push_str(&format!(
         "  journal: {}\n",
-        ctx.config.paths.journal.display()
+        ctx.settings().journal.display()
     ));
     m.push_str(&format!("  to retry:    {}", recovery.retry));
     if let Some(b) = &recovery.back_out {

@@ -4,13 +4,14 @@
 //! never half of one.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
+use super::check::{Check, Verdict};
 use super::plan::FileOp;
-use super::runner::Output;
+use crate::process::Output;
 
 /// Do the operations in order; the first failure stops. The result reads like a command's:
 /// exit 0, or exit 1 with the error on stderr.
@@ -47,14 +48,55 @@ pub fn apply(ops: &[FileOp], dry_run: bool) -> Result<Output> {
         stderr,
         duration: start.elapsed(),
         timed_out: false,
+        pipe: None,
     })
 }
 
+/// Each file has exactly this content (`None`: the file does not exist).
+pub struct Contents(pub Vec<(PathBuf, Option<String>)>);
+
+impl<C: ?Sized> Check<C> for Contents {
+    fn check(&self, _ctx: &C, _out: &Output) -> Result<Verdict> {
+        let mut wrong = Vec::new();
+        for (path, want) in &self.0 {
+            let have = match std::fs::read_to_string(path) {
+                Ok(t) => Some(t),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => bail!("cannot read {}: {e}", path.display()),
+            };
+            match (want, have) {
+                (Some(w), Some(h)) if *w == h => {}
+                (None, None) => {}
+                (Some(_), None) => wrong.push(format!("{} is missing", path.display())),
+                (Some(_), Some(_)) => wrong.push(format!(
+                    "{} does not have the content written",
+                    path.display()
+                )),
+                (None, Some(_)) => wrong.push(format!("{} still exists", path.display())),
+            }
+        }
+        Ok(if wrong.is_empty() {
+            Ok(())
+        } else {
+            Err(wrong.join("; "))
+        })
+    }
+}
+
+/// World-readable configuration, like /etc/exports; its directory is created if missing.
 pub fn write_atomic(path: &Path, content: &str) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    write_atomic_mode(path, content, 0o644)
+}
+
+/// The one atomic write: a temp file in the target's (existing) directory, written and
+/// fsynced, given `mode`, renamed over the target, then the directory fsynced.
+pub fn write_atomic_mode(path: &Path, content: &str, mode: u32) -> Result<()> {
     let dir = path
         .parent()
         .with_context(|| format!("{} has no directory", path.display()))?;
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".nfs-manage.")
         .suffix(".tmp")
@@ -63,10 +105,9 @@ pub fn write_atomic(path: &Path, content: &str) -> Result<()> {
     tmp.write_all(content.as_bytes())
         .and_then(|()| tmp.as_file().sync_all())
         .with_context(|| format!("cannot write {}", tmp.path().display()))?;
-    // Exports and project files are world-readable configuration, like /etc/exports.
     std::fs::set_permissions(
         tmp.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+        std::os::unix::fs::PermissionsExt::from_mode(mode),
     )?;
     tmp.persist(path)
         .map_err(|e| e.error)

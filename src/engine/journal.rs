@@ -28,16 +28,13 @@ pub struct Record<'a> {
     pub result: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stderr: Option<&'a str>,
-    /// For a cluster-lock write: the etcd revision it created (the fencing token).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fencing_token: Option<i64>,
 }
 
 impl<'a> Record<'a> {
     /// A record for one step of this run, not yet run: no exit code, "not checked".
     pub fn start(
         journal: &'a Journal,
-        ctx: &'a super::Ctx,
+        settings: &'a super::Settings,
         command: &'a str,
         step: &'a str,
         title: &'a str,
@@ -46,8 +43,8 @@ impl<'a> Record<'a> {
         Record {
             time: now_rfc3339(),
             run: &journal.run_id,
-            cluster: &ctx.config.cluster,
-            node: &ctx.node,
+            cluster: &settings.cluster,
+            node: &settings.node,
             operator: &journal.operator,
             command,
             step,
@@ -58,7 +55,6 @@ impl<'a> Record<'a> {
             verify: "not checked",
             result: "",
             stderr: None,
-            fencing_token: None,
         }
     }
 }

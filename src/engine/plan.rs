@@ -3,13 +3,14 @@
 //! people and as `{"format_version":1,"command":…,"steps":[…]}` for programs.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
 use console::style;
 use serde::Serialize;
 
-use super::backup_check::{BackupGuard, BackupVerify};
-use super::runner::{Cmd, Pipeline};
+use super::check::{Check, Fields, Guard};
+use crate::process::{Cmd, Output, Pipeline};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -36,96 +37,6 @@ impl StepState {
     }
 }
 
-/// Checked with fresh probes right before the step runs; a failure refuses the step (exit 3).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Guard {
-    /// Never start NFS or services while a volume is not mounted (indexes into config.volumes).
-    VolumesMounted,
-    /// Every configured export under a volume's mountpoint must be on that mounted volume.
-    ExportsOnMountedVolumes,
-    /// No peer may be Primary (for a resource that is not dual-primary).
-    PeerNotPrimary(String),
-    /// No other host answers ARP for the service IP.
-    AddressFree,
-    /// No process holds the volume's mount (unless --force-unmount).
-    NoHolders(usize),
-    /// This node still holds the service IP (exports are applied only on the active node).
-    HoldsServiceIp,
-    /// Each path lies on a volume that is mounted.
-    PathsOnMountedVolumes(Vec<PathBuf>),
-    /// Backup guards (see `backup_check`).
-    Backup(BackupGuard),
-}
-
-/// The postcondition, probed again after the command: an exit code 0 is not proof.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Verify {
-    DrbdUp(String),
-    DrbdRole {
-        resource: String,
-        role: &'static str,
-    },
-    Mounted(usize),
-    IsDir(PathBuf),
-    /// Nothing is mounted at this path any more (a stacked second mount would still show).
-    NotMountedAt(PathBuf),
-    Unit {
-        unit: String,
-        active: bool,
-    },
-    ExportsApplied,
-    ExportsWithdrawn(usize),
-    Address {
-        present: bool,
-    },
-    /// The gateway answered our ARP from the service IP.
-    AnnounceAnswered(crate::tools::arping::Flavor),
-    NoHolders(usize),
-    /// Each file has exactly this content (`None`: the file does not exist).
-    Files(Vec<(PathBuf, Option<String>)>),
-    /// In /var/lib/nfs/etab: each (path, client) present with options that say what the
-    /// exports-file option string asks for, and each (path, client) of `absent` gone.
-    Etab {
-        present: Vec<(PathBuf, String, String)>,
-        absent: Vec<(PathBuf, String)>,
-    },
-    /// A project directory: a directory owned by group `gid` with the setgid bit.
-    ProjectDir {
-        path: PathBuf,
-        gid: u32,
-    },
-    /// rsync's exit code is accepted and its closing --stats block is complete.
-    RsyncComplete,
-    /// Backup postconditions (see `backup_check`).
-    Backup(BackupVerify),
-    /// `nfs-manage CMD --json` ran on `node` (here or over ssh): its JSON result must say the
-    /// plan completed (`ok` or `nothing to do`), every step done or already in place.
-    SubRun {
-        node: String,
-        command: String,
-    },
-    /// Proof that `node` let go: its non-dual DRBD resources are Secondary, seen from here
-    /// (this node's own role, or the connected peer's role). The command is `drbdadm status`.
-    LetGo {
-        node: String,
-    },
-    /// Nobody answers ARP for the service IP (the step's command is the arping probe).
-    NoArpAnswer(crate::tools::arping::Flavor),
-    /// The peer still looks dead after fencing: DRBD not connected to it, no ARP answer for
-    /// the service IP.
-    PeerGone {
-        node: String,
-    },
-    /// The cluster lock in etcd holds exactly this value (`None`: is free), written by this
-    /// step's transaction (see `cluster_lock`).
-    LockHolder {
-        value: Option<String>,
-        /// The value the transaction compared against (`None`: absent), to tell a
-        /// transaction that did not apply from one that lost to another writer.
-        before: Option<String>,
-    },
-}
-
 /// Work done in-process instead of by a command: atomic file writes and removals.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FileOp {
@@ -149,47 +60,125 @@ impl std::fmt::Display for FileOp {
     }
 }
 
+/// What a step does.
 #[derive(Debug, Clone)]
-pub struct Step {
+pub enum Action {
+    /// Run one command.
+    Run(Cmd),
+    /// Run a pipeline; every member's exit status is checked.
+    Pipeline(Pipeline),
+    /// File work done in-process (atomic writes, removals, renames).
+    Files(Vec<FileOp>),
+}
+
+impl Action {
+    /// The argv for the journal and JSON: a pipeline's members joined by "|"; none for file
+    /// work.
+    pub fn argv(&self) -> Vec<String> {
+        match self {
+            Action::Run(c) => c.argv.clone(),
+            Action::Pipeline(p) => p.flat_argv(),
+            Action::Files(_) => Vec::new(),
+        }
+    }
+}
+
+/// Fills in a command from the fields of steps that passed earlier in the run (e.g. a
+/// revision an earlier write created). `None`: the command needs nothing.
+pub type Bind = fn(&Cmd, &Fields) -> Option<Cmd>;
+
+pub struct Step<C: ?Sized> {
     pub id: String,
     pub title: String,
     pub why: String,
-    pub cmd: Cmd,
+    pub action: Action,
     pub state: StepState,
-    pub guard: Option<Guard>,
-    pub verify: Verify,
+    pub guard: Option<Arc<dyn Guard<C>>>,
+    pub verify: Arc<dyn Check<C>>,
     /// Exit codes that count as success (almost always just 0).
     pub ok_rcs: &'static [i32],
-    /// For a step without a command (`cmd.argv` empty): the file work it does.
-    pub files: Vec<FileOp>,
-    /// Run this pipeline instead of `cmd` (then `cmd` holds its members' argv joined by
-    /// "|", for the journal).
-    pub pipeline: Option<Pipeline>,
-    /// How long its command took, once run.
-    pub duration: Option<std::time::Duration>,
+    /// How the step's command ended, once run (a pipeline's statistics included).
+    pub output: Option<Output>,
     /// Consecutive steps of one group run in parallel (independent per-volume work), one
     /// thread per lane; the steps of one lane run in order.
     pub group: Option<String>,
     pub lane: Option<String>,
+    /// A lock file held while the step runs (another run holding it: the step is skipped,
+    /// exit 4).
+    pub lock: Option<PathBuf>,
+    /// Fields added to the step's journal record.
+    pub fields: Fields,
+    /// How a summary of several outcomes names the step (default: its title).
+    pub subject: Option<String>,
+    pub bind: Option<Bind>,
 }
 
-impl Step {
-    pub fn new(id: impl Into<String>, title: impl Into<String>, cmd: Cmd, verify: Verify) -> Step {
+impl<C: ?Sized> Clone for Step<C> {
+    fn clone(&self) -> Self {
+        Step {
+            id: self.id.clone(),
+            title: self.title.clone(),
+            why: self.why.clone(),
+            action: self.action.clone(),
+            state: self.state,
+            guard: self.guard.clone(),
+            verify: self.verify.clone(),
+            ok_rcs: self.ok_rcs,
+            output: self.output.clone(),
+            group: self.group.clone(),
+            lane: self.lane.clone(),
+            lock: self.lock.clone(),
+            fields: self.fields.clone(),
+            subject: self.subject.clone(),
+            bind: self.bind,
+        }
+    }
+}
+
+impl<C: ?Sized> std::fmt::Debug for Step<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Step")
+            .field("id", &self.id)
+            .field("title", &self.title)
+            .field("action", &self.action)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C: ?Sized> Step<C> {
+    fn with_action(
+        id: impl Into<String>,
+        title: impl Into<String>,
+        action: Action,
+        verify: impl Check<C> + 'static,
+    ) -> Step<C> {
         Step {
             id: id.into(),
             title: title.into(),
             why: String::new(),
-            cmd,
+            action,
             state: StepState::Pending,
             guard: None,
-            verify,
+            verify: Arc::new(verify),
             ok_rcs: &[0],
-            files: Vec::new(),
-            pipeline: None,
-            duration: None,
+            output: None,
             group: None,
             lane: None,
+            lock: None,
+            fields: Fields::new(),
+            subject: None,
+            bind: None,
         }
+    }
+
+    pub fn new(
+        id: impl Into<String>,
+        title: impl Into<String>,
+        cmd: Cmd,
+        verify: impl Check<C> + 'static,
+    ) -> Step<C> {
+        Step::with_action(id, title, Action::Run(cmd), verify)
     }
 
     /// A step done in-process (atomic file writes, removals, renames), with no command.
@@ -197,11 +186,9 @@ impl Step {
         id: impl Into<String>,
         title: impl Into<String>,
         ops: Vec<FileOp>,
-        verify: Verify,
-    ) -> Step {
-        let mut s = Step::new(id, title, Cmd::change(Vec::<String>::new()), verify);
-        s.files = ops;
-        s
+        verify: impl Check<C> + 'static,
+    ) -> Step<C> {
+        Step::with_action(id, title, Action::Files(ops), verify)
     }
 
     /// A step that runs a pipeline; every member's exit status is checked.
@@ -209,19 +196,30 @@ impl Step {
         id: impl Into<String>,
         title: impl Into<String>,
         p: Pipeline,
-        verify: Verify,
-    ) -> Step {
-        let mut s = Step::new(id, title, Cmd::change(p.flat_argv()), verify);
-        s.pipeline = Some(p);
-        s
+        verify: impl Check<C> + 'static,
+    ) -> Step<C> {
+        Step::with_action(id, title, Action::Pipeline(p), verify)
+    }
+
+    /// The command, when the step runs one.
+    pub fn cmd(&self) -> Option<&Cmd> {
+        match &self.action {
+            Action::Run(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// How long its command took, once run.
+    pub fn duration(&self) -> Option<std::time::Duration> {
+        self.output.as_ref().map(|o| o.duration)
     }
 
     /// What the plan shows in its command column (a pipeline with its `|`).
     pub fn command_text(&self) -> String {
-        if let Some(p) = &self.pipeline {
-            p.display()
-        } else if self.cmd.argv.is_empty() {
-            match self.files.as_slice() {
+        match &self.action {
+            Action::Pipeline(p) => p.display(),
+            Action::Run(c) => c.to_string(),
+            Action::Files(ops) => match ops.as_slice() {
                 [one] => format!("({one})"),
                 ops => {
                     let mut s = format!(
@@ -234,45 +232,64 @@ impl Step {
                     s.push(')');
                     s
                 }
-            }
-        } else {
-            self.cmd.to_string()
+            },
         }
     }
 
-    pub fn why(mut self, why: impl Into<String>) -> Step {
+    pub fn why(mut self, why: impl Into<String>) -> Step<C> {
         self.why = why.into();
         self
     }
 
-    pub fn guard(mut self, g: Guard) -> Step {
-        self.guard = Some(g);
+    pub fn guard(mut self, g: impl Guard<C> + 'static) -> Step<C> {
+        self.guard = Some(Arc::new(g));
         self
     }
 
-    pub fn already(mut self, why: impl Into<String>) -> Step {
+    pub fn already(mut self, why: impl Into<String>) -> Step<C> {
         self.state = StepState::Already;
         self.why = why.into();
         self
     }
 
     /// Run side by side with the neighbouring steps of `group`, in order within `lane`.
-    pub fn parallel(mut self, group: &str, lane: &str) -> Step {
+    pub fn parallel(mut self, group: &str, lane: &str) -> Step<C> {
         self.group = Some(group.into());
         self.lane = Some(lane.into());
         self
     }
 
-    pub fn ok_rcs(mut self, rcs: &'static [i32]) -> Step {
+    pub fn ok_rcs(mut self, rcs: &'static [i32]) -> Step<C> {
         self.ok_rcs = rcs;
+        self
+    }
+
+    /// Hold this lock file while the step runs.
+    pub fn lock(mut self, path: PathBuf) -> Step<C> {
+        self.lock = Some(path);
+        self
+    }
+
+    /// Add a field to the step's journal record.
+    pub fn field(mut self, key: &str, value: impl Into<serde_json::Value>) -> Step<C> {
+        self.fields.insert(key.into(), value.into());
+        self
+    }
+
+    pub fn subject(mut self, s: impl Into<String>) -> Step<C> {
+        self.subject = Some(s.into());
+        self
+    }
+
+    pub fn bind(mut self, b: Bind) -> Step<C> {
+        self.bind = Some(b);
         self
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct Plan {
+pub struct Plan<C: ?Sized> {
     pub command: String,
-    pub steps: Vec<Step>,
+    pub steps: Vec<Step<C>>,
     /// Things the operator should know that are not steps (warnings, skipped checks).
     pub notes: Vec<String>,
 }
@@ -282,7 +299,7 @@ struct JsonStep<'a> {
     id: &'a str,
     title: &'a str,
     why: &'a str,
-    argv: &'a [String],
+    argv: Vec<String>,
     state: StepState,
     /// Pipelines only: each member's argv (`argv` then holds them joined by "|").
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -317,8 +334,8 @@ pub fn terminal_table(fallback: u16) -> Table {
     t
 }
 
-impl Plan {
-    pub fn new(command: &str) -> Plan {
+impl<C: ?Sized> Plan<C> {
+    pub fn new(command: &str) -> Plan<C> {
         Plan {
             command: command.into(),
             steps: Vec::new(),
@@ -344,12 +361,14 @@ impl Plan {
                     id: &s.id,
                     title: &s.title,
                     why: &s.why,
-                    argv: &s.cmd.argv,
+                    argv: s.action.argv(),
                     state: s.state,
-                    pipeline: s
-                        .pipeline
-                        .as_ref()
-                        .map(|p| p.members.iter().map(|m| m.cmd.argv.as_slice()).collect()),
+                    pipeline: match &s.action {
+                        Action::Pipeline(p) => {
+                            Some(p.members.iter().map(|m| m.cmd.argv.as_slice()).collect())
+                        }
+                        _ => None,
+                    },
                     group: s.group.as_deref(),
                 })
                 .collect(),

@@ -1,163 +1,77 @@
 //! The one place processes are spawned.
 //!
-//! Every command goes through [`Runner::run`]: argv only (never a shell string), `LC_ALL=C`
-//! so parsers see stable output, a time limit after which the process is killed, and a
-//! count of spawned processes (shown with `-v`, used by the benchmarks). Tools are looked
-//! up on `PATH`, which is also how the test stand-ins take the place of the real tools.
-//! Dry-run is enforced here: a state-changing command is refused before it can spawn.
+//! Every process — a probe, a step, a pipeline member, a pass-through wrapper — is built by
+//! one recipe, [`Runner::command`]: argv only (never a shell string), the tool looked up on
+//! `PATH` (which is how the test stand-ins take the place of the real tools), `LC_ALL=C` so
+//! parsers see stable output, the command's own environment, and a dry-run guard that refuses
+//! a state-changing command before it can spawn. Each run has a time limit after which the
+//! process is killed, and a count of spawned processes (shown with `-v`, used by the
+//! benchmarks).
+//!
+//! `std::process` rather than a wrapper crate: the runner must own the pipe readers, so that
+//! a tool's child that keeps stdout open after the tool exited or was killed (drbdadm runs
+//! drbdsetup, ssh a ProxyCommand) cannot hold the wait beyond the limit.
 
-use std::fmt;
-use std::sync::Mutex;
+use std::io::{Read, Write};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 
 use crate::error::Error;
+use crate::process::{Cmd, Effect, Output};
 
 mod pipeline;
-pub use pipeline::{Member, MemberStatus, Observed, PipeStats, Pipeline, Report, rsync_progress};
 
-/// Whether a command only reads state or changes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Effect {
-    Probe,
-    Change,
+/// How long the readers of a killed process may take to drain its pipes. After a normal exit
+/// they may take until the time limit: data already in a pipe is read at once, and only a
+/// descendant that keeps the pipe open makes them wait — then what was read by the limit is
+/// the output.
+const DRAIN: Duration = Duration::from_millis(200);
+
+/// Reads a pipe to its end into a shared buffer, so the output so far can be taken without
+/// waiting for the end.
+struct Collector {
+    buf: Arc<Mutex<Vec<u8>>>,
+    done: std::sync::mpsc::Receiver<()>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cmd {
-    pub argv: Vec<String>,
-    pub effect: Effect,
-    /// Fed to the command's standard input (e.g. an `etcdctl txn` request); else /dev/null.
-    pub stdin: Option<String>,
-    /// Overrides the runner's limit for this command (e.g. a short one for etcd and ssh).
-    pub timeout: Option<Duration>,
-    /// Extra environment for this command only.
-    pub env: Vec<(String, String)>,
-}
-
-impl Cmd {
-    pub fn probe<I, S>(argv: I) -> Cmd
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        Cmd {
-            argv: argv.into_iter().map(Into::into).collect(),
-            effect: Effect::Probe,
-            stdin: None,
-            timeout: None,
-            env: Vec::new(),
-        }
+impl Collector {
+    fn start(mut r: impl Read + Send + 'static) -> Collector {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let (tx, done) = std::sync::mpsc::channel();
+        let b = buf.clone();
+        std::thread::spawn(move || {
+            let mut chunk = [0u8; 8192];
+            while let Ok(n) = r.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                b.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend_from_slice(&chunk[..n]);
+            }
+            let _ = tx.send(());
+        });
+        Collector { buf, done }
     }
 
-    pub fn change<I, S>(argv: I) -> Cmd
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        Cmd {
-            argv: argv.into_iter().map(Into::into).collect(),
-            effect: Effect::Change,
-            stdin: None,
-            timeout: None,
-            env: Vec::new(),
-        }
+    /// Everything read once the pipe closed, or by `until` if it is still open.
+    fn take(self, until: Instant) -> String {
+        let _ = self
+            .done
+            .recv_timeout(until.saturating_duration_since(Instant::now()));
+        let b = self.buf.lock().unwrap_or_else(|e| e.into_inner());
+        String::from_utf8_lossy(&b).into_owned()
     }
-
-    pub fn with_stdin(mut self, input: impl Into<String>) -> Cmd {
-        self.stdin = Some(input.into());
-        self
-    }
-
-    pub fn with_env(mut self, key: &str, value: &str) -> Cmd {
-        self.env.push((key.into(), value.into()));
-        self
-    }
-
-    pub fn with_timeout(mut self, limit: Duration) -> Cmd {
-        self.timeout = Some(limit);
-        self
-    }
-
-    pub fn program(&self) -> &str {
-        &self.argv[0]
-    }
-}
-
-/// Shell-quoted, so the line can be pasted into a root shell as it is.
-impl fmt::Display for Cmd {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let quoted: Vec<String> = self.argv.iter().map(|a| shell_quote(a)).collect();
-        f.write_str(&quoted.join(" "))
-    }
-}
-
-pub fn shell_quote(a: &str) -> String {
-    let plain = !a.is_empty()
-        && a.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c));
-    if plain {
-        a.to_string()
-    } else {
-        format!("'{}'", a.replace('\'', r"'\''"))
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Output {
-    /// Exit code; `None` when killed by a signal or by our time limit.
-    pub rc: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-    pub duration: Duration,
-    pub timed_out: bool,
-}
-
-impl Output {
-    pub fn success(&self) -> bool {
-        self.rc == Some(0)
-    }
-
-    /// A short description of how it ended: "exit 11", "killed after 30s (time limit)".
-    pub fn ending(&self) -> String {
-        match (self.rc, self.timed_out) {
-            (_, true) => format!(
-                "killed after {} (time limit)",
-                humantime::format_duration(round(self.duration))
-            ),
-            (Some(rc), _) => format!("exit {rc}"),
-            (None, _) => "killed by a signal".to_string(),
-        }
-    }
-
-    /// A finished command's output, for parser tests.
-    #[cfg(test)]
-    pub fn fake(rc: i32, stdout: &str, stderr: &str) -> Output {
-        Output {
-            rc: Some(rc),
-            stdout: stdout.into(),
-            stderr: stderr.into(),
-            duration: Duration::ZERO,
-            timed_out: false,
-        }
-    }
-
-    /// stderr, or stdout when stderr is empty: where tools put their complaint.
-    pub fn complaint(&self) -> &str {
-        let e = self.stderr.trim();
-        if e.is_empty() { self.stdout.trim() } else { e }
-    }
-}
-
-fn round(d: Duration) -> Duration {
-    Duration::from_millis(d.as_millis() as u64)
 }
 
 struct Started {
-    handle: duct::Handle,
+    child: Child,
+    stdout: Collector,
+    stderr: Collector,
     start: Instant,
     wall_start: SystemTime,
     deadline: Instant,
@@ -171,7 +85,9 @@ pub struct Runner {
     pub probe_timeout: Duration,
     pub step_timeout: Duration,
     spawned: AtomicUsize,
-    last_pipe: Mutex<Option<PipeStats>>,
+    /// Which package provides a tool, for the "tool missing" error (the tools know; the
+    /// runner does not).
+    package_of: fn(&str) -> &'static str,
     /// `NFS_MANAGE_TRACE=FILE`: one line per command, appended when it has been reaped —
     /// start and end (ns since the epoch) and the command — for profiling where a run's time
     /// goes (`scripts/bench-failover.sh` uses it).
@@ -191,15 +107,49 @@ impl Runner {
             probe_timeout,
             step_timeout,
             spawned: AtomicUsize::new(0),
-            last_pipe: Mutex::new(None),
+            package_of: |_| "unknown",
             trace: std::env::var_os("NFS_MANAGE_TRACE")
                 .filter(|v| !v.is_empty())
                 .map(Into::into),
         }
     }
 
+    /// Name the package of a missing tool with this lookup.
+    pub fn with_packages(mut self, package_of: fn(&str) -> &'static str) -> Runner {
+        self.package_of = package_of;
+        self
+    }
+
     pub fn spawned(&self) -> usize {
         self.spawned.load(Ordering::Relaxed)
+    }
+
+    /// The recipe every process is spawned with (see the module doc). `own_group` makes it
+    /// the leader of a new process group, so the group can be killed as a whole.
+    fn command(&self, cmd: &Cmd, own_group: bool) -> Result<Command> {
+        if cmd.effect == Effect::Change && self.dry_run {
+            bail!("internal error: refusing to run `{cmd}` in dry-run mode");
+        }
+        let program = which::which(cmd.program()).map_err(|_| Error::ToolMissing {
+            tool: cmd.program().to_string(),
+            package: (self.package_of)(cmd.program()),
+        })?;
+        let mut c = Command::new(program);
+        c.args(&cmd.argv[1..]).env("LC_ALL", "C");
+        for (k, v) in &cmd.env {
+            c.env(k, v);
+        }
+        if own_group {
+            std::os::unix::process::CommandExt::process_group(&mut c, 0);
+        }
+        Ok(c)
+    }
+
+    /// Spawn through [`Runner::command`] and count it.
+    fn spawn(&self, mut c: Command, cmd: &Cmd) -> Result<Child> {
+        let child = c.spawn().with_context(|| format!("cannot start `{cmd}`"))?;
+        self.spawned.fetch_add(1, Ordering::Relaxed);
+        Ok(child)
     }
 
     /// Run to completion (or the time limit). A non-zero exit is an `Output`, not an error:
@@ -217,9 +167,7 @@ impl Runner {
     }
 
     /// Like [`Runner::run_all`], with this time limit instead of the probe/step one (for
-    /// commands the config gives its own limit, like a project's `clients_command`). Each
-    /// runs in its own process group, and the whole group is killed at the limit: a wrapper
-    /// script's children would otherwise keep its output pipe open and the wait going.
+    /// commands the config gives its own limit, like a project's `clients_command`).
     pub fn run_all_limited(&self, cmds: &[&Cmd], limit: Duration) -> Vec<Result<Output>> {
         let started: Vec<Result<Started>> =
             cmds.iter().map(|c| self.start(c, Some(limit))).collect();
@@ -239,46 +187,38 @@ impl Runner {
             .collect()
     }
 
+    /// A limit of its own (the argument, or the command's) puts the process in its own group,
+    /// killed as a whole at the limit: a wrapper script's children would otherwise live on.
     fn start(&self, cmd: &Cmd, limit: Option<Duration>) -> Result<Started> {
-        if cmd.effect == Effect::Change && self.dry_run {
-            bail!("internal error: refusing to run `{cmd}` in dry-run mode");
-        }
-        let program = which::which(cmd.program()).map_err(|_| Error::ToolMissing {
-            tool: cmd.program().to_string(),
-            package: package_of(cmd.program()),
-        })?;
-        let start = Instant::now();
-        let wall_start = SystemTime::now();
-        let mut expr = duct::cmd(program, &cmd.argv[1..]);
-        if limit.is_some() {
-            expr = expr.before_spawn(|c| {
-                std::os::unix::process::CommandExt::process_group(c, 0);
-                Ok(())
-            });
-        }
+        let limit = limit.or(cmd.timeout);
         let own_group = limit.is_some();
-        let limit = limit.or(cmd.timeout).unwrap_or(match cmd.effect {
+        let limit = limit.unwrap_or(match cmd.effect {
             Effect::Probe => self.probe_timeout,
             Effect::Change => self.step_timeout,
         });
-        let expr = expr
-            .env("LC_ALL", "C")
-            // etcdctl before 3.4 defaults to the v2 API; we only speak v3.
-            .env("ETCDCTL_API", "3");
-        let expr = cmd.env.iter().fold(expr, |e, (k, v)| e.env(k, v));
-        let expr = match &cmd.stdin {
-            Some(input) => expr.stdin_bytes(input.as_bytes().to_vec()),
-            None => expr.stdin_null(),
-        };
-        let handle = expr
-            .stdout_capture()
-            .stderr_capture()
-            .unchecked()
-            .start()
-            .with_context(|| format!("cannot start `{cmd}`"))?;
-        self.spawned.fetch_add(1, Ordering::Relaxed);
+        let mut c = self.command(cmd, own_group)?;
+        c.stdin(if cmd.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        let start = Instant::now();
+        let wall_start = SystemTime::now();
+        let mut child = self.spawn(c, cmd)?;
+        if let (Some(input), Some(mut w)) = (cmd.stdin.clone(), child.stdin.take()) {
+            // A writer thread: a tool that does not read its input must not block us.
+            std::thread::spawn(move || {
+                let _ = w.write_all(input.as_bytes());
+            });
+        }
+        let stdout = Collector::start(child.stdout.take().expect("piped stdout"));
+        let stderr = Collector::start(child.stderr.take().expect("piped stderr"));
         Ok(Started {
-            handle,
+            child,
+            stdout,
+            stderr,
             start,
             wall_start,
             deadline: start + limit,
@@ -286,33 +226,37 @@ impl Runner {
         })
     }
 
-    fn finish(&self, cmd: &Cmd, s: Started) -> Result<Output> {
-        let waited = s
-            .handle
-            .wait_deadline(s.deadline)
-            .with_context(|| format!("waiting for `{cmd}`"))?;
-        let timed_out = waited.is_none();
-        if timed_out {
-            if s.own_group {
-                for pid in s.handle.pids() {
+    fn finish(&self, cmd: &Cmd, mut s: Started) -> Result<Output> {
+        let status =
+            wait_until(&mut s.child, s.deadline).with_context(|| format!("waiting for `{cmd}`"))?;
+        let timed_out = status.is_none();
+        let status = match status {
+            Some(st) => st,
+            None => {
+                if s.own_group {
                     let _ = nix::sys::signal::killpg(
-                        nix::unistd::Pid::from_raw(pid as i32),
+                        nix::unistd::Pid::from_raw(s.child.id() as i32),
                         nix::sys::signal::Signal::SIGKILL,
                     );
                 }
+                let _ = s.child.kill();
+                s.child
+                    .wait()
+                    .with_context(|| format!("waiting for `{cmd}`"))?
             }
-            let _ = s.handle.kill();
-        }
-        let out = s
-            .handle
-            .wait()
-            .with_context(|| format!("waiting for `{cmd}`"))?;
+        };
+        let drained = if timed_out {
+            Instant::now() + DRAIN
+        } else {
+            s.deadline.max(Instant::now() + DRAIN)
+        };
         let output = Output {
-            rc: if timed_out { None } else { out.status.code() },
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            rc: if timed_out { None } else { status.code() },
+            stdout: s.stdout.take(drained),
+            stderr: s.stderr.take(drained),
             duration: s.start.elapsed(),
             timed_out,
+            pipe: None,
         };
         if let Some(path) = &self.trace {
             trace(path, s.wall_start, cmd);
@@ -337,6 +281,27 @@ impl Runner {
     }
 }
 
+/// Wait for the child until `deadline`; `None` if it is still running then. Polls with a
+/// short, growing interval: most tools end within milliseconds, long transfers are polled
+/// rarely.
+fn wait_until(
+    child: &mut Child,
+    deadline: Instant,
+) -> std::io::Result<Option<std::process::ExitStatus>> {
+    let mut nap = Duration::from_micros(100);
+    loop {
+        if let Some(st) = child.try_wait()? {
+            return Ok(Some(st));
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(None);
+        }
+        std::thread::sleep(nap.min(deadline - now));
+        nap = (nap * 2).min(Duration::from_millis(20));
+    }
+}
+
 /// Appends one trace line; a trace that cannot be written is skipped (it is a profiling aid,
 /// never a reason to fail a run).
 fn trace(path: &std::path::Path, started: SystemTime, cmd: &Cmd) {
@@ -352,29 +317,6 @@ fn trace(path: &std::path::Path, started: SystemTime, cmd: &Cmd) {
     }
 }
 
-/// The Debian package that provides a tool, for the "missing tool" message.
-pub fn package_of(tool: &str) -> &'static str {
-    match tool {
-        "drbdadm" | "drbdsetup" => "drbd-utils",
-        "mount" | "umount" => "mount",
-        "findmnt" | "blkid" | "losetup" | "unshare" | "nsenter" | "blockdev" => "util-linux",
-        "dd" | "sha256sum" | "nice" => "coreutils",
-        "ip" => "iproute2",
-        "arping" => "arping (or iputils-arping)",
-        "systemctl" => "systemd",
-        "exportfs" => "nfs-kernel-server",
-        "lvs" | "lvcreate" | "lvremove" | "vgs" | "pvs" => "lvm2",
-        "fuser" => "psmisc",
-        "bdsync" => "bdsync",
-        "rsync" => "rsync",
-        "ssh" => "openssh-client",
-        "etcdctl" => "etcd-client",
-        "getent" => "libc-bin",
-        "install" => "coreutils",
-        _ => "unknown",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -386,12 +328,6 @@ mod tests {
             Duration::from_secs(5),
             Duration::from_millis(300),
         )
-    }
-
-    #[test]
-    fn quoting_is_paste_safe() {
-        let c = Cmd::change(["exportfs", "-o", "rw,sync", "*:/srv/a b", "it's"]);
-        assert_eq!(c.to_string(), r"exportfs -o rw,sync '*:/srv/a b' 'it'\''s'");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::net::IpAddr;
 
 use anyhow::{Result, bail};
 
-use crate::engine::runner::{Cmd, Output};
+use crate::process::{Cmd, Output};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flavor {

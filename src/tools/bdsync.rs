@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use super::ssh::bdsync_quote;
-use crate::engine::runner::Cmd;
+use crate::process::Cmd;
 
 /// The remote-shell command: `[WRAPPER…] SSH… DEST nice -n N bdsync --server`.
 pub fn remote_shell(wrapper: &[String], ssh: &[String], dest: &str, nice: i32) -> String {

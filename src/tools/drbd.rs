@@ -7,7 +7,7 @@
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::runner::Cmd;
+use crate::process::Cmd;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Resource {

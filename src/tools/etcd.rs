@@ -20,7 +20,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 
-use crate::engine::runner::{Cmd, Output};
+use crate::process::{Cmd, Output};
 
 /// Who holds the lock, as stored in the key's value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,10 +132,15 @@ fn base(endpoints: &[String], timeout: Duration) -> Vec<String> {
     ]
 }
 
+/// etcdctl before 3.4 defaults to the v2 API; we only speak v3.
+const API: (&str, &str) = ("ETCDCTL_API", "3");
+
 pub fn get_cmd(endpoints: &[String], timeout: Duration, key: &str) -> Cmd {
     let mut argv = base(endpoints, timeout);
     argv.extend(["get".into(), key.to_string()]);
-    Cmd::probe(argv).with_timeout(timeout)
+    Cmd::probe(argv)
+        .with_env(API.0, API.1)
+        .with_timeout(timeout)
 }
 
 /// `etcdctl txn`: the request goes on stdin, one section per blank-line-terminated block
@@ -150,6 +155,7 @@ pub fn txn_cmd(
     let mut argv = base(endpoints, timeout);
     argv.push("txn".into());
     Cmd::change(argv)
+        .with_env(API.0, API.1)
         .with_stdin(txn_text(key, expect, write))
         .with_timeout(timeout)
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use super::unescape_octal;
-use crate::engine::runner::Cmd;
+use crate::process::Cmd;
 
 pub const ETAB: &str = "/var/lib/nfs/etab";
 pub const EXPORTS: &str = "/etc/exports";

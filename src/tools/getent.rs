@@ -3,7 +3,7 @@
 
 use anyhow::{Result, bail};
 
-use crate::engine::runner::{Cmd, Output};
+use crate::process::{Cmd, Output};
 
 pub fn group_cmd(group: &str) -> Cmd {
     Cmd::probe(["getent", "group", group])

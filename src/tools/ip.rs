@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use ipnet::IpNet;
 use serde::Deserialize;
 
-use crate::engine::runner::Cmd;
+use crate::process::Cmd;
 
 #[derive(Debug, Deserialize)]
 struct Link {

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
-use crate::engine::runner::{Cmd, Output};
+use crate::process::{Cmd, Output};
 
 pub const FIELDS: &str = "lv_name,vg_name,lv_attr,lv_size,origin,lv_path";
 /// With the snapshots' fill, for reports only (it costs LVM a status query per snapshot).

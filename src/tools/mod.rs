@@ -15,6 +15,29 @@ pub mod rsync;
 pub mod ssh;
 pub mod systemctl;
 
+/// The Debian package that provides a tool, for the "missing tool" message.
+pub fn package_of(tool: &str) -> &'static str {
+    match tool {
+        "drbdadm" | "drbdsetup" => "drbd-utils",
+        "mount" | "umount" => "mount",
+        "findmnt" | "blkid" | "losetup" | "unshare" | "nsenter" | "blockdev" => "util-linux",
+        "dd" | "sha256sum" | "nice" => "coreutils",
+        "ip" => "iproute2",
+        "arping" => "arping (or iputils-arping)",
+        "systemctl" => "systemd",
+        "exportfs" => "nfs-kernel-server",
+        "lvs" | "lvcreate" | "lvremove" | "vgs" | "pvs" => "lvm2",
+        "fuser" => "psmisc",
+        "bdsync" => "bdsync",
+        "rsync" => "rsync",
+        "ssh" => "openssh-client",
+        "etcdctl" => "etcd-client",
+        "getent" => "libc-bin",
+        "install" => "coreutils",
+        _ => "unknown",
+    }
+}
+
 /// Undo the octal escapes (`\040` for space, `\011` tab, `\012` newline, `\134` backslash)
 /// that /proc/self/mountinfo and /var/lib/nfs/etab use for paths.
 pub fn unescape_octal(s: &str) -> String {

@@ -8,7 +8,7 @@ use anyhow::{Result, bail};
 
 use super::unescape_octal;
 use crate::config::Volume;
-use crate::engine::runner::Cmd;
+use crate::process::Cmd;
 
 pub const MOUNTINFO: &str = "/proc/self/mountinfo";
 

@@ -13,7 +13,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::config::{Direction, SyncEntry};
-use crate::engine::runner::{Cmd, Output};
+use crate::process::{Cmd, Output};
 
 /// Exit codes that mean the tree was copied: 0, and 24 "partial transfer due to vanished
 /// source files" (files deleted on the live source while rsync ran; rsync(1) EXIT VALUES).
@@ -216,6 +216,16 @@ pub fn literal_data(stdout: &str) -> anyhow::Result<u64> {
     })
 }
 
+/// rsync `--info=progress2`: "     32,768,000  97%   31.25MB/s    0:00:01 (xfr#1, …)".
+pub fn rsync_progress(line: &str) -> Option<u64> {
+    let first = line.split_whitespace().next()?;
+    let rest = line.split_whitespace().nth(1)?;
+    if !rest.ends_with('%') {
+        return None;
+    }
+    first.replace(',', "").parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,5 +357,14 @@ total size is 1048588  speedup is 1.00
             "{s}"
         );
         assert!(s.ends_with("-e 'ssh -i /k' --rsync-path 'nice -n 10 rsync' --bwlimit=51200K root@h:/dev/vd/s /dev/dm-3"), "{s}");
+    }
+
+    #[test]
+    fn rsync_progress_lines() {
+        assert_eq!(
+            rsync_progress("     32,768,000  97%   31.25MB/s    0:00:01 (xfr#1, to-chk=0/1)"),
+            Some(32_768_000)
+        );
+        assert_eq!(rsync_progress("Number of files: 1 (reg: 1)"), None);
     }
 }

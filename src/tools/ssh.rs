@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use crate::config::Remote;
-use crate::engine::runner::{Cmd, Effect, Output, shell_quote};
+use crate::process::{Cmd, Effect, Output, shell_quote};
 
 /// `SSH… DEST 'quoted remote argv'`.
 pub fn remote(ssh: &[String], dest: &str, argv: &[String], effect: Effect) -> Cmd {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{Result, bail};
 
-use crate::engine::runner::{Cmd, Output};
+use crate::process::{Cmd, Output};
 
 pub fn is_active_cmd(units: &[&str]) -> Cmd {
     Cmd::probe(

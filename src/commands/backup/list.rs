@@ -14,7 +14,7 @@ use comfy_table::Table;
 use serde_json::{Value, json};
 
 use super::{human_bytes, state};
-use crate::engine::Ctx;
+use crate::context::Ctx;
 
 pub fn list(ctx: &Ctx) -> Result<()> {
     let cfg = &ctx.config;

@@ -26,10 +26,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli::{BackupCommand, Global, WrapRemoteArgs};
 use crate::config::Backup;
-use crate::engine::Ctx;
+use crate::context::Ctx;
+use crate::engine::files::write_atomic;
 use crate::engine::lock::HostLock;
-use crate::engine::runner::{Cmd, Runner};
+use crate::engine::runner::Runner;
 use crate::error::Error;
+use crate::process::Cmd;
 
 pub fn dispatch(ctx: &Ctx, cmd: &BackupCommand) -> Result<()> {
     match cmd {
@@ -129,10 +131,7 @@ pub fn write_record(ctx: &Ctx, r: &MountRecord) -> Result<()> {
     let dir = mounts_dir(ctx);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let p = dir.join(format!("{}.json", r.backup));
-    let tmp = dir.join(format!(".{}.json.tmp", r.backup));
-    std::fs::write(&tmp, serde_json::to_string_pretty(r)? + "\n")
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, &p).with_context(|| format!("cannot write {}", p.display()))
+    write_atomic(&p, &(serde_json::to_string_pretty(r)? + "\n"))
 }
 
 pub fn remove_record(ctx: &Ctx, name: &str) -> Result<()> {
@@ -221,9 +220,9 @@ pub fn target_snapshot_step(
     id: String,
     snap: &str,
     size: &str,
-) -> crate::engine::plan::Step {
-    use crate::engine::backup_check::BackupVerify;
-    use crate::engine::plan::{Step, Verify};
+) -> crate::context::Step {
+    use crate::context::Step;
+    use crate::domain::backups::BackupVerify;
     Step::new(
         id,
         format!(
@@ -236,11 +235,11 @@ pub fn target_snapshot_step(
             snap,
             size,
         )),
-        Verify::Backup(BackupVerify::LvPresent {
+        BackupVerify::LvPresent {
             vg: b.target.vg.clone(),
             lv: snap.to_string(),
             origin: Some(b.target.lv.clone()),
-        }),
+        },
     )
 }
 
@@ -286,11 +285,7 @@ pub fn wrap_remote(global: &Global, args: &WrapRemoteArgs) -> Result<()> {
         Duration::from_secs(30),
     );
     let report = runner.run_passthrough(&Cmd::change(args.command.clone()))?;
-    let tmp = args.status_file.with_extension("tmp");
-    std::fs::write(&tmp, serde_json::to_string(&report)?)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, &args.status_file)
-        .with_context(|| format!("cannot write {}", args.status_file.display()))?;
+    write_atomic(&args.status_file, &serde_json::to_string(&report)?)?;
     match (report.rc, report.signal) {
         (Some(0), _) => Ok(()),
         (Some(rc), _) => std::process::exit(rc),

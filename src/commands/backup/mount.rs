@@ -19,14 +19,15 @@ use super::{
 };
 use crate::cli::{BackupMountArgs, BackupUmountArgs};
 use crate::config::Backup;
-use crate::engine::Ctx;
-use crate::engine::backup_check::{BackupGuard, BackupVerify, local_lvs, mounts_of};
-use crate::engine::check::{describe_holders, holders};
-use crate::engine::execute::{self, Recovery};
+use crate::context::Ctx;
+use crate::context::{Plan, Step};
+use crate::domain::backups::{BackupGuard, BackupVerify, local_lvs, mounts_of};
+use crate::domain::mounts::MountCheck;
+use crate::domain::mounts::{describe_holders, holders};
+use crate::engine::execute::{self, Policy, Recovery};
 use crate::engine::journal::operator;
-use crate::engine::plan::{Guard, Plan, Step, Verify};
-use crate::engine::runner::Cmd;
 use crate::error::Error;
+use crate::process::Cmd;
 use crate::tools::{lvm, mount};
 
 /// `-o` for a read-only mount that writes nothing, not even a journal replay.
@@ -142,10 +143,10 @@ pub fn mount(ctx: &Ctx, args: &BackupMountArgs) -> Result<()> {
                 format!("mount-snapshot-remove:{name}"),
                 format!("remove the stale snapshot {}/{snap}", b.target.vg),
                 Cmd::change(lvm::remove_cmd(&b.target.vg, &snap)),
-                Verify::Backup(BackupVerify::LvAbsent {
+                BackupVerify::LvAbsent {
                     vg: b.target.vg.clone(),
                     lv: snap.clone(),
-                }),
+                },
             )
             .why("left by an earlier mount and not mounted; a fresh one shows the latest backup"),
         );
@@ -165,7 +166,7 @@ pub fn mount(ctx: &Ctx, args: &BackupMountArgs) -> Result<()> {
                 format!("mkdir:{name}"),
                 format!("create {}", mountpoint.display()),
                 mount::mkdir_cmd(&mountpoint),
-                Verify::IsDir(mountpoint.clone()),
+                MountCheck::IsDir(mountpoint.clone()),
             )
             .why("it does not exist"),
         );
@@ -175,11 +176,11 @@ pub fn mount(ctx: &Ctx, args: &BackupMountArgs) -> Result<()> {
             format!("mount:{name}"),
             format!("mount the snapshot read-only on {}", mountpoint.display()),
             mount_cmd(&b.fstype, &device, &mountpoint),
-            Verify::Backup(BackupVerify::MountedRo {
+            BackupVerify::MountedRo {
                 device: device.clone(),
                 mountpoint: mountpoint.clone(),
                 fstype: b.fstype.clone(),
-            }),
+            },
         )
         .why(format!(
             "type given: the LV carries DRBD metadata and probes as \"drbd\"; {} writes nothing",
@@ -203,7 +204,7 @@ pub fn mount(ctx: &Ctx, args: &BackupMountArgs) -> Result<()> {
         ));
     }
     if !refusals.is_empty() {
-        return crate::commands::up::refuse(ctx, &p, &refusals);
+        return crate::engine::execute::refuse(ctx, &p, &refusals);
     }
     let recovery = Recovery {
         retry: ctx.self_command(&format!("backup mount {name}")),
@@ -221,7 +222,9 @@ pub fn mount(ctx: &Ctx, args: &BackupMountArgs) -> Result<()> {
         expires: rfc3339(now + ttl),
         operator: operator(),
     };
-    execute::run_with(ctx, &mut p, &recovery, || write_record(ctx, &rec))?;
+    execute::run_with(ctx, &mut p, &recovery, Policy::default(), || {
+        write_record(ctx, &rec)
+    })?;
     if ctx.global.dry_run {
         return Ok(());
     }
@@ -324,20 +327,20 @@ pub fn umount(ctx: &Ctx, args: &BackupUmountArgs) -> Result<()> {
                     format!("umount:{name}"),
                     format!("unmount {}", mp.display()),
                     mount::umount_cmd(mp),
-                    Verify::Backup(BackupVerify::NotMounted(mp.clone())),
+                    BackupVerify::NotMounted(mp.clone()),
                 )
                 .why("backup mount")
-                .guard(Guard::Backup(BackupGuard::MountNotBusy(mp.clone()))),
+                .guard(BackupGuard::MountNotBusy(mp.clone())),
             );
         }
         let rm = Step::new(
             format!("mount-snapshot-remove:{name}"),
             format!("remove the snapshot {}/{snap}", b.target.vg),
             Cmd::change(lvm::remove_cmd(&b.target.vg, &snap)),
-            Verify::Backup(BackupVerify::LvAbsent {
+            BackupVerify::LvAbsent {
                 vg: b.target.vg.clone(),
                 lv: snap.clone(),
-            }),
+            },
         );
         p.steps.push(if snap_exists {
             rm.why("it only served the mount")
@@ -347,7 +350,7 @@ pub fn umount(ctx: &Ctx, args: &BackupUmountArgs) -> Result<()> {
         done_records.push(name.clone());
     }
     if !refusals.is_empty() {
-        return crate::commands::up::refuse(ctx, &p, &refusals);
+        return crate::engine::execute::refuse(ctx, &p, &refusals);
     }
     let recovery = Recovery {
         retry: ctx.self_command(if args.expired {

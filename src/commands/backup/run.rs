@@ -13,13 +13,16 @@ use anyhow::Result;
 
 use super::{RESULT_STEP, ResultRecord, human_bytes};
 use crate::config::{Backup, Transport};
-use crate::engine::Ctx;
-use crate::engine::backup_check::{self, BackupGuard, BackupVerify};
+use crate::context::Ctx;
+use crate::context::{Plan, Step};
+use crate::domain::backups::{self, BackupGuard, BackupVerify};
 use crate::engine::execute::{self, Recovery};
 use crate::engine::journal::{Journal, Record, now_rfc3339};
-use crate::engine::plan::{Guard, Plan, Step, StepState, Verify};
-use crate::engine::runner::{Cmd, Effect, Member, Observed, Pipeline, package_of, rsync_progress};
+use crate::engine::plan::{Action, StepState};
 use crate::error::Error;
+use crate::process::{Cmd, Effect, Member, Observed, Pipeline};
+use crate::tools::package_of;
+use crate::tools::rsync::rsync_progress;
 use crate::tools::{bdsync, lvm, rsync, ssh};
 
 pub fn run(ctx: &Ctx, name: &str) -> Result<()> {
@@ -44,7 +47,7 @@ pub fn run(ctx: &Ctx, name: &str) -> Result<()> {
                 Some(refusals.join("; ")),
             )?;
         }
-        return crate::commands::up::refuse(ctx, &plan, &refusals);
+        return crate::engine::execute::refuse(ctx, &plan, &refusals);
     }
     let remove_remote = ssh::remote(
         &b.ssh_argv(&ctx.config),
@@ -71,7 +74,13 @@ pub fn run(ctx: &Ctx, name: &str) -> Result<()> {
     if ctx.global.dry_run || !ran {
         return result;
     }
-    let stats = ctx.runner.take_pipe_stats();
+    // The transfer's statistics travel in its step's output.
+    let stats = plan
+        .steps
+        .iter()
+        .find(|s| matches!(s.action, Action::Pipeline(_)))
+        .and_then(|s| s.output.as_ref())
+        .and_then(|o| o.pipe.clone());
     // Unknown (None) rather than 0 when rsync's stats could not be read.
     let diff = stats.as_ref().and_then(|s| match b.transport {
         Transport::Bdsync => Some(s.bytes),
@@ -251,7 +260,7 @@ pub fn plan(ctx: &Ctx, i: usize, b: &Backup) -> Result<(Plan, Vec<String>, Optio
             b.target.vg, b.target.lv
         ));
     }
-    if let Err(why) = backup_check::target_not_mounted(&target_dev)? {
+    if let Err(why) = backups::target_not_mounted(&target_dev)? {
         refusals.push(why);
     }
     let source_snapshot = b.remote_snapshot();
@@ -300,10 +309,10 @@ pub fn plan(ctx: &Ctx, i: usize, b: &Backup) -> Result<(Plan, Vec<String>, Optio
                     format!("presync-remove:{name}"),
                     format!("remove the previous pre-sync snapshot {presync}"),
                     Cmd::change(lvm::remove_cmd(&b.target.vg, &presync)),
-                    Verify::Backup(BackupVerify::LvAbsent {
+                    BackupVerify::LvAbsent {
                         vg: b.target.vg.clone(),
                         lv: presync.clone(),
-                    }),
+                    },
                 )
                 .why("replaced by one of the target as it is now"),
             );
@@ -346,11 +355,11 @@ pub fn plan(ctx: &Ctx, i: usize, b: &Backup) -> Result<(Plan, Vec<String>, Optio
                     Backup::size_of(&b.snapshots.remote),
                 ),
             ),
-            Verify::Backup(BackupVerify::RemoteLv {
+            BackupVerify::RemoteLv {
                 backup: i,
                 lv: source_snapshot.clone(),
                 present: true,
-            }),
+            },
         )
         .why("a consistent, frozen source to copy from"),
     );
@@ -435,10 +444,10 @@ pub fn plan(ctx: &Ctx, i: usize, b: &Backup) -> Result<(Plan, Vec<String>, Optio
                 b.transport.word()
             ),
             pipeline,
-            Verify::Backup(BackupVerify::Synced(i)),
+            BackupVerify::Synced(i),
         )
         .why("then sampled blocks are compared with the remote snapshot")
-        .guard(Guard::Backup(BackupGuard::TargetNotMounted(i))),
+        .guard(BackupGuard::TargetNotMounted(i)),
     );
 
     // 4. The remote snapshot goes again (it slows every write on the passive node).
@@ -476,12 +485,12 @@ fn cleanup_remote(ctx: &Ctx, b: &Backup, cmd: &Cmd) -> String {
         Err(e) => (None, 0, format!("{e:#}")),
     };
     let gone = out.as_ref().is_ok_and(|o| o.success())
-        && backup_check::remote_lvs(ctx, b)
+        && backups::remote_lvs(ctx, b)
             .is_ok_and(|l| lvm::find(&l, &b.source.vg, &b.remote_snapshot()).is_none());
     let step = format!("cleanup:{}", b.name);
     let mut rec = Record::start(
         &journal,
-        ctx,
+        crate::engine::Context::settings(ctx),
         "backup run",
         &step,
         "remove the remote snapshot after the failure",
@@ -520,7 +529,10 @@ fn journal_result(
     error: Option<String>,
 ) -> Result<()> {
     let journal = Journal::new(&ctx.config.paths.journal);
-    let sync = plan.steps.iter().find(|s| s.pipeline.is_some());
+    let sync = plan
+        .steps
+        .iter()
+        .find(|s| matches!(s.action, Action::Pipeline(_)));
     let touched = sync.is_some_and(|s| matches!(s.state, StepState::Done | StepState::Failed));
     let rec = ResultRecord {
         time: now_rfc3339(),
@@ -554,10 +566,10 @@ fn remove_remote_snapshot(ctx: &Ctx, b: &Backup, i: usize, id: String, what: &st
         id,
         format!("{what} {}/{snap} on {}", b.source.vg, b.source.host),
         remote_cmd(ctx, b, lvm::remove_cmd(&b.source.vg, &snap)),
-        Verify::Backup(BackupVerify::RemoteLv {
+        BackupVerify::RemoteLv {
             backup: i,
             lv: snap,
             present: false,
-        }),
+        },
     )
 }

@@ -22,10 +22,10 @@ use std::time::{Duration, SystemTime};
 use anyhow::Result;
 
 use super::{MountRecord, ResultRecord, each_result, read_record};
-use crate::commands::status::{Area, Problem};
 use crate::config::Backup;
-use crate::engine::Ctx;
-use crate::engine::backup_check::mounts_of;
+use crate::context::Ctx;
+use crate::domain::backups::mounts_of;
+use crate::domain::state::{Area, Problem};
 use crate::tools::{lvm, mount};
 
 /// A snapshot fuller than this (percent of its COW space) is a warning.
@@ -430,13 +430,13 @@ mod tests {
                 mount,
             }],
         };
-        let verdicts = |s: &Survey| -> Vec<(crate::commands::status::Severity, String)> {
+        let verdicts = |s: &Survey| -> Vec<(crate::domain::state::Severity, String)> {
             s.problems(&cfg.backups)
                 .into_iter()
                 .map(|p| (p.severity, p.message))
                 .collect()
         };
-        use crate::commands::status::Severity::*;
+        use crate::domain::state::Severity::*;
         let ok = run("2024-05-01T11:30:00Z", "ok");
         assert!(
             verdicts(&survey(

@@ -15,234 +15,23 @@
 //! `nfs-manage backup wrap-remote`, which writes its exit status to a file; the pipeline reads
 //! the file afterwards and counts a missing report as a failure.
 //!
-//! `std::process` is used here instead of duct because the pipe ends must be owned exactly:
-//! an end held open by the parent keeps the reader from ever seeing end-of-file.
+//! The pipe ends are owned exactly: an end held open by the parent would keep the reader
+//! from ever seeing end-of-file.
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use serde::{Deserialize, Serialize};
 
-use super::{Cmd, Effect, Output, Runner, package_of};
-use crate::error::Error;
+use super::Runner;
+use crate::process::{Cmd, MemberStatus, Output, PipeStats, Pipeline, Report};
 
 const BUF: usize = 128 * 1024;
 const TAIL: usize = 16 * 1024;
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Member {
-    /// How messages name it: "bdsync --patch", "bdsync (client)".
-    pub name: String,
-    pub cmd: Cmd,
-}
-
-/// A process started by a member, whose exit status a wrapper writes to `status_file`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Observed {
-    pub name: String,
-    pub status_file: PathBuf,
-}
-
-/// What the wrapper writes (JSON) when the observed process ends.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct Report {
-    pub rc: Option<i32>,
-    pub signal: Option<i32>,
-    pub stderr: String,
-}
-
-#[derive(Debug, Clone)]
-pub struct Pipeline {
-    pub members: Vec<Member>,
-    pub observed: Vec<Observed>,
-    pub timeout: Duration,
-    /// Bytes per second through the copiers.
-    pub bwlimit: Option<u64>,
-    /// Progress bar label.
-    pub label: String,
-    /// Reads progress (bytes done) from a line of the last member's stdout (rsync's
-    /// `--info=progress2`); without it, progress is the bytes through the copiers.
-    pub stdout_progress: Option<fn(&str) -> Option<u64>>,
-}
-
-impl Pipeline {
-    /// `a | b`, each member shell-quoted: paste-able into a root shell.
-    pub fn display(&self) -> String {
-        self.members
-            .iter()
-            .map(|m| m.cmd.to_string())
-            .collect::<Vec<_>>()
-            .join(" | ")
-    }
-
-    /// Every member's argv, separated by "|": for the journal.
-    pub fn flat_argv(&self) -> Vec<String> {
-        let mut v = Vec::new();
-        for (i, m) in self.members.iter().enumerate() {
-            if i > 0 {
-                v.push("|".to_string());
-            }
-            v.extend(m.cmd.argv.iter().cloned());
-        }
-        v
-    }
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct MemberStatus {
-    pub name: String,
-    pub rc: Option<i32>,
-    pub signal: Option<i32>,
-    pub stderr: String,
-    /// Observed processes only: no report was written.
-    pub unreported: bool,
-}
-
-impl MemberStatus {
-    pub fn ok(&self) -> bool {
-        self.rc == Some(0) && !self.unreported
-    }
-    fn sigpipe(&self) -> bool {
-        self.signal == Some(nix::sys::signal::Signal::SIGPIPE as i32)
-    }
-    fn ending(&self) -> String {
-        if self.unreported {
-            return "no exit status was reported".into();
-        }
-        match (self.rc, self.signal) {
-            (Some(rc), _) => format!("exit {rc}"),
-            (None, Some(s)) => match nix::sys::signal::Signal::try_from(s) {
-                Ok(sig) => format!("killed by {sig}"),
-                Err(_) => format!("killed by signal {s}"),
-            },
-            (None, None) => "killed".into(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PipeStats {
-    /// Bytes that went through the copiers (the diff stream, for bdsync).
-    pub bytes: u64,
-    /// The last member's stdout (its last 16 KiB).
-    pub stdout_tail: String,
-    pub members: Vec<MemberStatus>,
-    pub observed: Vec<MemberStatus>,
-    /// The copier's complaint, e.g. a member stopped reading before the end of the stream.
-    pub copy_error: Option<String>,
-    pub duration: Duration,
-    pub timed_out: bool,
-}
-
-impl PipeStats {
-    pub fn success(&self) -> bool {
-        !self.timed_out
-            && self.copy_error.is_none()
-            && self.members.iter().all(MemberStatus::ok)
-            && self.observed.iter().all(MemberStatus::ok)
-    }
-
-    /// The failure, cause first. A member killed by SIGPIPE (or a copier that could not
-    /// deliver) only says that its reader went away: then the cause is the first member to
-    /// its right that failed on its own. Otherwise an observed process that failed is the
-    /// cause (its client fails because of it), else the left-most failing member (the ones
-    /// to its right fail on the cut stream). The others follow as "also:".
-    pub fn describe(&self) -> Option<(Option<i32>, String)> {
-        if self.success() {
-            return None;
-        }
-        let failed = |m: &&MemberStatus| !m.ok();
-        let cut_at = self.members.iter().position(MemberStatus::sigpipe);
-        let mut cause: Option<&MemberStatus> = None;
-        if let Some(k) = cut_at {
-            cause = self.members[k + 1..]
-                .iter()
-                .find(|m| !m.ok() && !m.sigpipe());
-        }
-        if cause.is_none() && cut_at.is_none() {
-            cause = self
-                .observed
-                .iter()
-                .find(|m| !m.ok() && !m.unreported)
-                .or_else(|| self.members.iter().find(|m| !m.ok() && !m.sigpipe()));
-        }
-        let mut lines = Vec::new();
-        if self.timed_out {
-            lines.push(format!(
-                "the pipeline was killed after {} (time limit)",
-                humantime::format_duration(Duration::from_secs(self.duration.as_secs()))
-            ));
-        }
-        let mut rc = None;
-        let line = |m: &MemberStatus, head: String| {
-            let err = m.stderr.trim();
-            if err.is_empty() {
-                head
-            } else {
-                format!("{head}: {}", err.replace('\n', "\n    "))
-            }
-        };
-        match cause {
-            Some(m) => {
-                rc = m.rc;
-                lines.push(line(
-                    m,
-                    format!("pipe member `{}` failed ({})", m.name, m.ending()),
-                ));
-            }
-            None => {
-                if let Some(e) = &self.copy_error {
-                    lines.push(e.clone());
-                }
-            }
-        }
-        let others = self
-            .observed
-            .iter()
-            .chain(&self.members)
-            .filter(failed)
-            .filter(|m| cause.is_none_or(|c| !std::ptr::eq(*m, c)));
-        for m in others {
-            if lines.is_empty() {
-                rc = m.rc;
-                lines.push(line(
-                    m,
-                    format!("pipe member `{}` failed ({})", m.name, m.ending()),
-                ));
-            } else {
-                lines.push(line(
-                    m,
-                    format!("also: pipe member `{}` ended with {}", m.name, m.ending()),
-                ));
-            }
-        }
-        if cause.is_some()
-            && let Some(e) = &self.copy_error
-        {
-            lines.push(format!("also: {e}"));
-        }
-        if rc == Some(0) || rc.is_none() {
-            rc = Some(1);
-        }
-        Some((rc.filter(|_| !self.timed_out), lines.join("\n")))
-    }
-}
-
-/// rsync `--info=progress2`: "     32,768,000  97%   31.25MB/s    0:00:01 (xfr#1, …)".
-pub fn rsync_progress(line: &str) -> Option<u64> {
-    let first = line.split_whitespace().next()?;
-    let rest = line.split_whitespace().nth(1)?;
-    if !rest.ends_with('%') {
-        return None;
-    }
-    first.replace(',', "").parse().ok()
-}
 
 /// A line parser and where it stores the last value it found.
 type LineProgress = (fn(&str) -> Option<u64>, Arc<AtomicU64>);
@@ -330,8 +119,8 @@ fn status_of(s: ExitStatus) -> (Option<i32>, Option<i32>) {
 impl Runner {
     /// Run a pipeline to completion (or its time limit). Like [`Runner::run`], a failing
     /// member is not an error but an `Output` whose `rc` is the cause's exit code and whose
-    /// `stderr` names every failing member, cause first. The details (bytes, statuses) are
-    /// kept for [`Runner::take_pipe_stats`].
+    /// `stderr` names every failing member, cause first. The details (bytes, statuses) travel
+    /// in the output's `pipe`.
     pub fn run_pipeline(&self, p: &Pipeline, show_progress: bool) -> Result<Output> {
         let stats = self.pipeline_inner(p, show_progress)?;
         let (rc, stderr) = match stats.describe() {
@@ -359,37 +148,19 @@ impl Runner {
             stderr,
             duration: stats.duration,
             timed_out: stats.timed_out,
+            pipe: Some(stats),
         };
-        *self.last_pipe.lock().unwrap_or_else(|e| e.into_inner()) = Some(stats);
         Ok(out)
-    }
-
-    /// The statistics of the last pipeline run (bytes, each member's status).
-    pub fn take_pipe_stats(&self) -> Option<PipeStats> {
-        self.last_pipe
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
     }
 
     fn pipeline_inner(&self, p: &Pipeline, show_progress: bool) -> Result<PipeStats> {
         if p.members.is_empty() {
             bail!("internal error: empty pipeline");
         }
-        let mut programs = Vec::new();
+        // Every member is checked (dry run, tool present) before any is started.
+        let mut commands = Vec::new();
         for m in &p.members {
-            if m.cmd.effect == Effect::Change && self.dry_run {
-                bail!(
-                    "internal error: refusing to run `{}` in dry-run mode",
-                    p.display()
-                );
-            }
-            programs.push(
-                which::which(m.cmd.program()).map_err(|_| Error::ToolMissing {
-                    tool: m.cmd.program().to_string(),
-                    package: package_of(m.cmd.program()),
-                })?,
-            );
+            commands.push(self.command(&m.cmd, false)?);
         }
         for o in &p.observed {
             // A report left by an earlier run must not count for this one.
@@ -413,23 +184,15 @@ impl Runner {
         let mut stdout_thread = None;
         let mut prev_stdout: Option<std::process::ChildStdout> = None;
         let spawn_all = (|| -> Result<()> {
-            for (i, (m, prog)) in p.members.iter().zip(&programs).enumerate() {
-                let mut c = Command::new(prog);
-                c.args(&m.cmd.argv[1..])
-                    .env("LC_ALL", "C")
-                    .stdin(if i == 0 {
-                        Stdio::null()
-                    } else {
-                        Stdio::piped()
-                    })
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped());
-                let mut child = c
-                    .spawn()
-                    .with_context(|| format!("cannot start `{}`", m.cmd))?;
-                drop(c);
-                self.spawned
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            for (i, (m, mut c)) in p.members.iter().zip(commands).enumerate() {
+                c.stdin(if i == 0 {
+                    Stdio::null()
+                } else {
+                    Stdio::piped()
+                })
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+                let mut child = self.spawn(c, &m.cmd)?;
                 if let Some(from) = prev_stdout.take() {
                     let to = child.stdin.take().expect("piped stdin");
                     copiers.push(copier(from, to, m.name.clone(), counter.clone(), p.bwlimit));
@@ -567,18 +330,9 @@ impl Runner {
     /// bdsync and ssh): stderr is passed on and its tail kept. No time limit of its own: the
     /// pipeline that started it has one, and its pipes close when that pipeline is killed.
     pub fn run_passthrough(&self, cmd: &Cmd) -> Result<Report> {
-        let prog = which::which(cmd.program()).map_err(|_| Error::ToolMissing {
-            tool: cmd.program().to_string(),
-            package: package_of(cmd.program()),
-        })?;
-        let mut child = Command::new(prog)
-            .args(&cmd.argv[1..])
-            .env("LC_ALL", "C")
-            .stderr(Stdio::piped())
-            .spawn()
-            .with_context(|| format!("cannot start `{cmd}`"))?;
-        self.spawned
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut c = self.command(cmd, false)?;
+        c.stderr(Stdio::piped());
+        let mut child = self.spawn(c, cmd)?;
         let mut err = child.stderr.take().expect("piped stderr");
         let t = std::thread::spawn(move || {
             let mut tail: Vec<u8> = Vec::new();
@@ -610,6 +364,7 @@ impl Runner {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::process::{Member, Observed};
 
     fn runner() -> Runner {
         Runner::new(false, false, Duration::from_secs(5), Duration::from_secs(5))
@@ -643,7 +398,7 @@ mod tests {
         let out = r.run_pipeline(&p, false).unwrap();
         assert!(out.success(), "{out:?}");
         assert_eq!(out.stdout.trim(), "5000000");
-        let s = r.take_pipe_stats().unwrap();
+        let s = out.pipe.clone().unwrap();
         assert_eq!(s.bytes, 5_000_000);
         assert_eq!(r.spawned(), 2);
     }
@@ -794,15 +549,6 @@ mod tests {
             )
             .unwrap_err();
         assert_eq!(crate::error::exit_code_of(&e), crate::exit::TOOL_MISSING);
-    }
-
-    #[test]
-    fn rsync_progress_lines() {
-        assert_eq!(
-            rsync_progress("     32,768,000  97%   31.25MB/s    0:00:01 (xfr#1, to-chk=0/1)"),
-            Some(32_768_000)
-        );
-        assert_eq!(rsync_progress("Number of files: 1 (reg: 1)"), None);
     }
 
     #[test]

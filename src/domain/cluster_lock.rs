@@ -12,12 +12,12 @@
 
 use anyhow::Result;
 
-use super::Ctx;
-use super::journal::now_rfc3339;
-use super::plan::{Step, Verify};
-use super::runner::{Cmd, Output};
 use crate::config::EtcdConfig;
+use crate::context::{Ctx, Step};
+use crate::engine::check::{Check, Fields, Verdict};
+use crate::engine::journal::now_rfc3339;
 use crate::error::Error;
+use crate::process::{Cmd, Output};
 use crate::tools::etcd::{self, Expect, Got, Holder, Write};
 
 /// The key and what it holds now.
@@ -135,9 +135,10 @@ pub fn txn_step(
         id,
         title,
         etcd::txn_cmd(&e.endpoints, e.timeout, key, &expect, &write),
-        Verify::LockHolder { value, before },
+        LockCheck { value, before },
     )
     .why(why)
+    .bind(bind_revision)
 }
 
 /// `NODE@now` for this node.
@@ -239,13 +240,39 @@ pub fn release_step(ctx: &Ctx) -> Result<Option<Step>> {
     }))
 }
 
+/// The journal field of a verified lock write, carried to the later steps of the run.
+pub const FENCING_TOKEN: &str = "fencing_token";
+
+/// The lock holds exactly `value` (`None`: is free), written by the step's transaction.
+pub struct LockCheck {
+    pub value: Option<String>,
+    /// The value the transaction compared against (`None`: absent), to tell a transaction
+    /// that did not apply from one that lost to another writer.
+    pub before: Option<String>,
+}
+
+impl Check<Ctx> for LockCheck {
+    fn check(&self, ctx: &Ctx, out: &Output) -> Result<Verdict> {
+        verify(ctx, self.value.as_deref(), out)
+    }
+
+    /// The fencing token: the revision the transaction created.
+    fn fields(&self, _ctx: &Ctx, out: &Output) -> Fields {
+        let mut f = Fields::new();
+        if let Some(t) = etcd::parse_txn(out).ok().filter(|t| t.succeeded) {
+            f.insert(FENCING_TOKEN.into(), t.revision.into());
+        }
+        f
+    }
+
+    fn lost_to(&self, ctx: &Ctx, out: &Output) -> Option<String> {
+        lost_race(ctx, self.value.as_deref(), self.before.as_deref(), out)
+    }
+}
+
 /// After a lock transaction: it must have succeeded, and a fresh read must show the expected
 /// holder (`None`: absent) written at the transaction's revision.
-pub fn verify(
-    ctx: &Ctx,
-    value: Option<&str>,
-    out: &Output,
-) -> Result<std::result::Result<(), String>> {
+fn verify(ctx: &Ctx, value: Option<&str>, out: &Output) -> Result<Verdict> {
     let st = read(ctx)?.expect("lock configured");
     let txn = match etcd::parse_txn(out) {
         Ok(t) => t,
@@ -282,11 +309,12 @@ pub fn verify(
 
 /// Fill in the revision an earlier lock step of this run wrote (see
 /// `etcd::Expect::WrittenEarlier`). `None` when the command needs none.
-pub fn bind_revision(cmd: &Cmd, revision: Option<i64>) -> Option<Cmd> {
+pub fn bind_revision(cmd: &Cmd, carried: &Fields) -> Option<Cmd> {
     let text = cmd.stdin.as_deref()?;
     if !text.contains(etcd::REVISION_OF_EARLIER_STEP) {
         return None;
     }
+    let revision = carried.get(FENCING_TOKEN).and_then(|v| v.as_i64());
     let mut c = cmd.clone();
     c.stdin = Some(text.replace(
         etcd::REVISION_OF_EARLIER_STEP,
@@ -295,25 +323,12 @@ pub fn bind_revision(cmd: &Cmd, revision: Option<i64>) -> Option<Cmd> {
     Some(c)
 }
 
-/// The fencing token of a verified lock write: the revision the transaction created.
-pub fn fencing_token(out: &Output) -> Option<i64> {
-    etcd::parse_txn(out)
-        .ok()
-        .filter(|t| t.succeeded)
-        .map(|t| t.revision)
-}
-
 /// When a lock transaction lost a race (so the run ends with exit 4, not 1), who holds the
 /// lock now. Lost means: its compare failed, or its result is unknown (killed, timed out,
 /// unreadable) and the key now holds neither what it held before (`before`) nor what this
 /// step wrote (`value`), so another node or run changed it. A transaction that simply did
 /// not apply, with the key as it was, is a failed step (exit 1).
-pub fn lost_race(
-    ctx: &Ctx,
-    value: Option<&str>,
-    before: Option<&str>,
-    out: &Output,
-) -> Option<String> {
+fn lost_race(ctx: &Ctx, value: Option<&str>, before: Option<&str>, out: &Output) -> Option<String> {
     let describe = |st: LockState| {
         if st.got.kv.is_some() {
             st.describe()

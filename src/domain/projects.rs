@@ -602,6 +602,38 @@ pub fn diff(
     ch
 }
 
+/// A project directory: a directory owned by group `gid` with the setgid bit.
+pub struct ProjectDir {
+    pub path: PathBuf,
+    pub gid: u32,
+}
+
+impl crate::engine::check::Check<crate::context::Ctx> for ProjectDir {
+    fn check(
+        &self,
+        _ctx: &crate::context::Ctx,
+        _out: &crate::process::Output,
+    ) -> anyhow::Result<crate::engine::check::Verdict> {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let (path, gid) = (&self.path, self.gid);
+        Ok(match std::fs::metadata(path) {
+            Err(e) => Err(format!("{}: {e}", path.display())),
+            Ok(m) if !m.is_dir() => Err(format!("{} is not a directory", path.display())),
+            Ok(m) if m.gid() != gid => Err(format!(
+                "{} has group {}, expected {gid}",
+                path.display(),
+                m.gid()
+            )),
+            Ok(m) if m.permissions().mode() & 0o2000 == 0 => Err(format!(
+                "{} lacks the setgid bit (mode {:o})",
+                path.display(),
+                m.permissions().mode() & 0o7777
+            )),
+            Ok(_) => Ok(()),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
 
-use super::Ctx;
-use super::check::{Verdict, describe_holders, holders};
-use super::runner::{Effect, Output};
+use super::mounts::{describe_holders, holders};
 use crate::config::Backup;
+use crate::context::Ctx;
+use crate::engine::check::{Check, Guard, Verdict};
+use crate::process::{Effect, Output};
 use crate::tools::{lvm, mount, ssh};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -50,7 +51,19 @@ pub enum BackupVerify {
     NotMounted(PathBuf),
 }
 
-pub fn guard(ctx: &Ctx, g: &BackupGuard) -> Result<Verdict> {
+impl Guard<Ctx> for BackupGuard {
+    fn check(&self, ctx: &Ctx) -> Result<Verdict> {
+        guard(ctx, self)
+    }
+}
+
+impl Check<Ctx> for BackupVerify {
+    fn check(&self, ctx: &Ctx, _out: &Output) -> Result<Verdict> {
+        verify(ctx, self)
+    }
+}
+
+fn guard(ctx: &Ctx, g: &BackupGuard) -> Result<Verdict> {
     Ok(match g {
         BackupGuard::TargetNotMounted(i) => {
             let b = &ctx.config.backups[*i];
@@ -124,7 +137,7 @@ pub fn remote_lvs(ctx: &Ctx, b: &Backup) -> Result<Vec<lvm::Lv>> {
     lvm::parse_lvs_output(&cmd, &out)
 }
 
-pub fn verify(ctx: &Ctx, v: &BackupVerify, _out: &Output) -> Result<Verdict> {
+fn verify(ctx: &Ctx, v: &BackupVerify) -> Result<Verdict> {
     Ok(match v {
         BackupVerify::LvPresent { vg, lv, origin } => {
             let all = local_lvs(ctx, vg)?;

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 
-use super::Ctx;
 use crate::config::Volume;
+use crate::context::Ctx;
 use crate::tools::{drbd, exportfs, ip, mount, systemctl};
 
 #[derive(Debug, Default)]
@@ -46,7 +46,7 @@ impl Facts {
         let drbd_cmd = drbd::status_json_cmd();
         let ip_cmd = ip::show_cmd();
         let units_cmd = systemctl::is_active_cmd(&units);
-        let mut cmds: Vec<&crate::engine::runner::Cmd> = vec![&units_cmd];
+        let mut cmds: Vec<&crate::process::Cmd> = vec![&units_cmd];
         let want_drbd = cfg.has_drbd() && proc_drbd.is_none();
         if want_drbd {
             cmds.push(&drbd_cmd);
@@ -170,17 +170,14 @@ pub fn probe_drbd(ctx: &Ctx) -> Result<Vec<drbd::Resource>> {
     drbd_json(&ctx.runner.run(&drbd::status_json_cmd())?)
 }
 
-fn drbd_json(out: &crate::engine::runner::Output) -> Result<Vec<drbd::Resource>> {
+fn drbd_json(out: &crate::process::Output) -> Result<Vec<drbd::Resource>> {
     if !out.success() {
         return bail_probe(&drbd::status_json_cmd(), out);
     }
     drbd::parse_status_json(&out.stdout)
 }
 
-fn bail_probe<T>(
-    cmd: &crate::engine::runner::Cmd,
-    out: &crate::engine::runner::Output,
-) -> Result<T> {
+fn bail_probe<T>(cmd: &crate::process::Cmd, out: &crate::process::Output) -> Result<T> {
     anyhow::bail!("`{cmd}` failed ({}): {}", out.ending(), out.complaint())
 }
 

@@ -1,0 +1,429 @@
+//! The cluster configuration (`/etc/nfs-manage/cluster.yaml`).
+//!
+//! Loading is strict: unknown keys, wrong types and semantic mistakes (duplicate names,
+//! nested mountpoints, bad unit or interface names…) are all errors, and every error is
+//! reported as `FILE:LINE:COLUMN: PATH: what is wrong and what was expected`.
+//! yaml_serde gives positions for type errors; for the semantic checks we walk the
+//! document's events once (saphyr-parser) to map each key path to where its value stands.
+
+use std::path::Path;
+
+mod backups;
+mod positions;
+mod schema;
+mod validate;
+
+use crate::error::Error;
+pub use backups::{Backup, LvRef, Snapshot, Snapshots, Source, Transport};
+pub use positions::Positions;
+pub use schema::*;
+pub use validate::*;
+
+impl Config {
+    /// Read, parse and validate. Every failure is `Error::Config` (exit 78).
+    pub fn load(path: &Path) -> Result<Config, Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::Config(format!(
+                "{}: cannot read the configuration: {e}",
+                path.display()
+            ))
+        })?;
+        Self::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Config, Error> {
+        let file = path.display().to_string();
+        let config: Config =
+            yaml_serde::from_str(text).map_err(|e| Error::Config(yaml_error(&file, &e)))?;
+        let problems = config.validate();
+        if problems.is_empty() {
+            return Ok(config);
+        }
+        let index = Positions::of(text);
+        Err(Error::Config(render_problems(&file, &index, &problems)))
+    }
+
+    /// The volume whose mountpoint holds `path` (the deepest, though volumes do not nest).
+    pub fn volume_of(&self, path: &Path) -> Option<&Volume> {
+        self.volumes
+            .iter()
+            .filter(|v| path.starts_with(&v.mountpoint))
+            .max_by_key(|v| v.mountpoint.components().count())
+    }
+
+    /// Which node this host is: `--node`, else the short host name. Must be one of `nodes`.
+    pub fn this_node(&self, explicit: Option<&str>) -> Result<String, Error> {
+        let name = match explicit {
+            Some(n) => n.to_string(),
+            None => {
+                let host = nix::unistd::gethostname()
+                    .map_err(|e| Error::Config(format!("cannot read this host's name: {e}")))?;
+                let host = host.to_string_lossy();
+                host.split('.').next().unwrap_or_default().to_string()
+            }
+        };
+        if self.nodes.contains_key(&name) {
+            Ok(name)
+        } else {
+            let known: Vec<&str> = self.nodes.keys().map(String::as_str).collect();
+            Err(Error::Config(format!(
+                "this host is {name:?}, which is not one of the cluster's nodes ({}); pass --node NAME",
+                known.join(", ")
+            )))
+        }
+    }
+
+    pub fn has_drbd(&self) -> bool {
+        self.volumes.iter().any(|v| v.drbd.is_some())
+    }
+
+    /// DRBD resources in config order, each once.
+    pub fn drbd_resources(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for r in self.volumes.iter().filter_map(|v| v.drbd.as_deref()) {
+            if !out.contains(&r) {
+                out.push(r);
+            }
+        }
+        out
+    }
+
+    /// Every unit this config manages: NFS first, then the extra services.
+    pub fn units(&self) -> Vec<&str> {
+        std::iter::once(self.nfs.service.as_str())
+            .chain(self.services.iter().map(String::as_str))
+            .collect()
+    }
+
+    /// True when every volume of `resource` is dual-primary.
+    pub fn resource_dual_primary(&self, resource: &str) -> bool {
+        self.volumes
+            .iter()
+            .filter(|v| v.drbd.as_deref() == Some(resource))
+            .all(|v| v.dual_primary)
+    }
+}
+
+/// `nginx` and `nginx.service` name the same unit.
+pub fn unit_name(s: &str) -> &str {
+    s.strip_suffix(".service").unwrap_or(s)
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub path: String,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Problem {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// "a, b, c", or "none": the names an error message offers instead of an unknown one.
+pub fn names_or_none<S: AsRef<str>>(names: &[S]) -> String {
+    if names.is_empty() {
+        "none".to_string()
+    } else {
+        names
+            .iter()
+            .map(AsRef::as_ref)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    const GOOD: &str = "\
+cluster: labstore-primary
+nodes:
+  labstore1004: { address: 10.64.37.6 }
+  labstore1005: { address: 10.64.37.7 }
+service_ip:
+  address: 10.64.37.18/24
+  interface: eth0
+  announce_to: 10.64.37.1
+volumes:
+  - name: tools
+    drbd: tools
+    device: /dev/drbd4
+    mountpoint: /srv/tools
+    fstype: ext4
+    mount_options: [noatime]
+  - name: misc
+    drbd: misc
+    device: /dev/drbd3
+    mountpoint: /srv/misc
+    fstype: ext4
+services: [nginx]
+";
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(Path::new("c.yaml"), text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn good_config_parses_with_defaults() {
+        let c = parse(GOOD).unwrap();
+        assert_eq!(c.nfs.service, "nfs-server");
+        assert_eq!(c.nfs.exports_dir, Path::new("/etc/exports.d"));
+        assert_eq!(c.volumes[0].mount_options, vec!["noatime"]);
+        assert_eq!(c.service_ip.unwrap().address.prefix_len(), 24);
+        assert_eq!(c.paths.lock, Path::new("/run/nfs-manage/lock"));
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_column() {
+        let bad = GOOD.replace(
+            "    fstype: ext4\n    mount_options",
+            "    fstyp: ext4\n    mount_options",
+        );
+        let e = parse(&bad).unwrap_err();
+        assert!(
+            e.starts_with("c.yaml:14:5: volumes[0]: unknown field `fstyp`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn wrong_type_names_position() {
+        let bad = GOOD.replace("address: 10.64.37.6", "address: nope");
+        let e = parse(&bad).unwrap_err();
+        assert!(e.starts_with("c.yaml:3:"), "{e}");
+        assert!(e.contains("nodes.labstore1004.address"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_name_and_mountpoint_point_at_the_second() {
+        let bad = GOOD
+            .replace("name: misc", "name: tools")
+            .replace("/srv/misc", "/srv/tools");
+        let e = parse(&bad).unwrap_err();
+        assert!(
+            e.contains(
+                "c.yaml:16:11: volumes[1].name: duplicate volume name \"tools\" (also volumes[0])"
+            ),
+            "{e}"
+        );
+        assert!(
+            e.contains("c.yaml:19:17: volumes[1].mountpoint: duplicate mountpoint /srv/tools"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn nested_mountpoints_rejected() {
+        let bad = GOOD.replace("/srv/misc", "/srv/tools/misc");
+        let e = parse(&bad).unwrap_err();
+        assert!(
+            e.contains("volumes[1].mountpoint: /srv/tools/misc is inside volumes[0]'s mountpoint"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn service_ip_needs_prefix_and_sane_interface() {
+        let e = parse(&GOOD.replace("10.64.37.18/24", "10.64.37.18")).unwrap_err();
+        assert!(
+            e.starts_with("c.yaml:6:") && e.contains("prefix length"),
+            "{e}"
+        );
+        let e = parse(&GOOD.replace("interface: eth0", "interface: eth0/x")).unwrap_err();
+        assert!(e.contains("c.yaml:7:14: service_ip.interface:"), "{e}");
+    }
+
+    #[test]
+    fn bad_paths_and_names() {
+        let e = parse(&GOOD.replace("/srv/tools", "srv/../tools")).unwrap_err();
+        assert!(
+            e.contains("volumes[0].mountpoint: \"srv/../tools\" is not a clean absolute path"),
+            "{e}"
+        );
+        let e = parse(&GOOD.replace("name: tools", "name: \"to ols\"")).unwrap_err();
+        assert!(
+            e.contains("volumes[0].name: \"to ols\" is not a volume name"),
+            "{e}"
+        );
+        let e = parse(&GOOD.replace("device: /dev/drbd4", "device: /tmp/x")).unwrap_err();
+        assert!(e.contains("is not under /dev"), "{e}");
+        let e = parse(&GOOD.replace("[noatime]", "[\"noatime,ro\"]")).unwrap_err();
+        assert!(e.contains("volumes[0].mount_options[0]"), "{e}");
+    }
+
+    #[test]
+    fn empty_optional_sections_parse() {
+        assert!(parse(&format!("{GOOD}backups: []\nsync: []\npublic: []\n")).is_ok());
+    }
+
+    const REMOTE: &str = "remote: { ssh: [ssh, -o, BatchMode=yes] }\n";
+
+    #[test]
+    fn sync_entries_are_typed_with_defaults() {
+        let c = parse(&format!(
+            "{GOOD}{REMOTE}sync:\n  - {{ name: tools, path: /srv/tools, bwlimit: 40000, options: [--delete], exclude: [.snapshot/] }}\n  - {{ name: dumps, path: /srv/dumps, direction: pull, source: dumps1001.eqiad.wmnet, peer_path: /data/dumps, timeout: 5m }}\n"
+        ))
+        .unwrap();
+        let t = &c.sync[0];
+        assert_eq!(t.direction, Direction::Push);
+        assert_eq!(t.peer_path(), Path::new("/srv/tools"));
+        assert_eq!(t.timeout, Duration::from_secs(1200));
+        assert_eq!(t.bwlimit, Some(40000));
+        let d = &c.sync[1];
+        assert_eq!(d.direction, Direction::Pull);
+        assert_eq!(d.peer_path(), Path::new("/data/dumps"));
+        assert_eq!(d.timeout, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn sync_entries_are_validated() {
+        let e = parse(&format!(
+            "{GOOD}{REMOTE}sync:\n  - {{ name: a, path: /srv/a, direction: pull }}\n  - {{ name: a, path: /srv/b/, peer: nobody, bwlimit: 0, options: [\"-ae ssh\", --rsh=x, -avz, --dry-run], direction: sideways }}\n"
+        ))
+        .unwrap_err();
+        assert!(e.contains("unknown variant `sideways`"), "{e}");
+        let e = parse(&format!(
+            "{GOOD}{REMOTE}sync:\n  - {{ name: a, path: /srv/a, direction: pull }}\n  - {{ name: a, path: /srv/b/, peer: nobody, bwlimit: 0, options: [\"-a e\", --rsh=x, -ve, --dry-run, -aH], source: x }}\n"
+        ))
+        .unwrap_err();
+        for want in [
+            "sync[0].direction: `direction: pull` needs `source`",
+            "sync[1].name: duplicate sync name",
+            "sync[1].path: \"/srv/b/\" is not a clean absolute path",
+            "sync[1].peer: \"nobody\" is not one of the cluster's nodes",
+            "sync[1].source: source is for `direction: pull`",
+            "sync[1].bwlimit:",
+            "sync[1].options[0]:",
+            "sync[1].options[1]: \"--rsh=x\": the remote shell comes from remote.ssh",
+            "sync[1].options[2]: \"-ve\": the remote shell",
+            "sync[1].options[3]: \"--dry-run\"",
+        ] {
+            assert!(e.contains(want), "{want}\n{e}");
+        }
+        assert!(!e.contains("options[4]"), "{e}");
+        // Without remote.ssh there is no way to reach the peer.
+        let e = parse(&format!("{GOOD}sync:\n  - {{ name: a, path: /srv/a }}\n")).unwrap_err();
+        assert!(e.contains("sync[0]: sync runs rsync over ssh"), "{e}");
+        let e = parse(&format!(
+            "{GOOD}{REMOTE}sync:\n  - {{ name: a, path: /srv/a, direction: pull, source: \"-oProxyCommand=x\" }}\n"
+        ))
+        .unwrap_err();
+        assert!(e.contains("is not a host name or an address"), "{e}");
+    }
+
+    #[test]
+    fn lock_and_failover_sections_are_checked() {
+        let ok = format!(
+            "{GOOD}lock:\n  etcd: {{ endpoints: [\"http://10.64.37.20:2379\", \"https://[fd00::1]:2379\"], prefix: /nfs-manage, timeout: 2s }}\nremote: {{ ssh: [ssh, -o, BatchMode=yes], user: root }}\nfailover:\n  fence_command: [ipmitool, -H, 10.64.40.7, chassis, power, off]\n  remote_timeout: 5m\n"
+        );
+        let c = parse(&ok).unwrap();
+        let e = c.lock.unwrap().etcd;
+        assert_eq!(e.endpoints.len(), 2);
+        assert_eq!(e.timeout, Duration::from_secs(2));
+        assert_eq!(c.failover.fence_command.unwrap()[0], "ipmitool");
+        assert_eq!(c.failover.remote_timeout, Duration::from_secs(300));
+        let e = parse(&format!(
+            "{GOOD}lock:\n  etcd:\n    endpoints: [\"10.64.37.20:2379\"]\n    prefix: nfs-manage/\n"
+        ))
+        .unwrap_err();
+        assert!(
+            e.contains("c.yaml:24:17: lock.etcd.endpoints[0]: \"10.64.37.20:2379\" is not an etcd client URL"),
+            "{e}"
+        );
+        assert!(e.contains("c.yaml:25:13: lock.etcd.prefix:"), "{e}");
+        let e = parse(&format!("{GOOD}lock:\n  etcd: {{ endpoints: [] }}\n")).unwrap_err();
+        assert!(
+            e.contains("lock.etcd.endpoints: expected at least one"),
+            "{e}"
+        );
+        let e = parse(&format!(
+            "{GOOD}lock:\n  etcd: {{ endpoints: [\"http://a:1\"], ttl: 3 }}\n"
+        ))
+        .unwrap_err();
+        assert!(e.contains("unknown field `ttl`"), "{e}");
+        let e = parse(&format!("{GOOD}failover:\n  fence_command: []\n")).unwrap_err();
+        assert!(e.contains("c.yaml:23:18: failover.fence_command:"), "{e}");
+    }
+
+    #[test]
+    fn dual_primary_needs_drbd() {
+        let bad = GOOD.replace(
+            "  - name: misc\n    drbd: misc\n",
+            "  - name: misc\n    dual_primary: true\n",
+        );
+        let e = parse(&bad).unwrap_err();
+        assert!(
+            e.contains("volumes[1].dual_primary: dual_primary needs a DRBD resource"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn this_node_must_be_listed() {
+        let c = parse(GOOD).unwrap();
+        assert_eq!(c.this_node(Some("labstore1005")).unwrap(), "labstore1005");
+        let e = c.this_node(Some("other")).unwrap_err().to_string();
+        assert!(
+            e.contains("labstore1004, labstore1005") && e.contains("--node"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn public_exports_and_exports_section() {
+        let c = parse(&format!(
+            "{GOOD}public:\n  - {{ name: scratch, path: /srv/misc/scratch, options: [rw, sync], fsid: 9 }}\nexports: {{ max_shrink_percent: 10, clients_timeout: 5s }}\n"
+        ))
+        .unwrap();
+        assert_eq!(c.public[0].clients, ["*"]);
+        assert_eq!(c.exports.max_shrink_percent, 10);
+        assert_eq!(c.exports.backup, Path::new("/etc/exports.bak"));
+        assert_eq!(c.exports.clients_timeout, Duration::from_secs(5));
+        assert_eq!(parse(GOOD).unwrap().exports.max_shrink_percent, 20);
+        let e = parse(&format!(
+            "{GOOD}public:\n  - {{ name: s, path: /scratch, clients: [\"10.0.0.0/33\"], options: [\"rw,sync\", fsid=3], fsid: 9 }}\nexports: {{ max_shrink_percent: 120 }}\n"
+        ))
+        .unwrap_err();
+        for want in [
+            "public[0].path: /scratch is not on any volume",
+            "public[0].clients[0]: \"10.0.0.0/33\" is not a client",
+            "public[0].options[0]:",
+            "public[0].options[1]: the fsid has its own key",
+            "exports.max_shrink_percent: 120 is not a percentage",
+        ] {
+            assert!(e.contains(want), "missing {want:?} in {e}");
+        }
+    }
+
+    #[test]
+    fn clients_are_normalised() {
+        assert_eq!(parse_client("192.0.2.7").as_deref(), Some("192.0.2.7"));
+        assert_eq!(
+            parse_client("192.0.2.7/24").as_deref(),
+            Some("192.0.2.0/24")
+        );
+        assert_eq!(parse_client("192.0.2.7/32").as_deref(), Some("192.0.2.7"));
+        assert_eq!(
+            parse_client("2001:db8::1/64").as_deref(),
+            Some("2001:db8::/64")
+        );
+        assert_eq!(parse_client("host.example"), None);
+        assert_eq!(parse_client("*"), None);
+    }
+
+    #[test]
+    fn positions_cover_flow_and_block_styles() {
+        let pos = Positions::of(GOOD);
+        assert_eq!(pos.find("nodes.labstore1005.address"), Some((4, 28)));
+        assert_eq!(pos.find("volumes[1].fstype"), Some((20, 13)));
+        assert_eq!(pos.find("volumes[0].mount_options[0]"), Some((15, 21)));
+        assert_eq!(pos.find("volumes[0].nothing"), Some((10, 5)));
+    }
+}

@@ -1,0 +1,608 @@
+//! Checks of the whole config beyond its types: names, addresses, paths, units, exports and
+//! sync entries, each problem reported at the key it concerns.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::net::IpAddr;
+use std::path::{Component, Path};
+
+use ipnet::IpNet;
+
+use super::*;
+
+impl Config {
+    /// Semantic checks that serde cannot express. Returns (key path, message) pairs.
+    pub fn validate(&self) -> Vec<Problem> {
+        let mut p = Vec::new();
+        check_name(&mut p, "cluster", &self.cluster, "a cluster name");
+        if self.nodes.is_empty() {
+            p.push(Problem::new("nodes", "expected at least one node"));
+        }
+        for name in self.nodes.keys() {
+            check_name(&mut p, &format!("nodes.{name}"), name, "a host name");
+        }
+        if let Some(ip) = &self.service_ip {
+            if !valid_ifname(&ip.interface) {
+                p.push(Problem::new(
+                    "service_ip.interface",
+                    format!(
+                        "{:?} is not an interface name (1-15 characters, no '/', ':' or spaces)",
+                        ip.interface
+                    ),
+                ));
+            }
+            if ip.address.addr() == ip.address.network()
+                && ip.address.prefix_len() < ip.address.max_prefix_len()
+            {
+                p.push(Problem::new(
+                    "service_ip.address",
+                    format!(
+                        "{} is a network address; expected a host address inside it",
+                        ip.address
+                    ),
+                ));
+            }
+            if let Some(gw) = ip.announce_to
+                && gw.is_ipv4() != ip.address.addr().is_ipv4()
+            {
+                p.push(Problem::new(
+                    "service_ip.announce_to",
+                    "expected an address of the same family as service_ip.address",
+                ));
+            }
+        }
+        check_unit(&mut p, "nfs.service", &self.nfs.service);
+        check_abs(&mut p, "nfs.exports_dir", &self.nfs.exports_dir);
+        check_abs(&mut p, "projects_dir", &self.projects_dir);
+        check_abs(&mut p, "paths.journal", &self.paths.journal);
+        check_abs(&mut p, "paths.lock", &self.paths.lock);
+        check_abs(&mut p, "paths.state", &self.paths.state);
+        // A backup host may have backups and no volumes of its own.
+        if self.volumes.is_empty() && self.backups.is_empty() {
+            p.push(Problem::new("volumes", "expected at least one volume"));
+        }
+        let mut names: HashMap<&str, usize> = HashMap::new();
+        let mut mountpoints: HashMap<&Path, usize> = HashMap::new();
+        let mut devices: HashMap<&Path, usize> = HashMap::new();
+        for (i, v) in self.volumes.iter().enumerate() {
+            let at = |k: &str| format!("volumes[{i}].{k}");
+            check_name(&mut p, &at("name"), &v.name, "a volume name");
+            if let Some(first) = names.insert(&v.name, i) {
+                p.push(Problem::new(
+                    at("name"),
+                    format!("duplicate volume name {:?} (also volumes[{first}])", v.name),
+                ));
+            }
+            if let Some(res) = &v.drbd {
+                check_name(&mut p, &at("drbd"), res, "a DRBD resource name");
+            } else if v.dual_primary {
+                p.push(Problem::new(
+                    at("dual_primary"),
+                    "dual_primary needs a DRBD resource (volumes[].drbd)",
+                ));
+            }
+            check_abs(&mut p, &at("device"), &v.device);
+            if !v.device.starts_with("/dev/") {
+                p.push(Problem::new(
+                    at("device"),
+                    format!("{} is not under /dev", v.device.display()),
+                ));
+            }
+            if let Some(first) = devices.insert(&v.device, i) {
+                p.push(Problem::new(
+                    at("device"),
+                    format!("device {} is also volumes[{first}]'s", v.device.display()),
+                ));
+            }
+            check_abs(&mut p, &at("mountpoint"), &v.mountpoint);
+            if v.mountpoint == Path::new("/") {
+                p.push(Problem::new(
+                    at("mountpoint"),
+                    "the root directory cannot be a volume's mountpoint",
+                ));
+            }
+            if let Some(first) = mountpoints.insert(&v.mountpoint, i) {
+                p.push(Problem::new(
+                    at("mountpoint"),
+                    format!(
+                        "duplicate mountpoint {} (also volumes[{first}])",
+                        v.mountpoint.display()
+                    ),
+                ));
+            }
+            if v.fstype.is_empty()
+                || !v
+                    .fstype
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+            {
+                p.push(Problem::new(
+                    at("fstype"),
+                    format!("{:?} is not a filesystem type like ext4 or ocfs2", v.fstype),
+                ));
+            }
+            for (j, o) in v.mount_options.iter().enumerate() {
+                if o.is_empty() || o.contains(',') || o.chars().any(char::is_whitespace) {
+                    p.push(Problem::new(
+                        format!("volumes[{i}].mount_options[{j}]"),
+                        format!(
+                            "{o:?}: expected one option per list item, without commas or spaces"
+                        ),
+                    ));
+                }
+            }
+        }
+        for (i, a) in self.volumes.iter().enumerate() {
+            for (j, b) in self.volumes.iter().enumerate() {
+                if i != j && a.mountpoint != b.mountpoint && b.mountpoint.starts_with(&a.mountpoint)
+                {
+                    p.push(Problem::new(
+                        format!("volumes[{j}].mountpoint"),
+                        format!(
+                            "{} is inside volumes[{i}]'s mountpoint {}; nested volumes are not supported",
+                            b.mountpoint.display(),
+                            a.mountpoint.display()
+                        ),
+                    ));
+                }
+            }
+        }
+        for (i, s) in self.services.iter().enumerate() {
+            check_unit(&mut p, &format!("services[{i}]"), s);
+            if unit_name(s) == unit_name(&self.nfs.service) {
+                p.push(Problem::new(
+                    format!("services[{i}]"),
+                    "the NFS service is managed by nfs.service; do not list it again",
+                ));
+            }
+        }
+        if let Some(l) = &self.lock {
+            check_etcd(&mut p, &l.etcd);
+        }
+        if let Some(r) = &self.remote {
+            if r.ssh.is_empty() || r.ssh[0].is_empty() {
+                p.push(Problem::new(
+                    "remote.ssh",
+                    "expected the ssh command as a list, like [ssh, -o, BatchMode=yes]",
+                ));
+            }
+            check_name(&mut p, "remote.user", &r.user, "a user name");
+        }
+        if let Some(f) = &self.failover.fence_command
+            && (f.is_empty() || f[0].is_empty())
+        {
+            p.push(Problem::new(
+                "failover.fence_command",
+                "expected a command as a list (argv, no shell), like [ipmitool, -H, 10.64.40.7, chassis, power, off]; leave it out for none",
+            ));
+        }
+        self.validate_exports(&mut p);
+        self.validate_sync(&mut p);
+        backups::validate(self, &mut p);
+        for (key, d) in [
+            ("failover.fence_timeout", self.failover.fence_timeout),
+            ("failover.ssh_timeout", self.failover.ssh_timeout),
+            ("failover.remote_timeout", self.failover.remote_timeout),
+        ] {
+            if d.is_zero() {
+                p.push(Problem::new(key, "expected a duration above zero"));
+            }
+        }
+        if self.timeouts.probe.is_zero() {
+            p.push(Problem::new(
+                "timeouts.probe",
+                "expected a duration above zero",
+            ));
+        }
+        if self.timeouts.step.is_zero() {
+            p.push(Problem::new(
+                "timeouts.step",
+                "expected a duration above zero",
+            ));
+        }
+        p
+    }
+
+    fn validate_exports(&self, p: &mut Vec<Problem>) {
+        let e = &self.exports;
+        if e.max_shrink_percent > 100 {
+            p.push(Problem::new(
+                "exports.max_shrink_percent",
+                format!(
+                    "{} is not a percentage: expected 0-100",
+                    e.max_shrink_percent
+                ),
+            ));
+        }
+        check_abs(p, "exports.backup", &e.backup);
+        if e.clients_timeout.is_zero() {
+            p.push(Problem::new(
+                "exports.clients_timeout",
+                "expected a duration above zero",
+            ));
+        }
+        let mut names: HashMap<&str, usize> = HashMap::new();
+        let mut fsids: HashMap<u32, usize> = HashMap::new();
+        let mut paths: HashMap<&Path, usize> = HashMap::new();
+        for (i, x) in self.public.iter().enumerate() {
+            let at = |k: &str| format!("public[{i}].{k}");
+            check_name(p, &at("name"), &x.name, "an export name");
+            if let Some(first) = names.insert(&x.name, i) {
+                p.push(Problem::new(
+                    at("name"),
+                    format!(
+                        "duplicate public export name {:?} (also public[{first}])",
+                        x.name
+                    ),
+                ));
+            }
+            check_abs(p, &at("path"), &x.path);
+            if let Some(first) = paths.insert(&x.path, i) {
+                p.push(Problem::new(
+                    at("path"),
+                    format!("{} is also public[{first}]'s path", x.path.display()),
+                ));
+            }
+            if self.volume_of(&x.path).is_none() {
+                p.push(Problem::new(
+                    at("path"),
+                    format!(
+                        "{} is not on any volume; expected a path under one of the volumes' mountpoints",
+                        x.path.display()
+                    ),
+                ));
+            }
+            if let Some(first) = fsids.insert(x.fsid, i) {
+                p.push(Problem::new(
+                    at("fsid"),
+                    format!(
+                        "fsid {} is also public[{first}]'s; each export needs its own",
+                        x.fsid
+                    ),
+                ));
+            }
+            if x.clients.is_empty() {
+                p.push(Problem::new(
+                    at("clients"),
+                    "expected at least one client (\"*\" for everyone)",
+                ));
+            }
+            for (j, c) in x.clients.iter().enumerate() {
+                if c != "*" && parse_client(c).is_none() {
+                    p.push(Problem::new(
+                        format!("public[{i}].clients[{j}]"),
+                        format!("{c:?} is not a client: expected \"*\", an address or a CIDR like 192.0.2.0/24"),
+                    ));
+                }
+            }
+            check_export_options(p, &at("options"), &x.options);
+        }
+    }
+
+    fn validate_sync(&self, p: &mut Vec<Problem>) {
+        let mut names: HashMap<&str, usize> = HashMap::new();
+        for (i, e) in self.sync.iter().enumerate() {
+            let at = |k: &str| format!("sync[{i}].{k}");
+            check_name(p, &at("name"), &e.name, "a sync entry name");
+            if let Some(first) = names.insert(&e.name, i) {
+                p.push(Problem::new(
+                    at("name"),
+                    format!("duplicate sync name {:?} (also sync[{first}])", e.name),
+                ));
+            }
+            check_abs(p, &at("path"), &e.path);
+            if e.path == Path::new("/") {
+                p.push(Problem::new(
+                    at("path"),
+                    "refusing to sync the root directory",
+                ));
+            }
+            if let Some(pp) = &e.peer_path {
+                check_abs(p, &at("peer_path"), pp);
+                if pp == Path::new("/") {
+                    p.push(Problem::new(
+                        at("peer_path"),
+                        "refusing to sync the root directory",
+                    ));
+                }
+            }
+            match e.direction {
+                Direction::Push => {
+                    if e.source.is_some() {
+                        p.push(Problem::new(
+                            at("source"),
+                            "source is for `direction: pull`; a push goes to `peer`",
+                        ));
+                    }
+                    match &e.peer {
+                        Some(peer) if !self.nodes.contains_key(peer) => p.push(Problem::new(
+                            at("peer"),
+                            format!("{peer:?} is not one of the cluster's nodes"),
+                        )),
+                        Some(_) => {}
+                        None if self.nodes.len() != 2 => p.push(Problem::new(
+                            at("peer"),
+                            "expected the node to push to (there is no single other node to default to)",
+                        )),
+                        None => {}
+                    }
+                }
+                Direction::Pull => {
+                    if e.peer.is_some() {
+                        p.push(Problem::new(
+                            at("peer"),
+                            "peer is for `direction: push`; a pull comes from `source`",
+                        ));
+                    }
+                    match &e.source {
+                        None => p.push(Problem::new(
+                            at("direction"),
+                            "`direction: pull` needs `source`, the host to pull from",
+                        )),
+                        Some(s) if !valid_host(s) => p.push(Problem::new(
+                            at("source"),
+                            format!("{s:?} is not a host name or an address"),
+                        )),
+                        Some(_) => {}
+                    }
+                }
+            }
+            if self.remote.is_none() {
+                p.push(Problem::new(
+                    format!("sync[{i}]"),
+                    "sync runs rsync over ssh: the `remote` section (remote.ssh) is required",
+                ));
+            }
+            if e.bwlimit == Some(0) {
+                p.push(Problem::new(
+                    at("bwlimit"),
+                    "expected KiB per second above zero (leave it out for no limit)",
+                ));
+            }
+            if e.timeout.is_zero() || e.timeout.subsec_nanos() != 0 {
+                p.push(Problem::new(
+                    at("timeout"),
+                    "expected a whole number of seconds above zero, like 20m",
+                ));
+            }
+            if e.max_runtime.is_zero() {
+                p.push(Problem::new(
+                    at("max_runtime"),
+                    "expected a duration above zero",
+                ));
+            }
+            for (j, o) in e.options.iter().enumerate() {
+                let flag = o.split('=').next().unwrap_or_default();
+                let why = if !o.starts_with('-')
+                    || o.chars().any(|c| c.is_whitespace() || c.is_control())
+                {
+                    Some(
+                        "expected one rsync option per item, like --delete (starting with '-', no spaces)",
+                    )
+                } else if matches!(flag, "-e" | "--rsh" | "--rsync-path")
+                    || (flag.starts_with('-') && !flag.starts_with("--") && flag.contains('e'))
+                {
+                    Some(
+                        "the remote shell comes from remote.ssh; do not set -e/--rsh/--rsync-path here",
+                    )
+                } else if matches!(
+                    flag,
+                    "-n" | "--dry-run" | "--remove-source-files" | "--daemon" | "--server"
+                ) {
+                    Some("this option changes what a sync run means; it is not allowed here")
+                } else {
+                    None
+                };
+                if let Some(why) = why {
+                    p.push(Problem::new(
+                        format!("sync[{i}].options[{j}]"),
+                        format!("{o:?}: {why}"),
+                    ));
+                }
+            }
+            for (j, x) in e.exclude.iter().enumerate() {
+                if x.is_empty() || x.contains('\n') {
+                    p.push(Problem::new(
+                        format!("sync[{i}].exclude[{j}]"),
+                        "expected one rsync exclude pattern per item, on one line",
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// An NFS client as nfs-manage writes it: an IP address, or a network in CIDR form
+/// (normalised: host bits cleared; a full-length prefix is written as a plain address).
+pub fn parse_client(s: &str) -> Option<String> {
+    if let Ok(a) = s.parse::<IpAddr>() {
+        return Some(a.to_string());
+    }
+    let n: IpNet = s.parse().ok()?;
+    if n.prefix_len() == n.max_prefix_len() {
+        Some(n.addr().to_string())
+    } else {
+        Some(n.trunc().to_string())
+    }
+}
+
+/// Export options as a list, one per item: `rw`, `sync`, `sec=sys`… The fsid is its own key.
+pub fn check_export_options(p: &mut Vec<Problem>, path: &str, options: &[String]) {
+    for (j, o) in options.iter().enumerate() {
+        let bad = o.is_empty()
+            || !o
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_=:.-/@".contains(c));
+        if bad {
+            p.push(Problem::new(
+                format!("{path}[{j}]"),
+                format!("{o:?}: expected one export option per list item, like rw or sec=sys (no commas, spaces or parentheses)"),
+            ));
+        } else if o.starts_with("fsid=") {
+            p.push(Problem::new(
+                format!("{path}[{j}]"),
+                "the fsid has its own key (fsid:); do not put it in the options",
+            ));
+        }
+    }
+}
+
+pub(crate) fn check_name(p: &mut Vec<Problem>, path: &str, value: &str, what: &str) {
+    let ok = !value.is_empty()
+        && value.len() <= 64
+        && value
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    if !ok {
+        p.push(Problem::new(
+            path,
+            format!("{value:?} is not {what}: expected 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"),
+        ));
+    }
+}
+
+fn check_etcd(p: &mut Vec<Problem>, e: &EtcdConfig) {
+    if e.endpoints.is_empty() {
+        p.push(Problem::new(
+            "lock.etcd.endpoints",
+            "expected at least one etcd client URL, like http://10.64.37.20:2379",
+        ));
+    }
+    for (i, url) in e.endpoints.iter().enumerate() {
+        if !valid_endpoint(url) {
+            p.push(Problem::new(
+                format!("lock.etcd.endpoints[{i}]"),
+                format!("{url:?} is not an etcd client URL: expected http:// or https://, a host and a port, like http://10.64.37.20:2379"),
+            ));
+        }
+    }
+    // The prefix goes into etcdctl transaction text: keep it to plain characters.
+    let clean = e.prefix.starts_with('/')
+        && e.prefix.len() > 1
+        && !e.prefix.ends_with('/')
+        && !e.prefix.contains("//")
+        && e.prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c));
+    if !clean {
+        p.push(Problem::new(
+            "lock.etcd.prefix",
+            format!(
+                "{:?} is not a key prefix: expected /like/this (letters, digits, '.', '_', '-'; no trailing '/')",
+                e.prefix
+            ),
+        ));
+    }
+    if e.timeout.is_zero() {
+        p.push(Problem::new(
+            "lock.etcd.timeout",
+            "expected a duration above zero",
+        ));
+    }
+}
+
+/// `http://host:port` or `https://host:port` (IPv6 hosts in brackets), nothing after the port.
+fn valid_endpoint(url: &str) -> bool {
+    let Some(rest) = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let Some((host, port)) = rest.rsplit_once(':') else {
+        return false;
+    };
+    let host_ok = if let Some(h) = host.strip_prefix('[') {
+        h.strip_suffix(']')
+            .is_some_and(|a| a.parse::<std::net::Ipv6Addr>().is_ok())
+    } else {
+        !host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-".contains(c))
+    };
+    host_ok && port.parse::<u16>().is_ok_and(|p| p > 0)
+}
+
+fn check_unit(p: &mut Vec<Problem>, path: &str, value: &str) {
+    let ok = !value.is_empty()
+        && !value.starts_with('-')
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "@._:-\\".contains(c));
+    if !ok {
+        p.push(Problem::new(
+            path,
+            format!("{value:?} is not a systemd unit name like nfs-server or nginx.service"),
+        ));
+    }
+}
+
+pub(crate) fn check_abs(p: &mut Vec<Problem>, path: &str, value: &Path) {
+    let s = value.to_string_lossy();
+    let clean = value.is_absolute()
+        && (s == "/" || !s.ends_with('/'))
+        && !s.contains("//")
+        && value
+            .components()
+            .all(|c| matches!(c, Component::RootDir | Component::Normal(_)))
+        && !s.chars().any(|c| c.is_control());
+    if !clean {
+        p.push(Problem::new(
+            path,
+            format!("{s:?} is not a clean absolute path (expected /like/this, without '.', '..', '//' or a trailing '/')"),
+        ));
+    }
+}
+
+/// A DNS name (letters, digits, '-' and '.') or an IP address; nothing ssh or rsync could
+/// read as an option or a path.
+fn valid_host(s: &str) -> bool {
+    s.parse::<IpAddr>().is_ok()
+        || (!s.is_empty()
+            && s.len() <= 253
+            && s.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && !l.starts_with('-')
+                    && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            }))
+}
+
+fn valid_ifname(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 15
+        && s != "."
+        && s != ".."
+        && !s.chars().any(|c| c == '/' || c == ':' || c.is_whitespace())
+}
+
+pub(crate) fn yaml_error(file: &str, e: &yaml_serde::Error) -> String {
+    let msg = e.to_string();
+    // yaml_serde appends " at line L column C"; we put the position first instead.
+    let msg = match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg,
+    };
+    match e.location() {
+        Some(l) => format!("{file}:{}:{}: {msg}", l.line(), l.column()),
+        None => format!("{file}: {msg}"),
+    }
+}
+
+pub(crate) fn render_problems(file: &str, index: &Positions, problems: &[Problem]) -> String {
+    let mut out = String::new();
+    for (n, pr) in problems.iter().enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
+        let (line, col) = index.find(&pr.path).unwrap_or((1, 1));
+        let _ = write!(out, "{file}:{line}:{col}: {}: {}", pr.path, pr.message);
+    }
+    out
+}
