@@ -52,6 +52,7 @@ impl Ctx {
             config.timeouts.step,
         )
         .with_packages(crate::tools::package_of);
+        crate::engine::signals::set_grace(config.timeouts.grace);
         let settings = Settings {
             node: node.clone(),
             cluster: config.cluster.clone(),
@@ -111,7 +112,7 @@ impl Ctx {
 impl Drop for Ctx {
     fn drop(&mut self) {
         if self.global.verbose {
-            eprintln!("nfs-manage: {} processes spawned", self.runner.spawned());
+            errln!("nfs-manage: {} processes spawned", self.runner.spawned());
         }
     }
 }

@@ -19,6 +19,9 @@ pub enum Error {
     /// Bad arguments that clap cannot check (a project name, a volume that does not exist).
     #[error("{0}")]
     Usage(String),
+    /// Stopped by SIGINT or SIGTERM (exit 128 + the signal: 130, 143).
+    #[error("{message}")]
+    Interrupted { signal: i32, message: String },
     /// Everything was already said on stdout; exit with this code and print nothing more
     /// (`check` speaks the Nagios codes through this).
     #[error("")]
@@ -34,6 +37,7 @@ impl Error {
             Error::Config(_) => exit::CONFIG,
             Error::StepFailed(_) => exit::STEP_FAILED,
             Error::Usage(_) => exit::USAGE,
+            Error::Interrupted { signal, .. } => (128 + signal).clamp(0, 255) as u8,
             Error::Silent(code) => *code,
         }
     }

@@ -9,6 +9,7 @@
 //! | 4  | the lock is held by another run or node |
 //! | 69 | a required tool is missing (named, with the Debian package that provides it) |
 //! | 78 | the configuration is invalid |
+//! | 130 | stopped by SIGINT (Ctrl-C); 143: by SIGTERM (the step in progress finished or was stopped; the message says what was done) |
 //!
 //! `nfs-manage check` does not use these: it speaks the Nagios plugin protocol
 //! (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
@@ -20,6 +21,10 @@ pub const REFUSED: u8 = 3;
 pub const LOCKED: u8 = 4;
 pub const TOOL_MISSING: u8 = 69;
 pub const CONFIG: u8 = 78;
+/// 128 + SIGINT.
+pub const INTERRUPTED: u8 = 130;
+/// 128 + SIGTERM.
+pub const TERMINATED: u8 = 143;
 
 /// Rows for the README and the man page, kept next to the constants so they cannot drift.
 pub const TABLE: &[(u8, &str)] = &[
@@ -44,6 +49,14 @@ pub const TABLE: &[(u8, &str)] = &[
     (
         CONFIG,
         "the configuration is invalid; the message names file:line:column",
+    ),
+    (
+        INTERRUPTED,
+        "stopped by SIGINT (Ctrl-C); no step started after it, the message says what was done",
+    ),
+    (
+        TERMINATED,
+        "stopped by SIGTERM; no step started after it, the message says what was done",
     ),
 ];
 

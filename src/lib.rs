@@ -8,6 +8,9 @@
 //! and [`tools`] (argv builders and output parsers), both on [`process`] (commands and
 //! outputs as data). [`config`] loads and validates the config; exit codes live in [`exit`].
 
+#[macro_use]
+pub mod output;
+
 pub mod cli;
 pub mod commands;
 pub mod config;

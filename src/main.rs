@@ -25,6 +25,7 @@ fn main() -> ExitCode {
     };
     let verbose = cli.global.verbose;
     nfs_manage::engine::logging::init();
+    nfs_manage::engine::signals::install();
     // console already turns colours off for NO_COLOR and when output is not a terminal.
     if cli.global.no_color {
         console::set_colors_enabled(false);
@@ -39,9 +40,9 @@ fn main() -> ExitCode {
             }
             log::error!(exit = code; "{e:#}");
             // Context layers first ("while doing X"), then the cause.
-            eprintln!("nfs-manage: {e:#}");
+            nfs_manage::errln!("nfs-manage: {e:#}");
             if verbose {
-                eprintln!("(exit {code})");
+                nfs_manage::errln!("(exit {code})");
             }
             ExitCode::from(code)
         }

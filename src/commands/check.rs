@@ -192,9 +192,9 @@ pub fn run(global: &Global, args: &CheckArgs) -> Result<()> {
         Err(e) => unknown(args, None, &format!("{e:#}")),
     };
     if global.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!("{}", report.line);
+        outln!("{}", report.line);
     }
     match report.state {
         State::Ok => Ok(()),
@@ -631,7 +631,7 @@ pub fn usage_unknown(clap_message: &str) -> u8 {
         .find(|l| !l.trim().is_empty())
         .unwrap_or("bad arguments")
         .trim_start_matches("error: ");
-    println!("NFS-MANAGE UNKNOWN - usage: {}", clean(first));
+    outln!("NFS-MANAGE UNKNOWN - usage: {}", clean(first));
     State::Unknown.code()
 }
 

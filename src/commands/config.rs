@@ -73,15 +73,15 @@ pub fn check(global: &Global) -> Result<()> {
     }
     if !global.quiet {
         if global.json {
-            println!(
+            outln!(
                 "{}",
                 serde_json::json!({"format_version": 1, "config": global.config, "valid": true, "notes": notes})
             );
         } else {
             for n in &notes {
-                println!("note: {n}");
+                outln!("note: {n}");
             }
-            println!(
+            outln!(
                 "{}: valid ({} volumes, {} nodes)",
                 global.config.display(),
                 config.volumes.len(),

@@ -300,7 +300,7 @@ pub fn run(ctx: &Ctx, args: &EnableProjectArgs) -> Result<()> {
         },
     )?;
     if !g.dry_run && !g.quiet && !g.json {
-        println!(
+        outln!(
             "\nStill to do by hand:\n  1. client side: enable NFS for project {name} in its hiera (Cloud VPS: mount_nfs: true) and run puppet on its instances\n  2. reboot the project's instances (or remount) so they mount {}\n  3. make sure {} is on the other node too (both nodes read projects_dir)",
             dir.display(),
             file.display()

@@ -81,7 +81,7 @@ pub fn sync(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
         let result = sync_once(ctx, args);
         runs += 1;
         if let Err(e) = &result {
-            eprintln!("nfs-manage: exports sync: {e:#}");
+            errln!("nfs-manage: exports sync: {e:#}");
         }
         if STOP.load(Ordering::SeqCst) || args.runs.is_some_and(|n| runs >= n) {
             return result;
@@ -118,9 +118,9 @@ pub fn sync_once(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
         );
         if g.json {
             plan.notes.push(msg);
-            println!("{}", plan.to_json(Some("nothing to do"), None));
+            outln!("{}", plan.to_json(Some("nothing to do"), None));
         } else if !g.quiet {
-            println!("{msg}");
+            outln!("{msg}");
         }
         return Ok(());
     }
@@ -740,7 +740,7 @@ pub fn import(ctx: &Ctx, args: &ImportArgs) -> Result<()> {
         },
     )?;
     if !g.dry_run && !g.quiet && !g.json && plan.pending() == 0 {
-        println!("Next: `nfs-manage exports sync --dry-run` shows what the exports would become.");
+        outln!("Next: `nfs-manage exports sync --dry-run` shows what the exports would become.");
     }
     Ok(())
 }

@@ -34,7 +34,7 @@ pub fn show(ctx: &Ctx) -> Result<()> {
     let st = read(ctx)?;
     if ctx.global.json {
         let kv = st.got.kv.as_ref();
-        println!(
+        outln!(
             "{}",
             json!({
                 "format_version": 1,
@@ -48,8 +48,8 @@ pub fn show(ctx: &Ctx) -> Result<()> {
         );
     } else if !ctx.global.quiet {
         match &st.holder {
-            Some(_) => println!("{}: held by {}", st.key, st.describe()),
-            None => println!("{}: free (etcd revision {})", st.key, st.got.revision),
+            Some(_) => outln!("{}: held by {}", st.key, st.describe()),
+            None => outln!("{}: free (etcd revision {})", st.key, st.got.revision),
         }
     }
     Ok(())

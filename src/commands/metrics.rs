@@ -157,7 +157,7 @@ pub fn run(ctx: &Ctx, args: &MetricsArgs) -> Result<()> {
     let text = e.render();
     match &args.textfile {
         Some(dir) => write_atomically(dir, &text)?,
-        None => print!("{text}"),
+        None => out!("{text}"),
     }
     result.context("cannot collect the node's state (nfs_manage_collect_success is 0)")?;
     backups.context("cannot collect the backups' state (nfs_manage_collect_success is 0)")

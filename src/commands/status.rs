@@ -17,9 +17,9 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<()> {
         add_holders(ctx, &mut st)?;
     }
     if ctx.global.json {
-        println!("{}", serde_json::to_string_pretty(&st)?);
+        outln!("{}", serde_json::to_string_pretty(&st)?);
     } else if !ctx.global.quiet {
-        print!("{}", render(&st));
+        out!("{}", render(&st));
     }
     Ok(())
 }

@@ -68,10 +68,10 @@ pub fn run(ctx: &Ctx, args: &SyncArgs) -> Result<()> {
             if code == exit::TOOL_MISSING || code == exit::CONFIG {
                 return Err(e);
             }
-            eprintln!("nfs-manage: {e:#}");
+            errln!("nfs-manage: {e:#}");
         }
         if ctx.global.verbose {
-            eprintln!("nfs-manage sync: next run in {interval} s");
+            errln!("nfs-manage sync: next run in {interval} s");
         }
         // Waits after the run finished, whatever it took: never a busy loop.
         std::thread::sleep(Duration::from_secs(interval));
@@ -80,7 +80,7 @@ pub fn run(ctx: &Ctx, args: &SyncArgs) -> Result<()> {
 
 fn say(ctx: &Ctx, msg: &str) {
     if !ctx.global.quiet && !ctx.global.json {
-        println!("nfs-manage sync: {msg}");
+        outln!("nfs-manage sync: {msg}");
     }
     log::info!(cluster = ctx.config.cluster.as_str(), node = ctx.node.as_str(), command = "sync"; "{msg}");
 }

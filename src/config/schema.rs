@@ -227,6 +227,10 @@ pub struct Timeouts {
     /// State-changing steps (promote, mount, start…).
     #[serde(default = "default_step_timeout", deserialize_with = "duration")]
     pub step: Duration,
+    /// After SIGINT or SIGTERM, how long the step in progress may take to finish before it is
+    /// stopped.
+    #[serde(default = "default_grace", deserialize_with = "duration")]
+    pub grace: Duration,
 }
 
 impl Default for Timeouts {
@@ -234,6 +238,7 @@ impl Default for Timeouts {
         Timeouts {
             probe: default_probe_timeout(),
             step: default_step_timeout(),
+            grace: default_grace(),
         }
     }
 }
@@ -345,6 +350,9 @@ fn default_state_dir() -> PathBuf {
     "/var/lib/nfs-manage".into()
 }
 fn default_probe_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_grace() -> Duration {
     Duration::from_secs(30)
 }
 fn default_step_timeout() -> Duration {

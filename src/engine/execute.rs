@@ -65,24 +65,24 @@ pub fn run_with<C: Context>(
     let g = ctx.settings();
     let human = !g.json && !g.quiet;
     if human {
-        print!("{}", plan.render(&g.node));
+        out!("{}", plan.render(&g.node));
     }
     if plan.pending() == 0 {
         if human {
-            println!(
+            outln!(
                 "{}",
                 style("Nothing to do: every step already holds.").green()
             );
         } else if g.json {
-            println!("{}", plan.to_json(Some("nothing to do"), None));
+            outln!("{}", plan.to_json(Some("nothing to do"), None));
         }
         return Ok(());
     }
     if g.dry_run {
         if human {
-            println!("Dry run: {}.", policy.dry_run_says);
+            outln!("Dry run: {}.", policy.dry_run_says);
         } else if g.json {
-            println!("{}", plan.to_json(Some("dry run"), None));
+            outln!("{}", plan.to_json(Some("dry run"), None));
         }
         return Ok(());
     }
@@ -92,6 +92,8 @@ pub fn run_with<C: Context>(
 
     let journal = Journal::new(&g.journal);
     journal.open_check()?;
+    // From here a signal lets the step in progress finish (or stops it) instead of exiting.
+    let _changing = super::signals::Changing::start();
     before()?;
     let result = if policy.keep_going {
         run_all(ctx, plan, &journal, recovery)
@@ -101,12 +103,12 @@ pub fn run_with<C: Context>(
     match &result {
         Ok(()) => {
             if human {
-                println!(
+                outln!(
                     "{}",
                     style(format!("Done. {}", plan.tally())).green().bold()
                 );
             } else if g.json {
-                println!("{}", plan.to_json(Some("ok"), None));
+                outln!("{}", plan.to_json(Some("ok"), None));
             }
         }
         Err(e) => {
@@ -114,9 +116,10 @@ pub fn run_with<C: Context>(
                 let word = match exit_code_of(e) {
                     exit::REFUSED => "refused",
                     exit::LOCKED if policy.keep_going => "locked",
+                    exit::INTERRUPTED | exit::TERMINATED => "interrupted",
                     _ => "failed",
                 };
-                println!("{}", plan.to_json(Some(word), Some(&format!("{e:#}"))));
+                outln!("{}", plan.to_json(Some(word), Some(&format!("{e:#}"))));
             }
         }
     }
@@ -128,9 +131,9 @@ pub fn refuse<C: Context>(ctx: &C, plan: &Plan<C>, refusals: &[String]) -> Resul
     let g = ctx.settings();
     let msg = format!("nothing was changed:\n  - {}", refusals.join("\n  - "));
     if g.json {
-        println!("{}", plan.to_json(Some("refused"), Some(&msg)));
+        outln!("{}", plan.to_json(Some("refused"), Some(&msg)));
     } else if !g.quiet {
-        print!("{}", plan.render(&g.node));
+        out!("{}", plan.render(&g.node));
     }
     Err(Error::Refused(msg).into())
 }
@@ -147,7 +150,7 @@ fn confirm<C: Context>(ctx: &C, plan: &Plan<C>) -> Result<()> {
         ))
         .into());
     }
-    eprint!("Run these {} steps on {}? [y/N] ", plan.pending(), g.node);
+    errout!("Run these {} steps on {}? [y/N] ", plan.pending(), g.node);
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
@@ -356,7 +359,7 @@ fn record<C: ?Sized>(plan: &mut Plan<C>, j: usize, o: &Outcome, human: bool) {
             s.state = StepState::Done;
             s.output = Some(out.clone());
             if human {
-                println!(
+                outln!(
                     "{} [{}/{total}] {}  ({} ms)",
                     style("done").green(),
                     j + 1,
@@ -395,6 +398,9 @@ fn run_steps<C: Context>(
             i += 1;
             continue;
         }
+        if let Some(sig) = super::signals::received() {
+            return Err(interrupted(ctx, plan, journal, sig, recovery));
+        }
         // The group: this step alone, or every following step of the same group.
         let end = match &plan.steps[i].group {
             None => i + 1,
@@ -430,6 +436,10 @@ fn run_steps<C: Context>(
             if first_failure.is_none() && !matches!(o, Outcome::Done { .. }) {
                 first_failure = Some((j, o));
             }
+        }
+        // A step stopped by the signal handler failed because of the signal: say so.
+        if let Some(sig) = super::signals::received() {
+            return Err(interrupted(ctx, plan, journal, sig, recovery));
         }
         if let Some((j, o)) = first_failure {
             return Err(stop_error(ctx, plan, j, o, recovery));
@@ -557,6 +567,9 @@ fn run_all<C: Context>(
         if plan.steps[j].state != StepState::Pending {
             continue;
         }
+        if let Some(sig) = super::signals::received() {
+            return Err(interrupted(ctx, plan, journal, sig, recovery));
+        }
         let step = plan.steps[j].clone();
         let o = run_one(ctx, &plan.command, &step, journal, None, false)?;
         record(plan, j, &o, human);
@@ -583,7 +596,7 @@ fn run_all<C: Context>(
             }
         };
         if human {
-            println!("{} {}: {}", said.0, step.title, said.1);
+            outln!("{} {}: {}", said.0, step.title, said.1);
         }
     }
     if !failed.is_empty() {
@@ -608,6 +621,55 @@ fn run_all<C: Context>(
     } else {
         Ok(())
     }
+}
+
+/// The run stopped because of a signal: an `interrupted` journal record, and the message of a
+/// failure (what was done, what was not, how to retry or back out).
+fn interrupted<C: Context>(
+    ctx: &C,
+    plan: &Plan<C>,
+    journal: &Journal,
+    sig: i32,
+    recovery: &Recovery,
+) -> anyhow::Error {
+    let name = super::signals::name(sig);
+    let mut rec = Record::start(
+        journal,
+        ctx.settings(),
+        &plan.command,
+        "interrupted",
+        "the run was interrupted",
+        &[],
+    );
+    let why = format!("{name} received");
+    rec.verify = &why;
+    rec.result = "interrupted";
+    let _ = journal.append(&rec);
+    // The step the signal caught, else the next one that did not run.
+    let at = plan
+        .steps
+        .iter()
+        .position(|s| s.state == StepState::Failed)
+        .or_else(|| {
+            plan.steps
+                .iter()
+                .position(|s| s.state == StepState::Pending)
+        })
+        .unwrap_or(plan.steps.len().saturating_sub(1));
+    let out = plan.steps.get(at).and_then(|s| s.output.as_ref());
+    let message = failure_text(
+        ctx,
+        plan,
+        at,
+        &format!("interrupted by {name}; no further step was started"),
+        out,
+        recovery,
+    );
+    Error::Interrupted {
+        signal: sig,
+        message,
+    }
+    .into()
 }
 
 /// One line for a summary: the reason, the command and the last lines of its output.

@@ -97,9 +97,11 @@ pub fn write_atomic_mode(path: &Path, content: &str, mode: u32) -> Result<()> {
     let dir = path
         .parent()
         .with_context(|| format!("{} has no directory", path.display()))?;
+    remove_stale_temps(dir);
+    let prefix = format!("{TEMP_PREFIX}{}.", std::process::id());
     let mut tmp = tempfile::Builder::new()
-        .prefix(".nfs-manage.")
-        .suffix(".tmp")
+        .prefix(&prefix)
+        .suffix(TEMP_SUFFIX)
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
     tmp.write_all(content.as_bytes())
@@ -113,6 +115,42 @@ pub fn write_atomic_mode(path: &Path, content: &str, mode: u32) -> Result<()> {
         .map_err(|e| e.error)
         .with_context(|| format!("cannot rename the new {} into place", path.display()))?;
     sync_dir(path)
+}
+
+/// Our temp files are `.nfs-manage.PID.XXXXXX.tmp`: a run killed mid-write leaves one behind.
+const TEMP_PREFIX: &str = ".nfs-manage.";
+const TEMP_SUFFIX: &str = ".tmp";
+
+/// Remove the temp files of ours in `dir` whose writer is gone, once per directory per run.
+fn remove_stale_temps(dir: &Path) {
+    static DONE: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    {
+        let mut done = DONE.lock().unwrap_or_else(|e| e.into_inner());
+        if done.iter().any(|d| d == dir) {
+            return;
+        }
+        done.push(dir.to_path_buf());
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(TEMP_PREFIX))
+            .filter(|n| n.ends_with(TEMP_SUFFIX))
+            .and_then(|n| n.split('.').next())
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let gone = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
+            == Err(nix::errno::Errno::ESRCH);
+        if gone {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 fn sync_dir(path: &Path) -> Result<()> {

@@ -129,15 +129,32 @@ impl Journal {
         }
         let mut f = OpenOptions::new()
             .create(true)
+            .read(true)
             .append(true)
             .open(&self.path)
             .with_context(|| format!("cannot open the journal {}", self.path.display()))?;
+        // A write cut short (a full disk, a kill) left a line without its end: start on a
+        // line of our own, so a reader skips the torn one instead of gluing ours to it.
+        if !ends_with_newline(&f) {
+            line.insert(0, '\n');
+        }
         // One write per line so concurrent writers (other hosts' tools, a second run after the
         // lock) never interleave inside a line.
         f.write_all(line.as_bytes())
             .with_context(|| format!("cannot write the journal {}", self.path.display()))?;
         Ok(())
     }
+}
+
+/// Whether the file is empty or its last byte is a newline.
+fn ends_with_newline(f: &std::fs::File) -> bool {
+    use std::os::unix::fs::FileExt;
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    if len == 0 {
+        return true;
+    }
+    let mut last = [0u8; 1];
+    f.read_exact_at(&mut last, len - 1).is_err() || last[0] == b'\n'
 }
 
 pub fn now_rfc3339() -> String {

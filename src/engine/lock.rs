@@ -1,6 +1,11 @@
 //! One run at a time per host: an exclusive `flock` on `paths.lock`
 //! (default `/run/nfs-manage/lock`). The holder writes its pid, command line and start
 //! time into the file, so a second run can say who holds it (exit 4).
+//!
+//! The lock's descriptor is inherited by the run's children, so a run killed with -9 keeps the
+//! lock for as long as a child it started (a `mount`, an rsync) still runs: the next run waits
+//! for it (`--wait-lock`) or is told, instead of racing it. A run that ends normally unlocks
+//! explicitly, whatever its children do.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -66,10 +71,19 @@ impl HostLock {
                 {
                     return Ok(HostLock { _lock: None });
                 }
+                let gone = recorded_pid(holder).is_some_and(|pid| {
+                    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
+                        == Err(nix::errno::Errno::ESRCH)
+                });
                 let who = if holder.is_empty() {
-                    "another nfs-manage run (it has not written its name yet)"
+                    "another nfs-manage run (it has not written its name yet)".to_string()
+                } else if gone {
+                    format!(
+                        "{holder}; that run is gone, but a process it started still runs and holds the lock (see `fuser -v {}`)",
+                        path.display()
+                    )
                 } else {
-                    holder
+                    holder.to_string()
                 };
                 return Err(Error::LockHeld(format!(
                     "another run holds {}: {who}",
@@ -89,8 +103,19 @@ impl HostLock {
         lock.set_len(0)?;
         lock.seek(SeekFrom::Start(0))?;
         lock.write_all(line.as_bytes())?;
+        // Children inherit it (see the module doc).
+        nix::fcntl::fcntl(
+            &*lock,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+        )
+        .with_context(|| format!("cannot keep {} for the run's children", path.display()))?;
         Ok(HostLock { _lock: Some(lock) })
     }
+}
+
+/// The pid a holder wrote: `pid N (command) since TIME`.
+fn recorded_pid(holder: &str) -> Option<i32> {
+    holder.strip_prefix("pid ")?.split(' ').next()?.parse().ok()
 }
 
 #[cfg(test)]

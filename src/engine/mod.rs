@@ -19,6 +19,7 @@ pub mod lock;
 pub mod logging;
 pub mod plan;
 pub mod runner;
+pub mod signals;
 
 use std::path::PathBuf;
 

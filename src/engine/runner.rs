@@ -4,9 +4,14 @@
 //! one recipe, [`Runner::command`]: argv only (never a shell string), the tool looked up on
 //! `PATH` (which is how the test stand-ins take the place of the real tools), `LC_ALL=C` so
 //! parsers see stable output, the command's own environment, and a dry-run guard that refuses
-//! a state-changing command before it can spawn. Each run has a time limit after which the
-//! process is killed, and a count of spawned processes (shown with `-v`, used by the
-//! benchmarks).
+//! a state-changing command before it can spawn. A count of spawned processes is shown with
+//! `-v` and used by the benchmarks.
+//!
+//! A time limit covers the whole process tree: each child leads its own process group, the
+//! group is killed at the limit (drbdadm's drbdsetup, a fence agent's ipmitool, ssh's
+//! ProxyCommand go with it), the pipes are read no longer, and the output says the real time
+//! it took. Own groups also keep a terminal's Ctrl-C from reaching the children directly:
+//! nfs-manage decides what a signal stops (see `signals`).
 //!
 //! `std::process` rather than a wrapper crate: the runner must own the pipe readers, so that
 //! a tool's child that keeps stdout open after the tool exited or was killed (drbdadm runs
@@ -25,11 +30,10 @@ use crate::process::{Cmd, Effect, Output};
 
 mod pipeline;
 
-/// How long the readers of a killed process may take to drain its pipes. After a normal exit
-/// they may take until the time limit: data already in a pipe is read at once, and only a
-/// descendant that keeps the pipe open makes them wait — then what was read by the limit is
-/// the output.
-const DRAIN: Duration = Duration::from_millis(200);
+/// How long the pipes of a process that has ended may stay open. Data already in a pipe is
+/// read at once; only a descendant that keeps the pipe open makes the readers wait, and that
+/// descendant is then killed with the process group.
+const DRAIN: Duration = Duration::from_millis(500);
 
 /// Reads a pipe to its end into a shared buffer, so the output so far can be taken without
 /// waiting for the end.
@@ -58,11 +62,18 @@ impl Collector {
         Collector { buf, done }
     }
 
-    /// Everything read once the pipe closed, or by `until` if it is still open.
+    /// Whether the pipe closed (all of it read) by `until`.
+    fn closed_by(&self, until: Instant) -> bool {
+        matches!(
+            self.done
+                .recv_timeout(until.saturating_duration_since(Instant::now())),
+            Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected)
+        )
+    }
+
+    /// What was read: all of it once the pipe closed, else what came by `until`.
     fn take(self, until: Instant) -> String {
-        let _ = self
-            .done
-            .recv_timeout(until.saturating_duration_since(Instant::now()));
+        let _ = self.closed_by(until);
         let b = self.buf.lock().unwrap_or_else(|e| e.into_inner());
         String::from_utf8_lossy(&b).into_owned()
     }
@@ -75,8 +86,6 @@ struct Started {
     start: Instant,
     wall_start: SystemTime,
     deadline: Instant,
-    /// Started as the leader of its own process group (killed as a group at the limit).
-    own_group: bool,
 }
 
 pub struct Runner {
@@ -125,7 +134,8 @@ impl Runner {
     }
 
     /// The recipe every process is spawned with (see the module doc). `own_group` makes it
-    /// the leader of a new process group, so the group can be killed as a whole.
+    /// the leader of a new process group, so the group can be killed as a whole (all but a
+    /// pass-through wrapper, which must die with the pipeline that runs it).
     fn command(&self, cmd: &Cmd, own_group: bool) -> Result<Command> {
         if cmd.effect == Effect::Change && self.dry_run {
             bail!("internal error: refusing to run `{cmd}` in dry-run mode");
@@ -149,6 +159,8 @@ impl Runner {
     fn spawn(&self, mut c: Command, cmd: &Cmd) -> Result<Child> {
         let child = c.spawn().with_context(|| format!("cannot start `{cmd}`"))?;
         self.spawned.fetch_add(1, Ordering::Relaxed);
+        // For the signal handler, until `reaped`.
+        super::signals::register(child.id() as i32);
         Ok(child)
     }
 
@@ -187,16 +199,13 @@ impl Runner {
             .collect()
     }
 
-    /// A limit of its own (the argument, or the command's) puts the process in its own group,
-    /// killed as a whole at the limit: a wrapper script's children would otherwise live on.
+    /// The limit: the argument, else the command's own, else the probe or step limit.
     fn start(&self, cmd: &Cmd, limit: Option<Duration>) -> Result<Started> {
-        let limit = limit.or(cmd.timeout);
-        let own_group = limit.is_some();
-        let limit = limit.unwrap_or(match cmd.effect {
+        let limit = limit.or(cmd.timeout).unwrap_or(match cmd.effect {
             Effect::Probe => self.probe_timeout,
             Effect::Change => self.step_timeout,
         });
-        let mut c = self.command(cmd, own_group)?;
+        let mut c = self.command(cmd, true)?;
         c.stdin(if cmd.stdin.is_some() {
             Stdio::piped()
         } else {
@@ -222,7 +231,6 @@ impl Runner {
             start,
             wall_start,
             deadline: start + limit,
-            own_group,
         })
     }
 
@@ -233,23 +241,24 @@ impl Runner {
         let status = match status {
             Some(st) => st,
             None => {
-                if s.own_group {
-                    let _ = nix::sys::signal::killpg(
-                        nix::unistd::Pid::from_raw(s.child.id() as i32),
-                        nix::sys::signal::Signal::SIGKILL,
-                    );
-                }
-                let _ = s.child.kill();
+                kill_group(&mut s.child);
                 s.child
                     .wait()
                     .with_context(|| format!("waiting for `{cmd}`"))?
             }
         };
-        let drained = if timed_out {
-            Instant::now() + DRAIN
-        } else {
-            s.deadline.max(Instant::now() + DRAIN)
-        };
+        reaped(&s.child);
+        // Ended, but a descendant may still hold its pipes: the group goes, and what was
+        // read by then is the output. Waiting for the end of the pipes (not for a time) keeps
+        // every byte the tool wrote, however loaded the machine.
+        let soon = Instant::now() + DRAIN;
+        if !(s.stdout.closed_by(soon) && s.stderr.closed_by(soon)) {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(s.child.id() as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        let drained = Instant::now() + DRAIN;
         let output = Output {
             rc: if timed_out { None } else { status.code() },
             stdout: s.stdout.take(drained),
@@ -262,7 +271,7 @@ impl Runner {
             trace(path, s.wall_start, cmd);
         }
         if self.verbose {
-            eprintln!(
+            errln!(
                 "  $ {cmd}  ({}, {} ms)",
                 output.ending(),
                 output.duration.as_millis()
@@ -279,6 +288,20 @@ impl Runner {
         }
         Ok(out)
     }
+}
+
+/// Kill a child's whole process group (it leads one), and the child itself.
+fn kill_group(child: &mut Child) {
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    let _ = child.kill();
+}
+
+/// A reaped child's group is no longer the signal handler's to kill (its id may be reused).
+fn reaped(child: &Child) {
+    super::signals::unregister(child.id() as i32);
 }
 
 /// Wait for the child until `deadline`; `None` if it is still running then. Polls with a
@@ -382,6 +405,71 @@ mod tests {
         assert!(out.timed_out && out.rc.is_none(), "{out:?}");
         assert!(out.duration < Duration::from_secs(4));
         assert!(out.ending().starts_with("killed after"));
+    }
+
+    /// A shell that starts a child which ignores its pipes (and records its pid), then does
+    /// `then`: a tool that forks, as drbdadm, a fence agent or ssh's ProxyCommand do.
+    fn forking(pidfile: &std::path::Path, then: &str) -> String {
+        format!(
+            "sh -c 'trap \"\" TERM; exec sleep 30' & echo $! > {}; {then}",
+            pidfile.display()
+        )
+    }
+
+    fn alive(pidfile: &std::path::Path) -> bool {
+        let pid: i32 = std::fs::read_to_string(pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // A zombie is dead: only its parent's reaping is missing.
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|s| s.split(' ').nth(2).is_none_or(|st| st != "Z"))
+    }
+
+    #[test]
+    fn a_probe_whose_child_keeps_the_pipe_ends_with_the_probe() {
+        let dir = tempfile::tempdir().unwrap();
+        let pids = dir.path().join("pid");
+        let t = Instant::now();
+        let out = runner()
+            .run(&Cmd::probe(["sh", "-c", &forking(&pids, "echo done")]))
+            .unwrap();
+        assert_eq!(
+            (out.rc, out.stdout.as_str()),
+            (Some(0), "done\n"),
+            "{out:?}"
+        );
+        assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
+        assert!(!alive(&pids), "the child holding the pipe was left running");
+    }
+
+    #[test]
+    fn a_step_past_its_limit_is_killed_with_its_children() {
+        let dir = tempfile::tempdir().unwrap();
+        let pids = dir.path().join("pid");
+        let t = Instant::now();
+        // The step limit of `runner()` is 300 ms.
+        let out = runner()
+            .run(&Cmd::change(["sh", "-c", &forking(&pids, "sleep 30")]))
+            .unwrap();
+        assert!(out.timed_out && out.rc.is_none(), "{out:?}");
+        assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
+        assert!(out.duration >= Duration::from_millis(300), "{out:?}");
+        assert!(!alive(&pids), "a child of the killed step was left running");
+    }
+
+    #[test]
+    fn a_command_with_its_own_limit_is_killed_with_its_children() {
+        let dir = tempfile::tempdir().unwrap();
+        let pids = dir.path().join("pid");
+        let c = Cmd::probe(["sh", "-c", &forking(&pids, "sleep 30")])
+            .with_timeout(Duration::from_millis(300));
+        let t = Instant::now();
+        let out = runner().run(&c).unwrap();
+        assert!(out.timed_out, "{out:?}");
+        assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
+        assert!(!alive(&pids));
     }
 
     #[test]

@@ -55,7 +55,7 @@ pub fn list(ctx: &Ctx) -> Result<()> {
         }));
     }
     if ctx.global.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(
                 &json!({"format_version": 1, "backups": rows, "problems": problems})
@@ -66,13 +66,13 @@ pub fn list(ctx: &Ctx) -> Result<()> {
     if ctx.global.quiet {
         return Ok(());
     }
-    println!("{}", render(&rows));
+    outln!("{}", render(&rows));
     if problems.is_empty() {
-        println!("problems: none");
+        outln!("problems: none");
     } else {
-        println!("problems:");
+        outln!("problems:");
         for p in &problems {
-            println!("  - {p}");
+            outln!("  - {p}");
         }
     }
     Ok(())

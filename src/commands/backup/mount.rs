@@ -84,7 +84,7 @@ pub fn mount(ctx: &Ctx, args: &BackupMountArgs) -> Result<()> {
     let lvs = match local_lvs(ctx, &b.target.vg) {
         Ok(l) => l,
         Err(e) if ctx.global.dry_run => {
-            eprintln!("note: LVM state unknown: {e:#}");
+            errln!("note: LVM state unknown: {e:#}");
             Vec::new()
         }
         Err(e) => return Err(e),
@@ -108,7 +108,7 @@ pub fn mount(ctx: &Ctx, args: &BackupMountArgs) -> Result<()> {
                 .map(|r| format!(" since {} (expires {})", r.since, r.expires))
                 .unwrap_or_default();
             if !ctx.global.quiet {
-                println!(
+                outln!(
                     "Backup {name} is already mounted at {}{since}.\nUnmount it when done: {}",
                     mountpoint.display(),
                     ctx.self_command(&format!("backup umount {name}"))
@@ -229,7 +229,7 @@ pub fn mount(ctx: &Ctx, args: &BackupMountArgs) -> Result<()> {
         return Ok(());
     }
     if !ctx.global.quiet && !ctx.global.json {
-        println!(
+        outln!(
             "{}",
             style(format!(
                 "Backup {name} is mounted read-only at {} (snapshot {}/{snap} taken {}).",
@@ -240,7 +240,7 @@ pub fn mount(ctx: &Ctx, args: &BackupMountArgs) -> Result<()> {
             .green()
             .bold()
         );
-        println!(
+        outln!(
             "Unmount it as soon as you are done: {}\nIt is unmounted after {} (at {}) by `nfs-manage backup umount --expired`.",
             ctx.self_command(&format!("backup umount {name}")),
             humantime::format_duration(ttl),
@@ -263,7 +263,7 @@ pub fn umount(ctx: &Ctx, args: &BackupUmountArgs) -> Result<()> {
         }
         if targets.is_empty() {
             if !ctx.global.quiet {
-                println!("No backup mount has expired.");
+                outln!("No backup mount has expired.");
             }
             return Ok(());
         }

@@ -100,7 +100,7 @@ pub fn run(ctx: &Ctx, name: &str) -> Result<()> {
             )?;
             if !ctx.global.quiet && !ctx.global.json {
                 let secs = sync_ms.unwrap_or(0) as f64 / 1000.0;
-                println!(
+                outln!(
                     "backup {name}: ok, {} device, {} diff ({}), synced in {secs:.1} s",
                     device_bytes.map(human_bytes).unwrap_or_else(|| "?".into()),
                     diff.map(human_bytes).unwrap_or_else(|| "?".into()),

@@ -132,9 +132,9 @@ pub(super) fn controlled(
             if ctx.global.json {
                 let mut plan = Plan::new("failover");
                 plan.notes.push(msg);
-                println!("{}", plan.to_json(Some("nothing to do"), None));
+                outln!("{}", plan.to_json(Some("nothing to do"), None));
             } else if !ctx.global.quiet {
-                println!("{msg}");
+                outln!("{msg}");
             }
             return Ok(());
         }
@@ -259,7 +259,7 @@ pub(super) fn finish(
 ) -> Result<()> {
     let human = !ctx.global.json && !ctx.global.quiet;
     if human {
-        print!("{}", pre.render(&format!("{title}: preflight")));
+        out!("{}", pre.render(&format!("{title}: preflight")));
     }
     if ctx.global.json {
         let notes: Vec<String> = pre
@@ -281,7 +281,7 @@ pub(super) fn finish(
                 parts.push(format!("{} {}", s.id, secs(d)));
             }
         }
-        println!(
+        outln!(
             "{title} done in {}: {}",
             secs(started.elapsed()),
             parts.join(", ")

@@ -128,7 +128,7 @@ impl Runner {
             Some((rc, text)) => (rc, text),
         };
         if self.verbose {
-            eprintln!(
+            errln!(
                 "  $ {}  ({}, {} ms, {} bytes through the pipe)",
                 p.display(),
                 stats
@@ -160,7 +160,7 @@ impl Runner {
         // Every member is checked (dry run, tool present) before any is started.
         let mut commands = Vec::new();
         for m in &p.members {
-            commands.push(self.command(&m.cmd, false)?);
+            commands.push(self.command(&m.cmd, true)?);
         }
         for o in &p.observed {
             // A report left by an earlier run must not count for this one.
@@ -211,8 +211,9 @@ impl Runner {
         })();
         if let Err(e) = spawn_all {
             for c in &mut children {
-                let _ = c.kill();
+                super::kill_group(c);
                 let _ = c.wait();
+                super::reaped(c);
             }
             return Err(e);
         }
@@ -251,14 +252,18 @@ impl Runner {
             }
             if !timed_out && Instant::now() > deadline {
                 timed_out = true;
+                // Each member leads its own group: what a member started goes with it.
                 for (c, st) in children.iter_mut().zip(&statuses) {
                     if st.is_none() {
-                        let _ = c.kill();
+                        super::kill_group(c);
                     }
                 }
             }
             // Short: the pipeline's end is noticed within 10 ms.
             std::thread::sleep(Duration::from_millis(10));
+        }
+        for c in &children {
+            super::reaped(c);
         }
         if let Some(pb) = bar {
             pb.finish_and_clear();
@@ -352,6 +357,7 @@ impl Runner {
         let st = child
             .wait()
             .with_context(|| format!("waiting for `{cmd}`"))?;
+        super::reaped(&child);
         let (rc, signal) = status_of(st);
         Ok(Report {
             rc,
@@ -515,6 +521,30 @@ mod tests {
         assert!(out.timed_out && out.rc.is_none(), "{out:?}");
         assert!(t.elapsed() < Duration::from_secs(3));
         assert!(out.stderr.contains("time limit"), "{}", out.stderr);
+    }
+
+    #[test]
+    fn time_limit_kills_what_a_member_started() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let r = runner();
+        // The producer's child keeps the pipe to the consumer open and ignores SIGTERM.
+        let producer = format!(
+            "sh -c 'trap \"\" TERM; exec sleep 30' & echo $! > {}; sleep 30",
+            pidfile.display()
+        );
+        let mut p = pipe(vec![sh("a", &producer), sh("b", "exec cat")]);
+        p.timeout = Duration::from_millis(300);
+        let t = Instant::now();
+        let out = r.run_pipeline(&p, false).unwrap();
+        assert!(out.timed_out, "{out:?}");
+        assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
+        let pid = std::fs::read_to_string(&pidfile).unwrap();
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()));
+        assert!(
+            stat.is_err() || stat.unwrap().split(' ').nth(2) == Some("Z"),
+            "the member's child was left running"
+        );
     }
 
     #[test]
