@@ -167,6 +167,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn temp_files_of_a_writer_that_is_gone_are_removed() {
+        let d = tempfile::tempdir().unwrap();
+        // Above any pid_max: no such process.
+        let stale = d.path().join(".nfs-manage.99999999.AbCdEf.tmp");
+        let live = d
+            .path()
+            .join(format!(".nfs-manage.{}.XyZ123.tmp", std::process::id()));
+        let other = d.path().join(".other.99999999.tmp");
+        for p in [&stale, &live, &other] {
+            std::fs::write(p, "partial").unwrap();
+        }
+        write_atomic(&d.path().join("a.exports"), "x\n").unwrap();
+        assert!(!stale.exists(), "a dead writer's temp file stays");
+        assert!(live.exists() && other.exists());
+        let left: Vec<String> = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left.len(), 3, "{left:?}");
+    }
+
+    #[test]
     fn write_remove_rename() {
         let d = tempfile::tempdir().unwrap();
         let a = d.path().join("sub/a.exports");

@@ -204,3 +204,26 @@ fn to_system_log(rec: &Record<'_>) {
         rec.verify
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_torn_last_line_is_not_glued_to_the_next_record() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("journal.jsonl");
+        std::fs::write(&path, "{\"step\":\"a\"}\n{\"step\":\"tor").unwrap();
+        let j = Journal::new(&path);
+        j.append_value(&serde_json::json!({"step": "b"})).unwrap();
+        j.append_value(&serde_json::json!({"step": "c"})).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text:?}");
+        assert!(serde_json::from_str::<serde_json::Value>(lines[1]).is_err());
+        for l in [lines[0], lines[2], lines[3]] {
+            serde_json::from_str::<serde_json::Value>(l).unwrap();
+        }
+        assert!(text.ends_with("\"c\"}\n"));
+    }
+}

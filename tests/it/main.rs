@@ -12,6 +12,7 @@ mod exports;
 mod failover;
 mod faults;
 mod harness;
+mod interrupts;
 mod lock;
 mod metrics;
 mod package;

@@ -1,0 +1,291 @@
+//! Signals, closed output and killed runs never leave the node half-changed: SIGTERM or
+//! Ctrl-C at each step of `up` and `down` lets the step finish, journals `interrupted`,
+//! exits 143/130 and a rerun converges; a second signal or the end of the grace period stops
+//! the step; a closed stdout changes nothing of what a run does; a run killed with -9 keeps
+//! the host lock while its child still runs.
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::{Value, json};
+
+use crate::harness::*;
+use crate::up::up_host;
+
+const WRAPPED: &[&str] = &[
+    "mount", "umount", "mkdir", "exportfs", "ip", "arping", "fuser",
+];
+
+fn active() -> Host {
+    let h = up_host();
+    h.run(&["up", "--yes"]).expect(0);
+    h
+}
+
+/// The pending steps that run a command (file work leaves no call to wait for).
+fn command_steps(h: &Host, cmd: &str) -> Vec<Value> {
+    let p = h.run(&[cmd, "--dry-run", "--json"]).json();
+    p["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["state"] == "pending" && !s["argv"].as_array().unwrap().is_empty())
+        .cloned()
+        .collect()
+}
+
+fn line_of(step: &Value) -> String {
+    step["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Start `nfs-manage ARGS` with `line` slowed by `ms`, and return once that command runs.
+fn start_in(h: &Host, args: &[&str], line: &str, ms: u64) -> Child {
+    for t in WRAPPED {
+        h.wrap_real_tool(t);
+    }
+    h.faults(json!([{ "match": line, "nth": 1, "sleep_ms": ms }]));
+    h.clear_calls();
+    let child = h.spawn(args);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !h.calls().iter().any(|c| c == line) {
+        assert!(Instant::now() < deadline, "`{line}` never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+fn signal(child: &Child, sig: Signal) {
+    kill(Pid::from_raw(child.id() as i32), sig).unwrap();
+}
+
+fn interrupted_records(h: &Host) -> usize {
+    h.journal()
+        .iter()
+        .filter(|r| r["result"] == "interrupted")
+        .count()
+}
+
+fn role(h: &Host) -> Value {
+    h.run(&["status", "--json"]).json()["role"].clone()
+}
+
+fn interrupt_at_each_step(cmd: &str, prepare: fn() -> Host) {
+    if !privileged() {
+        return;
+    }
+    let count = command_steps(&prepare(), cmd).len();
+    assert!(count >= 6, "{count}");
+    std::thread::scope(|s| {
+        for k in 0..count {
+            s.spawn(move || {
+                let h = prepare();
+                let steps = command_steps(&h, cmd);
+                let step = &steps[k];
+                let id = step["id"].as_str().unwrap().to_string();
+                let line = line_of(step);
+                let child = start_in(&h, &[cmd, "--yes"], &line, 1500);
+                signal(&child, Signal::SIGTERM);
+                let r = Run::from(child.wait_with_output().unwrap());
+                r.expect(143);
+                assert!(
+                    r.stderr.contains("interrupted by SIGTERM"),
+                    "{id}: {}",
+                    r.stderr
+                );
+                assert!(r.stderr.contains("to retry:"), "{id}: {}", r.stderr);
+                let journal = h.journal();
+                assert_eq!(
+                    journal.last().unwrap()["result"],
+                    "interrupted",
+                    "{id}: {journal:#?}"
+                );
+                // The step in progress finished within the grace period.
+                let rec = journal.iter().rev().find(|r| r["step"] == id.as_str());
+                assert_eq!(
+                    rec.map(|r| r["result"].clone()),
+                    Some(json!("done")),
+                    "{id}: {journal:#?}"
+                );
+                h.clear_faults();
+                h.run(&[cmd, "--yes"]).expect(0);
+                let want = if cmd == "up" { "active" } else { "standby" };
+                assert_eq!(role(&h), want, "{id}");
+                h.run(&[cmd, "--yes"]).expect(0);
+            });
+        }
+    });
+}
+
+#[test]
+fn sigterm_at_each_step_of_up_lets_it_finish_and_a_rerun_converges() {
+    interrupt_at_each_step("up", up_host);
+}
+
+#[test]
+fn sigterm_at_each_step_of_down_lets_it_finish_and_a_rerun_converges() {
+    interrupt_at_each_step("down", active);
+}
+
+/// The mount step of `up`: long enough to interrupt for sure.
+fn mount_line(h: &Host) -> String {
+    let steps = command_steps(h, "up");
+    line_of(
+        steps
+            .iter()
+            .find(|s| s["argv"][0] == "mount")
+            .expect("a mount step"),
+    )
+}
+
+#[test]
+fn a_second_ctrl_c_stops_the_step_at_once() {
+    if !privileged() {
+        return;
+    }
+    let h = up_host();
+    let line = mount_line(&h);
+    let child = start_in(&h, &["up", "--yes"], &line, 60_000);
+    let t = Instant::now();
+    signal(&child, Signal::SIGINT);
+    std::thread::sleep(Duration::from_millis(300));
+    signal(&child, Signal::SIGINT);
+    let r = Run::from(child.wait_with_output().unwrap());
+    r.expect(130);
+    assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
+    assert!(r.stderr.contains("interrupted by SIGINT"), "{}", r.stderr);
+    assert_eq!(interrupted_records(&h), 1);
+    h.clear_faults();
+    h.run(&["up", "--yes"]).expect(0);
+    assert_eq!(role(&h), "active");
+}
+
+#[test]
+fn past_the_grace_period_the_step_is_stopped() {
+    if !privileged() {
+        return;
+    }
+    let h = up_host();
+    let path = h.inside(h.config.to_str().unwrap());
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("step: 30s }"), "{text}");
+    std::fs::write(&path, text.replace("step: 30s }", "step: 30s, grace: 1s }")).unwrap();
+    let line = mount_line(&h);
+    let child = start_in(&h, &["up", "--yes"], &line, 60_000);
+    let t = Instant::now();
+    signal(&child, Signal::SIGTERM);
+    let r = Run::from(child.wait_with_output().unwrap());
+    r.expect(143);
+    assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
+    h.clear_faults();
+    h.run(&["up", "--yes"]).expect(0);
+    assert_eq!(role(&h), "active");
+}
+
+#[test]
+fn a_signal_outside_a_change_exits_at_once() {
+    if !privileged() {
+        return;
+    }
+    let h = up_host();
+    // A run waiting for the host lock changes nothing yet.
+    let line = mount_line(&h);
+    let first = start_in(&h, &["up", "--yes"], &line, 5_000);
+    let waiting = h.spawn(&["--wait-lock", "60s", "down", "--yes"]);
+    std::thread::sleep(Duration::from_millis(500));
+    signal(&waiting, Signal::SIGTERM);
+    let r = Run::from(waiting.wait_with_output().unwrap());
+    r.expect(143);
+    Run::from(first.wait_with_output().unwrap()).expect(0);
+    assert_eq!(role(&h), "active");
+}
+
+/// Runs `nfs-manage ARGS` with its stdout closed before it writes anything.
+fn closed_stdout(h: &Host, args: &[&str]) -> Run {
+    let mut argv = vec![
+        bin().to_str().unwrap().to_string(),
+        "--config".into(),
+        h.config.to_str().unwrap().to_string(),
+    ];
+    argv.extend(args.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let mut child = h
+        .ns_cmd(&refs)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    Run::from(child.wait_with_output().unwrap())
+}
+
+#[test]
+fn a_closed_stdout_never_aborts_a_run() {
+    if !privileged() {
+        return;
+    }
+    let h = up_host();
+    for args in [
+        &["up", "--dry-run"][..],
+        &["up", "--yes"],
+        &["up", "--yes"],
+        &["status"],
+        &["status", "--json"],
+        &["check"],
+        &["metrics"],
+        &["config", "check"],
+        &["lock", "show"],
+        &["backup", "list"],
+        &["--help"],
+        &["down", "--dry-run"],
+        &["down", "--yes"],
+        &["down", "--yes", "--json"],
+    ] {
+        let r = closed_stdout(&h, args);
+        assert!(
+            r.code != 101 && !r.stderr.contains("panicked"),
+            "{args:?}: exit {}: {}",
+            r.code,
+            r.stderr
+        );
+        if args[0] == "up" && args[1] == "--yes" {
+            assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+            assert_eq!(role(&h), "active");
+        }
+        if args == ["down", "--yes"] {
+            assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+            assert_eq!(role(&h), "standby");
+        }
+    }
+}
+
+#[test]
+fn a_run_killed_with_9_holds_the_lock_while_its_child_runs() {
+    if !privileged() {
+        return;
+    }
+    let h = up_host();
+    let line = mount_line(&h);
+    let child = start_in(&h, &["up", "--yes"], &line, 4_000);
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
+    let _ = child.wait_with_output();
+    // The mount it started still runs: the rerun does not race it.
+    let r = h.run(&["up", "--yes"]);
+    r.expect(4);
+    assert!(
+        r.stderr
+            .contains("that run is gone, but a process it started still runs"),
+        "{}",
+        r.stderr
+    );
+    h.clear_faults();
+    h.run(&["--wait-lock", "60s", "up", "--yes"]).expect(0);
+    assert_eq!(role(&h), "active");
+}
