@@ -10,7 +10,7 @@ use crate::config::Volume;
 use crate::context::Ctx;
 use crate::tools::{drbd, exportfs, ip, mount, systemctl};
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Facts {
     /// None when no volume uses DRBD, or (lenient mode) when it could not be probed.
     pub drbd: Option<Vec<drbd::Resource>>,
@@ -19,6 +19,8 @@ pub struct Facts {
     pub addrs: Option<ip::Addrs>,
     pub units: BTreeMap<String, String>,
     pub etab: Vec<exportfs::Export>,
+    /// What /etc/exports and `exports_dir` ask for (`Err`: could not be read, in words).
+    pub configured: Result<Vec<exportfs::Export>, String>,
     /// Lenient mode only: what could not be probed, in plain words.
     pub unknown: Vec<String>,
 }
@@ -33,6 +35,20 @@ pub enum Mode {
 }
 
 pub const PROC_DRBD: &str = "/proc/drbd";
+
+impl Default for Facts {
+    fn default() -> Self {
+        Facts {
+            drbd: None,
+            mounts: Vec::new(),
+            addrs: None,
+            units: BTreeMap::new(),
+            etab: Vec::new(),
+            configured: Ok(Vec::new()),
+            unknown: Vec::new(),
+        }
+    }
+}
 
 impl Facts {
     pub fn gather(ctx: &Ctx, mode: Mode) -> Result<Facts> {
@@ -109,6 +125,8 @@ impl Facts {
             )?,
         }
         f.etab = exportfs::read_etab()?;
+        f.configured =
+            exportfs::read_configured(&cfg.nfs.exports_dir).map_err(|e| format!("{e:#}"));
         Ok(f)
     }
 

@@ -146,6 +146,27 @@ pub struct PeerStatus {
     pub sync_percent: Option<f64>,
 }
 
+/// The role of a node, from every fact at once. One volume shown; with several, "Primary",
+/// "mounted" and "exported" mean every volume (a plain device, without DRBD, counts as
+/// Primary), and a dual-primary volume being Primary and mounted is by design on both nodes,
+/// so it makes no node serving by itself.
+///
+/// | DRBD here      | mounted | NFS | exports applied | service IP | role     |
+/// |----------------|---------|-----|-----------------|------------|----------|
+/// | Primary        | yes     | yes | yes             | yes        | active   |
+/// | Primary        | any other combination                       || degraded |
+/// | Secondary      | no      | no  | no              | no         | standby  |
+/// | Secondary      | anything of the service here                || degraded |
+/// | not configured | no      | no  | no              | no         | down     |
+/// | not configured | anything of the service here                || degraded |
+/// | some resources up, some not, nothing served                  || degraded |
+///
+/// "Anything of the service here" is a Primary, a mount, NFS running, an export or the
+/// service IP. Every part missing from a serving node is a problem of its own, and any
+/// problem found (a peer Primary too, a wrong mount, an IP on the wrong interface…) turns
+/// `active` or `standby` into `degraded`: a node is never reported healthier than its facts.
+/// Without a service IP in the config, that column is left out; without DRBD, a node serving
+/// nothing is `down`.
 pub fn compute(ctx: &Ctx, f: &Facts) -> Status {
     let cfg = &ctx.config;
     let mut problems = Vec::new();
@@ -276,62 +297,16 @@ pub fn compute(ctx: &Ctx, f: &Facts) -> Status {
         })
         .collect();
 
-    // Serving: anything a client could reach. Dual-primary volumes are mounted on both nodes
-    // by design, so they do not count.
-    let serving = nfs_active
-        || ip_present
-        || cfg
-            .volumes
-            .iter()
-            .zip(&volumes)
-            .any(|(c, v)| (v.mounted && !c.dual_primary) || v.exported);
-    if serving {
-        for s in services.iter().filter(|s| !s.active) {
-            problems.push(Problem::critical(
-                Area::Nfs,
-                format!("service {} is {} on the serving node", s.name, s.state),
-            ));
-        }
-        if cfg.service_ip.is_some() && !ip_present {
-            problems.push(Problem::critical(
-                Area::ServiceIp,
-                "this node serves volumes but does not hold the service IP",
-            ));
-        }
-    }
-    let fully_up = volumes
-        .iter()
-        .all(|v| v.mounted && v.drbd.as_ref().is_none_or(|d| d.role == "Primary"))
-        && nfs_active
-        && (cfg.service_ip.is_none() || ip_present)
-        && services.iter().all(|s| s.active);
-    let drbd_up = volumes
-        .iter()
-        .filter_map(|v| v.drbd.as_ref())
-        .all(|d| d.role != "Unconfigured");
-    let any_drbd = volumes.iter().any(|v| v.drbd.is_some());
-    let role = if serving {
-        if fully_up && problems.is_empty() {
-            "active"
-        } else {
-            "degraded"
-        }
-    } else if any_drbd && drbd_up {
-        if problems.is_empty() {
-            "standby"
-        } else {
-            "degraded"
-        }
-    } else if any_drbd
-        && volumes
-            .iter()
-            .filter_map(|v| v.drbd.as_ref())
-            .any(|d| d.role != "Unconfigured")
-    {
-        "degraded"
-    } else {
-        "down"
+    let parts = Parts {
+        cfg,
+        volumes: &volumes,
+        nfs_active,
+        ip_present,
+        services: &services,
+        configured: &f.configured,
+        etab: &f.etab,
     };
+    let role = parts.role(&mut problems);
     Status {
         format_version: 1,
         cluster: cfg.cluster.clone(),
@@ -469,5 +444,338 @@ fn drbd_status(
         role: r.role.clone(),
         disk,
         peers,
+    }
+}
+
+/// What the role is derived from (see [`compute`]).
+struct Parts<'a> {
+    cfg: &'a crate::config::Config,
+    volumes: &'a [VolumeStatus],
+    nfs_active: bool,
+    ip_present: bool,
+    services: &'a [UnitStatus],
+    configured: &'a Result<Vec<crate::tools::exportfs::Export>, String>,
+    etab: &'a [crate::tools::exportfs::Export],
+}
+
+impl Parts<'_> {
+    fn role(&self, problems: &mut Vec<Problem>) -> &'static str {
+        let cfg = self.cfg;
+        let pairs = || cfg.volumes.iter().zip(self.volumes);
+        let primary = |v: &VolumeStatus| v.drbd.as_ref().is_none_or(|d| d.role == "Primary");
+        // Serving: anything a client could reach, or a Primary that only this node may hold.
+        let serving = self.nfs_active
+            || self.ip_present
+            || pairs().any(|(c, v)| {
+                !c.dual_primary
+                    && ((v.mounted || v.exported)
+                        || v.drbd.as_ref().is_some_and(|d| d.role == "Primary"))
+            })
+            || self.volumes.iter().any(|v| v.exported);
+        if serving {
+            self.missing_parts(problems);
+        }
+        let fully_up = self.volumes.iter().all(|v| v.mounted && primary(v))
+            && self.nfs_active
+            && (cfg.service_ip.is_none() || self.ip_present)
+            && self.services.iter().all(|s| s.active);
+        let drbd: Vec<&DrbdStatus> = self
+            .volumes
+            .iter()
+            .filter_map(|v| v.drbd.as_ref())
+            .collect();
+        let up = drbd.iter().filter(|d| d.role != "Unconfigured").count();
+        if serving {
+            if fully_up && problems.is_empty() {
+                "active"
+            } else {
+                "degraded"
+            }
+        } else if !drbd.is_empty() && up == drbd.len() {
+            if problems.is_empty() {
+                "standby"
+            } else {
+                "degraded"
+            }
+        } else if up > 0 {
+            for d in drbd.iter().filter(|d| d.role == "Unconfigured") {
+                problems.push(Problem::critical(
+                    Area::Drbd,
+                    format!(
+                        "DRBD {} is not up here while the others are: this node cannot take over",
+                        d.resource
+                    ),
+                ));
+            }
+            "degraded"
+        } else if problems.is_empty() {
+            "down"
+        } else {
+            "degraded"
+        }
+    }
+
+    /// On a serving node, one problem for each part of the service that is missing (some are
+    /// said already by the checks of `compute`, in their own words).
+    fn missing_parts(&self, problems: &mut Vec<Problem>) {
+        let cfg = self.cfg;
+        for (c, v) in cfg.volumes.iter().zip(self.volumes) {
+            if let Some(d) = v.drbd.as_ref().filter(|d| d.role != "Primary") {
+                // With the service IP here, "the IP is on the wrong node" says it already.
+                if !self.ip_present {
+                    problems.push(Problem::critical(
+                        Area::Drbd,
+                        format!(
+                            "volume {}: DRBD {} is {} on the serving node, expected Primary",
+                            c.name, d.resource, d.role
+                        ),
+                    ));
+                }
+            }
+            if !v.mounted && !self.nfs_active && !self.ip_present {
+                problems.push(Problem::critical(
+                    Area::Nfs,
+                    format!(
+                        "volume {}: not mounted at {} on the serving node",
+                        c.name,
+                        c.mountpoint.display()
+                    ),
+                ));
+            }
+            if v.mounted
+                && let Ok(configured) = self.configured
+            {
+                let missing: Vec<String> = configured
+                    .iter()
+                    .filter(|e| e.path.starts_with(&c.mountpoint))
+                    .filter(|e| {
+                        !self
+                            .etab
+                            .iter()
+                            .any(|x| x.path == e.path && x.client == e.client)
+                    })
+                    .map(|e| format!("{}:{}", e.client, e.path.display()))
+                    .collect();
+                if let Some(first) = missing.first() {
+                    problems.push(Problem::critical(
+                        Area::Exports,
+                        format!(
+                            "volume {}: {} configured export(s) not applied (e.g. {first})",
+                            c.name,
+                            missing.len()
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Err(e) = self.configured {
+            problems.push(Problem::warning(
+                Area::Exports,
+                format!("the configured exports could not be read: {e}"),
+            ));
+        }
+        if !self.nfs_active && !self.ip_present {
+            problems.push(Problem::critical(
+                Area::Nfs,
+                format!(
+                    "NFS ({}) is not running on the serving node",
+                    cfg.nfs.service
+                ),
+            ));
+        }
+        for s in self.services.iter().filter(|s| !s.active) {
+            problems.push(Problem::critical(
+                Area::Nfs,
+                format!("service {} is {} on the serving node", s.name, s.state),
+            ));
+        }
+        if cfg.service_ip.is_some() && !self.ip_present {
+            problems.push(Problem::critical(
+                Area::ServiceIp,
+                "this node serves volumes but does not hold the service IP",
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+    use crate::cli::Global;
+    use crate::config::Config;
+    use crate::tools::drbd::{Connection, Device, PeerDevice, Resource};
+    use crate::tools::exportfs::Export;
+    use crate::tools::{ip, mount};
+
+    const CONFIG: &str = "\
+cluster: c
+nodes:
+  n1: { address: 192.0.2.6 }
+  n2: { address: 192.0.2.7 }
+service_ip: { address: 192.0.2.18/24, interface: eth0, announce_to: 192.0.2.1 }
+volumes:
+  - { name: tools, drbd: tools, device: /dev/drbd4, mountpoint: /srv/tools, fstype: ext4 }
+";
+
+    fn ctx(config: &str) -> Ctx {
+        let global = Global {
+            config: PathBuf::from("c.yaml"),
+            node: Some("n1".into()),
+            dry_run: false,
+            yes: false,
+            json: false,
+            quiet: false,
+            verbose: false,
+            no_color: true,
+            wait_lock: None,
+        };
+        Ctx::with_config(&global, Config::parse(Path::new("c.yaml"), config).unwrap()).unwrap()
+    }
+
+    fn resource(role: &str) -> Resource {
+        Resource {
+            name: "tools".into(),
+            role: role.into(),
+            devices: vec![Device {
+                volume: 0,
+                minor: Some(4),
+                disk: "UpToDate".into(),
+            }],
+            connections: vec![Connection {
+                name: "n2".into(),
+                connection: "Connected".into(),
+                peer_role: "Secondary".into(),
+                peer_devices: vec![PeerDevice {
+                    volume: 0,
+                    replication: "Established".into(),
+                    peer_disk: "UpToDate".into(),
+                    done: None,
+                    out_of_sync_kib: None,
+                }],
+            }],
+        }
+    }
+
+    fn export() -> Export {
+        Export {
+            path: "/srv/tools/a".into(),
+            client: "192.0.2.50".into(),
+            options: "rw,sync".into(),
+        }
+    }
+
+    /// The facts of one combination: DRBD role ("Unconfigured": not up), and the rest.
+    fn facts(drbd: &str, mounted: bool, nfs: bool, exported: bool, ip_here: bool) -> Facts {
+        let mounts = if mounted {
+            mount::parse_mountinfo("40 1 147:4 / /srv/tools rw,noatime - ext4 /dev/drbd4 rw\n")
+                .unwrap()
+        } else {
+            Vec::new()
+        };
+        let addr = if ip_here {
+            r#",{"family":"inet","local":"192.0.2.18","prefixlen":24}"#
+        } else {
+            ""
+        };
+        let addrs = ip::parse(&format!(
+            r#"[{{"ifindex":2,"ifname":"eth0","addr_info":[{{"family":"inet","local":"192.0.2.6","prefixlen":24}}{addr}]}}]"#
+        ))
+        .unwrap();
+        Facts {
+            drbd: Some(if drbd == "Unconfigured" {
+                Vec::new()
+            } else {
+                vec![resource(drbd)]
+            }),
+            mounts,
+            addrs: Some(addrs),
+            units: [(
+                "nfs-server".to_string(),
+                if nfs { "active" } else { "inactive" }.to_string(),
+            )]
+            .into(),
+            etab: if exported { vec![export()] } else { Vec::new() },
+            configured: Ok(vec![export()]),
+            unknown: Vec::new(),
+        }
+    }
+
+    /// The role table of [`compute`], written out again independently.
+    fn expected(
+        drbd: &str,
+        mounted: bool,
+        nfs: bool,
+        exported: bool,
+        ip_here: bool,
+    ) -> &'static str {
+        let anything = drbd == "Primary" || mounted || nfs || exported || ip_here;
+        let all = drbd == "Primary" && mounted && nfs && exported && ip_here;
+        match (anything, drbd) {
+            (true, _) if all => "active",
+            (true, _) => "degraded",
+            (false, "Secondary") => "standby",
+            (false, _) => "down",
+        }
+    }
+
+    #[test]
+    fn every_combination_of_the_facts_has_the_role_of_the_table() {
+        let ctx = ctx(CONFIG);
+        let mut seen = std::collections::BTreeMap::new();
+        for drbd in ["Primary", "Secondary", "Unconfigured"] {
+            for bits in 0..16u8 {
+                let (mounted, nfs, exported, ip_here) =
+                    (bits & 1 != 0, bits & 2 != 0, bits & 4 != 0, bits & 8 != 0);
+                let st = compute(&ctx, &facts(drbd, mounted, nfs, exported, ip_here));
+                let want = expected(drbd, mounted, nfs, exported, ip_here);
+                let case = format!(
+                    "DRBD {drbd}, mounted {mounted}, NFS {nfs}, exported {exported}, IP {ip_here}"
+                );
+                assert_eq!(st.role, want, "{case}: {:?}", st.problems);
+                // Degraded always says why; healthy roles have nothing to say.
+                match st.role {
+                    "degraded" => assert!(
+                        st.problems.iter().any(|p| p.severity == Severity::Critical),
+                        "{case}: degraded without a critical problem"
+                    ),
+                    _ => assert!(st.problems.is_empty(), "{case}: {:?}", st.problems),
+                }
+                *seen.entry(st.role).or_insert(0) += 1;
+            }
+        }
+        assert_eq!(
+            seen.into_iter().collect::<Vec<_>>(),
+            [("active", 1), ("degraded", 45), ("down", 1), ("standby", 1)]
+        );
+    }
+
+    #[test]
+    fn promoted_but_not_mounted_is_degraded_with_each_missing_part() {
+        // An `up` that promoted DRBD and then failed to mount.
+        let st = compute(&ctx(CONFIG), &facts("Primary", false, false, false, false));
+        assert_eq!(st.role, "degraded");
+        let said: Vec<String> = st.problems.iter().map(|p| p.to_string()).collect();
+        for part in [
+            "volume tools: not mounted at /srv/tools",
+            "NFS (nfs-server) is not running",
+            "does not hold the service IP",
+        ] {
+            assert!(said.iter().any(|s| s.contains(part)), "{part}: {said:?}");
+        }
+    }
+
+    #[test]
+    fn mounted_and_serving_without_the_configured_exports_is_degraded() {
+        let st = compute(&ctx(CONFIG), &facts("Primary", true, true, false, true));
+        assert_eq!(st.role, "degraded");
+        assert!(
+            st.problems
+                .iter()
+                .any(|p| p.to_string().contains("1 configured export(s) not applied")),
+            "{:?}",
+            st.problems
+        );
     }
 }
