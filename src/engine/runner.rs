@@ -416,15 +416,23 @@ mod tests {
         )
     }
 
+    /// Whether the recorded process still lives 3 s from now (a killed process takes a
+    /// moment to go; a zombie is dead, only its reaping is missing).
     fn alive(pidfile: &std::path::Path) -> bool {
         let pid: i32 = std::fs::read_to_string(pidfile)
             .unwrap()
             .trim()
             .parse()
             .unwrap();
-        // A zombie is dead: only its parent's reaping is missing.
-        std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .is_ok_and(|s| s.split(' ').nth(2).is_none_or(|st| st != "Z"))
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            let running = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|s| s.split(' ').nth(2).is_none_or(|st| st != "Z"));
+            if !running || Instant::now() > deadline {
+                return running;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     #[test]

@@ -540,11 +540,17 @@ mod tests {
         assert!(out.timed_out, "{out:?}");
         assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
         let pid = std::fs::read_to_string(&pidfile).unwrap();
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()));
-        assert!(
-            stat.is_err() || stat.unwrap().split(' ').nth(2) == Some("Z"),
-            "the member's child was left running"
-        );
+        // A killed process takes a moment to go; a zombie is dead.
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()))
+            .is_ok_and(|s| s.split(' ').nth(2) != Some("Z"))
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the member's child was left running"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     #[test]
