@@ -2,25 +2,42 @@
 
 use std::process::ExitCode;
 
-use nfs_manage::{cli, commands, error, exit};
+use nfs_manage::{cli, commands, error, exit, output};
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
+    let args: Vec<String> = std::env::args().collect();
+    // `--json` promises one JSON document on stdout, whatever happens: even when the command
+    // line itself is wrong.
+    let json = args
+        .iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--json");
+    let cli = match cli::Cli::try_parse_from(&args) {
         Ok(c) => c,
-        Err(e) if e.use_stderr() && commands::check::is_check_invocation(std::env::args()) => {
+        Err(e) if e.use_stderr() && commands::check::is_check_invocation(args.iter().cloned()) => {
             // A monitoring system reads exit 2 as CRITICAL: a bad `check` command line is
             // UNKNOWN (3), said on the one line Nagios shows.
+            if json {
+                let code = 3; // Nagios UNKNOWN, as without --json
+                output::json(&output::json_error("check", first_line(&e.to_string()), code));
+                return ExitCode::from(code);
+            }
             return ExitCode::from(commands::check::usage_unknown(&e.to_string()));
         }
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() {
-                exit::USAGE
-            } else {
-                exit::OK
-            });
+            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            if json && e.use_stderr() {
+                output::json(&output::json_error(
+                    &command_words(&args),
+                    first_line(&e.to_string()),
+                    code,
+                ));
+            }
+            return ExitCode::from(code);
         }
     };
     let verbose = cli.global.verbose;
@@ -35,6 +52,13 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::from(exit::OK),
         Err(e) => {
             let code = error::exit_code_of(&e);
+            if json && !output::json_printed() {
+                output::json(&output::json_error(
+                    &command_words(&args),
+                    &format!("{e:#}"),
+                    code,
+                ));
+            }
             if let Some(error::Error::Silent(_)) = e.downcast_ref::<error::Error>() {
                 return ExitCode::from(code);
             }
@@ -47,4 +71,38 @@ fn main() -> ExitCode {
             ExitCode::from(code)
         }
     }
+}
+
+/// clap's message without its usage block and hints.
+fn first_line(message: &str) -> &str {
+    message
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("bad arguments")
+        .trim_start_matches("error: ")
+}
+
+/// The subcommand the command line names ("backup run"), as far as it names one.
+fn command_words(args: &[String]) -> String {
+    const TAKES_VALUE: &[&str] = &["--config", "--node", "--wait-lock"];
+    let mut cmd = cli::Cli::command();
+    let mut words = Vec::new();
+    let mut it = args.iter().skip(1);
+    while let Some(a) = it.next() {
+        if TAKES_VALUE.contains(&a.as_str()) {
+            it.next();
+            continue;
+        }
+        if a.starts_with('-') {
+            continue;
+        }
+        match cmd.find_subcommand(a).cloned() {
+            Some(sub) => {
+                words.push(a.clone());
+                cmd = sub;
+            }
+            None => break,
+        }
+    }
+    words.join(" ")
 }

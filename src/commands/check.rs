@@ -192,7 +192,7 @@ pub fn run(global: &Global, args: &CheckArgs) -> Result<()> {
         Err(e) => unknown(args, None, &format!("{e:#}")),
     };
     if global.json {
-        outln!("{}", serde_json::to_string_pretty(&report)?);
+        crate::output::json(&serde_json::to_string_pretty(&report)?);
     } else {
         outln!("{}", report.line);
     }

@@ -73,9 +73,9 @@ pub fn check(global: &Global) -> Result<()> {
     }
     if !global.quiet {
         if global.json {
-            outln!(
-                "{}",
-                serde_json::json!({"format_version": 1, "config": global.config, "valid": true, "notes": notes})
+            crate::output::json(
+                &serde_json::json!({"format_version": 1, "config": global.config, "valid": true, "notes": notes})
+                    .to_string(),
             );
         } else {
             for n in &notes {

@@ -118,7 +118,7 @@ pub fn sync_once(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
         );
         if g.json {
             plan.notes.push(msg);
-            outln!("{}", plan.to_json(Some("nothing to do"), None));
+            crate::output::json(&plan.to_json(Some("nothing to do"), None));
         } else if !g.quiet {
             outln!("{msg}");
         }

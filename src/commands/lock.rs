@@ -14,30 +14,44 @@ use crate::engine::execute::{self, Recovery};
 use crate::error::Error;
 use crate::tools::etcd::Write;
 
+/// `lock break` on a config without a lock is a command that does not apply: a usage error.
 fn configured(ctx: &Ctx) -> Result<()> {
     if cluster_lock::config(ctx).is_none() {
-        return Err(Error::Config(format!(
-            "{}: no cluster lock is configured (add `lock: {{ etcd: {{ endpoints: [...] }} }}`)",
-            ctx.config_path.display()
-        ))
-        .into());
+        return Err(Error::Usage(not_configured(ctx)).into());
     }
     Ok(())
+}
+
+fn not_configured(ctx: &Ctx) -> String {
+    format!(
+        "{}: no cluster lock is configured (add `lock: {{ etcd: {{ endpoints: [...] }} }}`)",
+        ctx.config_path.display()
+    )
 }
 
 fn read(ctx: &Ctx) -> Result<LockState> {
     Ok(cluster_lock::read(ctx)?.expect("configured"))
 }
 
+/// Without a lock in the config, that is the answer (exit 0), not an error.
 pub fn show(ctx: &Ctx) -> Result<()> {
-    configured(ctx)?;
+    if cluster_lock::config(ctx).is_none() {
+        if ctx.global.json {
+            crate::output::json(
+                &json!({"format_version": 1, "configured": false, "held": false}).to_string(),
+            );
+        } else if !ctx.global.quiet {
+            outln!("{}", not_configured(ctx));
+        }
+        return Ok(());
+    }
     let st = read(ctx)?;
     if ctx.global.json {
         let kv = st.got.kv.as_ref();
-        outln!(
-            "{}",
-            json!({
+        crate::output::json(
+            &json!({
                 "format_version": 1,
+                "configured": true,
                 "key": st.key,
                 "held": st.holder.is_some(),
                 "holder": st.holder.as_ref().map(|h| &h.node),
@@ -45,6 +59,7 @@ pub fn show(ctx: &Ctx) -> Result<()> {
                 "revision": kv.map(|k| k.mod_revision),
                 "etcd_revision": st.got.revision,
             })
+            .to_string(),
         );
     } else if !ctx.global.quiet {
         match &st.holder {

@@ -121,6 +121,12 @@ fn now_secs() -> f64 {
 }
 
 pub fn run(ctx: &Ctx, args: &MetricsArgs) -> Result<()> {
+    if ctx.global.json {
+        return Err(crate::error::Error::Usage(
+            "metrics prints the Prometheus text format; --json is not available for it (`status --json` and `check --json` are)".into(),
+        )
+        .into());
+    }
     let mut e = Exposition::default();
     let gathered = Facts::gather(ctx, Mode::Strict);
     let backups = (!ctx.config.backups.is_empty()).then(|| backup_state::survey(ctx));
@@ -129,18 +135,7 @@ pub fn run(ctx: &Ctx, args: &MetricsArgs) -> Result<()> {
         Some(Ok(s)) => s.lvm_unknown.is_none(),
         Some(Err(_)) => false,
     };
-    e.flag(
-        "nfs_manage_collect_success",
-        "1 if every probe ran and the metrics below are current, 0 if not",
-        &[],
-        gathered.is_ok() && backups_ok,
-    );
-    e.gauge(
-        "nfs_manage_collect_timestamp_seconds",
-        "When these metrics were collected (Unix time)",
-        &[],
-        now_secs().floor(),
-    );
+    collected(&mut e, gathered.is_ok() && backups_ok);
     let result = gathered.map(|facts| node_metrics(ctx, &facts, &mut e));
     sync_metrics(ctx, &mut e);
     let backups = match backups {
@@ -161,6 +156,36 @@ pub fn run(ctx: &Ctx, args: &MetricsArgs) -> Result<()> {
     }
     result.context("cannot collect the node's state (nfs_manage_collect_success is 0)")?;
     backups.context("cannot collect the backups' state (nfs_manage_collect_success is 0)")
+}
+
+/// Whether the metrics below are current, and when they were collected.
+fn collected(e: &mut Exposition, success: bool) {
+    e.flag(
+        "nfs_manage_collect_success",
+        "1 if every probe ran and the metrics below are current, 0 if not",
+        &[],
+        success,
+    );
+    e.gauge(
+        "nfs_manage_collect_timestamp_seconds",
+        "When these metrics were collected (Unix time)",
+        &[],
+        now_secs().floor(),
+    );
+}
+
+/// When the config cannot be loaded, the textfile still says so, freshly: an old file left in
+/// place would pass an old state for a current one.
+pub fn config_failed(args: &MetricsArgs, err: anyhow::Error) -> anyhow::Error {
+    let Some(dir) = &args.textfile else {
+        return err;
+    };
+    let mut e = Exposition::default();
+    collected(&mut e, false);
+    match write_atomically(dir, &e.render()) {
+        Ok(()) => err.context("the textfile says nfs_manage_collect_success 0"),
+        Err(w) => err.context(format!("and the textfile could not be written: {w:#}")),
+    }
 }
 
 fn node_metrics(ctx: &Ctx, f: &Facts, e: &mut Exposition) {

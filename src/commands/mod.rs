@@ -37,7 +37,10 @@ pub fn dispatch(cli: &Cli) -> Result<()> {
         }
         // check turns even a config error into a Nagios UNKNOWN, so it builds its own Ctx.
         Command::Check(args) => check::run(&cli.global, args),
-        Command::Metrics(args) => metrics::run(&Ctx::new(&cli.global)?, args),
+        Command::Metrics(args) => match Ctx::new(&cli.global) {
+            Ok(ctx) => metrics::run(&ctx, args),
+            Err(e) => Err(metrics::config_failed(args, e)),
+        },
         Command::Sync(args) => sync::run(&Ctx::new(&cli.global)?, args),
         // Started by bdsync on the remote-shell side: no config, no context.
         Command::Backup(BackupCommand::WrapRemote(args)) => backup::wrap_remote(&cli.global, args),

@@ -17,7 +17,7 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<()> {
         add_holders(ctx, &mut st)?;
     }
     if ctx.global.json {
-        outln!("{}", serde_json::to_string_pretty(&st)?);
+        crate::output::json(&serde_json::to_string_pretty(&st)?);
     } else if !ctx.global.quiet {
         out!("{}", render(&st));
     }

@@ -62,14 +62,19 @@ impl Config {
                 host.split('.').next().unwrap_or_default().to_string()
             }
         };
-        if self.nodes.contains_key(&name) {
-            Ok(name)
-        } else {
-            let known: Vec<&str> = self.nodes.keys().map(String::as_str).collect();
-            Err(Error::Config(format!(
+        let known: Vec<&str> = self.nodes.keys().map(String::as_str).collect();
+        match explicit {
+            _ if self.nodes.contains_key(&name) => Ok(name),
+            // A name given on the command line that the config does not know: the command
+            // line is wrong (exit 2), not the config.
+            Some(_) => Err(Error::Usage(format!(
+                "--node {name:?} is not one of the cluster's nodes ({})",
+                known.join(", ")
+            ))),
+            None => Err(Error::Config(format!(
                 "this host is {name:?}, which is not one of the cluster's nodes ({}); pass --node NAME",
                 known.join(", ")
-            )))
+            ))),
         }
     }
 
@@ -369,7 +374,9 @@ services: [nginx]
     fn this_node_must_be_listed() {
         let c = parse(GOOD).unwrap();
         assert_eq!(c.this_node(Some("labstore1005")).unwrap(), "labstore1005");
-        let e = c.this_node(Some("other")).unwrap_err().to_string();
+        let e = c.this_node(Some("other")).unwrap_err();
+        assert_eq!(e.exit_code(), crate::exit::USAGE);
+        let e = e.to_string();
         assert!(
             e.contains("labstore1004, labstore1005") && e.contains("--node"),
             "{e}"

@@ -48,8 +48,9 @@ fn sub_run(node: &str, command: &str, out: &Output) -> Verdict {
         steps: Vec<Step>,
         #[serde(default)]
         result: Option<String>,
+        /// `{"message":…,"exit_code":…}` (a plain string from older versions).
         #[serde(default)]
-        error: Option<String>,
+        error: Option<serde_json::Value>,
     }
     let r: Result = match serde_json::from_str(out.stdout.trim()) {
         Ok(r) => r,
@@ -70,7 +71,12 @@ fn sub_run(node: &str, command: &str, out: &Output) -> Verdict {
     if !matches!(result, "ok" | "nothing to do") {
         return Err(format!(
             "`nfs-manage {command}` on {node}: {result}{}",
-            r.error.map(|e| format!(": {e}")).unwrap_or_default()
+            r.error
+                .map(|e| match e.get("message").and_then(|m| m.as_str()) {
+                    Some(m) => format!(": {m}"),
+                    None => format!(": {}", e.as_str().map_or(e.to_string(), String::from)),
+                })
+                .unwrap_or_default()
         ));
     }
     let open: Vec<String> = r

@@ -74,7 +74,7 @@ pub fn run_with<C: Context>(
                 style("Nothing to do: every step already holds.").green()
             );
         } else if g.json {
-            outln!("{}", plan.to_json(Some("nothing to do"), None));
+            crate::output::json(&plan.to_json(Some("nothing to do"), None));
         }
         return Ok(());
     }
@@ -82,12 +82,20 @@ pub fn run_with<C: Context>(
         if human {
             outln!("Dry run: {}.", policy.dry_run_says);
         } else if g.json {
-            outln!("{}", plan.to_json(Some("dry run"), None));
+            crate::output::json(&plan.to_json(Some("dry run"), None));
         }
         return Ok(());
     }
-    if policy.confirm {
-        confirm(ctx, plan)?;
+    if policy.confirm
+        && let Err(err) = confirm(ctx, plan)
+    {
+        if g.json {
+            crate::output::json(&plan.to_json(
+                Some("refused"),
+                Some((&format!("{err:#}"), exit_code_of(&err))),
+            ));
+        }
+        return Err(err);
     }
 
     let journal = Journal::new(&g.journal);
@@ -108,7 +116,7 @@ pub fn run_with<C: Context>(
                     style(format!("Done. {}", plan.tally())).green().bold()
                 );
             } else if g.json {
-                outln!("{}", plan.to_json(Some("ok"), None));
+                crate::output::json(&plan.to_json(Some("ok"), None));
             }
         }
         Err(e) => {
@@ -119,7 +127,9 @@ pub fn run_with<C: Context>(
                     exit::INTERRUPTED | exit::TERMINATED => "interrupted",
                     _ => "failed",
                 };
-                outln!("{}", plan.to_json(Some(word), Some(&format!("{e:#}"))));
+                crate::output::json(
+                    &plan.to_json(Some(word), Some((&format!("{e:#}"), exit_code_of(e)))),
+                );
             }
         }
     }
@@ -131,7 +141,7 @@ pub fn refuse<C: Context>(ctx: &C, plan: &Plan<C>, refusals: &[String]) -> Resul
     let g = ctx.settings();
     let msg = format!("nothing was changed:\n  - {}", refusals.join("\n  - "));
     if g.json {
-        outln!("{}", plan.to_json(Some("refused"), Some(&msg)));
+        crate::output::json(&plan.to_json(Some("refused"), Some((&msg, exit::REFUSED))));
     } else if !g.quiet {
         out!("{}", plan.render(&g.node));
     }

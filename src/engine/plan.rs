@@ -318,7 +318,14 @@ pub struct JsonPlan<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     result: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<&'a str>,
+    error: Option<JsonError<'a>>,
+}
+
+/// What went wrong, with the exit code the run ends with.
+#[derive(Serialize)]
+struct JsonError<'a> {
+    message: &'a str,
+    exit_code: u8,
 }
 
 /// A borders-only table as wide as the terminal (at least 60 columns), or `fallback` columns
@@ -350,7 +357,8 @@ impl<C: ?Sized> Plan<C> {
             .count()
     }
 
-    pub fn to_json(&self, result: Option<&str>, error: Option<&str>) -> String {
+    /// The plan as JSON, with how the run ended and, for an error, its message and exit code.
+    pub fn to_json(&self, result: Option<&str>, error: Option<(&str, u8)>) -> String {
         let j = JsonPlan {
             format_version: 1,
             command: &self.command,
@@ -374,7 +382,7 @@ impl<C: ?Sized> Plan<C> {
                 .collect(),
             notes: &self.notes,
             result,
-            error,
+            error: error.map(|(message, exit_code)| JsonError { message, exit_code }),
         };
         serde_json::to_string_pretty(&j).expect("plan serializes")
     }

@@ -418,7 +418,8 @@ fn a_failed_run_reports_json_and_how_to_get_out() {
         "{states:?}"
     );
     assert!(states.contains(&("ip", "pending")), "{states:?}");
-    let err = p["error"].as_str().unwrap();
+    assert_eq!(p["error"]["exit_code"], 1);
+    let err = p["error"]["message"].as_str().unwrap();
     assert!(
         err.contains(
             "step 7 of 11 (start the NFS server) stopped the run: the command failed (exit 1)"

@@ -55,12 +55,9 @@ pub fn list(ctx: &Ctx) -> Result<()> {
         }));
     }
     if ctx.global.json {
-        outln!(
-            "{}",
-            serde_json::to_string_pretty(
-                &json!({"format_version": 1, "backups": rows, "problems": problems})
-            )?
-        );
+        crate::output::json(&serde_json::to_string_pretty(
+            &json!({"format_version": 1, "backups": rows, "problems": problems}),
+        )?);
         return Ok(());
     }
     if ctx.global.quiet {

@@ -132,7 +132,7 @@ pub(super) fn controlled(
             if ctx.global.json {
                 let mut plan = Plan::new("failover");
                 plan.notes.push(msg);
-                outln!("{}", plan.to_json(Some("nothing to do"), None));
+                crate::output::json(&plan.to_json(Some("nothing to do"), None));
             } else if !ctx.global.quiet {
                 outln!("{msg}");
             }
