@@ -13,6 +13,7 @@
 //! what to install and skips, except under CI=true, where that is a failure.
 
 mod bed;
+mod fixtures;
 mod scenarios;
 
 use std::io::Write as _;
@@ -144,11 +145,30 @@ fn main() {
             logs_dir().display()
         );
     }
+    if std::env::var_os("NFS_MANAGE_VM_HOLD").is_some() {
+        hold();
+    }
     bed.shutdown();
     summary(passed, &failed, 0, filtered_out, started);
     if !failed.is_empty() {
         std::process::exit(101);
     }
+}
+
+/// Keep the guests up after the scenarios for debugging by hand (tests/vm/vm-exec), until
+/// the release file appears.
+fn hold() {
+    let release = bed::target_dir().join("vm-run/release");
+    let _ = std::fs::remove_file(&release);
+    eprintln!(
+        "NFS_MANAGE_VM_HOLD: guests kept up; run commands with tests/vm/vm-exec NODE 'CMD'; \
+         `touch {}` shuts them down",
+        release.display()
+    );
+    while !release.exists() {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+    let _ = std::fs::remove_file(&release);
 }
 
 /// libtest's closing lines, so tools that read `cargo test` output read this target too.

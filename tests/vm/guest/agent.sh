@@ -33,6 +33,28 @@ else
     log "no network interface"
 fi
 
+# nfsd resolves export paths (and the NFSv4 pseudo root "/") in rpc.mountd's root, and
+# neither the shared 9p root nor virtme's overlays (/srv, /var, /etc) can be exported. So
+# every command runs chrooted in a tmpfs root that binds the system's directories but has
+# a plain /srv: exports under /srv then sit on exportable filesystems up to "/", as on a
+# real server, and paths stay the same as outside.
+root=/run/vmroot
+mkdir -p "$root"
+mount -t tmpfs -o mode=755 vmroot "$root"
+for d in /*; do
+    name=${d#/}
+    case $name in run|srv) continue ;; esac
+    if [ -L "$d" ]; then
+        cp -P "$d" "$root/$name"
+    elif [ -d "$d" ]; then
+        mkdir "$root/$name"
+        mount --rbind "$d" "$root/$name"
+    fi
+done
+# /run holds this root itself: bind it without its submounts.
+mkdir "$root/run" "$root/srv"
+mount --bind /run "$root/run"
+
 mkdir -p "$share/req" "$share/res"
 log "ready: $(uname -r), eth0 $address"
 echo "$(uname -r)" > "$share/ready.tmp" && mv "$share/ready.tmp" "$share/ready"
@@ -44,7 +66,7 @@ while [ ! -e "$share/stop" ]; do
         n=$(basename "$req" .sh)
         # First line of a request: "#timeout=SECONDS"; a hung command must not hang the agent.
         t=$(head -n1 "$req" | sed -n 's/^#timeout=\([0-9][0-9]*\)$/\1/p')
-        timeout -k 5 "${t:-300}" bash "$req" >"$share/res/$n.out" 2>"$share/res/$n.err" </dev/null
+        timeout -k 5 "${t:-300}" chroot "$root" bash "$req" >"$share/res/$n.out" 2>"$share/res/$n.err" </dev/null
         echo $? >"$share/res/$n.rc.tmp"
         mv "$share/res/$n.rc.tmp" "$share/res/$n.rc"
         rm -f "$req"
