@@ -77,6 +77,7 @@ pub fn find_tools() -> Result<Tools, String> {
     }
     let vng = std::env::var_os("NFS_MANAGE_VNG")
         .map(PathBuf::from)
+        .filter(|p| p.exists())
         .or_else(|| which::which("vng").ok())
         .or_else(|| {
             let p = PathBuf::from("/opt/nfs-manage-venv/bin/vng");
@@ -118,7 +119,8 @@ pub fn find_tools() -> Result<Tools, String> {
 /// Newest /boot/vmlinuz-* with a DRBD module, or NFS_MANAGE_VM_KERNEL.
 fn find_kernel() -> Option<PathBuf> {
     if let Some(k) = std::env::var_os("NFS_MANAGE_VM_KERNEL") {
-        return Some(PathBuf::from(k));
+        let k = PathBuf::from(k);
+        return k.exists().then_some(k);
     }
     let mut found: Vec<(PathBuf, String)> = fs::read_dir("/boot")
         .ok()?
