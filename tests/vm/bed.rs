@@ -1,0 +1,582 @@
+//! The VM group: two storage nodes and an NFS client booted with virtme-ng (Debian's kernel,
+//! this machine's root shared read-only, TCG), joined by a bridge of tap devices inside a
+//! network namespace of our own, so nothing they send can leave the machine.
+//!
+//! Host ↔ guest control goes through a read-write 9p share per guest and the guest agent
+//! (guest/agent.sh): the host renames a script into `req/`, the agent runs it and renames the
+//! exit code into `res/` last. Plain files keep the protocol inspectable after a failure
+//! (every command and its output is also appended to target/vm-logs/NODE.commands.log).
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io::Write as _;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+/// TEST-NET-1 (RFC 5737): documentation addresses, never routed.
+pub const PREFIX: &str = "192.0.2";
+pub const SERVICE_IP: &str = "192.0.2.100";
+
+/// Storage node data disks: big enough that a throttled resync can be caught mid-way.
+pub const DISK_MIB: u64 = 128;
+
+pub struct NodeSpec {
+    pub name: &'static str,
+    pub host: u8,
+    pub disk: bool,
+}
+
+pub const NODES: [NodeSpec; 3] = [
+    NodeSpec {
+        name: "nfs1",
+        host: 11,
+        disk: true,
+    },
+    NodeSpec {
+        name: "nfs2",
+        host: 12,
+        disk: true,
+    },
+    NodeSpec {
+        name: "client",
+        host: 20,
+        disk: false,
+    },
+];
+
+pub fn node_address(name: &str) -> String {
+    let spec = NODES.iter().find(|n| n.name == name).expect("known node");
+    format!("{PREFIX}.{}", spec.host)
+}
+
+/// What the bed needs from the host, found once.
+pub struct Tools {
+    pub vng: PathBuf,
+    pub kernel: PathBuf,
+}
+
+/// Everything missing, as one message naming what to install; Ok when the bed can run.
+pub fn find_tools() -> Result<Tools, String> {
+    let mut missing = Vec::new();
+    if !nix::unistd::geteuid().is_root() {
+        missing.push("root (network namespaces, tap devices)".to_string());
+    }
+    if which::which("qemu-system-x86_64").is_err() {
+        missing.push("qemu-system-x86_64 (Debian package qemu-system-x86)".into());
+    }
+    if which::which("ip").is_err() {
+        missing.push("ip (Debian package iproute2)".into());
+    }
+    if !Path::new("/dev/net/tun").exists() {
+        missing.push("/dev/net/tun (the tun module)".into());
+    }
+    let vng = std::env::var_os("NFS_MANAGE_VNG")
+        .map(PathBuf::from)
+        .filter(|p| p.exists())
+        .or_else(|| which::which("vng").ok())
+        .or_else(|| {
+            let p = PathBuf::from("/opt/nfs-manage-venv/bin/vng");
+            p.exists().then_some(p)
+        });
+    if vng.is_none() {
+        missing.push("vng (virtme-ng from PyPI, in /opt/nfs-manage-venv)".into());
+    }
+    let kernel = find_kernel();
+    if kernel.is_none() {
+        missing.push(
+            "a kernel in /boot whose modules include drbd.ko (Debian package linux-image-amd64)"
+                .into(),
+        );
+    }
+    for tool in [
+        "drbdadm",
+        "rpc.nfsd",
+        "exportfs",
+        "mount.nfs",
+        "mkfs.ext4",
+        "blkdiscard",
+    ] {
+        if which::which(tool).is_err() {
+            missing.push(format!(
+                "{tool} (Debian packages drbd-utils, nfs-kernel-server, e2fsprogs, util-linux)"
+            ));
+        }
+    }
+    match (vng, kernel) {
+        (Some(vng), Some(kernel)) if missing.is_empty() => Ok(Tools { vng, kernel }),
+        _ => Err(format!(
+            "the VM test bed cannot run here; missing:\n  - {}\ninstall them with (as root): scripts/vm-deps",
+            missing.join("\n  - ")
+        )),
+    }
+}
+
+/// Newest /boot/vmlinuz-* with a DRBD module, or NFS_MANAGE_VM_KERNEL.
+fn find_kernel() -> Option<PathBuf> {
+    if let Some(k) = std::env::var_os("NFS_MANAGE_VM_KERNEL") {
+        let k = PathBuf::from(k);
+        return k.exists().then_some(k);
+    }
+    let mut found: Vec<(PathBuf, String)> = fs::read_dir("/boot")
+        .ok()?
+        .filter_map(|e| {
+            let path = e.ok()?.path();
+            let v = path
+                .file_name()?
+                .to_str()?
+                .strip_prefix("vmlinuz-")?
+                .to_string();
+            let has_drbd = Command::new("find")
+                .args([
+                    &format!("/lib/modules/{v}/kernel/drivers/block/drbd"),
+                    "-name",
+                    "drbd.ko*",
+                ])
+                .stderr(Stdio::null())
+                .output()
+                .is_ok_and(|o| !o.stdout.is_empty());
+            has_drbd.then_some((path, v))
+        })
+        .collect();
+    found.sort_by(|a, b| a.1.cmp(&b.1));
+    found.pop().map(|(path, _)| path)
+}
+
+pub fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest_dir().join("target"))
+}
+
+pub fn logs_dir() -> PathBuf {
+    target_dir().join("vm-logs")
+}
+
+/// One command's result in a guest.
+#[derive(Debug)]
+pub struct Output {
+    pub stdout: String,
+    pub stderr: String,
+    pub rc: i32,
+}
+
+pub struct Vm {
+    pub name: &'static str,
+    pub address: String,
+    share: PathBuf,
+    child: Option<Child>,
+    console: PathBuf,
+    transcript: PathBuf,
+    seq: AtomicU64,
+    pub kernel_release: String,
+}
+
+impl Vm {
+    /// Run a bash script as root in the guest; Err only when the agent does not answer.
+    pub fn run(&self, script: &str, timeout: Duration) -> Result<Output> {
+        let n = self.seq.fetch_add(1, Ordering::SeqCst);
+        let id = format!("{n:06}");
+        let staged = self.share.join(format!("staging-{id}.sh"));
+        let guest_timeout = timeout.as_secs().max(1);
+        fs::write(&staged, format!("#timeout={guest_timeout}\n{script}\n"))?;
+        fs::rename(&staged, self.share.join("req").join(format!("{id}.sh")))?;
+        let res = self.share.join("res");
+        let rc_path = res.join(format!("{id}.rc"));
+        let started = Instant::now();
+        // The guest enforces the timeout itself (timeout -k 5); allow for its kill and for
+        // a slow 9p round trip before calling the agent dead.
+        let deadline = timeout + Duration::from_secs(30);
+        let rc = loop {
+            if let Ok(s) = fs::read_to_string(&rc_path) {
+                break s.trim().parse::<i32>().unwrap_or(-1);
+            }
+            if started.elapsed() > deadline {
+                self.log_transcript(script, None, started.elapsed());
+                bail!(
+                    "{}: no answer from the guest agent after {:?} for:\n{script}\nconsole: {}",
+                    self.name,
+                    started.elapsed(),
+                    self.console.display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let read = |ext: &str| {
+            let p = res.join(format!("{id}.{ext}"));
+            let s = fs::read(&p).map(|b| String::from_utf8_lossy(&b).into_owned());
+            let _ = fs::remove_file(&p);
+            s.unwrap_or_default()
+        };
+        let out = Output {
+            stdout: read("out"),
+            stderr: read("err"),
+            rc,
+        };
+        let _ = fs::remove_file(&rc_path);
+        self.log_transcript(script, Some(&out), started.elapsed());
+        Ok(out)
+    }
+
+    /// Run and require exit 0; the error carries the script, both streams and the code.
+    pub fn ok(&self, script: &str) -> Result<String> {
+        let out = self.run(script, Duration::from_secs(300))?;
+        if out.rc != 0 {
+            bail!(
+                "{}: exit {} from:\n{script}\n--- stdout\n{}--- stderr\n{}",
+                self.name,
+                out.rc,
+                out.stdout,
+                out.stderr
+            );
+        }
+        Ok(out.stdout)
+    }
+
+    /// Run with the default timeout, any exit code.
+    pub fn sh(&self, script: &str) -> Result<Output> {
+        self.run(script, Duration::from_secs(300))
+    }
+
+    fn log_transcript(&self, script: &str, out: Option<&Output>, took: Duration) {
+        let mut t = String::new();
+        let _ = writeln!(t, "$ {}", script.trim_end().replace('\n', "\n  "));
+        match out {
+            Some(o) => {
+                t.push_str(&o.stdout);
+                if !o.stderr.is_empty() {
+                    let _ = writeln!(t, "[stderr]\n{}", o.stderr.trim_end());
+                }
+                let _ = writeln!(t, "[rc={} in {:.1}s]", o.rc, took.as_secs_f64());
+            }
+            None => {
+                let _ = writeln!(t, "[no answer after {:.1}s]", took.as_secs_f64());
+            }
+        }
+        if let Ok(mut f) = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.transcript)
+        {
+            let _ = f.write_all(t.as_bytes());
+        }
+    }
+
+    pub fn console_tail(&self, lines: usize) -> String {
+        let text = fs::read_to_string(&self.console).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+}
+
+pub struct Bed {
+    pub netns: String,
+    pub vms: Vec<Vm>,
+    pub boot_time: Duration,
+}
+
+impl Bed {
+    pub fn vm(&self, name: &str) -> &Vm {
+        self.vms
+            .iter()
+            .find(|v| v.name == name)
+            .expect("known node")
+    }
+
+    /// Boot the whole group at once (they boot in parallel; TCG makes each take tens of
+    /// seconds) and wait until every agent is up.
+    pub fn boot(tools: &Tools) -> Result<Bed> {
+        let run_dir = target_dir().join("vm-run");
+        fs::create_dir_all(&run_dir)?;
+        fs::create_dir_all(logs_dir())?;
+        kill_stale(&run_dir);
+        let netns = format!("nfsm-vm-{}", std::process::id());
+        setup_network(&netns)?;
+        fs::write(run_dir.join("netns"), &netns)?;
+        let mut bed = Bed {
+            netns,
+            vms: Vec::new(),
+            boot_time: Duration::ZERO,
+        };
+        let started = Instant::now();
+        for spec in &NODES {
+            let vm = bed.start_vm(tools, spec, &run_dir)?;
+            bed.vms.push(vm);
+        }
+        // Generous: three TCG guests share two host cores with whatever else runs here.
+        let deadline = Duration::from_secs(900);
+        for vm in &mut bed.vms {
+            let ready = vm.share.join("ready");
+            loop {
+                if let Ok(r) = fs::read_to_string(&ready) {
+                    vm.kernel_release = r.trim().to_string();
+                    break;
+                }
+                if let Some(child) = vm.child.as_mut()
+                    && let Ok(Some(st)) = child.try_wait()
+                {
+                    bail!(
+                        "{} exited during boot ({st}); console {}:\n{}",
+                        vm.name,
+                        vm.console.display(),
+                        vm.console_tail(40)
+                    );
+                }
+                if started.elapsed() > deadline {
+                    bail!(
+                        "{} did not come up within {deadline:?}; console {}:\n{}",
+                        vm.name,
+                        vm.console.display(),
+                        vm.console_tail(40)
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+        bed.boot_time = started.elapsed();
+        Ok(bed)
+    }
+
+    fn start_vm(&self, tools: &Tools, spec: &NodeSpec, run_dir: &Path) -> Result<Vm> {
+        let dir = run_dir.join(spec.name);
+        let _ = fs::remove_dir_all(&dir);
+        let share = dir.join("share");
+        fs::create_dir_all(share.join("req"))?;
+        fs::create_dir_all(share.join("res"))?;
+        let console = logs_dir().join(format!("{}.console.log", spec.name));
+        let transcript = logs_dir().join(format!("{}.commands.log", spec.name));
+        let _ = fs::remove_file(&transcript);
+        let address = format!("{PREFIX}.{}", spec.host);
+        let tap = format!("tap-{}", spec.name);
+        run_host(&[
+            "ip",
+            "netns",
+            "exec",
+            &self.netns,
+            "ip",
+            "tuntap",
+            "add",
+            &tap,
+            "mode",
+            "tap",
+        ])?;
+        run_host(&[
+            "ip",
+            "netns",
+            "exec",
+            &self.netns,
+            "ip",
+            "link",
+            "set",
+            &tap,
+            "master",
+            "br0",
+            "up",
+        ])?;
+
+        let mut qemu = format!(
+            "-netdev tap,id=n0,ifname={tap},script=no,downscript=no \
+             -device virtio-net-pci,netdev=n0,mac=52:54:00:00:02:{:02x}",
+            spec.host
+        );
+        if spec.disk {
+            // A sparse raw file: all zeros is the pristine state, and the guest gets it back
+            // with blkdiscard (discard=unmap punches holes in the file), so no reboot or
+            // image copy is needed between scenarios.
+            let disk = dir.join("data.raw");
+            let f = fs::File::create(&disk)?;
+            f.set_len(DISK_MIB << 20)?;
+            let _ = write!(
+                qemu,
+                " -drive if=none,id=data,file={},format=raw,discard=unmap,cache=unsafe \
+                 -device virtio-blk-pci,drive=data,serial=nfsdata",
+                disk.display()
+            );
+        }
+        let agent = manifest_dir().join("tests/vm/guest/agent.sh");
+        let exec = format!("bash {} {} {address}/24", agent.display(), share.display());
+        let log = fs::File::create(&console)?;
+        let vng_dir = tools.vng.parent().unwrap_or(Path::new("/"));
+        let path = format!(
+            "{}:{}",
+            vng_dir.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.netns, "nice", "-n", "10"])
+            .arg(&tools.vng)
+            .args(["--run"])
+            .arg(&tools.kernel)
+            .args([
+                "--disable-kvm",
+                "--disable-microvm",
+                "--verbose",
+                "--name",
+                spec.name,
+                "--memory",
+                "768M",
+                "--cpus",
+                "1",
+                "--rwdir",
+            ])
+            .arg(&share)
+            .arg(format!("--qemu-opts={qemu}"))
+            .args(["--exec", &exec])
+            .env("PATH", path)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            // Own process group: shutdown can end vng and its qemu together, and only them.
+            .process_group(0);
+        let child = cmd.spawn().context("starting vng")?;
+        fs::write(dir.join("pgid"), child.id().to_string())?;
+        Ok(Vm {
+            name: spec.name,
+            address,
+            share,
+            child: Some(child),
+            console,
+            transcript,
+            seq: AtomicU64::new(0),
+            kernel_release: String::new(),
+        })
+    }
+
+    /// Ask each agent to stop (the guest then powers off), then end whatever is left.
+    pub fn shutdown(&mut self) {
+        for vm in &self.vms {
+            let _ = fs::write(vm.share.join("stop"), "");
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        for vm in &mut self.vms {
+            if let Some(mut child) = vm.child.take() {
+                loop {
+                    match child.try_wait() {
+                        Ok(Some(_)) => break,
+                        _ if Instant::now() > deadline => {
+                            kill_group(child.id() as i32);
+                            let _ = child.wait();
+                            break;
+                        }
+                        _ => std::thread::sleep(Duration::from_millis(200)),
+                    }
+                }
+                // qemu may outlive vng if vng was the one that ended.
+                kill_group(child.id() as i32);
+            }
+            if let Some(parent) = vm.share.parent() {
+                let _ = fs::remove_file(parent.join("pgid"));
+            }
+        }
+        let _ = run_host(&["ip", "netns", "del", &self.netns]);
+        let _ = fs::remove_file(target_dir().join("vm-run/netns"));
+        for g in &GROUPS {
+            g.store(0, Ordering::SeqCst);
+        }
+    }
+}
+
+impl Drop for Bed {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Process groups of the running guests, for the SIGINT/SIGTERM handler (0 = none).
+static GROUPS: [AtomicI32; NODES.len()] = [const { AtomicI32::new(0) }; NODES.len()];
+
+extern "C" fn on_interrupt(_: nix::libc::c_int) {
+    for g in &GROUPS {
+        let pgid = g.load(Ordering::SeqCst);
+        if pgid > 0 {
+            // SAFETY: kill(2) is async-signal-safe.
+            unsafe { nix::libc::kill(-pgid, nix::libc::SIGKILL) };
+        }
+    }
+    // SAFETY: _exit(2) is async-signal-safe.
+    unsafe { nix::libc::_exit(130) };
+}
+
+/// An interrupted run (Ctrl-C) must not leave guests eating the shared cores: their qemu run
+/// in their own process groups, which the terminal's signal does not reach.
+pub fn install_interrupt_handler(bed: &Bed) {
+    for (g, vm) in GROUPS.iter().zip(&bed.vms) {
+        if let Some(c) = &vm.child {
+            g.store(c.id() as i32, Ordering::SeqCst);
+        }
+    }
+    let action = nix::sys::signal::SigAction::new(
+        nix::sys::signal::SigHandler::Handler(on_interrupt),
+        nix::sys::signal::SaFlags::empty(),
+        nix::sys::signal::SigSet::empty(),
+    );
+    for sig in [
+        nix::sys::signal::Signal::SIGINT,
+        nix::sys::signal::Signal::SIGTERM,
+    ] {
+        // SAFETY: the handler only calls async-signal-safe functions.
+        let _ = unsafe { nix::sys::signal::sigaction(sig, &action) };
+    }
+}
+
+fn kill_group(pgid: i32) {
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pgid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+}
+
+/// A previous run that was interrupted leaves its process groups' ids behind: end those
+/// (and only those) so they do not keep holding cores.
+fn kill_stale(run_dir: &Path) {
+    if let Ok(ns) = fs::read_to_string(run_dir.join("netns")) {
+        let _ = run_host(&["ip", "netns", "del", ns.trim()]);
+        let _ = fs::remove_file(run_dir.join("netns"));
+    }
+    for spec in &NODES {
+        let f = run_dir.join(spec.name).join("pgid");
+        if let Ok(s) = fs::read_to_string(&f)
+            && let Ok(pgid) = s.trim().parse::<i32>()
+        {
+            kill_group(pgid);
+            let _ = fs::remove_file(f);
+        }
+    }
+}
+
+fn setup_network(netns: &str) -> Result<()> {
+    let _ = run_host(&["ip", "netns", "del", netns]);
+    run_host(&["ip", "netns", "add", netns])?;
+    let ns = |args: &[&str]| {
+        let mut v = vec!["ip", "netns", "exec", netns];
+        v.extend_from_slice(args);
+        run_host(&v)
+    };
+    ns(&["ip", "link", "set", "lo", "up"])?;
+    ns(&["ip", "link", "add", "br0", "type", "bridge"])?;
+    ns(&["ip", "link", "set", "br0", "up"])?;
+    Ok(())
+}
+
+fn run_host(argv: &[&str]) -> Result<()> {
+    let out = Command::new(argv[0])
+        .args(&argv[1..])
+        .output()
+        .with_context(|| format!("running {argv:?}"))?;
+    if !out.status.success() {
+        bail!(
+            "{argv:?} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
