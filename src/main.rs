@@ -22,14 +22,22 @@ fn main() -> ExitCode {
             // UNKNOWN (3), said on the one line Nagios shows.
             if json {
                 let code = 3; // Nagios UNKNOWN, as without --json
-                output::json(&output::json_error("check", first_line(&e.to_string()), code));
+                output::json(&output::json_error(
+                    "check",
+                    first_line(&e.to_string()),
+                    code,
+                ));
                 return ExitCode::from(code);
             }
             return ExitCode::from(commands::check::usage_unknown(&e.to_string()));
         }
         Err(e) => {
             let _ = e.print();
-            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
             if json && e.use_stderr() {
                 output::json(&output::json_error(
                     &command_words(&args),

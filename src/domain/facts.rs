@@ -90,7 +90,10 @@ impl Facts {
         };
         if cfg.has_drbd() {
             let parsed = match (&proc_drbd, drbd_out) {
-                (Some(text), _) => drbd::parse_proc_drbd(text),
+                (Some(text), _) => drbd::parse_proc_drbd(text).map(|mut r| {
+                    name_as_configured(ctx, &mut r);
+                    r
+                }),
                 (None, Some(out)) => out.and_then(|o| drbd_json(&o)),
                 (None, None) => unreachable!("DRBD probe planned"),
             };
@@ -183,9 +186,37 @@ pub fn probe_drbd(ctx: &Ctx) -> Result<Vec<drbd::Resource>> {
     if let Ok(text) = std::fs::read_to_string(PROC_DRBD)
         && text.starts_with("version: 8.")
     {
-        return drbd::parse_proc_drbd(&text);
+        let mut all = drbd::parse_proc_drbd(&text)?;
+        name_as_configured(ctx, &mut all);
+        return Ok(all);
     }
     drbd_json(&ctx.runner.run(&drbd::status_json_cmd())?)
+}
+
+/// DRBD 8.4 names neither side: /proc/drbd has minors only (`drbd4`), and its
+/// `drbdadm status` calls the other node `peer`. Name them as the config does — the resource
+/// whose volume is /dev/drbdN, and the pair's other node — so that every lookup by name (the
+/// plans of `up` and `down`, the peer guard, a failover's proof) sees them.
+pub fn name_as_configured(ctx: &Ctx, all: &mut [drbd::Resource]) {
+    let cfg = &ctx.config;
+    let others: Vec<&String> = cfg.nodes.keys().filter(|n| **n != ctx.node).collect();
+    for r in all.iter_mut() {
+        let minor = r.devices.first().and_then(|d| d.minor);
+        if let Some(name) = cfg
+            .volumes
+            .iter()
+            .find(|v| v.drbd.is_some() && minor.is_some() && drbd_minor(v) == minor)
+            .and_then(|v| v.drbd.clone())
+        {
+            r.name = name;
+        }
+        // Only a pair makes "peer" one node.
+        if let [other] = others.as_slice() {
+            for c in r.connections.iter_mut().filter(|c| c.name == "peer") {
+                c.name = (*other).clone();
+            }
+        }
+    }
 }
 
 fn drbd_json(out: &crate::process::Output) -> Result<Vec<drbd::Resource>> {
@@ -202,4 +233,104 @@ fn bail_probe<T>(cmd: &crate::process::Cmd, out: &crate::process::Output) -> Res
 pub fn probe_units(ctx: &Ctx, units: &[&str]) -> Result<BTreeMap<String, String>> {
     let out = ctx.runner.run(&systemctl::is_active_cmd(units))?;
     systemctl::parse_is_active(units, &out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+    use crate::cli::Global;
+    use crate::config::Config;
+
+    /// Recorded on Debian 12's kernel in the VM test bed (tests/vm/).
+    const REAL: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/real/6.1.0-56-amd64_drbd-utils-9.22.0"
+    );
+
+    fn real(name: &str) -> String {
+        std::fs::read_to_string(Path::new(REAL).join(name)).unwrap()
+    }
+
+    fn ctx_on(node: &str) -> Ctx {
+        let config = "\
+cluster: vm
+nodes:
+  nfs1: { address: 192.0.2.11 }
+  nfs2: { address: 192.0.2.12 }
+volumes:
+  - { name: tools, drbd: tools, device: /dev/drbd4, mountpoint: /srv/tools, fstype: ext4 }
+";
+        let global = Global {
+            config: PathBuf::from("c.yaml"),
+            node: Some(node.into()),
+            dry_run: false,
+            yes: false,
+            json: false,
+            quiet: false,
+            verbose: false,
+            no_color: true,
+            wait_lock: None,
+        };
+        Ctx::with_config(&global, Config::parse(Path::new("c.yaml"), config).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn every_recorded_real_drbd_84_output_parses() {
+        let mut n = 0;
+        for e in std::fs::read_dir(REAL).unwrap() {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            let text = real(&name);
+            if name.starts_with("proc-drbd.") {
+                drbd::parse_proc_drbd(&text).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+                n += 1;
+            } else if name.starts_with("drbdadm-status.") && !name.contains("stderr") {
+                drbd::parse_status_text(&text).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+                n += 1;
+            }
+        }
+        assert!(n >= 25, "{n} fixtures");
+    }
+
+    /// /proc/drbd knows minors only and `drbdadm status` calls the other node `peer`: every
+    /// lookup by the config's names must still find them (`up`, `down` and the peer guard
+    /// look resources up by name).
+    #[test]
+    fn drbd_84_resources_and_peers_get_the_configs_names() {
+        let ctx = ctx_on("nfs1");
+        let mut all =
+            drbd::parse_proc_drbd(&real("proc-drbd.connected-uptodate.nfs1.txt")).unwrap();
+        name_as_configured(&ctx, &mut all);
+        let f = Facts {
+            drbd: Some(all),
+            ..Facts::default()
+        };
+        let r = f.resource("tools").expect("found by the config's name");
+        assert_eq!(r.role, "Primary");
+        assert_eq!(r.connections[0].name, "nfs2");
+        assert_eq!(r.connections[0].peer_role, "Secondary");
+
+        let ctx = ctx_on("nfs2");
+        let mut all =
+            drbd::parse_status_text(&real("drbdadm-status.connected-uptodate.nfs2.txt")).unwrap();
+        name_as_configured(&ctx, &mut all);
+        let r = all.iter().find(|r| r.name == "tools").unwrap();
+        assert_eq!(r.role, "Secondary");
+        assert_eq!(r.connections[0].name, "nfs1");
+        assert_eq!(r.connections[0].peer_role, "Primary");
+        assert!(
+            r.any_peer_primary().is_some(),
+            "the peer guard sees nfs1 Primary"
+        );
+
+        let mut all = drbd::parse_proc_drbd(&real("proc-drbd.resync.nfs2.txt")).unwrap();
+        name_as_configured(&ctx, &mut all);
+        let pd = &all[0].connections[0].peer_devices[0];
+        assert_eq!(
+            (all[0].name.as_str(), pd.replication.as_str()),
+            ("tools", "SyncTarget")
+        );
+        assert_eq!(pd.done, Some(9.4));
+    }
 }

@@ -25,7 +25,8 @@ impl Check<Ctx> for PeerCheck {
         Ok(match self {
             PeerCheck::SubRun { node, command } => sub_run(node, command, out),
             PeerCheck::LetGo { node } => {
-                let all = crate::tools::drbd::parse_status_text(&out.stdout)?;
+                let mut all = crate::tools::drbd::parse_status_text(&out.stdout)?;
+                super::facts::name_as_configured(ctx, &mut all);
                 let_go(ctx, node, &all)
             }
             PeerCheck::Gone { node } => peer_gone(ctx, node)?,

@@ -39,10 +39,7 @@ pub fn all() -> Vec<Scenario> {
         Scenario {
             name: "nfs_manage_up_down",
             run: nfs_manage_up_down,
-            ignore: Some(
-                "on DRBD 8.4 `up` and `down` look resources up by name in facts that name them \
-                 by minor (drbd4): `up` re-runs `drbdadm up` and fails, `down` leaves DRBD Primary",
-            ),
+            ignore: None,
         },
         Scenario {
             name: "record_fixtures",
