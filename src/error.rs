@@ -19,6 +19,9 @@ pub enum Error {
     /// Bad arguments that clap cannot check (a project name, a volume that does not exist).
     #[error("{0}")]
     Usage(String),
+    /// A dry run could not probe some facts, so some steps are unknown.
+    #[error("{0}")]
+    Unknown(String),
     /// Stopped by SIGINT or SIGTERM (exit 128 + the signal: 130, 143).
     #[error("{message}")]
     Interrupted { signal: i32, message: String },
@@ -37,6 +40,7 @@ impl Error {
             Error::Config(_) => exit::CONFIG,
             Error::StepFailed(_) => exit::STEP_FAILED,
             Error::Usage(_) => exit::USAGE,
+            Error::Unknown(_) => exit::UNKNOWN_FACTS,
             Error::Interrupted { signal, .. } => (128 + signal).clamp(0, 255) as u8,
             Error::Silent(code) => *code,
         }

@@ -7,6 +7,7 @@
 //! | 2  | usage error (bad flag or argument) |
 //! | 3  | refused by a safety guard (nothing was changed by the refused step) |
 //! | 4  | the lock is held by another run or node |
+//! | 5  | a dry run could not probe some facts: the steps that depend on them are shown as unknown |
 //! | 69 | a required tool is missing (named, with the Debian package that provides it) |
 //! | 78 | the configuration is invalid |
 //! | 130 | stopped by SIGINT (Ctrl-C); 143: by SIGTERM (the step in progress finished or was stopped; the message says what was done) |
@@ -19,6 +20,7 @@ pub const STEP_FAILED: u8 = 1;
 pub const USAGE: u8 = 2;
 pub const REFUSED: u8 = 3;
 pub const LOCKED: u8 = 4;
+pub const UNKNOWN_FACTS: u8 = 5;
 pub const TOOL_MISSING: u8 = 69;
 pub const CONFIG: u8 = 78;
 /// 128 + SIGINT.
@@ -41,6 +43,10 @@ pub const TABLE: &[(u8, &str)] = &[
     (
         LOCKED,
         "another run (or node) holds the lock; the message names the holder",
+    ),
+    (
+        UNKNOWN_FACTS,
+        "a dry run could not probe some facts; the steps that depend on them are shown as unknown",
     ),
     (
         TOOL_MISSING,

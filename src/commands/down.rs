@@ -268,5 +268,6 @@ pub fn plan(ctx: &Ctx, f: &Facts, args: &DownArgs) -> Result<(Plan, Vec<String>)
     if let Some(step) = crate::domain::cluster_lock::release_step(ctx)? {
         p.steps.push(step);
     }
+    f.mark_unknown(&mut p);
     Ok((p, refusals))
 }

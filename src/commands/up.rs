@@ -338,5 +338,6 @@ pub fn plan_with(ctx: &Ctx, f: &Facts, opts: Opts) -> Result<(Plan, Vec<String>)
             }
         }
     }
+    f.mark_unknown(&mut p);
     Ok((p, refusals))
 }

@@ -23,6 +23,28 @@ pub struct Facts {
     pub configured: Result<Vec<exportfs::Export>, String>,
     /// Lenient mode only: what could not be probed, in plain words.
     pub unknown: Vec<String>,
+    /// Lenient mode only: which facts those are.
+    pub missing: Vec<Fact>,
+}
+
+/// A fact a dry run may have to do without (its tool missing on this machine).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fact {
+    Drbd,
+    Addresses,
+    Units,
+}
+
+impl Fact {
+    /// Whether a step of `up` or `down` (by its id) is decided from this fact.
+    fn decides(self, step_id: &str) -> bool {
+        let kind = step_id.split(':').next().unwrap_or_default();
+        match self {
+            Fact::Drbd => matches!(kind, "drbd-up" | "promote" | "demote"),
+            Fact::Addresses => matches!(kind, "ip" | "announce"),
+            Fact::Units => matches!(kind, "start" | "stop"),
+        }
+    }
 }
 
 /// Lenient gathering (for `--dry-run`): a missing tool becomes a warning and the fact is
@@ -46,6 +68,7 @@ impl Default for Facts {
             etab: Vec::new(),
             configured: Ok(Vec::new()),
             unknown: Vec::new(),
+            missing: Vec::new(),
         }
     }
 }
@@ -80,9 +103,10 @@ impl Facts {
             None
         };
 
-        let soft = |what: &str, e: anyhow::Error, f: &mut Facts| -> Result<()> {
+        let soft = |fact: Fact, what: &str, e: anyhow::Error, f: &mut Facts| -> Result<()> {
             if mode == Mode::Lenient {
                 f.unknown.push(format!("{what}: {e:#}"));
+                f.missing.push(fact);
                 Ok(())
             } else {
                 Err(e)
@@ -100,7 +124,8 @@ impl Facts {
             match parsed {
                 Ok(r) => f.drbd = Some(r),
                 Err(e) => soft(
-                    "DRBD state unknown (the plan assumes every resource is down)",
+                    Fact::Drbd,
+                    "DRBD state unknown (its steps are shown as unknown)",
                     e,
                     &mut f,
                 )?,
@@ -116,13 +141,19 @@ impl Facts {
                 }
             }) {
                 Ok(a) => f.addrs = Some(a),
-                Err(e) => soft("addresses unknown", e, &mut f)?,
+                Err(e) => soft(
+                    Fact::Addresses,
+                    "addresses unknown (the service IP's steps are shown as unknown)",
+                    e,
+                    &mut f,
+                )?,
             }
         }
         match units_out.and_then(|o| systemctl::parse_is_active(&units, &o)) {
             Ok(u) => f.units = u,
             Err(e) => soft(
-                "service states unknown (the plan assumes they are stopped)",
+                Fact::Units,
+                "service states unknown (their steps are shown as unknown)",
                 e,
                 &mut f,
             )?,
@@ -131,6 +162,21 @@ impl Facts {
         f.configured =
             exportfs::read_configured(&cfg.nfs.exports_dir).map_err(|e| format!("{e:#}"));
         Ok(f)
+    }
+
+    /// A dry run on missing facts: the steps decided from them are unknown, never `already`
+    /// or pending on a guess.
+    pub fn mark_unknown(&self, plan: &mut crate::context::Plan) {
+        for s in &mut plan.steps {
+            if let Some(fact) = self.missing.iter().find(|m| m.decides(&s.id)) {
+                let what = match fact {
+                    Fact::Drbd => "DRBD's state",
+                    Fact::Addresses => "the addresses",
+                    Fact::Units => "the services' states",
+                };
+                s.unknown(format!("{what} could not be probed"));
+            }
+        }
     }
 
     pub fn unit_active(&self, unit: &str) -> bool {

@@ -699,6 +699,7 @@ volumes:
             etab: if exported { vec![export()] } else { Vec::new() },
             configured: Ok(vec![export()]),
             unknown: Vec::new(),
+            missing: Vec::new(),
         }
     }
 

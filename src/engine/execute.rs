@@ -67,6 +67,18 @@ pub fn run_with<C: Context>(
     if human {
         out!("{}", plan.render(&g.node));
     }
+    if plan.unknown() > 0 {
+        // Never "nothing to do" or a clean dry run on facts that were not there.
+        let msg = format!(
+            "{} of {} steps are unknown: the facts they depend on could not be probed (see the notes); nothing was changed",
+            plan.unknown(),
+            plan.steps.len()
+        );
+        if g.json {
+            crate::output::json(&plan.to_json(Some("unknown"), Some((&msg, exit::UNKNOWN_FACTS))));
+        }
+        return Err(Error::Unknown(msg).into());
+    }
     if plan.pending() == 0 {
         if human {
             outln!(

@@ -23,6 +23,8 @@ pub enum StepState {
     Failed,
     /// Its guard refused it; its command did not run.
     Refused,
+    /// A dry run could not probe the facts it depends on: it may or may not be needed.
+    Unknown,
 }
 
 impl StepState {
@@ -33,6 +35,7 @@ impl StepState {
             StepState::Done => "done",
             StepState::Failed => "failed",
             StepState::Refused => "refused",
+            StepState::Unknown => "unknown",
         }
     }
 }
@@ -246,6 +249,12 @@ impl<C: ?Sized> Step<C> {
         self
     }
 
+    /// Not known to be needed or not: the facts it depends on could not be probed.
+    pub fn unknown(&mut self, why: impl Into<String>) {
+        self.state = StepState::Unknown;
+        self.why = why.into();
+    }
+
     pub fn already(mut self, why: impl Into<String>) -> Step<C> {
         self.state = StepState::Already;
         self.why = why.into();
@@ -350,6 +359,14 @@ impl<C: ?Sized> Plan<C> {
         }
     }
 
+    /// Steps whose need could not be decided (a dry run without some facts).
+    pub fn unknown(&self) -> usize {
+        self.steps
+            .iter()
+            .filter(|s| s.state == StepState::Unknown)
+            .count()
+    }
+
     pub fn pending(&self) -> usize {
         self.steps
             .iter()
@@ -398,6 +415,7 @@ impl<C: ?Sized> Plan<C> {
                 StepState::Done => style("done").green().to_string(),
                 StepState::Failed => style("FAILED").red().bold().to_string(),
                 StepState::Refused => style("REFUSED").red().bold().to_string(),
+                StepState::Unknown => style("unknown").magenta().to_string(),
             };
             t.add_row(vec![
                 (i + 1).to_string(),
@@ -428,12 +446,14 @@ impl<C: ?Sized> Plan<C> {
             StepState::Already,
             StepState::Failed,
             StepState::Refused,
+            StepState::Unknown,
         ] {
             let n = count(st);
             if n > 0 {
                 let word = match st {
                     StepState::Pending => "to run",
                     StepState::Already => "already in place",
+                    StepState::Unknown => "unknown (facts missing)",
                     other => other.word(),
                 };
                 parts.push(format!("{n} {word}"));
