@@ -6,6 +6,7 @@ mod backups;
 mod bench;
 mod check;
 mod cli;
+mod completions;
 mod config_check;
 mod down;
 mod exports;
