@@ -24,6 +24,11 @@ pub use backups::{Backup, LvRef, Snapshot, Snapshots, Source, Transport};
 pub struct Config {
     pub cluster: String,
     pub nodes: BTreeMap<String, Node>,
+    /// The DRBD configuration every drbdadm call reads (`drbdadm -c FILE`); default:
+    /// drbdadm's own /etc/drbd.conf. A relative path is taken from the config file's
+    /// directory, so a config and its DRBD resources can travel together (the examples).
+    #[serde(default)]
+    pub drbd_config: Option<PathBuf>,
     #[serde(default)]
     pub service_ip: Option<ServiceIp>,
     #[serde(default)]
@@ -397,10 +402,15 @@ impl Config {
 
     pub fn parse(path: &Path, text: &str) -> Result<Config, Error> {
         let file = path.display().to_string();
-        let config: Config =
+        let mut config: Config =
             yaml_serde::from_str(text).map_err(|e| Error::Config(yaml_error(&file, &e)))?;
         let problems = config.validate();
         if problems.is_empty() {
+            // Absolute, so the plan, the journal and a peer run name the same file.
+            if let Some(d) = &config.drbd_config {
+                let joined = path.parent().unwrap_or(Path::new("")).join(d);
+                config.drbd_config = Some(std::path::absolute(&joined).unwrap_or(joined));
+            }
             return Ok(config);
         }
         let index = Positions::of(text);
@@ -446,6 +456,14 @@ impl Config {
                     "expected an address of the same family as service_ip.address",
                 ));
             }
+        }
+        if let Some(d) = &self.drbd_config
+            && d.as_os_str().is_empty()
+        {
+            p.push(Problem::new(
+                "drbd_config",
+                "expected the path of a DRBD configuration file (leave it out for /etc/drbd.conf)",
+            ));
         }
         check_unit(&mut p, "nfs.service", &self.nfs.service);
         check_abs(&mut p, "nfs.exports_dir", &self.nfs.exports_dir);
@@ -1404,6 +1422,22 @@ services: [nginx]
             e.contains("volumes[1].dual_primary: dual_primary needs a DRBD resource"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn drbd_config_is_taken_from_the_config_files_directory() {
+        let text = format!("{GOOD}drbd_config: drbd.conf\n");
+        let c = Config::parse(Path::new("/etc/nfs-manage/cluster.yaml"), &text).unwrap();
+        assert_eq!(
+            c.drbd_config.unwrap(),
+            Path::new("/etc/nfs-manage/drbd.conf")
+        );
+        let text = format!("{GOOD}drbd_config: /etc/drbd.conf\n");
+        let c = Config::parse(Path::new("/x/c.yaml"), &text).unwrap();
+        assert_eq!(c.drbd_config.unwrap(), Path::new("/etc/drbd.conf"));
+        assert!(parse(GOOD).unwrap().drbd_config.is_none());
+        let e = parse(&format!("{GOOD}drbd_config: \"\"\n")).unwrap_err();
+        assert!(e.contains("drbd_config"), "{e}");
     }
 
     #[test]

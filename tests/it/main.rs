@@ -16,6 +16,7 @@ mod harness;
 mod lock;
 mod metrics;
 mod package;
+mod readme;
 mod status;
 mod sync;
 mod units;
