@@ -16,8 +16,9 @@ use ipnet::IpNet;
 use serde::{Deserialize, Deserializer};
 
 mod backups;
+pub mod reference;
 use crate::error::Error;
-pub use backups::{Backup, LvRef, Snapshot, Snapshots, Source, Transport};
+pub use backups::{Backup, LvRef, MOUNT_ROOT, Snapshot, Snapshots, Source, Transport};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -60,6 +60,7 @@ fn completions_and_man_pages_are_current() {
         "nfs-manage-check.1",
         "nfs-manage-metrics.1",
         "nfs-manage-sync.1",
+        "nfs-manage.yaml.5",
     ] {
         assert!(repo_path("man").join(sub).exists(), "{sub}");
     }

@@ -14,6 +14,7 @@ mod failover;
 mod faults;
 mod harness;
 mod lock;
+mod man;
 mod metrics;
 mod package;
 mod readme;

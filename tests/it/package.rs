@@ -75,7 +75,8 @@ fn debian_package_has_binary_docs_conffile_and_verified_units() {
     ];
     for m in std::fs::read_dir(repo_path("man")).unwrap() {
         let name = m.unwrap().file_name().into_string().unwrap();
-        want.push(format!("usr/share/man/man1/{name}.gz"));
+        let section = name.rsplit('.').next().unwrap();
+        want.push(format!("usr/share/man/man{section}/{name}.gz"));
     }
     for u in UNITS {
         want.push(format!("lib/systemd/system/{u}"));
@@ -94,6 +95,7 @@ fn debian_package_has_binary_docs_conffile_and_verified_units() {
     );
     // The man pages in the package are the committed ones (the binary's `generate` output).
     assert!(files.contains(&"usr/share/man/man1/nfs-manage-check.1.gz"));
+    assert!(files.contains(&"usr/share/man/man5/nfs-manage.yaml.5.gz"));
 
     // The example config is a conffile; there are no maintainer scripts, so installing the
     // package enables and starts nothing.
