@@ -5,6 +5,7 @@ mod backup_monitoring;
 mod backups;
 mod bench;
 mod check;
+mod ci;
 mod cli;
 mod completions;
 mod config_check;
