@@ -1,6 +1,8 @@
 //! The hidden `generate` subcommand: completions (bash, zsh, fish) and one man page per
-//! subcommand, written from the clap definitions. The committed copies are checked by a test
-//! for staleness, and the completions are also tested by use (tests/it/completions.rs).
+//! subcommand, written from the clap definitions, and nfs-manage.yaml(5) from
+//! `config::reference`. The committed copies are checked by a test for staleness; the
+//! completions are also tested by use (tests/it/completions.rs), the pages as rendered by
+//! man (tests/it/man.rs).
 
 use std::path::Path;
 
