@@ -40,9 +40,6 @@ _nfs__manage() {
             nfs__manage,failover)
                 cmd="nfs__manage__subcmd__failover"
                 ;;
-            nfs__manage,generate)
-                cmd="nfs__manage__subcmd__generate"
-                ;;
             nfs__manage,help)
                 cmd="nfs__manage__subcmd__help"
                 ;;
@@ -76,9 +73,6 @@ _nfs__manage() {
             nfs__manage__subcmd__backup,umount)
                 cmd="nfs__manage__subcmd__backup__subcmd__umount"
                 ;;
-            nfs__manage__subcmd__backup,wrap-remote)
-                cmd="nfs__manage__subcmd__backup__subcmd__wrap__subcmd__remote"
-                ;;
             nfs__manage__subcmd__backup__subcmd__help,help)
                 cmd="nfs__manage__subcmd__backup__subcmd__help__subcmd__help"
                 ;;
@@ -93,9 +87,6 @@ _nfs__manage() {
                 ;;
             nfs__manage__subcmd__backup__subcmd__help,umount)
                 cmd="nfs__manage__subcmd__backup__subcmd__help__subcmd__umount"
-                ;;
-            nfs__manage__subcmd__backup__subcmd__help,wrap-remote)
-                cmd="nfs__manage__subcmd__backup__subcmd__help__subcmd__wrap__subcmd__remote"
                 ;;
             nfs__manage__subcmd__config,check)
                 cmd="nfs__manage__subcmd__config__subcmd__check"
@@ -151,9 +142,6 @@ _nfs__manage() {
             nfs__manage__subcmd__help,failover)
                 cmd="nfs__manage__subcmd__help__subcmd__failover"
                 ;;
-            nfs__manage__subcmd__help,generate)
-                cmd="nfs__manage__subcmd__help__subcmd__generate"
-                ;;
             nfs__manage__subcmd__help,help)
                 cmd="nfs__manage__subcmd__help__subcmd__help"
                 ;;
@@ -183,9 +171,6 @@ _nfs__manage() {
                 ;;
             nfs__manage__subcmd__help__subcmd__backup,umount)
                 cmd="nfs__manage__subcmd__help__subcmd__backup__subcmd__umount"
-                ;;
-            nfs__manage__subcmd__help__subcmd__backup,wrap-remote)
-                cmd="nfs__manage__subcmd__help__subcmd__backup__subcmd__wrap__subcmd__remote"
                 ;;
             nfs__manage__subcmd__help__subcmd__config,check)
                 cmd="nfs__manage__subcmd__help__subcmd__config__subcmd__check"
@@ -227,7 +212,7 @@ _nfs__manage() {
 
     case "${cmd}" in
         nfs__manage)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version status up down failover config enable-project disable-project exports check metrics sync backup lock generate help"
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version status up down failover config enable-project disable-project exports check metrics sync backup lock help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -252,8 +237,8 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__backup)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version run mount umount list wrap-remote help"
+        nfs__manage__subcmd__backup)
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version run mount umount list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -278,8 +263,8 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__backup__subcmd__help)
-            opts="run mount umount list wrap-remote help"
+        nfs__manage__subcmd__backup__subcmd__help)
+            opts="run mount umount list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -292,7 +277,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__backup__subcmd__help__subcmd__help)
+        nfs__manage__subcmd__backup__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -306,7 +291,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__backup__subcmd__help__subcmd__list)
+        nfs__manage__subcmd__backup__subcmd__help__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -320,7 +305,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__backup__subcmd__help__subcmd__mount)
+        nfs__manage__subcmd__backup__subcmd__help__subcmd__mount)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -334,7 +319,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__backup__subcmd__help__subcmd__run)
+        nfs__manage__subcmd__backup__subcmd__help__subcmd__run)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -348,7 +333,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__backup__subcmd__help__subcmd__umount)
+        nfs__manage__subcmd__backup__subcmd__help__subcmd__umount)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -362,21 +347,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__backup__subcmd__help__subcmd__wrap__subcmd__remote)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        nfs__subcmd__manage__subcmd__backup__subcmd__list)
+        nfs__manage__subcmd__backup__subcmd__list)
             opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -402,7 +373,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__backup__subcmd__mount)
+        nfs__manage__subcmd__backup__subcmd__mount)
             opts="-y -q -v -h -V --ttl --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -432,7 +403,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__backup__subcmd__run)
+        nfs__manage__subcmd__backup__subcmd__run)
             opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -458,7 +429,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__backup__subcmd__umount)
+        nfs__manage__subcmd__backup__subcmd__umount)
             opts="-y -q -v -h -V --expired --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -484,37 +455,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__backup__subcmd__wrap__subcmd__remote)
-            opts="-y -q -v -h -V --status-file --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --status-file)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --config)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --node)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --wait-lock)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        nfs__subcmd__manage__subcmd__check)
+        nfs__manage__subcmd__check)
             opts="-y -q -v -h -V --expect --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version drbd role service-ip nfs exports backups all"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -544,7 +485,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__config)
+        nfs__manage__subcmd__config)
             opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -570,7 +511,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__config__subcmd__check)
+        nfs__manage__subcmd__config__subcmd__check)
             opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -596,7 +537,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__config__subcmd__help)
+        nfs__manage__subcmd__config__subcmd__help)
             opts="check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -610,7 +551,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__config__subcmd__help__subcmd__check)
+        nfs__manage__subcmd__config__subcmd__help__subcmd__check)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -624,7 +565,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__config__subcmd__help__subcmd__help)
+        nfs__manage__subcmd__config__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -638,7 +579,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__disable__subcmd__project)
+        nfs__manage__subcmd__disable__subcmd__project)
             opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -664,7 +605,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__down)
+        nfs__manage__subcmd__down)
             opts="-y -q -v -h -V --force-unmount --keep-dual-primary --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -690,7 +631,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__enable__subcmd__project)
+        nfs__manage__subcmd__enable__subcmd__project)
             opts="-y -q -v -h -V --gid --volume --path --clients --clients-command --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -736,7 +677,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__exports)
+        nfs__manage__subcmd__exports)
             opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version sync import help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -762,7 +703,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__exports__subcmd__help)
+        nfs__manage__subcmd__exports__subcmd__help)
             opts="sync import help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -776,7 +717,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__exports__subcmd__help__subcmd__help)
+        nfs__manage__subcmd__exports__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -790,7 +731,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__exports__subcmd__help__subcmd__import)
+        nfs__manage__subcmd__exports__subcmd__help__subcmd__import)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -804,7 +745,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__exports__subcmd__help__subcmd__sync)
+        nfs__manage__subcmd__exports__subcmd__help__subcmd__sync)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -818,7 +759,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__exports__subcmd__import)
+        nfs__manage__subcmd__exports__subcmd__import)
             opts="-y -q -v -h -V --volume --path --clients --clients-command --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -860,18 +801,14 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__exports__subcmd__sync)
-            opts="-y -q -v -h -V --interval --force --runs --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
+        nfs__manage__subcmd__exports__subcmd__sync)
+            opts="-y -q -v -h -V --interval --force --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --interval)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --runs)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -894,7 +831,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__failover)
+        nfs__manage__subcmd__failover)
             opts="-y -q -v -h -V --to --allow-resync --peer-dead --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -924,42 +861,8 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__generate)
-            opts="-y -q -v -h -V --completions --man --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --completions)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --man)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --config)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --node)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --wait-lock)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        nfs__subcmd__manage__subcmd__help)
-            opts="status up down failover config enable-project disable-project exports check metrics sync backup lock generate help"
+        nfs__manage__subcmd__help)
+            opts="status up down failover config enable-project disable-project exports check metrics sync backup lock help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -972,8 +875,8 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__help__subcmd__backup)
-            opts="run mount umount list wrap-remote"
+        nfs__manage__subcmd__help__subcmd__backup)
+            opts="run mount umount list"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -986,7 +889,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__help__subcmd__backup__subcmd__list)
+        nfs__manage__subcmd__help__subcmd__backup__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1000,7 +903,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__help__subcmd__backup__subcmd__mount)
+        nfs__manage__subcmd__help__subcmd__backup__subcmd__mount)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1014,7 +917,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__help__subcmd__backup__subcmd__run)
+        nfs__manage__subcmd__help__subcmd__backup__subcmd__run)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1028,7 +931,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__help__subcmd__backup__subcmd__umount)
+        nfs__manage__subcmd__help__subcmd__backup__subcmd__umount)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1042,21 +945,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__help__subcmd__backup__subcmd__wrap__subcmd__remote)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        nfs__subcmd__manage__subcmd__help__subcmd__check)
+        nfs__manage__subcmd__help__subcmd__check)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1070,7 +959,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__help__subcmd__config)
+        nfs__manage__subcmd__help__subcmd__config)
             opts="check"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1084,7 +973,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__help__subcmd__config__subcmd__check)
+        nfs__manage__subcmd__help__subcmd__config__subcmd__check)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1098,7 +987,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__help__subcmd__disable__subcmd__project)
+        nfs__manage__subcmd__help__subcmd__disable__subcmd__project)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1112,7 +1001,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__help__subcmd__down)
+        nfs__manage__subcmd__help__subcmd__down)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1126,7 +1015,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__help__subcmd__enable__subcmd__project)
+        nfs__manage__subcmd__help__subcmd__enable__subcmd__project)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1140,7 +1029,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__help__subcmd__exports)
+        nfs__manage__subcmd__help__subcmd__exports)
             opts="sync import"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1154,7 +1043,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__help__subcmd__exports__subcmd__import)
+        nfs__manage__subcmd__help__subcmd__exports__subcmd__import)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1168,7 +1057,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__help__subcmd__exports__subcmd__sync)
+        nfs__manage__subcmd__help__subcmd__exports__subcmd__sync)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1182,7 +1071,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__help__subcmd__failover)
+        nfs__manage__subcmd__help__subcmd__failover)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1196,7 +1085,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__help__subcmd__generate)
+        nfs__manage__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1210,21 +1099,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        nfs__subcmd__manage__subcmd__help__subcmd__lock)
+        nfs__manage__subcmd__help__subcmd__lock)
             opts="show break"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1238,7 +1113,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__help__subcmd__lock__subcmd__break)
+        nfs__manage__subcmd__help__subcmd__lock__subcmd__break)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1252,7 +1127,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__help__subcmd__lock__subcmd__show)
+        nfs__manage__subcmd__help__subcmd__lock__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1266,7 +1141,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__help__subcmd__metrics)
+        nfs__manage__subcmd__help__subcmd__metrics)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1280,7 +1155,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__help__subcmd__status)
+        nfs__manage__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1294,7 +1169,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__help__subcmd__sync)
+        nfs__manage__subcmd__help__subcmd__sync)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1308,7 +1183,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__help__subcmd__up)
+        nfs__manage__subcmd__help__subcmd__up)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1322,7 +1197,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__lock)
+        nfs__manage__subcmd__lock)
             opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version show break help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1348,7 +1223,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__lock__subcmd__break)
+        nfs__manage__subcmd__lock__subcmd__break)
             opts="-y -q -v -h -V --reason --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1378,7 +1253,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__lock__subcmd__help)
+        nfs__manage__subcmd__lock__subcmd__help)
             opts="show break help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1392,7 +1267,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__lock__subcmd__help__subcmd__break)
+        nfs__manage__subcmd__lock__subcmd__help__subcmd__break)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1406,7 +1281,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__lock__subcmd__help__subcmd__help)
+        nfs__manage__subcmd__lock__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1420,7 +1295,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__lock__subcmd__help__subcmd__show)
+        nfs__manage__subcmd__lock__subcmd__help__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1434,7 +1309,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__lock__subcmd__show)
+        nfs__manage__subcmd__lock__subcmd__show)
             opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1460,7 +1335,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__metrics)
+        nfs__manage__subcmd__metrics)
             opts="-y -q -v -h -V --textfile --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1490,7 +1365,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__status)
+        nfs__manage__subcmd__status)
             opts="-y -q -v -h -V --holders --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1516,7 +1391,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__sync)
+        nfs__manage__subcmd__sync)
             opts="-y -q -v -h -V --interval --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1546,7 +1421,7 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nfs__subcmd__manage__subcmd__up)
+        nfs__manage__subcmd__up)
             opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

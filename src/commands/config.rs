@@ -1,6 +1,7 @@
 //! `nfs-manage config check`: the config parses and validates (exit 78 otherwise, each error
-//! with file:line:column), its DRBD resources are known to `drbdadm dump` (when drbdadm is
-//! installed), and the tools it needs are installed (exit 69 otherwise, naming packages).
+//! with file:line:column), its DRBD resources are known to `drbdadm [-c drbd_config] dump`
+//! (when drbdadm is installed), and the tools it needs are installed (exit 69 otherwise,
+//! naming packages).
 
 use anyhow::Result;
 
@@ -21,9 +22,21 @@ pub fn check(global: &Global) -> Result<()> {
     );
     let mut notes = Vec::new();
 
+    if let Some(conf) = &config.drbd_config
+        && !conf.exists()
+    {
+        let text = std::fs::read_to_string(&global.config).unwrap_or_default();
+        let (l, c) = Positions::of(&text).find("drbd_config").unwrap_or((1, 1));
+        return Err(Error::Config(format!(
+            "{}:{l}:{c}: drbd_config: {} does not exist (leave drbd_config out for drbdadm's own /etc/drbd.conf)",
+            global.config.display(),
+            conf.display()
+        ))
+        .into());
+    }
     if config.has_drbd() {
         if which::which("drbdadm").is_ok() {
-            let out = runner.run(&drbd::dump_cmd())?;
+            let out = runner.run(&drbd::dump_cmd(config.drbd_config.as_deref()))?;
             if !out.success() {
                 return Err(Error::Config(format!(
                     "{}: cannot check the DRBD resources: `drbdadm dump all` failed ({}): {}",

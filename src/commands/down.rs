@@ -241,7 +241,7 @@ pub fn plan(ctx: &Ctx, f: &Facts, args: &DownArgs) -> Result<(Plan, Vec<String>)
         let step = Step::new(
             format!("demote:{res}"),
             format!("demote DRBD {res} to Secondary"),
-            drbd::secondary_cmd(res),
+            drbd::secondary_cmd(cfg.drbd_config.as_deref(), res),
             DrbdCheck::Role {
                 resource: res.into(),
                 role: "Secondary",

@@ -77,7 +77,7 @@ pub fn plan_with(ctx: &Ctx, f: &Facts, opts: Opts) -> Result<(Plan, Vec<String>)
                 Step::new(
                     format!("drbd-up:{res}"),
                     format!("bring up DRBD resource {res}"),
-                    drbd::up_cmd(res),
+                    drbd::up_cmd(cfg.drbd_config.as_deref(), res),
                     DrbdCheck::Up(res.into()),
                 )
                 .why("the resource is not configured on this node"),
@@ -87,9 +87,9 @@ pub fn plan_with(ctx: &Ctx, f: &Facts, opts: Opts) -> Result<(Plan, Vec<String>)
             format!("promote:{res}"),
             format!("promote DRBD {res} to Primary"),
             if opts.force_promote {
-                drbd::primary_force_cmd(res)
+                drbd::primary_force_cmd(cfg.drbd_config.as_deref(), res)
             } else {
-                drbd::primary_cmd(res)
+                drbd::primary_cmd(cfg.drbd_config.as_deref(), res)
             },
             DrbdCheck::Role {
                 resource: res.into(),

@@ -126,19 +126,19 @@ impl Transport {
     }
 }
 
-fn default_blocksize() -> u32 {
+pub(super) fn default_blocksize() -> u32 {
     16384
 }
-fn default_fstype() -> String {
+pub(super) fn default_fstype() -> String {
     "ext4".into()
 }
-fn default_nice() -> i32 {
+pub(super) fn default_nice() -> i32 {
     10
 }
-fn default_ttl() -> Duration {
+pub(super) fn default_ttl() -> Duration {
     Duration::from_secs(4 * 3600)
 }
-fn default_timeout() -> Duration {
+pub(super) fn default_timeout() -> Duration {
     Duration::from_secs(12 * 3600)
 }
 pub fn default_max_age() -> Duration {

@@ -10,11 +10,12 @@ use std::path::Path;
 
 mod backups;
 mod positions;
+pub mod reference;
 mod schema;
 mod validate;
 
 use crate::error::Error;
-pub use backups::{Backup, LvRef, Snapshot, Snapshots, Source, Transport};
+pub use backups::{Backup, LvRef, MOUNT_ROOT, Snapshot, Snapshots, Source, Transport};
 pub use positions::Positions;
 pub use schema::*;
 pub use validate::*;
@@ -33,10 +34,15 @@ impl Config {
 
     pub fn parse(path: &Path, text: &str) -> Result<Config, Error> {
         let file = path.display().to_string();
-        let config: Config =
+        let mut config: Config =
             yaml_serde::from_str(text).map_err(|e| Error::Config(yaml_error(&file, &e)))?;
         let problems = config.validate();
         if problems.is_empty() {
+            // Absolute, so the plan, the journal and a peer run name the same file.
+            if let Some(d) = &config.drbd_config {
+                let joined = path.parent().unwrap_or(Path::new("")).join(d);
+                config.drbd_config = Some(std::path::absolute(&joined).unwrap_or(joined));
+            }
             return Ok(config);
         }
         let index = Positions::of(text);
@@ -368,6 +374,22 @@ services: [nginx]
             e.contains("volumes[1].dual_primary: dual_primary needs a DRBD resource"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn drbd_config_is_taken_from_the_config_files_directory() {
+        let text = format!("{GOOD}drbd_config: drbd.conf\n");
+        let c = Config::parse(Path::new("/etc/nfs-manage/cluster.yaml"), &text).unwrap();
+        assert_eq!(
+            c.drbd_config.unwrap(),
+            Path::new("/etc/nfs-manage/drbd.conf")
+        );
+        let text = format!("{GOOD}drbd_config: /etc/drbd.conf\n");
+        let c = Config::parse(Path::new("/x/c.yaml"), &text).unwrap();
+        assert_eq!(c.drbd_config.unwrap(), Path::new("/etc/drbd.conf"));
+        assert!(parse(GOOD).unwrap().drbd_config.is_none());
+        let e = parse(&format!("{GOOD}drbd_config: \"\"\n")).unwrap_err();
+        assert!(e.contains("drbd_config"), "{e}");
     }
 
     #[test]

@@ -15,6 +15,11 @@ use super::*;
 pub struct Config {
     pub cluster: String,
     pub nodes: BTreeMap<String, Node>,
+    /// The DRBD configuration every drbdadm call reads (`drbdadm -c FILE`); default:
+    /// drbdadm's own /etc/drbd.conf. A relative path is taken from the config file's
+    /// directory, so a config and its DRBD resources can travel together (the examples).
+    #[serde(default)]
+    pub drbd_config: Option<PathBuf>,
     #[serde(default)]
     pub service_ip: Option<ServiceIp>,
     #[serde(default)]
@@ -294,68 +299,68 @@ impl SyncEntry {
     }
 }
 
-fn default_sync_timeout() -> Duration {
+pub(super) fn default_sync_timeout() -> Duration {
     Duration::from_secs(1200)
 }
-fn default_sync_max_runtime() -> Duration {
+pub(super) fn default_sync_max_runtime() -> Duration {
     Duration::from_secs(12 * 3600)
 }
 
-fn default_projects_dir() -> PathBuf {
+pub(super) fn default_projects_dir() -> PathBuf {
     "/etc/nfs-manage/projects.d".into()
 }
-fn default_nfs_service() -> String {
+pub(super) fn default_nfs_service() -> String {
     "nfs-server".into()
 }
-fn default_exports_dir() -> PathBuf {
+pub(super) fn default_exports_dir() -> PathBuf {
     "/etc/exports.d".into()
 }
-fn default_etcd_prefix() -> String {
+pub(super) fn default_etcd_prefix() -> String {
     "/nfs-manage".into()
 }
-fn default_etcd_timeout() -> Duration {
+pub(super) fn default_etcd_timeout() -> Duration {
     Duration::from_secs(5)
 }
-fn default_fence_timeout() -> Duration {
+pub(super) fn default_fence_timeout() -> Duration {
     Duration::from_secs(120)
 }
-fn default_ssh_timeout() -> Duration {
+pub(super) fn default_ssh_timeout() -> Duration {
     Duration::from_secs(15)
 }
-fn default_remote_timeout() -> Duration {
+pub(super) fn default_remote_timeout() -> Duration {
     Duration::from_secs(600)
 }
-fn default_remote_user() -> String {
+pub(super) fn default_remote_user() -> String {
     "root".into()
 }
-fn default_journal() -> PathBuf {
+pub(super) fn default_journal() -> PathBuf {
     "/var/lib/nfs-manage/journal.jsonl".into()
 }
-fn default_lock_file() -> PathBuf {
+pub(super) fn default_lock_file() -> PathBuf {
     "/run/nfs-manage/lock".into()
 }
-fn default_public_clients() -> Vec<String> {
+pub(super) fn default_public_clients() -> Vec<String> {
     vec!["*".into()]
 }
-fn default_max_shrink_percent() -> u8 {
+pub(super) fn default_max_shrink_percent() -> u8 {
     20
 }
-fn default_exports_backup() -> PathBuf {
+pub(super) fn default_exports_backup() -> PathBuf {
     "/etc/exports.bak".into()
 }
-fn default_clients_timeout() -> Duration {
+pub(super) fn default_clients_timeout() -> Duration {
     Duration::from_secs(30)
 }
-fn default_state_dir() -> PathBuf {
+pub(super) fn default_state_dir() -> PathBuf {
     "/var/lib/nfs-manage".into()
 }
-fn default_probe_timeout() -> Duration {
+pub(super) fn default_probe_timeout() -> Duration {
     Duration::from_secs(30)
 }
-fn default_grace() -> Duration {
+pub(super) fn default_grace() -> Duration {
     Duration::from_secs(30)
 }
-fn default_step_timeout() -> Duration {
+pub(super) fn default_step_timeout() -> Duration {
     Duration::from_secs(300)
 }
 

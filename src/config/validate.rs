@@ -51,6 +51,14 @@ impl Config {
                 ));
             }
         }
+        if let Some(d) = &self.drbd_config
+            && d.as_os_str().is_empty()
+        {
+            p.push(Problem::new(
+                "drbd_config",
+                "expected the path of a DRBD configuration file (leave it out for /etc/drbd.conf)",
+            ));
+        }
         check_unit(&mut p, "nfs.service", &self.nfs.service);
         check_abs(&mut p, "nfs.exports_dir", &self.nfs.exports_dir);
         check_abs(&mut p, "projects_dir", &self.projects_dir);

@@ -4,6 +4,8 @@
 //! including the `[==>...] sync'ed:` progress lines that confused the old checks).
 //! State words are DRBD's own (Primary, UpToDate, Connected, SyncTarget…).
 
+use std::path::Path;
+
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
@@ -76,26 +78,41 @@ pub fn status_json_cmd() -> Cmd {
     Cmd::probe(["drbdsetup", "status", "--json"])
 }
 
-pub fn primary_cmd(resource: &str) -> Cmd {
-    Cmd::change(["drbdadm", "primary", resource])
+/// `drbdadm [-c CONF] ARGS…`: `conf` is the config's `drbd_config` (None: drbdadm's default).
+fn drbdadm(conf: Option<&Path>, args: &[&str]) -> Vec<String> {
+    let mut argv = vec!["drbdadm".to_string()];
+    if let Some(c) = conf {
+        argv.extend(["-c".to_string(), c.display().to_string()]);
+    }
+    argv.extend(args.iter().map(|a| a.to_string()));
+    argv
+}
+
+pub fn primary_cmd(conf: Option<&Path>, resource: &str) -> Cmd {
+    Cmd::change(drbdadm(conf, &["primary", resource]))
 }
 
 /// Only for `failover --peer-dead`, after the evidence that the peer is gone.
-pub fn primary_force_cmd(resource: &str) -> Cmd {
-    Cmd::change(["drbdadm", "primary", "--force", resource])
+pub fn primary_force_cmd(conf: Option<&Path>, resource: &str) -> Cmd {
+    Cmd::change(drbdadm(conf, &["primary", "--force", resource]))
 }
 
-pub fn secondary_cmd(resource: &str) -> Cmd {
-    Cmd::change(["drbdadm", "secondary", resource])
+pub fn secondary_cmd(conf: Option<&Path>, resource: &str) -> Cmd {
+    Cmd::change(drbdadm(conf, &["secondary", resource]))
 }
 
-pub fn up_cmd(resource: &str) -> Cmd {
-    Cmd::change(["drbdadm", "up", resource])
+pub fn up_cmd(conf: Option<&Path>, resource: &str) -> Cmd {
+    Cmd::change(drbdadm(conf, &["up", resource]))
 }
 
 /// The configuration as drbdadm understands it (works without the kernel module).
-pub fn dump_cmd() -> Cmd {
-    Cmd::probe(["drbdadm", "dump", "all"])
+pub fn dump_cmd(conf: Option<&Path>) -> Cmd {
+    Cmd::probe(drbdadm(conf, &["dump", "all"]))
+}
+
+/// `drbdadm status` (all resources), e.g. on the old node of a failover.
+pub fn status_cmd(conf: Option<&Path>) -> Cmd {
+    Cmd::probe(drbdadm(conf, &["status"]))
 }
 
 /// Resource names from `drbdadm dump`: lines `resource NAME {` (possibly quoted).
@@ -569,5 +586,32 @@ mod tests {
     fn dump_resource_names() {
         let dump = "# /etc/drbd.conf\nglobal {\n}\n\n# resource tools on labstore1004: not ignored, not stacked\n# defined at /etc/drbd.d/tools.res:1\nresource tools {\n    on labstore1004 {\n";
         assert_eq!(parse_dump_resources(dump), ["tools"]);
+    }
+
+    #[test]
+    fn drbdadm_reads_the_configured_file() {
+        assert_eq!(
+            primary_cmd(None, "tools").argv,
+            ["drbdadm", "primary", "tools"]
+        );
+        let conf = Some(Path::new("/etc/nfs-manage/drbd.conf"));
+        assert_eq!(
+            primary_force_cmd(conf, "tools").argv,
+            [
+                "drbdadm",
+                "-c",
+                "/etc/nfs-manage/drbd.conf",
+                "primary",
+                "--force",
+                "tools"
+            ]
+        );
+        assert_eq!(
+            secondary_cmd(conf, "t").argv[..3],
+            ["drbdadm", "-c", "/etc/nfs-manage/drbd.conf"]
+        );
+        assert_eq!(up_cmd(conf, "t").argv[3..], ["up", "t"]);
+        assert_eq!(dump_cmd(conf).argv[3..], ["dump", "all"]);
+        assert_eq!(status_cmd(conf).argv[3..], ["status"]);
     }
 }

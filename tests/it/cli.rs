@@ -60,6 +60,7 @@ fn completions_and_man_pages_are_current() {
         "nfs-manage-check.1",
         "nfs-manage-metrics.1",
         "nfs-manage-sync.1",
+        "nfs-manage.yaml.5",
     ] {
         assert!(repo_path("man").join(sub).exists(), "{sub}");
     }
@@ -175,7 +176,7 @@ fn readme_dry_run_works_without_drbd() {
         assert!(text.contains("Dry run: nothing was changed."), "{text}");
     }
     for want in [
-        "drbdadm primary tools",
+        "promote DRBD tools to Primary",
         "start the NFS server",
         "ip addr add 10.64.37.18/24 dev eth0",
     ] {
@@ -183,7 +184,41 @@ fn readme_dry_run_works_without_drbd() {
     }
     // Order: DRBD before mounts before NFS before the IP.
     let pos = |s: &str| text.find(s).unwrap_or_else(|| panic!("{s}"));
-    assert!(pos("drbdadm primary test") < pos("mount -t ext4"));
+    assert!(pos("promote DRBD test to Primary") < pos("mount -t ext4"));
     assert!(pos("mount -t ext4 -o noatime /dev/drbd1") < pos("systemctl start nfs-server"));
     assert!(pos("systemctl start nfs-server") < pos("ip addr add"));
+
+    // drbdadm reads the example's own DRBD configuration (drbd_config: drbd.conf, relative to
+    // the config file), so the plan names resources that exist.
+    let out = Command::new(bin())
+        .args([
+            "--config",
+            repo_path("examples/labstore-primary.yaml")
+                .to_str()
+                .unwrap(),
+            "--node",
+            "labstore1004",
+            "--json",
+            "up",
+            "--dry-run",
+        ])
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .output()
+        .unwrap();
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let conf = repo_path("examples/drbd.conf").display().to_string();
+    let argvs: Vec<Vec<String>> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| serde_json::from_value(s["argv"].clone()).unwrap())
+        .collect();
+    assert!(
+        argvs.contains(
+            &["drbdadm", "-c", &conf, "primary", "tools"]
+                .map(String::from)
+                .to_vec()
+        ),
+        "{argvs:?}"
+    );
 }

@@ -59,7 +59,12 @@ fn unknown_drbd_resource_is_located() {
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(repo_path("examples/labstore-primary.yaml"))
         .unwrap()
-        .replace("drbd: misc", "drbd: misk");
+        .replace("drbd: misc", "drbd: misk")
+        // The copy is elsewhere: name the example's DRBD configuration by its full path.
+        .replace(
+            "drbd_config: drbd.conf",
+            &format!("drbd_config: {}", repo_path("examples/drbd.conf").display()),
+        );
     let cfg = dir.path().join("c.yaml");
     std::fs::write(&cfg, text).unwrap();
     let r = check_with_drbd_conf(

@@ -1,6 +1,8 @@
 //! The Debian package (cargo-deb): built once, from the binary `cargo test` already built
 //! (`--no-build --profile dev --no-strip`, so the suite does not compile a release build),
-//! listed with `dpkg-deb -c`, and its systemd units checked with `systemd-analyze verify`.
+//! listed with `dpkg-deb -c`, its control fields read with `dpkg-deb -f`, its systemd units
+//! checked with `systemd-analyze verify` and against the files it installs, and its examples
+//! run from where it installs them.
 
 use std::path::Path;
 use std::process::Command;
@@ -75,7 +77,8 @@ fn debian_package_has_binary_docs_conffile_and_verified_units() {
     ];
     for m in std::fs::read_dir(repo_path("man")).unwrap() {
         let name = m.unwrap().file_name().into_string().unwrap();
-        want.push(format!("usr/share/man/man1/{name}.gz"));
+        let section = name.rsplit('.').next().unwrap();
+        want.push(format!("usr/share/man/man{section}/{name}.gz"));
     }
     for u in UNITS {
         want.push(format!("lib/systemd/system/{u}"));
@@ -94,6 +97,7 @@ fn debian_package_has_binary_docs_conffile_and_verified_units() {
     );
     // The man pages in the package are the committed ones (the binary's `generate` output).
     assert!(files.contains(&"usr/share/man/man1/nfs-manage-check.1.gz"));
+    assert!(files.contains(&"usr/share/man/man5/nfs-manage.yaml.5.gz"));
 
     // The example config is a conffile; there are no maintainer scripts, so installing the
     // package enables and starts nothing.
@@ -113,9 +117,53 @@ fn debian_package_has_binary_docs_conffile_and_verified_units() {
     }
     let control = std::fs::read_to_string(ctrl.path().join("control")).unwrap();
     assert!(control.contains("Package: nfs-manage"), "{control}");
+
+    // Depends: only what every host runs (storage node, plain NFS server, backup host): mount,
+    // umount and fuser. The role's tools are recommended or suggested; a missing one is named
+    // with its package by `config check` (exit 69).
+    let field = |f: &str| ok(&["dpkg-deb", "-f", deb, f]).trim().to_string();
+    let depends = relation_names(&field("Depends"));
+    for d in ["mount", "util-linux", "psmisc"] {
+        assert!(
+            depends.iter().any(|x| x == d),
+            "{d} not in Depends: {depends:?}"
+        );
+    }
+    for role_only in [
+        "drbd-utils",
+        "nfs-kernel-server",
+        "lvm2",
+        "etcd-client",
+        "rsync",
+        "openssh-client",
+        "arping",
+        "bdsync",
+    ] {
+        assert!(
+            !depends.iter().any(|x| x == role_only),
+            "{role_only} is not needed on every host: {depends:?}"
+        );
+    }
+    let recommends = relation_names(&field("Recommends"));
+    for r in [
+        "drbd-utils",
+        "nfs-kernel-server",
+        "arping",
+        "iputils-arping",
+        "openssh-client",
+        "rsync",
+    ] {
+        assert!(recommends.iter().any(|x| x == r), "{r}: {recommends:?}");
+    }
+    let suggests = relation_names(&field("Suggests"));
+    for sg in ["lvm2", "etcd-client"] {
+        assert!(suggests.iter().any(|x| x == sg), "{sg}: {suggests:?}");
+    }
+    // bdsync is in no Debian release: the description names its upstream.
+    let description = field("Description");
     assert!(
-        control.contains("rsync") && control.contains("openssh-client"),
-        "{control}"
+        description.contains("https://github.com/rolffokkens/bdsync"),
+        "{description}"
     );
 
     // systemd-analyze verify on the extracted package. systemd is not PID 1 here, which verify
@@ -132,6 +180,58 @@ fn debian_package_has_binary_docs_conffile_and_verified_units() {
         r.join("lib/systemd/").to_str().unwrap(),
     ]);
     ok(&["dpkg-deb", "-x", deb, r.to_str().unwrap()]);
+
+    // Each unit runs the binary where the package puts it and points to pages it ships.
+    for u in UNITS {
+        let text = std::fs::read_to_string(r.join("lib/systemd/system").join(u)).unwrap();
+        for line in text.lines() {
+            if let Some(cmd) = line.strip_prefix("ExecStart=") {
+                let exe = cmd.split_whitespace().next().unwrap();
+                assert_eq!(exe, "/usr/bin/nfs-manage", "{u}");
+                assert!(
+                    r.join(&exe[1..]).is_file(),
+                    "{u}: {exe} is not in the package"
+                );
+            }
+            if let Some(docs) = line.strip_prefix("Documentation=") {
+                for d in docs.split_whitespace() {
+                    let page = d.strip_prefix("man:").expect(d);
+                    let (name, section) = page.trim_end_matches(')').split_once('(').unwrap();
+                    let path = format!("usr/share/man/man{section}/{name}.{section}.gz");
+                    assert!(r.join(&path).is_file(), "{u}: {d}: no {path}");
+                }
+            }
+        }
+    }
+
+    // The installed examples work as printed: each DRBD example finds its resources through
+    // drbd_config (examples/drbd.conf and drbd.d/ are installed beside it).
+    for res in std::fs::read_dir(repo_path("examples/drbd.d")).unwrap() {
+        let name = res.unwrap().file_name().into_string().unwrap();
+        let path = format!("usr/share/doc/nfs-manage/examples/drbd.d/{name}");
+        assert!(files.contains(&path.as_str()), "{path}");
+    }
+    assert!(files.contains(&"usr/share/doc/nfs-manage/examples/drbd.conf"));
+    let docs = r.join("usr/share/doc/nfs-manage/examples");
+    for ex in [
+        "labstore-primary",
+        "labstore-secondary",
+        "home-dual-primary",
+        "dumps",
+    ] {
+        let out = Command::new(r.join("usr/bin/nfs-manage"))
+            .arg("--config")
+            .arg(docs.join(format!("{ex}.yaml")))
+            .args(["config", "check"])
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{ex}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let units: Vec<String> = UNITS
         .iter()
         .map(|u| r.join("lib/systemd/system").join(u).display().to_string())
@@ -166,4 +266,13 @@ fn debian_package_has_binary_docs_conffile_and_verified_units() {
     );
     // The units' command lines are checked against the CLI in units.rs.
     let _ = Path::new(deb);
+}
+
+/// Package names of a Depends-style field: `a (>= 1), b | c` gives a, b, c.
+fn relation_names(field: &str) -> Vec<String> {
+    field
+        .split([',', '|'])
+        .filter_map(|p| p.split_whitespace().next())
+        .map(str::to_string)
+        .collect()
 }

@@ -189,7 +189,7 @@ pub(super) fn controlled(
             Step::new(
                 format!("let-go:drbd:{old}"),
                 format!("check that {old} is DRBD Secondary"),
-                Cmd::probe(["drbdadm", "status"]),
+                drbd::status_cmd(cfg.drbd_config.as_deref()),
                 PeerCheck::LetGo { node: old.clone() },
             )
             .why("proof before promoting: every non-dual resource"),
