@@ -72,10 +72,11 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -s v -l verbos
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -s V -l version -d 'Print version'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l kill-after -d 'With --force-unmount: how long the holders have to exit after TERM before KILL' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l config -d 'Cluster configuration file' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l force-unmount -d 'Kill the processes that hold a mount (TERM, then KILL) instead of stopping'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l force-unmount -d 'Stop the processes that hold a mount instead of refusing: TERM, then KILL after --kill-after'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l keep-dual-primary -d 'Leave dual-primary volumes Primary and mounted (only NFS and the IP go; used by failover)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -s y -l yes -d 'Run a state-changing plan without asking (required off a terminal)'

@@ -97,9 +97,13 @@ pub struct StatusArgs {
 
 #[derive(Debug, Args)]
 pub struct DownArgs {
-    /// Kill the processes that hold a mount (TERM, then KILL) instead of stopping
+    /// Stop the processes that hold a mount instead of refusing: TERM, then KILL after
+    /// --kill-after
     #[arg(long)]
     pub force_unmount: bool,
+    /// With --force-unmount: how long the holders have to exit after TERM before KILL
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub kill_after: std::time::Duration,
     /// Leave dual-primary volumes Primary and mounted (only NFS and the IP go; used by failover)
     #[arg(long)]
     pub keep_dual_primary: bool,

@@ -162,20 +162,43 @@ pub fn plan(ctx: &Ctx, f: &Facts, args: &DownArgs) -> Result<(Plan, Vec<String>)
                     "this nfs-manage run has its working directory in {}; cd elsewhere first",
                     v.mountpoint.display()
                 )),
-                Ok(h) if !h.is_empty() => p.steps.push(
-                    Step::new(
-                        format!("kill:{}", v.name),
-                        format!("kill processes holding {}", v.mountpoint.display()),
-                        fuser::kill_cmd(&v.mountpoint, "KILL"),
-                        MountCheck::NoHolders(i),
-                    )
-                    .why(format!(
-                        "--force-unmount: {}",
-                        crate::domain::mounts::describe_holders(&h)
-                    ))
-                    // fuser -k exits 1 when the holders are already gone by then.
-                    .ok_rcs(&[0, 1]),
-                ),
+                Ok(h) if !h.is_empty() => {
+                    // TERM first: a holder may save its work and exit; what is left after the
+                    // grace gets KILL, and only then is the mount proven free.
+                    p.steps.push(
+                        Step::new(
+                            format!("term:{}", v.name),
+                            format!(
+                                "ask the processes holding {} to exit",
+                                v.mountpoint.display()
+                            ),
+                            fuser::kill_cmd(&v.mountpoint, "TERM"),
+                            MountCheck::Drained {
+                                volume: i,
+                                within: args.kill_after,
+                            },
+                        )
+                        .why(format!(
+                            "--force-unmount: {}",
+                            crate::domain::mounts::describe_holders(&h)
+                        ))
+                        // fuser -k exits 1 when the holders are already gone by then.
+                        .ok_rcs(&[0, 1]),
+                    );
+                    p.steps.push(
+                        Step::new(
+                            format!("kill:{}", v.name),
+                            format!("kill what still holds {}", v.mountpoint.display()),
+                            fuser::kill_cmd(&v.mountpoint, "KILL"),
+                            MountCheck::NoHolders(i),
+                        )
+                        .why(format!(
+                            "--force-unmount: whatever ignored TERM for {}",
+                            humantime::format_duration(args.kill_after)
+                        ))
+                        .ok_rcs(&[0, 1]),
+                    );
+                }
                 Ok(_) => {}
                 Err(e) if ctx.global.dry_run => p.notes.push(format!(
                     "holders of {} unknown: {e:#}",
@@ -222,11 +245,14 @@ pub fn plan(ctx: &Ctx, f: &Facts, args: &DownArgs) -> Result<(Plan, Vec<String>)
     let first_umount = p
         .steps
         .iter()
-        .position(|s| s.id.starts_with("kill:") || s.id.starts_with("umount:"))
+        .position(|s| {
+            s.id.starts_with("term:") || s.id.starts_with("kill:") || s.id.starts_with("umount:")
+        })
         .unwrap_or(p.steps.len());
     for s in p.steps[first_umount..].iter_mut() {
         let vol = cfg.volumes.iter().find(|v| {
-            s.id == format!("kill:{}", v.name)
+            s.id == format!("term:{}", v.name)
+                || s.id == format!("kill:{}", v.name)
                 || s.id == format!("umount:{}", v.name)
                 || s.title.ends_with(&format!(" {})", v.name))
         });

@@ -69,9 +69,31 @@ pub enum MountCheck {
     NotMountedAt(PathBuf),
     /// Nothing holds volume `i`'s mount.
     NoHolders(usize),
+    /// After TERM: the holders of `volume`'s mount had up to `within` to exit. Not a
+    /// postcondition but a wait: what is still there is said in the journal and gets KILL in
+    /// the next step, which verifies the mount free.
+    Drained {
+        volume: usize,
+        within: Duration,
+    },
 }
 
 impl Check<Ctx> for MountCheck {
+    /// What still holds the mount after the TERM grace (nothing: `[]`).
+    fn fields(&self, ctx: &Ctx, _out: &Output) -> crate::engine::check::Fields {
+        let mut f = crate::engine::check::Fields::new();
+        if let MountCheck::Drained { volume, .. } = self
+            && let Ok(h) = holders(ctx, &ctx.config.volumes[*volume].mountpoint)
+        {
+            let left: Vec<serde_json::Value> = h
+                .iter()
+                .map(|h| serde_json::json!({"pid": h.pid, "command": h.command}))
+                .collect();
+            f.insert("left_after_term".into(), left.into());
+        }
+        f
+    }
+
     fn check(&self, ctx: &Ctx, _out: &Output) -> Result<Verdict> {
         let cfg = &ctx.config;
         Ok(match self {
@@ -103,6 +125,14 @@ impl Check<Ctx> for MountCheck {
                 }
             }
             MountCheck::NotMountedAt(path) => mount::nothing_mounted_at(path)?,
+            MountCheck::Drained { volume, within } => {
+                let vol = &cfg.volumes[*volume];
+                let deadline = Instant::now() + *within;
+                while !holders(ctx, &vol.mountpoint)?.is_empty() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Ok(())
+            }
             MountCheck::NoHolders(i) => {
                 // Killed processes take a moment to exit and release their files.
                 let vol = &cfg.volumes[*i];

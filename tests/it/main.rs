@@ -18,6 +18,7 @@ mod interrupts;
 mod lock;
 mod man;
 mod metrics;
+mod never_lie;
 mod package;
 mod readme;
 mod status;
