@@ -324,20 +324,80 @@ pub fn plan_with(ctx: &Ctx, f: &Facts, opts: Opts) -> Result<(Plan, Vec<String>)
                 {
                     refusals.push(reason);
                 }
-                if let Some(gw) = sip.announce_to {
-                    p.steps.push(
-                        Step::new(
-                            "announce",
-                            format!("announce {} to {gw} (ARP)", sip.address.addr()),
-                            arping::announce_cmd(flavor, &sip.interface, sip.address.addr(), gw),
-                            NetCheck::AnnounceAnswered(flavor),
-                        )
-                        .why("refresh the gateway's ARP cache"),
-                    );
-                }
+                p.steps.extend(announce_steps(flavor, sip));
+            }
+        }
+        // Held already: announce again only if it was added and its announcement failed.
+        if let Some(a) = &f.addrs
+            && a.has(&sip.interface, &sip.address)
+            && let Some(why) = unannounced(ctx)
+        {
+            let flavor = crate::domain::network::arping_flavor(ctx)?;
+            for s in announce_steps(flavor, sip) {
+                p.steps.push(s.why(why.clone()));
             }
         }
     }
     f.mark_unknown(&mut p);
     Ok((p, refusals))
+}
+
+/// Unsolicited ARP from the service IP, what its new owner sends: every neighbour (the
+/// gateway, clients on the segment) moves its cache to this node's MAC. With `announce_to`, an
+/// ARP request from the service IP to that gateway too: routers that ignore unsolicited ARP
+/// still learn the sender of a request. A failure of either is a warning: the service is up,
+/// only stale caches may send to the old node for a while.
+fn announce_steps(flavor: arping::Flavor, sip: &crate::config::ServiceIp) -> Vec<Step> {
+    let risk = format!(
+        "the gateway and clients may keep sending to the old owner of {} until their ARP caches expire (minutes); rerun `nfs-manage up` to announce again",
+        sip.address.addr()
+    );
+    let mut steps = vec![
+        Step::new(
+            "announce",
+            format!("announce {} (unsolicited ARP)", sip.address.addr()),
+            arping::gratuitous_cmd(flavor, &sip.interface, sip.address.addr()),
+            NetCheck::Announced(flavor),
+        )
+        .ok_rcs(arping::GRATUITOUS_OK_RCS)
+        .why("neighbours' ARP caches move to this node")
+        .warn_only(risk.clone()),
+    ];
+    if let Some(gw) = sip.announce_to {
+        steps.push(
+            Step::new(
+                "announce-gateway",
+                format!("announce {} to {gw} (ARP request)", sip.address.addr()),
+                arping::announce_cmd(flavor, &sip.interface, sip.address.addr(), gw),
+                NetCheck::AnnounceAnswered(flavor),
+            )
+            .why("the gateway learns the sender of a request")
+            .warn_only(risk),
+        );
+    }
+    steps
+}
+
+/// How far back the journal is read for the last announcement.
+const ANNOUNCE_TAIL: u64 = 1 << 20;
+
+/// Why to announce the service IP again: the journal says this node added it and no
+/// announcement went out after that. `None` when one did (or the IP was not added here).
+fn unannounced(ctx: &Ctx) -> Option<String> {
+    let records = crate::engine::journal::tail(&ctx.config.paths.journal, ANNOUNCE_TAIL);
+    let mine = |r: &&serde_json::Value, step: &str| {
+        r["node"] == ctx.node.as_str() && r["step"] == step && r["command"] == "up"
+    };
+    let added = records
+        .iter()
+        .rposition(|r| mine(&r, "ip") && r["result"] == "done")?;
+    let announced = records[added..]
+        .iter()
+        .any(|r| mine(&r, "announce") && r["result"] == "done");
+    (!announced).then(|| {
+        format!(
+            "the service IP was added at {} but no announcement went out after it",
+            records[added]["time"].as_str().unwrap_or("?")
+        )
+    })
 }

@@ -32,7 +32,9 @@ impl Guard<Ctx> for NetGuard {
 pub enum NetCheck {
     /// The service IP is (or is not) on its interface.
     Address { present: bool },
-    /// The gateway answered our ARP from the service IP.
+    /// The unsolicited ARP for the service IP went out (arping's summary counts its packets).
+    Announced(arping::Flavor),
+    /// The gateway answered our ARP request from the service IP.
     AnnounceAnswered(arping::Flavor),
     /// Nobody answers ARP for the service IP (the step's command is the arping probe).
     NoArpAnswer(arping::Flavor),
@@ -59,7 +61,11 @@ impl Check<Ctx> for NetCheck {
                 }
             }
             NetCheck::AnnounceAnswered(flavor) => match arping::replies(*flavor, out)? {
-                0 => Err("the gateway did not answer the ARP announcement".into()),
+                0 => Err("the gateway did not answer the ARP request".into()),
+                _ => Ok(()),
+            },
+            NetCheck::Announced(flavor) => match arping::sent(*flavor, out)? {
+                0 => Err("arping sent no announcement".into()),
                 _ => Ok(()),
             },
             NetCheck::NoArpAnswer(flavor) => match arping::replies(*flavor, out)? {

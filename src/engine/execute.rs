@@ -270,7 +270,7 @@ fn run_one<C: Context>(
         Err(e) => {
             finish(&spinner);
             let err = format!("{e:#}");
-            rec.result = "failed";
+            rec.result = failed_word(step);
             rec.stderr = Some(&err);
             journal.append_with(&rec, &step.fields)?;
             return Ok(Outcome::CouldNotRun(e));
@@ -311,7 +311,7 @@ fn run_one<C: Context>(
             Ok(Outcome::Done { out, fields: found })
         }
         Err(why) => {
-            rec.result = "failed";
+            rec.result = failed_word(step);
             fields.extend(step.verify.fields(ctx, &out));
             journal.append_with(&rec, &fields)?;
             let lost_to = step.verify.lost_to(ctx, &out);
@@ -340,6 +340,15 @@ fn run_one<C: Context>(
                 why,
             })
         }
+    }
+}
+
+/// How a failed step is journaled: a warn-only step's failure is a warning.
+fn failed_word<C: ?Sized>(step: &Step<C>) -> &'static str {
+    if step.warn_only.is_some() {
+        "warning"
+    } else {
+        "failed"
     }
 }
 
@@ -391,12 +400,38 @@ fn record<C: ?Sized>(plan: &mut Plan<C>, j: usize, o: &Outcome, human: bool) {
             }
         }
         Outcome::Refused(_) | Outcome::Locked(_) => s.state = StepState::Refused,
-        Outcome::CouldNotRun(_) => s.state = StepState::Failed,
-        Outcome::Failed { out, .. } => {
+        Outcome::CouldNotRun(e) => {
+            s.state = StepState::Failed;
+            if let Some(risk) = &s.warn_only {
+                s.state = StepState::Warning;
+                warn(j, total, &s.title, &format!("could not run: {e:#}"), risk);
+            }
+        }
+        Outcome::Failed { out, headline, .. } => {
             s.state = StepState::Failed;
             s.output = Some(out.clone());
+            if let Some(risk) = &s.warn_only {
+                s.state = StepState::Warning;
+                warn(j, total, &s.title, headline, risk);
+            }
         }
     }
+}
+
+/// A warn-only step failed: say so on stderr (where cron mails it from) and in the log; the
+/// run goes on.
+fn warn(j: usize, total: usize, title: &str, what: &str, risk: &str) {
+    log::warn!("step {} of {total} ({title}): {what}; {risk}", j + 1);
+    crate::errln!(
+        "{} step {} of {total} ({title}): {what}\n  {risk}",
+        style("warning:").yellow().bold(),
+        j + 1
+    );
+}
+
+/// Whether the outcome stops the run (a warn-only step's failure does not).
+fn stops<C: ?Sized>(plan: &Plan<C>, j: usize, o: &Outcome) -> bool {
+    !matches!(o, Outcome::Done { .. }) && plan.steps[j].state != StepState::Warning
 }
 
 /// Runs the pending steps in order. Consecutive steps of one parallel group (`Step::group`)
@@ -455,7 +490,7 @@ fn run_steps<C: Context>(
             if let Outcome::Done { fields, .. } = &o {
                 carried.extend(fields.clone());
             }
-            if first_failure.is_none() && !matches!(o, Outcome::Done { .. }) {
+            if first_failure.is_none() && stops(plan, j, &o) {
                 first_failure = Some((j, o));
             }
         }
@@ -494,7 +529,7 @@ fn run_lanes<C: Context>(
                     let mut done = Vec::new();
                     for (j, step) in steps.iter().map(|m| (&m.0, &m.1)) {
                         let o = run_one(ctx, command, step, journal, None, false)?;
-                        let stop = !matches!(o, Outcome::Done { .. });
+                        let stop = !matches!(o, Outcome::Done { .. }) && step.warn_only.is_none();
                         done.push((*j, o));
                         if stop {
                             break;
@@ -596,6 +631,9 @@ fn run_all<C: Context>(
         let o = run_one(ctx, &plan.command, &step, journal, None, false)?;
         record(plan, j, &o, human);
         let subject = step.subject.clone().unwrap_or_else(|| step.title.clone());
+        if plan.steps[j].state == StepState::Warning {
+            continue;
+        }
         let said = match o {
             Outcome::Done { .. } => continue,
             Outcome::Failed { out, why, .. } => {

@@ -146,6 +146,30 @@ impl Journal {
     }
 }
 
+/// The records in the last `max_bytes` of the journal, oldest first (a partial first line and
+/// lines that are not JSON are skipped). Empty when there is no journal.
+pub fn tail(path: &Path, max_bytes: u64) -> Vec<serde_json::Value> {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    if f.seek(SeekFrom::Start(len.saturating_sub(max_bytes)))
+        .is_err()
+    {
+        return Vec::new();
+    }
+    let mut text = String::new();
+    if f.read_to_string(&mut text).is_err() {
+        return Vec::new();
+    }
+    let skip_first = len > max_bytes;
+    text.lines()
+        .skip(usize::from(skip_first))
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
 /// Whether the file is empty or its last byte is a newline.
 fn ends_with_newline(f: &std::fs::File) -> bool {
     use std::os::unix::fs::FileExt;

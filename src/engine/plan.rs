@@ -25,6 +25,8 @@ pub enum StepState {
     Refused,
     /// A dry run could not probe the facts it depends on: it may or may not be needed.
     Unknown,
+    /// It failed, and it is a step whose failure is a warning (the run went on).
+    Warning,
 }
 
 impl StepState {
@@ -36,6 +38,7 @@ impl StepState {
             StepState::Failed => "failed",
             StepState::Refused => "refused",
             StepState::Unknown => "unknown",
+            StepState::Warning => "warning",
         }
     }
 }
@@ -114,6 +117,9 @@ pub struct Step<C: ?Sized> {
     /// How a summary of several outcomes names the step (default: its title).
     pub subject: Option<String>,
     pub bind: Option<Bind>,
+    /// A step whose failure does not stop the run: it is reported as a warning naming this
+    /// risk (an ARP announcement that did not go out).
+    pub warn_only: Option<String>,
 }
 
 impl<C: ?Sized> Clone for Step<C> {
@@ -134,6 +140,7 @@ impl<C: ?Sized> Clone for Step<C> {
             fields: self.fields.clone(),
             subject: self.subject.clone(),
             bind: self.bind,
+            warn_only: self.warn_only.clone(),
         }
     }
 }
@@ -172,6 +179,7 @@ impl<C: ?Sized> Step<C> {
             fields: Fields::new(),
             subject: None,
             bind: None,
+            warn_only: None,
         }
     }
 
@@ -287,6 +295,12 @@ impl<C: ?Sized> Step<C> {
 
     pub fn subject(mut self, s: impl Into<String>) -> Step<C> {
         self.subject = Some(s.into());
+        self
+    }
+
+    /// Its failure is a warning that names `risk`, and the run goes on.
+    pub fn warn_only(mut self, risk: impl Into<String>) -> Step<C> {
+        self.warn_only = Some(risk.into());
         self
     }
 
@@ -416,6 +430,7 @@ impl<C: ?Sized> Plan<C> {
                 StepState::Failed => style("FAILED").red().bold().to_string(),
                 StepState::Refused => style("REFUSED").red().bold().to_string(),
                 StepState::Unknown => style("unknown").magenta().to_string(),
+                StepState::Warning => style("WARNING").yellow().bold().to_string(),
             };
             t.add_row(vec![
                 (i + 1).to_string(),
@@ -447,6 +462,7 @@ impl<C: ?Sized> Plan<C> {
             StepState::Failed,
             StepState::Refused,
             StepState::Unknown,
+            StepState::Warning,
         ] {
             let n = count(st);
             if n > 0 {
@@ -454,6 +470,7 @@ impl<C: ?Sized> Plan<C> {
                     StepState::Pending => "to run",
                     StepState::Already => "already in place",
                     StepState::Unknown => "unknown (facts missing)",
+                    StepState::Warning => "failed with a warning",
                     other => other.word(),
                 };
                 parts.push(format!("{n} {word}"));

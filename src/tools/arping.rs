@@ -64,6 +64,42 @@ pub fn announce_cmd(flavor: Flavor, ifname: &str, from: IpAddr, to: IpAddr) -> C
     }
 }
 
+/// Unsolicited ARP from the service IP (sender and target both the IP, broadcast), what an
+/// address's new owner sends so that every neighbour's cache moves to it; no reply is expected,
+/// so arping exits 1 ("unanswered") when all went well.
+pub fn gratuitous_cmd(flavor: Flavor, ifname: &str, addr: IpAddr) -> Cmd {
+    let a = addr.to_string();
+    match flavor {
+        Flavor::Habets => Cmd::change([
+            "arping", "-U", "-c", "3", "-W", "0.5", "-w", "3", "-i", ifname, "-S", &a, &a,
+        ]),
+        Flavor::Iputils => Cmd::change([
+            "arping", "-U", "-c", "3", "-w", "4", "-I", ifname, "-s", &a, &a,
+        ]),
+    }
+}
+
+/// Exit codes of a gratuitous ARP that went out (1: nobody answered, as expected).
+pub const GRATUITOUS_OK_RCS: &[i32] = &[0, 1];
+
+/// How many packets the run sent, from its summary line; an error when there is none.
+pub fn sent(flavor: Flavor, out: &Output) -> Result<u32> {
+    let found = out.stdout.lines().find_map(|l| match flavor {
+        Flavor::Habets => l.split_once(" packets transmitted")?.0.trim().parse().ok(),
+        Flavor::Iputils => l
+            .trim()
+            .strip_prefix("Sent ")?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok(),
+    });
+    match found {
+        Some(n) => Ok(n),
+        None => bail!("arping failed ({}): {}", out.ending(), out.complaint()),
+    }
+}
+
 /// How many replies the run got, from its summary line. No summary means arping itself failed
 /// (no such interface, no permission), which is never read as "nobody answered".
 pub fn replies(flavor: Flavor, out: &Output) -> Result<u32> {
@@ -100,6 +136,33 @@ mod tests {
     // iputils arping summary lines, as printed by iputils' arping.c (finish(): "Sent %d probes",
     // "Received %d response(s)").
     const IPUTILS_TAKEN: &str = "ARPING 10.64.37.18 from 0.0.0.0 eth0\nUnicast reply from 10.64.37.18 [52:54:00:12:34:56]  0.774ms\nSent 1 probes (1 broadcast(s))\nReceived 1 response(s)\n";
+
+    // ARPing 2.23 `arping -U … -S 192.0.2.18 192.0.2.18` on a veth with nobody behind it (exit 1).
+    const HABETS_GRATUITOUS: &str = "ARPING 192.0.2.18\nTimeout\nTimeout\n\n--- 192.0.2.18 statistics ---\n2 packets transmitted, 0 packets received, 100% unanswered (0 extra)\n\n";
+
+    #[test]
+    fn reads_what_a_gratuitous_arp_sent() {
+        assert_eq!(
+            sent(Flavor::Habets, &out(1, HABETS_GRATUITOUS, "")).unwrap(),
+            2
+        );
+        assert_eq!(
+            sent(Flavor::Iputils, &out(0, "ARPING 10.64.37.18 from 10.64.37.18 eth0\nSent 3 probes (3 broadcast(s))\nReceived 0 response(s)\n", "")).unwrap(),
+            3
+        );
+        assert!(
+            sent(
+                Flavor::Habets,
+                &out(1, "", "arping: eth9: No such device\n")
+            )
+            .is_err()
+        );
+        let c = gratuitous_cmd(Flavor::Habets, "eth0", "192.0.2.18".parse().unwrap());
+        assert_eq!(
+            c.to_string(),
+            "arping -U -c 3 -W 0.5 -w 3 -i eth0 -S 192.0.2.18 192.0.2.18"
+        );
+    }
 
     #[test]
     fn reads_reply_counts() {

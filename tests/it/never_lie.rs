@@ -239,3 +239,65 @@ fn lock_show_without_a_lock_says_so() {
     let b = h.run(&["lock", "break", "--yes", "--reason", "x"]);
     b.expect(2);
 }
+
+#[test]
+fn a_failed_announcement_is_a_warning_and_a_rerun_announces_again() {
+    if !privileged() {
+        return;
+    }
+    let h = up_host();
+    h.wrap_real_tool("arping");
+    let steps = h.run(&["up", "--dry-run", "--json"]).json()["steps"].clone();
+    let line = steps
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "announce")
+        .expect("an announce step")["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(line.starts_with("arping -U"), "unsolicited ARP: {line}");
+    h.faults(json!([{ "match": line, "nth": 1, "rc": 2, "stderr": "arping: send failed\n" }]));
+    let r = h.run(&["up", "--yes"]);
+    r.expect(0);
+    assert!(
+        r.stderr.contains("warning:") && r.stderr.contains("until their ARP caches expire"),
+        "{}",
+        r.stderr
+    );
+    assert!(h.has_service_ip());
+    let last = |step: &str| {
+        h.journal()
+            .into_iter()
+            .rev()
+            .find(|r| r["step"] == step)
+            .unwrap()
+    };
+    assert_eq!(last("announce")["result"], "warning");
+    // The IP is held, but its announcement did not go out: the rerun sends it.
+    let plan = h.run(&["up", "--dry-run", "--json"]).json();
+    let announce = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "announce")
+        .cloned()
+        .unwrap();
+    assert_eq!(announce["state"], "pending", "{plan:#}");
+    assert!(
+        announce["why"]
+            .as_str()
+            .unwrap()
+            .contains("no announcement went out"),
+        "{announce}"
+    );
+    h.run(&["up", "--yes"]).expect(0);
+    assert_eq!(last("announce")["result"], "done");
+    let third = h.run(&["up", "--yes"]);
+    third.expect(0);
+    assert!(third.stdout.contains("Nothing to do"), "{}", third.stdout);
+}
