@@ -8,7 +8,7 @@ use crate::up::up_host;
 
 fn active_host() -> Host {
     let h = up_host();
-    h.run(&["up", "--yes"]).expect(0);
+    h.run(&["up", "--yes"]).status(0);
     h
 }
 
@@ -20,7 +20,7 @@ fn down_is_the_exact_reverse_and_converges() {
     let h = active_host();
     let before = h.journal().len();
     let r = h.run(&["down", "--yes"]);
-    r.expect(0);
+    r.status(0);
     let ids: Vec<String> = h.journal()[before..]
         .iter()
         .map(|r| r["step"].as_str().unwrap().to_string())
@@ -46,9 +46,9 @@ fn down_is_the_exact_reverse_and_converges() {
     assert!(!h.is_mounted("/srv/tools") && !h.is_mounted("/srv/misc"));
     assert_eq!(h.role("tools"), "Secondary");
     assert_eq!(h.run(&["status", "--json"]).json()["role"], "standby");
-    let r = h.run(&["down", "--yes"]);
-    r.expect(0);
-    assert!(r.stdout.contains("Nothing to do"));
+    h.run(&["down", "--yes"])
+        .status(0)
+        .stdout_has("Nothing to do");
 }
 
 #[test]
@@ -74,24 +74,20 @@ fn busy_mount_stops_down_before_anything_changes() {
         .unwrap();
     std::thread::sleep(Duration::from_millis(200));
     let before = h.journal().len();
-    let r = h.run(&["down", "--yes"]);
-    r.expect(3);
-    assert!(
-        r.stderr.contains(&format!(
+    h.run(&["down", "--yes"])
+        .status(3)
+        .stderr_has(format!(
             "/srv/tools is busy: pid {} (sleep 60, user root)",
             holder.id()
-        )),
-        "{}",
-        r.stderr
-    );
-    assert!(r.stderr.contains("--force-unmount"));
+        ))
+        .stderr_has("--force-unmount");
     // Refused up front: the service is still whole.
     assert!(h.has_service_ip());
     assert_eq!(h.unit("nfs-server"), "active");
     assert_eq!(h.journal().len(), before);
 
     let r = h.run(&["down", "--yes", "--force-unmount"]);
-    r.expect(0);
+    r.status(0);
     assert!(
         holder.wait().unwrap().code().is_none(),
         "the holder was killed"
@@ -119,7 +115,7 @@ fn bind_mounts_and_submounts_are_unmounted_first() {
     h.ns_ok(&["mount", "-t", "tmpfs", "scratch", "/srv/tools/project/x"]);
     let before = h.journal().len();
     let r = h.run(&["down", "--yes"]);
-    r.expect(0);
+    r.status(0);
     let ids: Vec<String> = h.journal()[before..]
         .iter()
         .map(|r| r["step"].as_str().unwrap().to_string())

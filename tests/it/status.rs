@@ -8,9 +8,7 @@ fn healthy_standby_json_shape() {
         return;
     }
     let h = Host::new();
-    let r = h.run(&["status", "--json"]);
-    r.expect(0);
-    let s = r.json();
+    let s = h.run(&["status", "--json"]).status(0).json();
     assert_eq!(s["format_version"], 1);
     assert_eq!(s["cluster"], "test");
     assert_eq!(s["node"], NODE);
@@ -40,14 +38,10 @@ fn healthy_standby_json_shape() {
     assert_eq!(p["replication"], "Established");
     assert!(p["sync_percent"].is_null());
     // The human form says the same in a table.
-    let r = h.run(&["status"]);
-    r.expect(0);
-    assert!(
-        r.stdout.contains("test on labstore1004: standby"),
-        "{}",
-        r.stdout
-    );
-    assert!(r.stdout.contains("problems: none"));
+    h.run(&["status"])
+        .status(0)
+        .stdout_has("test on labstore1004: standby")
+        .stdout_has("problems: none");
 }
 
 #[test]
@@ -156,7 +150,7 @@ fn one_process_per_tool_whatever_the_volume_count() {
             });
             h.clear_calls();
             let r = h.run(&["-v", "status"]);
-            r.expect(0);
+            r.status(0);
             // drbdsetup, systemctl (stand-ins) and ip: three processes.
             assert_eq!(
                 sorted(h.calls()),
@@ -193,14 +187,9 @@ fn missing_tool_exits_69_naming_package() {
         "status".into(),
     ]);
     let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
-    let r = Run::from(h.ns(&refs));
-    r.expect(69);
-    assert!(
-        r.stderr
-            .contains("`ip` is not installed or not on PATH (Debian package: iproute2)"),
-        "{}",
-        r.stderr
-    );
+    h.ns_run(&refs)
+        .status(69)
+        .stderr_has("`ip` is not installed or not on PATH (Debian package: iproute2)");
 }
 
 #[test]
@@ -241,12 +230,9 @@ fn holders_names_what_uses_each_mounted_volume() {
     assert_eq!(vol("misc")["holders"], serde_json::json!([]));
     // Not asked: no key at all, and no fuser run.
     assert!(plain["volumes"][0].get("holders").is_none(), "{plain:#}");
-    human.expect(0);
-    assert!(
-        human.stdout.contains("/srv/tools is used by: pid ")
-            && human.stdout.contains("(sleep 60, user root)")
-            && human.stdout.contains("/srv/misc is used by: nothing"),
-        "{}",
-        human.stdout
-    );
+    human.status(0);
+    human
+        .stdout_has("/srv/tools is used by: pid ")
+        .stdout_has("(sleep 60, user root)")
+        .stdout_has("/srv/misc is used by: nothing");
 }

@@ -27,9 +27,7 @@ fn up_runs_in_order_verifies_and_converges() {
         return;
     }
     let h = up_host();
-    let r = h.run(&["up", "--yes"]);
-    r.expect(0);
-    assert!(r.stdout.contains("Done."), "{}", r.stdout);
+    h.run(&["up", "--yes"]).status(0).stdout_has("Done.");
     assert_order(
         &step_ids(&h),
         &[
@@ -70,9 +68,9 @@ fn up_runs_in_order_verifies_and_converges() {
 
     // Second run: nothing to do, and it says so; nothing journaled.
     let before = h.journal().len();
-    let r = h.run(&["up", "--yes"]);
-    r.expect(0);
-    assert!(r.stdout.contains("Nothing to do"), "{}", r.stdout);
+    h.run(&["up", "--yes"])
+        .status(0)
+        .stdout_has("Nothing to do");
     assert_eq!(h.journal().len(), before);
 }
 
@@ -83,9 +81,7 @@ fn dry_run_and_json_plan_change_nothing() {
     }
     let h = up_host();
     h.clear_calls();
-    let r = h.run(&["up", "--dry-run", "--json"]);
-    r.expect(0);
-    let p = r.json();
+    let p = h.run(&["up", "--dry-run", "--json"]).status(0).json();
     assert_eq!(p["format_version"], 1);
     assert_eq!(p["command"], "up");
     assert_eq!(
@@ -118,19 +114,11 @@ fn off_a_terminal_a_changing_plan_needs_yes() {
         return;
     }
     let h = up_host();
-    let r = h.run(&["up"]);
-    r.expect(3);
-    assert!(
-        r.stderr
-            .contains("standard input is not a terminal; rerun with --yes"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stdout.contains("drbdadm primary tools"),
-        "the plan is still shown: {}",
-        r.stdout
-    );
+    h.run(&["up"])
+        .status(3)
+        .stderr_has("standard input is not a terminal; rerun with --yes")
+        // The plan is still shown.
+        .stdout_has("drbdadm primary tools");
     assert_eq!(h.role("tools"), "Secondary");
     assert!(h.journal().is_empty());
 }
@@ -141,10 +129,10 @@ fn quiet_is_silent_on_success() {
         return;
     }
     let h = up_host();
-    let r = h.run(&["-q", "up", "--yes"]);
-    r.expect(0);
-    assert_eq!(r.stdout, "");
-    assert_eq!(r.stderr, "");
+    h.run(&["-q", "up", "--yes"])
+        .status(0)
+        .stdout_is("")
+        .stderr_is("");
     assert!(h.has_service_ip());
 }
 
@@ -169,15 +157,10 @@ fn refuses_when_peer_is_primary() {
     }
     let h = up_host();
     h.edit_resource("misc", |r| r["peers"][0]["role"] = "Primary".into());
-    let r = h.run(&["up", "--yes"]);
-    r.expect(3);
-    assert!(
-        r.stderr
-            .contains("peer labstore1005 is Primary for DRBD resource misc (not dual-primary)"),
-        "{}",
-        r.stderr
-    );
-    assert!(r.stderr.contains("nothing was changed"));
+    h.run(&["up", "--yes"])
+        .status(3)
+        .stderr_has("peer labstore1005 is Primary for DRBD resource misc (not dual-primary)")
+        .stderr_has("nothing was changed");
     assert_nothing_changed(&h);
 }
 
@@ -188,14 +171,9 @@ fn refuses_when_another_host_answers_for_the_ip() {
     }
     let h = up_host();
     h.lan_claims(SERVICE_IP);
-    let r = h.run(&["up", "--yes"]);
-    r.expect(3);
-    assert!(
-        r.stderr
-            .contains("another host answers ARP for 192.0.2.18 on eth0"),
-        "{}",
-        r.stderr
-    );
+    h.run(&["up", "--yes"])
+        .status(3)
+        .stderr_has("another host answers ARP for 192.0.2.18 on eth0");
     assert_nothing_changed(&h);
 }
 
@@ -206,14 +184,9 @@ fn refuses_to_promote_an_outdated_disk() {
     }
     let h = up_host();
     h.edit_resource("tools", |r| r["volumes"][0]["disk"] = "Outdated".into());
-    let r = h.run(&["up", "--yes"]);
-    r.expect(3);
-    assert!(
-        r.stderr
-            .contains("DRBD resource tools volume 0 has local disk Outdated"),
-        "{}",
-        r.stderr
-    );
+    h.run(&["up", "--yes"])
+        .status(3)
+        .stderr_has("DRBD resource tools volume 0 has local disk Outdated");
     assert_nothing_changed(&h);
 }
 
@@ -229,8 +202,7 @@ fn dual_primary_promotes_and_mounts_with_peer_primary() {
         ..Spec::default()
     });
     h.edit_resource("home", |r| r["peers"][0]["role"] = "Primary".into());
-    let r = h.run(&["up", "--yes"]);
-    r.expect(0);
+    h.run(&["up", "--yes"]).status(0);
     assert_eq!(h.role("home"), "Primary");
     assert!(h.is_mounted("/srv/home"));
     let s = h.run(&["status", "--json"]).json();
@@ -253,8 +225,7 @@ fn plain_volumes_need_no_drbd() {
         "dumps.exports",
         "/srv/dumps *(ro,no_subtree_check,fsid=1)\n",
     );
-    let r = h.run(&["up", "--yes"]);
-    r.expect(0);
+    h.run(&["up", "--yes"]).status(0);
     assert!(h.is_mounted("/srv/dumps"));
     assert!(h.etab().contains("/srv/dumps\t*("));
     assert_eq!(h.unit("rsync"), "active");
@@ -264,7 +235,7 @@ fn plain_volumes_need_no_drbd() {
         h.calls()
     );
     assert_eq!(h.run(&["status", "--json"]).json()["role"], "active");
-    h.run(&["down", "--yes"]).expect(0);
+    h.run(&["down", "--yes"]).status(0);
     assert!(!h.is_mounted("/srv/dumps"));
     assert_eq!(h.run(&["status", "--json"]).json()["role"], "down");
 }
@@ -297,16 +268,12 @@ fn never_starts_nfs_while_a_volume_is_unmounted() {
     h.ns_ok(&["mkdir", "-p", "/srv/tools"]);
     h.ns_ok(&["mount", "-t", "ext4", &h.volumes[0].loopdev, "/srv/tools"]);
     h.edit_resource("tools", |r| r["role"] = "Primary".into());
-    let r = up_while(&h, "drbdadm primary misc", || {
+    up_while(&h, "drbdadm primary misc", || {
         h.ns_ok(&["umount", "/srv/tools"]);
-    });
-    r.expect(3);
-    assert!(
-        r.stderr.contains("refused: not mounted: tools"),
-        "{}",
-        r.stderr
-    );
-    assert!(r.stderr.contains("to back out: nfs-manage"), "{}", r.stderr);
+    })
+    .status(3)
+    .stderr_has("refused: not mounted: tools")
+    .stderr_has("to back out: nfs-manage");
     assert_eq!(h.unit("nfs-server"), "inactive");
     let last = h.journal().last().cloned().unwrap();
     assert_eq!(
@@ -321,16 +288,11 @@ fn never_exports_an_unmounted_volume() {
         return;
     }
     let h = up_host();
-    let r = up_while(&h, "systemctl start nfs-server", || {
+    up_while(&h, "systemctl start nfs-server", || {
         h.ns_ok(&["umount", "/srv/tools"]);
-    });
-    r.expect(3);
-    assert!(
-        r.stderr
-            .contains("would export unmounted paths: /srv/tools (volume tools is not mounted"),
-        "{}",
-        r.stderr
-    );
+    })
+    .status(3)
+    .stderr_has("would export unmounted paths: /srv/tools (volume tools is not mounted");
     assert_eq!(h.etab(), "");
     assert!(!h.has_service_ip());
 }
@@ -355,20 +317,12 @@ fn a_second_run_is_refused_while_one_holds_the_lock() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let second = h.run(&["up", "--yes"]);
-    second.expect(4);
-    assert!(
-        second.stderr.contains(&format!("pid {} (", first.id())),
-        "{}",
-        second.stderr
-    );
-    assert!(
-        second.stderr.contains(" up --yes)"),
-        "names the holder's command: {}",
-        second.stderr
-    );
-    let first = Run::from(first.wait_with_output().unwrap());
-    first.expect(0);
+    h.run(&["up", "--yes"])
+        .status(4)
+        .stderr_has(format!("pid {} (", first.id()))
+        // It names the holder's command.
+        .stderr_has(" up --yes)");
+    Run::from(first.wait_with_output().unwrap()).status(0);
     // Only the first run's steps are in the journal.
     assert!(h.journal().iter().all(|r| r["result"] == "done"));
 }
@@ -383,7 +337,7 @@ fn a_resource_that_is_not_up_is_brought_up_first() {
     let s = h.run(&["status", "--json"]).json();
     assert_eq!(s["volumes"][1]["drbd"]["role"], "Unconfigured");
     assert_eq!(s["role"], "degraded");
-    h.run(&["up", "--yes"]).expect(0);
+    h.run(&["up", "--yes"]).status(0);
     let ids = step_ids(&h);
     let pos = |id: &str| {
         ids.iter()
@@ -403,7 +357,7 @@ fn a_failed_run_reports_json_and_how_to_get_out() {
     h.faults(json!([{ "match": "systemctl start nfs-server", "nth": 1, "rc": 1,
         "stderr": "Job for nfs-server.service failed because the control process exited with error code.\n" }]));
     let r = h.run(&["up", "--yes", "--json"]);
-    r.expect(1);
+    r.status(1);
     let p = r.json();
     assert_eq!(p["result"], "failed");
     let states: Vec<(&str, &str)> = p["steps"]
@@ -449,9 +403,7 @@ fn a_failed_run_reports_json_and_how_to_get_out() {
     );
     // Resume is rerunning: the done steps show as already.
     h.clear_faults();
-    let r = h.run(&["up", "--yes", "--json"]);
-    r.expect(0);
-    let p = r.json();
+    let p = h.run(&["up", "--yes", "--json"]).status(0).json();
     assert_eq!(p["result"], "ok");
     assert_eq!(p["steps"][0]["state"], "already");
     assert_eq!(p["steps"][6]["state"], "done");
@@ -463,17 +415,9 @@ fn verbose_shows_every_command() {
         return;
     }
     let h = up_host();
-    let r = h.run(&["-v", "up", "--dry-run"]);
-    r.expect(0);
-    assert!(
-        r.stderr.contains("  $ drbdsetup status --json  (exit 0,"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains("  $ ip -j addr show  (exit 0,"),
-        "{}",
-        r.stderr
-    );
-    assert!(r.stderr.contains("processes spawned"), "{}", r.stderr);
+    h.run(&["-v", "up", "--dry-run"])
+        .status(0)
+        .stderr_has("  $ drbdsetup status --json  (exit 0,")
+        .stderr_has("  $ ip -j addr show  (exit 0,")
+        .stderr_has("processes spawned");
 }
