@@ -60,9 +60,7 @@ fn perf(c: &Value, label: &str) -> Option<Value> {
 
 #[test]
 fn fresh_backup_ok_old_backup_and_expired_mount_warn() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let bed = Bed::new("bdsync");
 
     // Never run: nothing vouches for the backup.
@@ -178,9 +176,7 @@ fn fresh_backup_ok_old_backup_and_expired_mount_warn() {
 
 #[test]
 fn failed_run_is_critical_and_a_full_snapshot_warns() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let bed = Bed::new("bdsync");
     bed.run(&["--yes", "backup", "run", "tools"]).status(0);
 

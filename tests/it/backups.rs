@@ -378,9 +378,7 @@ impl Drop for Bed {
 
 #[test]
 fn bdsync_run_restores_a_changed_image_bit_identical() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let bed = Bed::new("bdsync");
     // The dry run sends nothing over ssh and changes nothing.
     bed.host().clear_calls();
@@ -465,9 +463,7 @@ fn bdsync_run_restores_a_changed_image_bit_identical() {
 
 #[test]
 fn rsync_run_restores_a_changed_image_bit_identical() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let bed = Bed::new("rsync");
     bed.run(&["--yes", "backup", "run", "tools"]).status(0);
     assert_eq!(bed.source_sha(), bed.target_sha());
@@ -509,9 +505,7 @@ fn rsync_run_restores_a_changed_image_bit_identical() {
 
 #[test]
 fn each_failing_pipe_member_fails_the_run_by_name() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let bed = Bed::new("bdsync");
     let cases = [
         (
@@ -561,9 +555,7 @@ fn each_failing_pipe_member_fails_the_run_by_name() {
 
 #[test]
 fn rsync_failure_names_rsync() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let bed = Bed::new("rsync");
     bed.host().wrap_real_tool("rsync");
     bed.host().faults(json!([{"match": "rsync", "rc": 23, "stderr": "rsync error: some files/attrs were not transferred (code 23)\n"}]));
@@ -574,9 +566,7 @@ fn rsync_failure_names_rsync() {
 
 #[test]
 fn a_second_run_of_the_same_backup_is_refused_with_exit_4() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let bed = Bed::new("bdsync");
     bed.host()
         .faults(json!([{"match": "lvcreate", "sleep_ms": 3000}]));
@@ -603,9 +593,7 @@ fn a_second_run_of_the_same_backup_is_refused_with_exit_4() {
 
 #[test]
 fn a_mounted_target_is_refused_and_nothing_changes() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let bed = Bed::new("bdsync");
     let h = bed.host();
     bed.run(&["--yes", "backup", "run", "tools"]).status(0);
@@ -635,9 +623,7 @@ fn a_mounted_target_is_refused_and_nothing_changes() {
 
 #[test]
 fn backup_mounts_never_block_runs_and_a_fresh_mount_shows_new_files() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let bed = Bed::new("bdsync");
     let h = bed.host();
     bed.write_on_source("first.txt", "one\n");
@@ -743,9 +729,7 @@ fn backup_mounts_never_block_runs_and_a_fresh_mount_shows_new_files() {
 
 #[test]
 fn expired_backup_mounts_are_removed_and_others_kept() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let bed = Bed::new("bdsync");
     let h = bed.host();
     bed.run(&["--yes", "backup", "run", "tools"]).status(0);
@@ -868,9 +852,7 @@ fn wait_peak_rss(mut child: Child) -> (i32, u64, String) {
 #[test]
 #[ignore]
 fn bench_backups_rsync() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let mib: u64 = std::env::var("NFS_MANAGE_BENCH_SIZE")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -189,9 +189,7 @@ fn measure(n: usize, iterations: usize, latency_ms: u64, mux: bool) -> Cell {
 #[test]
 #[ignore = "benchmark: run by scripts/bench-failover.sh"]
 fn bench_failover() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let iterations: usize = std::env::var("BENCH_ITERATIONS")
         .ok()
         .and_then(|s| s.parse().ok())

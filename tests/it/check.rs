@@ -24,9 +24,7 @@ fn active_host() -> Host {
 
 #[test]
 fn healthy_standby_and_active_are_ok_and_expect_catches_the_wrong_role() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = Host::new();
     let r = h.run(&["check"]);
     r.status(0);
@@ -80,9 +78,7 @@ fn healthy_standby_and_active_are_ok_and_expect_catches_the_wrong_role() {
 
 #[test]
 fn resync_is_a_warning_with_its_percent() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = Host::new();
     h.edit_resource("misc", |r| {
         r["volumes"][0]["disk"] = "Inconsistent".into();
@@ -116,9 +112,7 @@ fn resync_is_a_warning_with_its_percent() {
 
 #[test]
 fn disconnected_peer_and_bad_local_disk_are_critical() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = Host::new();
     h.edit_resource("tools", |r| {
         r["peers"][0]["connection"] = "Connecting".into()
@@ -146,9 +140,7 @@ fn disconnected_peer_and_bad_local_disk_are_critical() {
 
 #[test]
 fn both_primary_is_critical() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = active_host();
     h.edit_resource("tools", |r| r["peers"][0]["role"] = "Primary".into());
     h.run(&["check", "--expect", "active"]).status(2).stdout_has("volume tools: this node and peer labstore1005 are both Primary, and the volume is not dual-primary");
@@ -156,9 +148,7 @@ fn both_primary_is_critical() {
 
 #[test]
 fn service_ip_on_the_wrong_node_is_critical() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = Host::new();
     h.ns_ok(&["ip", "addr", "add", SERVICE_IP, "dev", "eth0"]);
     let r = h.run(&["check", "service-ip", "--expect", "standby"]);
@@ -173,9 +163,7 @@ fn service_ip_on_the_wrong_node_is_critical() {
 
 #[test]
 fn service_ip_is_matched_exactly_not_as_a_substring() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     // Active in every other respect, but the address on eth0 is 192.0.2.180, which contains
     // the text "192.0.2.18": the old check said the IP was here.
     let h = active_host();
@@ -192,9 +180,7 @@ fn service_ip_is_matched_exactly_not_as_a_substring() {
 
 #[test]
 fn export_of_an_unmounted_path_is_critical_and_nfs_down_on_active() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = Host::new();
     h.ns_ok(&["mkdir", "-p", "/srv/tools"]);
     h.ns_ok(&[
@@ -216,9 +202,7 @@ fn export_of_an_unmounted_path_is_critical_and_nfs_down_on_active() {
 
 #[test]
 fn unknown_only_when_the_check_cannot_run() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = Host::new();
     // No backups section: nothing to check, so it cannot say OK. (`check backups` probes no
     // node state, so no role is shown.)

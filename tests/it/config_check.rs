@@ -27,9 +27,7 @@ fn check_with_drbd_conf(config: &str, res_dir: &str) -> Run {
 
 #[test]
 fn every_example_passes_config_check() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     for ex in [
         "labstore-primary",
         "labstore-secondary",
@@ -48,9 +46,7 @@ fn every_example_passes_config_check() {
 
 #[test]
 fn unknown_drbd_resource_is_located() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(repo_path("examples/labstore-primary.yaml"))
         .unwrap()

@@ -14,9 +14,7 @@ fn active_host() -> Host {
 
 #[test]
 fn down_is_the_exact_reverse_and_converges() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = active_host();
     let before = h.journal().len();
     let r = h.run(&["down", "--yes"]);
@@ -53,9 +51,7 @@ fn down_is_the_exact_reverse_and_converges() {
 
 #[test]
 fn busy_mount_stops_down_before_anything_changes() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = active_host();
     let pid = h.pid().to_string();
     let mut holder = std::process::Command::new("nsenter")
@@ -104,9 +100,7 @@ fn busy_mount_stops_down_before_anything_changes() {
 
 #[test]
 fn bind_mounts_and_submounts_are_unmounted_first() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = active_host();
     // What nfs-manage-binds used to leave behind: a bind of a project dir elsewhere, which
     // keeps the device open after the volume itself is unmounted.
@@ -137,9 +131,7 @@ fn bind_mounts_and_submounts_are_unmounted_first() {
 
 #[test]
 fn demote_refused_by_drbd_when_device_still_open() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     // The stand-in answers like DRBD: exit 11 "Device is held open by someone" while mounted.
     let h = active_host();
     let r = h.ns(&["drbdadm", "secondary", "tools"]);

@@ -82,9 +82,7 @@ fn three_projects(h: &Host) {
 
 #[test]
 fn enable_project_exports_it_and_converges() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = exports_host();
     h.activate();
     h.run(&[
@@ -158,9 +156,7 @@ fn enable_project_exports_it_and_converges() {
 
 #[test]
 fn enable_project_refuses_missing_group_and_taken_gid() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = exports_host();
     h.activate();
     h.run(&[
@@ -205,9 +201,7 @@ fn enable_project_refuses_missing_group_and_taken_gid() {
 
 #[test]
 fn disable_project_withdraws_exports_and_keeps_data() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = exports_host();
     h.activate();
     h.run(&[
@@ -244,9 +238,7 @@ fn disable_project_withdraws_exports_and_keeps_data() {
 
 #[test]
 fn sync_exports_projects_and_public_and_converges() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = Host::new();
     h.enable_exports("public:\n  - { name: scratch, path: /srv/tools/scratch, options: [rw, sec=sys, sync, no_subtree_check, root_squash], fsid: 9 }\n");
     h.activate();
@@ -287,9 +279,7 @@ fn sync_exports_projects_and_public_and_converges() {
 
 #[test]
 fn incremental_apply_touches_only_the_changed_project() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = exports_host();
     h.activate();
     three_projects(&h);
@@ -370,9 +360,7 @@ fn incremental_apply_touches_only_the_changed_project() {
 
 #[test]
 fn failing_clients_command_keeps_that_projects_exports() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = exports_host();
     h.activate();
     three_projects(&h);
@@ -432,9 +420,7 @@ fn failing_clients_command_keeps_that_projects_exports() {
 
 #[test]
 fn shrink_guard_refuses_unless_forced() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = exports_host();
     h.activate();
     for (i, n) in ["p1", "p2", "p3", "p4", "p5"].iter().enumerate() {
@@ -474,9 +460,7 @@ fn shrink_guard_refuses_unless_forced() {
 
 #[test]
 fn empty_result_is_refused() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = exports_host();
     h.activate();
     static_project(&h, "gamma", 50300, &["192.0.2.70"]);
@@ -490,9 +474,7 @@ fn empty_result_is_refused() {
 
 #[test]
 fn duplicate_gids_are_refused() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = exports_host();
     h.activate();
     static_project(&h, "gamma", 50300, &["192.0.2.70"]);
@@ -506,9 +488,7 @@ fn duplicate_gids_are_refused() {
 
 #[test]
 fn unmounted_volume_is_refused() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = exports_host();
     h.activate();
     static_project(&h, "gamma", 50300, &["192.0.2.70"]);
@@ -529,9 +509,7 @@ fn unmounted_volume_is_refused() {
 
 #[test]
 fn standby_node_does_nothing() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = exports_host();
     // Volumes mounted, but the service IP is not here.
     for v in ["tools", "misc"] {
@@ -567,9 +545,7 @@ fn standby_node_does_nothing() {
 
 #[test]
 fn dry_run_changes_nothing_and_runs_no_clients_command() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = exports_host();
     h.activate();
     let marker = h.dir.path().join("called");
@@ -610,9 +586,7 @@ fn dry_run_changes_nothing_and_runs_no_clients_command() {
 
 #[test]
 fn interval_loops_with_a_pause_and_zero_is_rejected() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = exports_host();
     h.activate();
     static_project(&h, "gamma", 50300, &["192.0.2.70"]);
@@ -637,9 +611,7 @@ fn interval_loops_with_a_pause_and_zero_is_rejected() {
 
 #[test]
 fn import_reads_a_real_shaped_nfs_mounts_yaml() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = exports_host();
     let fixture = repo_path("tests/fixtures/exports/nfs-mounts.yaml");
     let r = h.run(&[
@@ -710,9 +682,7 @@ fn import_reads_a_real_shaped_nfs_mounts_yaml() {
 
 #[test]
 fn bad_project_file_names_line_and_column() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = exports_host();
     h.activate();
     h.write_project("gamma", "name: gamma\ngid: 50300\nvolume: misc\nclients: [192.0.2.70]\noptions: [rw]\nclinets: []\n");

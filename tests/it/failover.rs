@@ -32,9 +32,7 @@ fn peer_view(h: &Host, res: &str) -> Value {
 
 #[test]
 fn two_nodes_share_the_replication_view_and_reach_each_other() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let p = pair();
     // Real ssh, landing in the other node's namespaces with its stand-ins.
     let out = p.a.ssh_to(&p.b, &["hostname"]);
@@ -99,9 +97,7 @@ fn steps_of(h: &Host, command: &str) -> Vec<String> {
 
 #[test]
 fn controlled_failover_both_ways() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let p = pair();
     p.a.run(&["up", "--yes"]).status(0);
     assert!(active(&p.a));
@@ -186,9 +182,7 @@ fn active_pair() -> Pair {
 
 #[test]
 fn refused_during_a_resync_unless_allowed() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let p = active_pair();
     // b (UpToDate) resyncs a (Inconsistent, still Primary and serving).
     p.a.edit_resource("tools", |r| {
@@ -224,9 +218,7 @@ fn refused_during_a_resync_unless_allowed() {
 
 #[test]
 fn refused_with_etcd_down_or_the_lock_held_elsewhere() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let mut p = active_pair();
     p.etcd.stop();
     p.b.run(&["failover", "--yes"])
@@ -250,9 +242,7 @@ fn refused_with_etcd_down_or_the_lock_held_elsewhere() {
 
 #[test]
 fn refused_when_the_peer_is_unreachable_or_busy() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let p = active_pair();
     // A process on a's volume: named in the preflight, and nothing changes.
     let mut holder =
@@ -279,9 +269,7 @@ fn refused_when_the_peer_is_unreachable_or_busy() {
 
 #[test]
 fn two_failovers_at_once_exactly_one_wins() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let p = active_pair();
     // Both read the lock, then their transactions are slowed so that both are in flight
     // before either applies: the etcd compare lets exactly one through.
@@ -309,9 +297,7 @@ fn two_failovers_at_once_exactly_one_wins() {
 
 #[test]
 fn peer_dead_needs_evidence() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let mut p = active_pair();
     // Alive and connected: all three pieces of evidence are missing.
     let r = p.b.run(&["failover", "--peer-dead", "--yes"]);
@@ -338,9 +324,7 @@ fn peer_dead_needs_evidence() {
 
 #[test]
 fn peer_dead_with_evidence_fences_forces_and_the_old_node_stays_out() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let mut p = active_pair();
     let fence = p.fence_script(&p.a);
     p.set_fence(false, &[fence.to_str().unwrap()]);
@@ -393,9 +377,7 @@ fn peer_dead_with_evidence_fences_forces_and_the_old_node_stays_out() {
 
 #[test]
 fn peer_dead_stops_when_fencing_fails() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let mut p = active_pair();
     p.set_fence(false, &["false"]);
     p.cut_link(&p.a);
@@ -409,9 +391,7 @@ fn peer_dead_stops_when_fencing_fails() {
 
 #[test]
 fn dual_primary_volumes_stay_up_on_both_nodes() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let p = pair_with(Spec {
         volumes: &["tools", "home"],
         dual: &["home"],
@@ -519,9 +499,7 @@ fn step_argv(plan: &Value, id: &str) -> String {
 
 #[test]
 fn fault_at_every_failover_step_stops_there_and_a_rerun_converges() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     // (step id, where the fault goes: on b's wrapped tool or inside b's own `up`, how it fails)
     let cases: &[(&str, bool)] = &[
         ("lock:claim", false),
@@ -581,9 +559,7 @@ fn fault_at_every_failover_step_stops_there_and_a_rerun_converges() {
 
 #[test]
 fn fault_at_peer_dead_steps_stops_there_and_a_rerun_converges() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let cases: &[(&str, &str)] = &[
         ("fence:labstore1004", "FENCE"),
         (
@@ -762,9 +738,7 @@ fn random_walk(seed: u64, schedules: usize, tally: &std::sync::Mutex<Tally>) {
 
 #[test]
 fn randomized_schedules_keep_the_pair_safe() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let seed: u64 = std::env::var("NFS_MANAGE_TEST_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -796,9 +770,7 @@ fn randomized_schedules_keep_the_pair_safe() {
 
 #[test]
 fn nfsv4_grace_and_lease_times_are_read_on_the_target_here_and_over_ssh() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let p = active_pair();
     // No nfsd module here: a tmpfs over /proc/fs/nfsd in each node's own mount namespace
     // holds the two files nfsd would show (seconds, one number and a newline each).

@@ -22,9 +22,7 @@ fn plan_steps(h: &Host, cmd: &str) -> Vec<Value> {
 }
 
 fn inject_and_converge(cmd: &str, prepare: fn() -> Host, verify_only: bool) {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let count = plan_steps(&prepare(), cmd).len();
     assert!(count >= 8, "{count}");
     std::thread::scope(|s| {

@@ -34,9 +34,10 @@ pub fn standin() -> PathBuf {
     p
 }
 
-/// Privileged tests need root and namespaces. Outside CI they are skipped with a message;
-/// in CI (CI=true) they fail instead, so they never skip silently there.
-pub fn privileged() -> bool {
+/// Whether this machine can run privileged tests (root, mount and network namespaces).
+/// Outside CI it says `SKIPPED: …` when it cannot; under CI=true it panics instead, so a
+/// privileged test never skips silently there. Tests use [`privileged!`], not this.
+pub fn can_run_privileged() -> bool {
     let root = nix::unistd::geteuid().is_root();
     let ok = root
         && Command::new("unshare")
@@ -53,6 +54,17 @@ pub fn privileged() -> bool {
     }
     ok
 }
+
+/// The first line of every test that needs root and namespaces: the test returns early
+/// (`SKIPPED: …`) on a machine that cannot run it, and fails under CI=true.
+macro_rules! privileged {
+    () => {
+        if !$crate::harness::can_run_privileged() {
+            return;
+        }
+    };
+}
+pub(crate) use privileged;
 
 pub fn sh(argv: &[&str]) -> Output {
     Command::new(argv[0])

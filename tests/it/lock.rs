@@ -19,9 +19,7 @@ fn etcd(h: &Host) -> &Etcd {
 
 #[test]
 fn up_takes_the_lock_first_and_down_releases_it_last() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = locked_host();
     let plan = h.run(&["up", "--dry-run", "--json"]).json();
     assert_eq!(plan["steps"][0]["id"], "lock", "{plan:#}");
@@ -55,9 +53,7 @@ fn up_takes_the_lock_first_and_down_releases_it_last() {
 
 #[test]
 fn up_refuses_when_another_node_holds_the_lock() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = locked_host();
     etcd(&h).put(LOCK_KEY, &format!("{PEER}@2026-01-01T00:00:00.000Z"));
     h.run(&["up", "--yes"])
@@ -74,9 +70,7 @@ fn up_refuses_when_another_node_holds_the_lock() {
 
 #[test]
 fn etcd_unreachable_refuses_never_guesses() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let mut h = locked_host();
     h.etcd.as_mut().unwrap().stop();
     h.run(&["up", "--yes"])
@@ -99,9 +93,7 @@ fn etcd_unreachable_refuses_never_guesses() {
 
 #[test]
 fn lock_break_is_audited() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = locked_host();
     etcd(&h).put(LOCK_KEY, &format!("{PEER}@2026-01-01T00:00:00.000Z"));
     // Off a terminal without --yes: refused; without --reason: usage error.
@@ -138,9 +130,7 @@ fn lock_break_is_audited() {
 
 #[test]
 fn a_lock_taken_between_plan_and_run_loses_the_race_with_exit_4() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = locked_host();
     // The first etcdctl call (the plan's read) is slow; meanwhile the peer takes the lock.
     h.wrap_real_tool("etcdctl");
@@ -157,9 +147,7 @@ fn a_lock_taken_between_plan_and_run_loses_the_race_with_exit_4() {
 
 #[test]
 fn a_transaction_whose_result_is_lost_while_the_peer_takes_the_lock_is_exit_4() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = locked_host();
     // The transaction (the second etcdctl call, after the plan's read) never reaches etcd
     // and etcdctl reports a timeout, slowly; meanwhile the peer takes the lock. The read
@@ -182,9 +170,7 @@ fn a_transaction_whose_result_is_lost_while_the_peer_takes_the_lock_is_exit_4() 
 
 #[test]
 fn a_failover_in_progress_stops_both_up_and_down_from_touching_the_lock() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = locked_host();
     etcd(&h).put(LOCK_KEY, &format!("{PEER}>{NODE}@2026-01-01T00:00:00.000Z"));
     h.run(&["up", "--yes"])

@@ -63,9 +63,7 @@ fn has(m: &BTreeMap<String, f64>, series: &str, v: f64) {
 
 #[test]
 fn healthy_standby_and_active() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = Host::new();
     let m = metrics(&h);
     has(&m, "nfs_manage_collect_success", 1.0);
@@ -132,9 +130,7 @@ fn healthy_standby_and_active() {
 
 #[test]
 fn resync_disconnected_both_primary_wrong_ip_and_unmounted_export() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = Host::new();
     h.edit_resource("misc", |r| {
         r["volumes"][0]["disk"] = "Inconsistent".into();
@@ -211,9 +207,7 @@ fn resync_disconnected_both_primary_wrong_ip_and_unmounted_export() {
 
 #[test]
 fn textfile_is_written_atomically_and_failure_is_visible() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = Host::new();
     let dir = h.dir.path().join("textfile");
     std::fs::create_dir_all(&dir).unwrap();
@@ -263,9 +257,7 @@ fn textfile_is_written_atomically_and_failure_is_visible() {
 /// namespace (a private tmpfs over /run/systemd there).
 #[test]
 fn steps_go_to_journald_with_fields_and_nothing_breaks_without_it() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = up_host();
     // No journald here: the run still works and says nothing about it.
     let r = h.run(&["up", "--yes"]);

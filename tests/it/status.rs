@@ -4,9 +4,7 @@ use crate::harness::*;
 
 #[test]
 fn healthy_standby_json_shape() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = Host::new();
     let s = h.run(&["status", "--json"]).status(0).json();
     assert_eq!(s["format_version"], 1);
@@ -46,9 +44,7 @@ fn healthy_standby_json_shape() {
 
 #[test]
 fn disconnected_peer_and_resync_are_problems() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = Host::new();
     h.edit_resource("tools", |r| {
         r["peers"][0]["connection"] = "Connecting".into()
@@ -91,9 +87,7 @@ fn disconnected_peer_and_resync_are_problems() {
 
 #[test]
 fn service_ip_match_is_exact_not_substring() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = Host::new();
     // 192.0.2.180 contains the text "192.0.2.18"; the old check would have said "present".
     h.ns_ok(&["ip", "addr", "add", "192.0.2.180/24", "dev", "eth0"]);
@@ -112,9 +106,7 @@ fn service_ip_match_is_exact_not_substring() {
 
 #[test]
 fn export_of_unmounted_path_is_reported() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = Host::new();
     h.ns_ok(&["mkdir", "-p", "/srv/tools"]);
     h.ns_ok(&[
@@ -137,9 +129,7 @@ fn export_of_unmounted_path_is_reported() {
 
 #[test]
 fn one_process_per_tool_whatever_the_volume_count() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let counts: Vec<String> = [&["a"][..], &["a", "b", "c", "d"][..]]
         .iter()
         .map(|vols| {
@@ -172,9 +162,7 @@ fn one_process_per_tool_whatever_the_volume_count() {
 
 #[test]
 fn missing_tool_exits_69_naming_package() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = Host::new();
     let mut argv = vec![
         "env".to_string(),
@@ -194,9 +182,7 @@ fn missing_tool_exits_69_naming_package() {
 
 #[test]
 fn holders_names_what_uses_each_mounted_volume() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = Host::new();
     h.mount_volume("tools");
     h.mount_volume("misc");

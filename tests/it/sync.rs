@@ -83,9 +83,7 @@ fn listing(dir: &Path) -> Vec<String> {
 
 #[test]
 fn pushes_to_the_peer_over_ssh_and_journals_rsyncs_stats() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let b = bed();
     b.h.run(&["sync", "tools"])
         .status(0)
@@ -156,9 +154,7 @@ fn pushes_to_the_peer_over_ssh_and_journals_rsyncs_stats() {
 
 #[test]
 fn pull_from_the_canonical_source_waits_for_its_volume() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let b = bed();
     // /srv/misc/dumps is on volume misc, not mounted: pulling would fill the directory
     // underneath the mountpoint. Refused (3), nothing fetched.
@@ -187,9 +183,7 @@ fn pull_from_the_canonical_source_waits_for_its_volume() {
 
 #[test]
 fn a_failing_rsync_is_reported_journaled_and_does_not_stop_the_others() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let b = bed();
     b.h.mount_volume("misc");
     b.h.ns_ok(&["mkdir", "-p", "/srv/misc/dumps"]);
@@ -222,9 +216,7 @@ fn a_failing_rsync_is_reported_journaled_and_does_not_stop_the_others() {
 
 #[test]
 fn a_standby_node_does_not_sync() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let b = bed();
     b.h.ns_ok(&["ip", "addr", "del", SERVICE_IP, "dev", "eth0"]);
     // 192.0.2.180 contains the text 192.0.2.18: still not the service IP.
@@ -238,9 +230,7 @@ fn a_standby_node_does_not_sync() {
 
 #[test]
 fn a_held_lock_skips_the_entry_with_exit_4() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let b = bed();
     let lock = b.h.dir.path().join("run/sync-tools.lock");
     std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
@@ -259,9 +249,7 @@ fn a_held_lock_skips_the_entry_with_exit_4() {
 
 #[test]
 fn interval_waits_after_each_run_and_zero_is_rejected() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let b = bed();
     b.h.run(&["sync", "--interval", "0"])
         .status(2)
@@ -293,9 +281,7 @@ fn interval_waits_after_each_run_and_zero_is_rejected() {
 
 #[test]
 fn sync_results_show_in_metrics() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let b = bed();
     b.h.run(&["sync", "tools"]).status(0);
     let _ = b.h.run(&["sync", "broken"]);
@@ -315,9 +301,7 @@ fn sync_results_show_in_metrics() {
 
 #[test]
 fn rsyncs_own_words_are_in_the_message_and_the_journal() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     // A source directory that is not there: the local sender says so itself, so its
     // words cannot be lost on the way.
     let b = bed_with(

@@ -23,9 +23,7 @@ fn step_ids(h: &Host) -> Vec<String> {
 
 #[test]
 fn up_runs_in_order_verifies_and_converges() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = up_host();
     h.run(&["up", "--yes"]).status(0).stdout_has("Done.");
     assert_order(
@@ -76,9 +74,7 @@ fn up_runs_in_order_verifies_and_converges() {
 
 #[test]
 fn dry_run_and_json_plan_change_nothing() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = up_host();
     h.clear_calls();
     let p = h.run(&["up", "--dry-run", "--json"]).status(0).json();
@@ -110,9 +106,7 @@ fn dry_run_and_json_plan_change_nothing() {
 
 #[test]
 fn off_a_terminal_a_changing_plan_needs_yes() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = up_host();
     h.run(&["up"])
         .status(3)
@@ -125,9 +119,7 @@ fn off_a_terminal_a_changing_plan_needs_yes() {
 
 #[test]
 fn quiet_is_silent_on_success() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = up_host();
     h.run(&["-q", "up", "--yes"])
         .status(0)
@@ -152,9 +144,7 @@ fn assert_nothing_changed(h: &Host) {
 
 #[test]
 fn refuses_when_peer_is_primary() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = up_host();
     h.edit_resource("misc", |r| r["peers"][0]["role"] = "Primary".into());
     h.run(&["up", "--yes"])
@@ -166,9 +156,7 @@ fn refuses_when_peer_is_primary() {
 
 #[test]
 fn refuses_when_another_host_answers_for_the_ip() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = up_host();
     h.lan_claims(SERVICE_IP);
     h.run(&["up", "--yes"])
@@ -179,9 +167,7 @@ fn refuses_when_another_host_answers_for_the_ip() {
 
 #[test]
 fn refuses_to_promote_an_outdated_disk() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = up_host();
     h.edit_resource("tools", |r| r["volumes"][0]["disk"] = "Outdated".into());
     h.run(&["up", "--yes"])
@@ -192,9 +178,7 @@ fn refuses_to_promote_an_outdated_disk() {
 
 #[test]
 fn dual_primary_promotes_and_mounts_with_peer_primary() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = Host::with(Spec {
         volumes: &["home"],
         dual_primary: true,
@@ -211,9 +195,7 @@ fn dual_primary_promotes_and_mounts_with_peer_primary() {
 
 #[test]
 fn plain_volumes_need_no_drbd() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = Host::with(Spec {
         volumes: &["dumps"],
         drbd: false,
@@ -259,9 +241,7 @@ fn up_while(h: &Host, slow: &str, during: impl FnOnce()) -> Run {
 
 #[test]
 fn never_starts_nfs_while_a_volume_is_unmounted() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = up_host();
     // tools is mounted when the plan is made, and unmounted behind nfs-manage's back while
     // misc is being promoted: the guard before `systemctl start` must notice.
@@ -284,9 +264,7 @@ fn never_starts_nfs_while_a_volume_is_unmounted() {
 
 #[test]
 fn never_exports_an_unmounted_volume() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = up_host();
     up_while(&h, "systemctl start nfs-server", || {
         h.ns_ok(&["umount", "/srv/tools"]);
@@ -299,9 +277,7 @@ fn never_exports_an_unmounted_volume() {
 
 #[test]
 fn a_second_run_is_refused_while_one_holds_the_lock() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = up_host();
     h.faults(json!([{ "match": "drbdadm primary tools", "nth": 1, "sleep_ms": 2500, "effect": "apply" }]));
     let first = h.spawn(&["up", "--yes"]);
@@ -329,9 +305,7 @@ fn a_second_run_is_refused_while_one_holds_the_lock() {
 
 #[test]
 fn a_resource_that_is_not_up_is_brought_up_first() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = up_host();
     h.edit_resource("misc", |r| r["up"] = false.into());
     let s = h.run(&["status", "--json"]).json();
@@ -350,9 +324,7 @@ fn a_resource_that_is_not_up_is_brought_up_first() {
 
 #[test]
 fn a_failed_run_reports_json_and_how_to_get_out() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = up_host();
     h.faults(json!([{ "match": "systemctl start nfs-server", "nth": 1, "rc": 1,
         "stderr": "Job for nfs-server.service failed because the control process exited with error code.\n" }]));
@@ -411,9 +383,7 @@ fn a_failed_run_reports_json_and_how_to_get_out() {
 
 #[test]
 fn verbose_shows_every_command() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = up_host();
     h.run(&["-v", "up", "--dry-run"])
         .status(0)
