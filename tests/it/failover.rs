@@ -1,4 +1,4 @@
-//! `nfs-manage failover` on two nodes (see `Pair` in harness.rs): controlled failover both
+//! `nfs-manage failover` on two nodes (see `Pair` in harness/pair.rs): controlled failover both
 //! ways, refusals, concurrent failovers, hard-down peers, fault injection at every step and a
 //! randomized schedule of kills, link cuts and etcd outages.
 
