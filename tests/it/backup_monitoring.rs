@@ -16,7 +16,7 @@ fn check(r: &Run) -> Value {
 
 fn metrics(bed: &Bed) -> (String, BTreeMap<String, f64>) {
     let r = bed.run(&["metrics"]);
-    r.expect(0);
+    r.status(0);
     let map = r
         .stdout
         .lines()
@@ -60,31 +60,16 @@ fn perf(c: &Value, label: &str) -> Option<Value> {
 
 #[test]
 fn fresh_backup_ok_old_backup_and_expired_mount_warn() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let bed = Bed::new("bdsync");
 
     // Never run: nothing vouches for the backup.
-    let r = bed.run(&["check", "backups"]);
-    r.expect(1);
-    assert!(
-        r.stdout.starts_with(
-            "NFS-MANAGE WARNING - test on labstore1004: backup tools: no successful run in the journal (max age 1day 12h)"
-        ),
-        "{}",
-        r.stdout
-    );
+    bed.run(&["check", "backups"]).status(1).stdout_starts_with("NFS-MANAGE WARNING - test on labstore1004: backup tools: no successful run in the journal (max age 1day 12h)");
 
-    bed.run(&["--yes", "backup", "run", "tools"]).expect(0);
+    bed.run(&["--yes", "backup", "run", "tools"]).status(0);
     let r = bed.run(&["check", "backups"]);
-    r.expect(0);
-    assert!(
-        r.stdout
-            .starts_with("NFS-MANAGE OK - test on labstore1004: backup tools ok "),
-        "{}",
-        r.stdout
-    );
+    r.status(0)
+        .stdout_starts_with("NFS-MANAGE OK - test on labstore1004: backup tools ok ");
     let perfdata = r.stdout.split_once(" | ").unwrap().1;
     assert!(
         perfdata.contains(";129600;;0; ") && perfdata.contains("backup_mounts=0;;;0;1"),
@@ -103,15 +88,7 @@ fn fresh_backup_ok_old_backup_and_expired_mount_warn() {
     same_verdicts(&bed, &c);
 
     // A day and a half later with no new run: WARNING, the age in the perfdata.
-    let r = bed.run_at("+37h", &["check", "backups"]);
-    r.expect(1);
-    assert!(
-        r.stdout.contains(
-            "NFS-MANAGE WARNING - test on labstore1004: backup tools: the last successful run was 1day 13h"
-        ) && r.stdout.contains("ago, more than its max age 1day 12h"),
-        "{}",
-        r.stdout
-    );
+    bed.run_at("+37h", &["check", "backups"]).status(1).stdout_has("NFS-MANAGE WARNING - test on labstore1004: backup tools: the last successful run was 1day 13h").stdout_has("ago, more than its max age 1day 12h");
     let c = check(&bed.run_at("+37h", &["check", "backups", "--json"]));
     let age = perf(&c, "backup_tools_age").unwrap()["value"]
         .as_f64()
@@ -133,20 +110,12 @@ fn fresh_backup_ok_old_backup_and_expired_mount_warn() {
 
     // A backup mount (TTL 4h by default): fine now, past its TTL five hours later, while the
     // backup itself (5h old) is still fresh.
-    bed.run(&["--yes", "backup", "mount", "tools"]).expect(0);
-    let r = bed.run(&["check", "backups"]);
-    r.expect(0);
-    assert!(r.stdout.contains(", 1 backup mount open |"), "{}", r.stdout);
-    assert!(r.stdout.contains("backup_mounts=1;;;0;1"), "{}", r.stdout);
-    let r = bed.run_at("+5h", &["check", "backups"]);
-    r.expect(1);
-    assert!(
-        r.stdout.contains(
-            "NFS-MANAGE WARNING - test on labstore1004: backup tools: the backup mount at /mnt/nfs-manage/tools (since "
-        ) && r.stdout.contains("is past its TTL, expired at "),
-        "{}",
-        r.stdout
-    );
+    bed.run(&["--yes", "backup", "mount", "tools"]).status(0);
+    bed.run(&["check", "backups"])
+        .status(0)
+        .stdout_has(", 1 backup mount open |")
+        .stdout_has("backup_mounts=1;;;0;1");
+    bed.run_at("+5h", &["check", "backups"]).status(1).stdout_has("NFS-MANAGE WARNING - test on labstore1004: backup tools: the backup mount at /mnt/nfs-manage/tools (since ").stdout_has("is past its TTL, expired at ");
     let c = check(&bed.run_at("+5h", &["check", "backups", "--json"]));
     assert_eq!(
         c["checks"][0]["findings"].as_array().unwrap().len(),
@@ -200,44 +169,30 @@ fn fresh_backup_ok_old_backup_and_expired_mount_warn() {
         ),
         "{text}"
     );
-    bed.run(&["--yes", "backup", "umount", "tools"]).expect(0);
+    bed.run(&["--yes", "backup", "umount", "tools"]).status(0);
     let (_, m) = metrics(&bed);
     assert_eq!(m[r#"nfs_manage_backup_mount_open{backup="tools"}"#], 0.0);
 }
 
 #[test]
 fn failed_run_is_critical_and_a_full_snapshot_warns() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let bed = Bed::new("bdsync");
-    bed.run(&["--yes", "backup", "run", "tools"]).expect(0);
+    bed.run(&["--yes", "backup", "run", "tools"]).status(0);
 
     // 7 MiB of new data on the source: the next run rewrites that much of the target, which
     // the pre-sync snapshot (20%ORIGIN of 32 MiB, 8 MiB) has to hold.
     bed.write_on_source("big.bin", &"x".repeat(7 << 20));
-    bed.run(&["--yes", "backup", "run", "tools"]).expect(0);
+    bed.run(&["--yes", "backup", "run", "tools"]).status(0);
     let list = bed.run(&["backup", "list", "--json"]).json();
     let fill = list["backups"][0]["presync"]["data_percent"]
         .as_f64()
         .unwrap();
     // Over 80%, and not simply everything (which a wrong measure would also give).
     assert!(fill > 80.0 && fill < 100.0, "{list}");
-    let r = bed.run(&["check", "backups"]);
-    r.expect(1);
-    assert!(
-        r.stdout.contains(&format!(
+    bed.run(&["check", "backups"]).status(1).stdout_has(format!(
             "NFS-MANAGE WARNING - test on labstore1004: backup tools: the pre-sync snapshot backup/tools-presync is {fill:.2}% full; at 100% LVM invalidates it"
-        )),
-        "{}",
-        r.stdout
-    );
-    assert!(
-        r.stdout
-            .contains(&format!(" backup_tools_presync_fill={fill:.2}%;80;;0;100 ")),
-        "{}",
-        r.stdout
-    );
+        )).stdout_has(format!(" backup_tools_presync_fill={fill:.2}%;80;;0;100 "));
     let (_, m) = metrics(&bed);
     assert_eq!(
         m[r#"nfs_manage_backup_snapshot_data_percent{backup="tools",snapshot="presync",lv="backup/tools-presync"}"#],
@@ -248,22 +203,16 @@ fn failed_run_is_critical_and_a_full_snapshot_warns() {
     bed.remote_faults(
         json!([{"match": "bdsync --server", "rc": 4, "stderr": "injected failure\n"}]),
     );
-    bed.run(&["--yes", "backup", "run", "tools"]).expect(1);
+    bed.run(&["--yes", "backup", "run", "tools"]).status(1);
     bed.remote_faults(json!([]));
     let r = bed.run(&["check", "backups"]);
-    r.expect(2);
+    r.status(2);
     let last = bed.results().pop().unwrap();
     assert_eq!(last["result"], "failed");
-    assert!(
-        r.stdout.starts_with(&format!(
+    r.stdout_starts_with(format!(
             "NFS-MANAGE CRITICAL - test on labstore1004: backup tools: the last run ({}) failed: ",
             last["time"].as_str().unwrap()
-        )) && r.stdout.contains(
-            "stopped the run: the command failed (exit 4); pipe member `bdsync --server on 192.0.2.1 (through ssh)` failed (exit 4): injected failure; the target is partial, the pre-sync snapshot backup/tools-presync holds the last complete copy |"
-        ),
-        "{}",
-        r.stdout
-    );
+        )).stdout_has("stopped the run: the command failed (exit 4); pipe member `bdsync --server on 192.0.2.1 (through ssh)` failed (exit 4): injected failure; the target is partial, the pre-sync snapshot backup/tools-presync holds the last complete copy |");
     let c = check(&bed.run(&["check", "backups", "--json"]));
     assert_eq!(c["exit_code"], 2);
     same_verdicts(&bed, &c);
@@ -293,19 +242,14 @@ fn failed_run_is_critical_and_a_full_snapshot_warns() {
     );
 
     // The next good run clears it.
-    bed.run(&["--yes", "backup", "run", "tools"]).expect(0);
+    bed.run(&["--yes", "backup", "run", "tools"]).status(0);
     let c = check(&bed.run(&["check", "backups", "--json"]));
     assert_ne!(c["state"], "CRITICAL", "{c}");
 
     // LVM cannot be asked: the check could not run for fill and target, so UNKNOWN.
     bed.host()
         .faults(json!([{"match": "lvs", "rc": 5, "stderr": "  Internal error\n"}]));
-    let r = bed.run(&["check", "backups"]);
-    r.expect(3);
-    assert!(
-        r.stdout
-            .starts_with("NFS-MANAGE UNKNOWN - test on labstore1004: LVM state unknown: "),
-        "{}",
-        r.stdout
-    );
+    bed.run(&["check", "backups"])
+        .status(3)
+        .stdout_starts_with("NFS-MANAGE UNKNOWN - test on labstore1004: LVM state unknown: ");
 }

@@ -229,7 +229,7 @@ impl Bed {
         argv.push(self.config.display().to_string());
         argv.extend(args.iter().map(|s| s.to_string()));
         let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
-        Run::from(self.host().ns(&refs))
+        self.host().ns_run(&refs)
     }
 
     /// `run` with the clock shifted by OFFSET (libfaketime, e.g. "+37h"): what a later run
@@ -240,7 +240,7 @@ impl Bed {
         argv.extend(["--config".to_string(), self.config.display().to_string()]);
         argv.extend(args.iter().map(|s| s.to_string()));
         let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
-        Run::from(self.host().ns(&refs))
+        self.host().ns_run(&refs)
     }
 
     fn spawn(&self, args: &[&str]) -> Child {
@@ -378,16 +378,15 @@ impl Drop for Bed {
 
 #[test]
 fn bdsync_run_restores_a_changed_image_bit_identical() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let bed = Bed::new("bdsync");
     // The dry run sends nothing over ssh and changes nothing.
     bed.host().clear_calls();
     let _ = std::fs::remove_file(bed.dir.join("remote-standin/calls.log"));
-    let r = bed.run(&["--dry-run", "--json", "backup", "run", "tools"]);
-    r.expect(0);
-    let plan = r.json();
+    let plan = bed
+        .run(&["--dry-run", "--json", "backup", "run", "tools"])
+        .status(0)
+        .json();
     assert_eq!(plan["result"], "dry run");
     let sync = &plan["steps"][2];
     assert_eq!(sync["id"], "sync:tools");
@@ -425,12 +424,7 @@ fn bdsync_run_restores_a_changed_image_bit_identical() {
 
     assert_ne!(bed.source_sha(), bed.target_sha());
     let r = bed.run(&["--yes", "backup", "run", "tools"]);
-    r.expect(0);
-    assert!(
-        r.stdout.contains("backup tools: ok, 32.0 MiB device"),
-        "{}",
-        r.stdout
-    );
+    r.status(0).stdout_has("backup tools: ok, 32.0 MiB device");
     assert_eq!(bed.source_sha(), bed.target_sha());
     // The copy carries DRBD's metadata: blkid says "drbd", so the mount type must be given.
     let probe = bed
@@ -441,7 +435,7 @@ fn bdsync_run_restores_a_changed_image_bit_identical() {
     // Change the source; the second run sends only the difference.
     bed.write_on_source("hello.txt", "changed after the first backup\n");
     assert_ne!(bed.source_sha(), bed.target_sha());
-    bed.run(&["--yes", "backup", "run", "tools"]).expect(0);
+    bed.run(&["--yes", "backup", "run", "tools"]).status(0);
     assert_eq!(bed.source_sha(), bed.target_sha());
     let res = bed.results();
     assert_eq!(res.len(), 2, "{res:?}");
@@ -469,16 +463,14 @@ fn bdsync_run_restores_a_changed_image_bit_identical() {
 
 #[test]
 fn rsync_run_restores_a_changed_image_bit_identical() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let bed = Bed::new("rsync");
-    bed.run(&["--yes", "backup", "run", "tools"]).expect(0);
+    bed.run(&["--yes", "backup", "run", "tools"]).status(0);
     assert_eq!(bed.source_sha(), bed.target_sha());
     bed.write_on_source("a.txt", "rsync transport\n");
     assert_ne!(bed.source_sha(), bed.target_sha());
     let r = bed.run(&["--yes", "backup", "run", "tools"]);
-    r.expect(0);
+    r.status(0);
     assert_eq!(bed.source_sha(), bed.target_sha());
     let sync = bed
         .host()
@@ -513,9 +505,7 @@ fn rsync_run_restores_a_changed_image_bit_identical() {
 
 #[test]
 fn each_failing_pipe_member_fails_the_run_by_name() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let bed = Bed::new("bdsync");
     let cases = [
         (
@@ -545,21 +535,11 @@ fn each_failing_pipe_member_fails_the_run_by_name() {
             bed.remote_faults(f);
         }
         let r = bed.run(&["--yes", "backup", "run", "tools"]);
-        r.expect(1);
+        r.status(1);
         assert!(r.stderr.contains(message), "{pattern}: {}", r.stderr);
-        assert!(
-            r.stderr
-                .contains("step 3 of 4 (copy 192.0.2.1:vd/tools-nfs-manage"),
-            "{}",
-            r.stderr
-        );
+        r.stderr_has("step 3 of 4 (copy 192.0.2.1:vd/tools-nfs-manage");
         // Never half a job silently: the remote snapshot is cleaned up, the result journaled.
-        assert!(
-            r.stderr
-                .contains("the remote snapshot vd/tools-nfs-manage on 192.0.2.1 was removed"),
-            "{}",
-            r.stderr
-        );
+        r.stderr_has("the remote snapshot vd/tools-nfs-manage on 192.0.2.1 was removed");
         assert_eq!(bed.lvs("remote-standin"), ["vd/tools"]);
         assert_eq!(bed.results().last().unwrap()["result"], "failed");
         bed.host().clear_faults();
@@ -567,35 +547,26 @@ fn each_failing_pipe_member_fails_the_run_by_name() {
     }
     // After the failures the pre-sync snapshot is kept (it holds the last complete copy),
     // and the next run completes the target.
-    let r = bed.run(&["--yes", "backup", "run", "tools"]);
-    r.expect(0);
-    assert!(r.stdout.contains("kept: the run at"), "{}", r.stdout);
+    bed.run(&["--yes", "backup", "run", "tools"])
+        .status(0)
+        .stdout_has("kept: the run at");
     assert_eq!(bed.source_sha(), bed.target_sha());
 }
 
 #[test]
 fn rsync_failure_names_rsync() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let bed = Bed::new("rsync");
     bed.host().wrap_real_tool("rsync");
     bed.host().faults(json!([{"match": "rsync", "rc": 23, "stderr": "rsync error: some files/attrs were not transferred (code 23)\n"}]));
-    let r = bed.run(&["--yes", "backup", "run", "tools"]);
-    r.expect(1);
-    assert!(
-        r.stderr
-            .contains("pipe member `rsync` failed (exit 23): rsync error"),
-        "{}",
-        r.stderr
-    );
+    bed.run(&["--yes", "backup", "run", "tools"])
+        .status(1)
+        .stderr_has("pipe member `rsync` failed (exit 23): rsync error");
 }
 
 #[test]
 fn a_second_run_of_the_same_backup_is_refused_with_exit_4() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let bed = Bed::new("bdsync");
     bed.host()
         .faults(json!([{"match": "lvcreate", "sleep_ms": 3000}]));
@@ -612,27 +583,20 @@ fn a_second_run_of_the_same_backup_is_refused_with_exit_4() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let second = bed.run(&["--yes", "backup", "run", "tools"]);
-    second.expect(4);
-    assert!(
-        second.stderr.contains("backup tools is busy")
-            && second.stderr.contains("backup run tools"),
-        "{}",
-        second.stderr
-    );
-    let out = Run::from(first.wait_with_output().unwrap());
-    out.expect(0);
+    bed.run(&["--yes", "backup", "run", "tools"])
+        .status(4)
+        .stderr_has("backup tools is busy")
+        .stderr_has("backup run tools");
+    Run::from(first.wait_with_output().unwrap()).status(0);
     assert_eq!(bed.source_sha(), bed.target_sha());
 }
 
 #[test]
 fn a_mounted_target_is_refused_and_nothing_changes() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let bed = Bed::new("bdsync");
     let h = bed.host();
-    bed.run(&["--yes", "backup", "run", "tools"]).expect(0);
+    bed.run(&["--yes", "backup", "run", "tools"]).status(0);
     h.ns_ok(&["mkdir", "-p", "/srv/old-style"]);
     h.ns_ok(&[
         "mount",
@@ -644,14 +608,9 @@ fn a_mounted_target_is_refused_and_nothing_changes() {
         "/srv/old-style",
     ]);
     h.clear_calls();
-    let r = bed.run(&["--yes", "backup", "run", "tools"]);
-    r.expect(3);
-    assert!(
-        r.stderr
-            .contains("the backup target /dev/backup/tools is mounted at /srv/old-style"),
-        "{}",
-        r.stderr
-    );
+    bed.run(&["--yes", "backup", "run", "tools"])
+        .status(3)
+        .stderr_has("the backup target /dev/backup/tools is mounted at /srv/old-style");
     assert!(
         !h.calls().iter().any(|c| c.starts_with("lvcreate")
             || c.starts_with("lvremove")
@@ -664,13 +623,11 @@ fn a_mounted_target_is_refused_and_nothing_changes() {
 
 #[test]
 fn backup_mounts_never_block_runs_and_a_fresh_mount_shows_new_files() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let bed = Bed::new("bdsync");
     let h = bed.host();
     bed.write_on_source("first.txt", "one\n");
-    bed.run(&["--yes", "backup", "run", "tools"]).expect(0);
+    bed.run(&["--yes", "backup", "run", "tools"]).status(0);
 
     // Without a type, mount probes "drbd" and fails: the configured fstype matters.
     h.ns_ok(&[
@@ -691,13 +648,8 @@ fn backup_mounts_never_block_runs_and_a_fresh_mount_shows_new_files() {
     h.ns_ok(&["lvremove", "-f", "backup/probe"]);
 
     let r = bed.run(&["--yes", "backup", "mount", "tools"]);
-    r.expect(0);
-    assert!(
-        r.stdout
-            .contains("mounted read-only at /mnt/nfs-manage/tools"),
-        "{}",
-        r.stdout
-    );
+    r.status(0)
+        .stdout_has("mounted read-only at /mnt/nfs-manage/tools");
     let step = h
         .journal()
         .into_iter()
@@ -716,7 +668,7 @@ fn backup_mounts_never_block_runs_and_a_fresh_mount_shows_new_files() {
         ])
     );
     assert_eq!(step["verify"], "ok");
-    assert!(r.stdout.contains("backup umount tools"), "{}", r.stdout);
+    r.stdout_has("backup umount tools");
     let mp = h.inside("/mnt/nfs-manage/tools");
     assert_eq!(
         std::fs::read_to_string(mp.join("first.txt")).unwrap(),
@@ -733,16 +685,14 @@ fn backup_mounts_never_block_runs_and_a_fresh_mount_shows_new_files() {
 
     // The run goes on while the backup is mounted: its target is not.
     bed.write_on_source("second.txt", "two\n");
-    bed.run(&["--yes", "backup", "run", "tools"]).expect(0);
+    bed.run(&["--yes", "backup", "run", "tools"]).status(0);
     assert_eq!(bed.source_sha(), bed.target_sha());
     assert!(
         !mp.join("second.txt").exists(),
         "an open backup mount is a snapshot"
     );
 
-    let list = bed.run(&["backup", "list", "--json"]);
-    list.expect(0);
-    let j = list.json();
+    let j = bed.run(&["backup", "list", "--json"]).status(0).json();
     let b = &j["backups"][0];
     assert_eq!(b["last_run"]["result"], "ok");
     assert_eq!(b["last_run"]["device_bytes"], 32 << 20);
@@ -751,13 +701,9 @@ fn backup_mounts_never_block_runs_and_a_fresh_mount_shows_new_files() {
     let fill = b["mount"]["data_percent"].as_f64().unwrap();
     assert!(fill > 0.0 && fill < 100.0, "{fill}");
     assert!(b["presync"]["data_percent"].as_f64().is_some(), "{b}");
-    let human = bed.run(&["backup", "list"]);
-    human.expect(0);
-    assert!(
-        human.stdout.contains("/mnt/nfs-manage/tools since"),
-        "{}",
-        human.stdout
-    );
+    bed.run(&["backup", "list"])
+        .status(0)
+        .stdout_has("/mnt/nfs-manage/tools since");
 
     // A busy mount is not pulled away: the holder is named.
     let mut holder = h
@@ -768,32 +714,25 @@ fn backup_mounts_never_block_runs_and_a_fresh_mount_shows_new_files() {
     let r = bed.run(&["--yes", "backup", "umount", "tools"]);
     let _ = holder.kill();
     let _ = holder.wait();
-    r.expect(3);
-    assert!(
-        r.stderr.contains("is busy: pid") && r.stderr.contains("sleep"),
-        "{}",
-        r.stderr
-    );
+    r.status(3).stderr_has("is busy: pid").stderr_has("sleep");
 
-    bed.run(&["--yes", "backup", "umount", "tools"]).expect(0);
+    bed.run(&["--yes", "backup", "umount", "tools"]).status(0);
     assert!(!h.is_mounted("/mnt/nfs-manage/tools"));
     assert_eq!(bed.lvs("standin"), ["backup/tools", "backup/tools-presync"]);
-    bed.run(&["--yes", "backup", "mount", "tools"]).expect(0);
+    bed.run(&["--yes", "backup", "mount", "tools"]).status(0);
     assert_eq!(
         std::fs::read_to_string(mp.join("second.txt")).unwrap(),
         "two\n"
     );
-    bed.run(&["--yes", "backup", "umount", "tools"]).expect(0);
+    bed.run(&["--yes", "backup", "umount", "tools"]).status(0);
 }
 
 #[test]
 fn expired_backup_mounts_are_removed_and_others_kept() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let bed = Bed::new("bdsync");
     let h = bed.host();
-    bed.run(&["--yes", "backup", "run", "tools"]).expect(0);
+    bed.run(&["--yes", "backup", "run", "tools"]).status(0);
     bed.run(&[
         "--yes",
         "backup",
@@ -803,16 +742,12 @@ fn expired_backup_mounts_are_removed_and_others_kept() {
         "--ttl",
         "1h",
     ])
-    .expect(0);
-    let r = bed.run(&["--yes", "backup", "umount", "--expired"]);
-    r.expect(0);
-    assert!(
-        r.stdout.contains("No backup mount has expired"),
-        "{}",
-        r.stdout
-    );
+    .status(0);
+    bed.run(&["--yes", "backup", "umount", "--expired"])
+        .status(0)
+        .stdout_has("No backup mount has expired");
     assert!(h.is_mounted("/srv/restore"));
-    bed.run(&["--yes", "backup", "umount", "tools"]).expect(0);
+    bed.run(&["--yes", "backup", "umount", "tools"]).status(0);
 
     bed.run(&[
         "--yes",
@@ -823,12 +758,12 @@ fn expired_backup_mounts_are_removed_and_others_kept() {
         "--ttl",
         "1s",
     ])
-    .expect(0);
+    .status(0);
     std::thread::sleep(Duration::from_millis(1500));
     let list = bed.run(&["backup", "list", "--json"]).json();
     assert_eq!(list["backups"][0]["mount"]["expired"], true);
-    let r = bed.run(&["--yes", "backup", "umount", "--expired"]);
-    r.expect(0);
+    bed.run(&["--yes", "backup", "umount", "--expired"])
+        .status(0);
     assert!(!h.is_mounted("/srv/restore"));
     assert_eq!(bed.lvs("standin"), ["backup/tools", "backup/tools-presync"]);
     assert!(!bed.dir.join("state/backup-mounts/tools.json").exists());
@@ -848,64 +783,44 @@ fn bad_backup_names_and_paths_are_rejected() {
     );
     let run = |text: &str, args: &[&str]| -> Run {
         std::fs::write(&cfg, text).unwrap();
-        Run::from(
+        Run::of(
             Command::new(bin())
                 .args(["--config", cfg.to_str().unwrap(), "--node", "n1"])
-                .args(args)
-                .output()
-                .unwrap(),
+                .args(args),
         )
     };
-    let r = run(&good, &["backup", "run", "nope"]);
-    r.expect(2);
-    assert!(
-        r.stderr.contains("no backup called \"nope\"") && r.stderr.contains("configured: tools"),
-        "{}",
-        r.stderr
-    );
-    let r = run(&good, &["backup", "mount", "tools", "restore/../etc"]);
-    r.expect(2);
-    assert!(
-        r.stderr
-            .contains("MOUNTPOINT: \"restore/../etc\" is not a clean absolute path"),
-        "{}",
-        r.stderr
-    );
-    let r = run(&good, &["backup", "mount", "tools", "/"]);
-    r.expect(2);
-    let r = run(&good, &["backup", "umount"]);
-    r.expect(2);
-    let r = run(
+    run(&good, &["backup", "run", "nope"])
+        .status(2)
+        .stderr_has("no backup called \"nope\"")
+        .stderr_has("configured: tools");
+    run(&good, &["backup", "mount", "tools", "restore/../etc"])
+        .status(2)
+        .stderr_has("MOUNTPOINT: \"restore/../etc\" is not a clean absolute path");
+    run(&good, &["backup", "mount", "tools", "/"]).status(2);
+    run(&good, &["backup", "umount"]).status(2);
+    run(
         &good.replace("lv: tools }\n    target", "lv: \"tools;rm\" }\n    target"),
         &["backup", "run", "tools"],
-    );
-    r.expect(78);
-    assert!(
-        r.stderr.contains("c.yaml:8:")
-            && r.stderr
-                .contains("backups[0].source.lv: not a logical volume name"),
-        "{}",
-        r.stderr
-    );
-    let r = run(
+    )
+    .status(78)
+    .stderr_has("c.yaml:8:")
+    .stderr_has("backups[0].source.lv: not a logical volume name");
+    run(
         &good.replace("vg: backup", "vg: \"-backup\""),
         &["backup", "list"],
-    );
-    r.expect(78);
-    assert!(
-        r.stderr.contains("backups[0].target.vg") && r.stderr.contains("must not start with '-'"),
-        "{}",
-        r.stderr
-    );
-    let r = run(
+    )
+    .status(78)
+    .stderr_has("backups[0].target.vg")
+    .stderr_has("must not start with '-'");
+    run(
         &good.replace(
             "    target: { vg: backup, lv: tools }\n",
             "    target: { vg: backup, lv: tools }\n    mountpoint: mnt/x\n",
         ),
         &["backup", "list"],
-    );
-    r.expect(78);
-    assert!(r.stderr.contains("backups[0].mountpoint"), "{}", r.stderr);
+    )
+    .status(78)
+    .stderr_has("backups[0].mountpoint");
 }
 
 /// Peak RSS (VmHWM) of a running process, polled until it exits; then its exit code.
@@ -937,9 +852,7 @@ fn wait_peak_rss(mut child: Child) -> (i32, u64, String) {
 #[test]
 #[ignore]
 fn bench_backups_rsync() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let mib: u64 = std::env::var("NFS_MANAGE_BENCH_SIZE")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -155,20 +155,20 @@ fn measure(n: usize, iterations: usize, latency_ms: u64, mux: bool) -> Cell {
         ]));
         std::fs::write(h.dir.path().join("standin/timing"), "").unwrap();
     }
-    p.a.run(&["up", "--yes"]).expect(0);
+    p.a.run(&["up", "--yes"]).status(0);
     if mux {
         // Open each direction's ssh master first, as a node that has run any remote command
         // in the last ControlPersist seconds has: the cell measures failovers on a kept
         // connection (the one-time ~200 ms handshake is in the other cell).
-        p.b.run(&["failover", "--yes"]).expect(0);
-        p.a.run(&["failover", "--yes"]).expect(0);
+        p.b.run(&["failover", "--yes"]).status(0);
+        p.a.run(&["failover", "--yes"]).status(0);
     }
     let (mut wall, mut inside, mut busy, mut calls) = (Vec::new(), Vec::new(), Vec::new(), 0);
     for i in 0..iterations {
         let to = if i % 2 == 0 { &p.b } else { &p.a };
         let t0 = now_ns();
         let start = Instant::now();
-        to.run(&["failover", "--yes"]).expect(0);
+        to.run(&["failover", "--yes"]).status(0);
         let w = start.elapsed().as_secs_f64() * 1000.0;
         let t1 = now_ns();
         let (bi, c) = tool_intervals(&p, t0, t1, false);
@@ -189,9 +189,7 @@ fn measure(n: usize, iterations: usize, latency_ms: u64, mux: bool) -> Cell {
 #[test]
 #[ignore = "benchmark: run by scripts/bench-failover.sh"]
 fn bench_failover() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let iterations: usize = std::env::var("BENCH_ITERATIONS")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -18,18 +18,16 @@ fn nagios(r: &Run) -> (&str, &str, &str) {
 
 fn active_host() -> Host {
     let h = up_host();
-    h.run(&["up", "--yes"]).expect(0);
+    h.run(&["up", "--yes"]).status(0);
     h
 }
 
 #[test]
 fn healthy_standby_and_active_are_ok_and_expect_catches_the_wrong_role() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = Host::new();
     let r = h.run(&["check"]);
-    r.expect(0);
+    r.status(0);
     let (state, summary, perf) = nagios(&r);
     assert_eq!(state, "OK");
     assert!(
@@ -44,9 +42,9 @@ fn healthy_standby_and_active_are_ok_and_expect_catches_the_wrong_role() {
         perf.contains("mounted=0;;;0;2") && perf.contains("service_ip=0;;;0;1"),
         "{perf}"
     );
-    h.run(&["check", "--expect", "standby"]).expect(0);
+    h.run(&["check", "--expect", "standby"]).status(0);
     let r = h.run(&["check", "--expect", "active"]);
-    r.expect(2);
+    r.status(2);
     let (state, summary, _) = nagios(&r);
     assert_eq!(state, "CRITICAL");
     assert!(
@@ -61,7 +59,7 @@ fn healthy_standby_and_active_are_ok_and_expect_catches_the_wrong_role() {
 
     let h = active_host();
     let r = h.run(&["check", "--expect", "active"]);
-    r.expect(0);
+    r.status(0);
     let (state, summary, perf) = nagios(&r);
     assert_eq!(state, "OK", "{summary}");
     assert!(
@@ -73,16 +71,14 @@ fn healthy_standby_and_active_are_ok_and_expect_catches_the_wrong_role() {
         "{perf}"
     );
     for what in ["drbd", "role", "service-ip", "nfs", "exports"] {
-        h.run(&["check", what, "--expect", "active"]).expect(0);
+        h.run(&["check", what, "--expect", "active"]).status(0);
     }
-    h.run(&["check", "--expect", "standby"]).expect(2);
+    h.run(&["check", "--expect", "standby"]).status(2);
 }
 
 #[test]
 fn resync_is_a_warning_with_its_percent() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = Host::new();
     h.edit_resource("misc", |r| {
         r["volumes"][0]["disk"] = "Inconsistent".into();
@@ -91,7 +87,7 @@ fn resync_is_a_warning_with_its_percent() {
         r["peers"][0]["volumes"][0]["done"] = 45.5.into();
     });
     let r = h.run(&["check", "drbd"]);
-    r.expect(1);
+    r.status(1);
     let (state, summary, perf) = nagios(&r);
     assert_eq!(state, "WARNING");
     assert!(
@@ -116,15 +112,13 @@ fn resync_is_a_warning_with_its_percent() {
 
 #[test]
 fn disconnected_peer_and_bad_local_disk_are_critical() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = Host::new();
     h.edit_resource("tools", |r| {
         r["peers"][0]["connection"] = "Connecting".into()
     });
     let r = h.run(&["check"]);
-    r.expect(2);
+    r.status(2);
     let (state, summary, perf) = nagios(&r);
     assert_eq!(state, "CRITICAL");
     assert!(
@@ -137,76 +131,48 @@ fn disconnected_peer_and_bad_local_disk_are_critical() {
         r["volumes"][0]["disk"] = "Diskless".into();
     });
     let r = h.run(&["check", "drbd"]);
-    r.expect(2);
-    assert!(
-        r.stdout.contains("volume tools: local disk is Diskless"),
-        "{}",
-        r.stdout
-    );
+    r.status(2)
+        .stdout_has("volume tools: local disk is Diskless");
     // Inconsistent without a resync running is critical too.
     h.edit_resource("tools", |r| r["volumes"][0]["disk"] = "Inconsistent".into());
-    h.run(&["check", "drbd"]).expect(2);
+    h.run(&["check", "drbd"]).status(2);
 }
 
 #[test]
 fn both_primary_is_critical() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = active_host();
     h.edit_resource("tools", |r| r["peers"][0]["role"] = "Primary".into());
-    let r = h.run(&["check", "--expect", "active"]);
-    r.expect(2);
-    assert!(
-        r.stdout.contains(
-            "volume tools: this node and peer labstore1005 are both Primary, and the volume is not dual-primary"
-        ),
-        "{}",
-        r.stdout
-    );
+    h.run(&["check", "--expect", "active"]).status(2).stdout_has("volume tools: this node and peer labstore1005 are both Primary, and the volume is not dual-primary");
 }
 
 #[test]
 fn service_ip_on_the_wrong_node_is_critical() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = Host::new();
     h.ns_ok(&["ip", "addr", "add", SERVICE_IP, "dev", "eth0"]);
     let r = h.run(&["check", "service-ip", "--expect", "standby"]);
-    r.expect(2);
+    r.status(2);
     let (_, summary, _) = nagios(&r);
     assert!(summary.contains("the IP is on the wrong node"), "{summary}");
     // Without --expect the Secondary DRBD role gives it away.
-    let r = h.run(&["check", "service-ip"]);
-    r.expect(2);
-    assert!(
-        r.stdout
-            .contains("DRBD tools (volume tools) is Secondary here"),
-        "{}",
-        r.stdout
-    );
+    h.run(&["check", "service-ip"])
+        .status(2)
+        .stdout_has("DRBD tools (volume tools) is Secondary here");
 }
 
 #[test]
 fn service_ip_is_matched_exactly_not_as_a_substring() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     // Active in every other respect, but the address on eth0 is 192.0.2.180, which contains
     // the text "192.0.2.18": the old check said the IP was here.
     let h = active_host();
     h.ns_ok(&["ip", "addr", "del", SERVICE_IP, "dev", "eth0"]);
     h.ns_ok(&["ip", "addr", "add", "192.0.2.180/24", "dev", "eth0"]);
-    let r = h.run(&["check", "service-ip", "--expect", "active"]);
-    r.expect(2);
-    assert!(
-        r.stdout
-            .contains("service IP 192.0.2.18/24 is not on this node"),
-        "{}",
-        r.stdout
-    );
-    assert!(r.stdout.contains("service_ip=0;;;0;1"), "{}", r.stdout);
+    h.run(&["check", "service-ip", "--expect", "active"])
+        .status(2)
+        .stdout_has("service IP 192.0.2.18/24 is not on this node")
+        .stdout_has("service_ip=0;;;0;1");
     // And the gateway's 192.0.2.1 is not "the IP" either: on the LAN side, not here.
     let j = h.run(&["status", "--json"]).json();
     assert_eq!(j["service_ip"]["present"], false);
@@ -214,9 +180,7 @@ fn service_ip_is_matched_exactly_not_as_a_substring() {
 
 #[test]
 fn export_of_an_unmounted_path_is_critical_and_nfs_down_on_active() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = Host::new();
     h.ns_ok(&["mkdir", "-p", "/srv/tools"]);
     h.ns_ok(&[
@@ -225,37 +189,25 @@ fn export_of_an_unmounted_path_is_critical_and_nfs_down_on_active() {
         "rw,no_subtree_check",
         "192.0.2.0/24:/srv/tools",
     ]);
-    let r = h.run(&["check", "exports"]);
-    r.expect(2);
-    assert!(
-        r.stdout
-            .contains("/srv/tools is exported but the volume is not mounted"),
-        "{}",
-        r.stdout
-    );
+    h.run(&["check", "exports"])
+        .status(2)
+        .stdout_has("/srv/tools is exported but the volume is not mounted");
 
     let h = active_host();
     h.write_units(&Spec::default(), &["nginx"]);
-    let r = h.run(&["check", "nfs", "--expect", "active"]);
-    r.expect(2);
-    assert!(
-        r.stdout
-            .contains("the service IP is on this node but NFS is not running"),
-        "{}",
-        r.stdout
-    );
+    h.run(&["check", "nfs", "--expect", "active"])
+        .status(2)
+        .stdout_has("the service IP is on this node but NFS is not running");
 }
 
 #[test]
 fn unknown_only_when_the_check_cannot_run() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = Host::new();
     // No backups section: nothing to check, so it cannot say OK. (`check backups` probes no
     // node state, so no role is shown.)
     let r = h.run(&["check", "backups"]);
-    r.expect(3);
+    r.status(3);
     assert_eq!(nagios(&r).1, "test on labstore1004: no backups configured");
     // A missing tool: UNKNOWN (3), never 69.
     let mut argv = vec![
@@ -267,66 +219,34 @@ fn unknown_only_when_the_check_cannot_run() {
         "check".into(),
     ];
     let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
-    let r = Run::from(h.ns(&refs));
-    r.expect(3);
-    assert!(
-        r.stdout.starts_with("NFS-MANAGE UNKNOWN - "),
-        "{}",
-        r.stdout
-    );
-    assert!(
-        r.stdout.contains("Debian package: iproute2"),
-        "{}",
-        r.stdout
-    );
+    h.ns_run(&refs)
+        .status(3)
+        .stdout_starts_with("NFS-MANAGE UNKNOWN - ")
+        .stdout_has("Debian package: iproute2");
     // A probe that fails: UNKNOWN.
     h.faults(
         serde_json::json!([{ "match": "drbdsetup status", "nth": 1, "rc": 20, "stderr": "boom" }]),
     );
-    let r = h.run(&["check"]);
-    r.expect(3);
-    assert!(r.stdout.contains("cannot probe the node"), "{}", r.stdout);
+    h.run(&["check"])
+        .status(3)
+        .stdout_has("cannot probe the node");
     h.clear_faults();
     // A broken config: UNKNOWN (3), never 78.
     argv.truncate(0);
     let bad = h.dir.path().join("bad.yaml");
     std::fs::write(&bad, "cluster: x\nnodez: {}\n").unwrap();
-    let r = Run::from(
-        std::process::Command::new(bin())
-            .args(["--config", bad.to_str().unwrap(), "check"])
-            .output()
-            .unwrap(),
-    );
-    r.expect(3);
-    assert!(
-        r.stdout.starts_with("NFS-MANAGE UNKNOWN - "),
-        "{}",
-        r.stdout
-    );
-    assert!(r.stdout.contains("bad.yaml:2:1"), "{}", r.stdout);
+    Run::of(std::process::Command::new(bin()).args(["--config", bad.to_str().unwrap(), "check"]))
+        .status(3)
+        .stdout_starts_with("NFS-MANAGE UNKNOWN - ")
+        .stdout_has("bad.yaml:2:1");
 }
 
 #[test]
 fn bad_arguments_are_unknown_not_critical() {
-    let r = Run::from(
-        std::process::Command::new(bin())
-            .args(["check", "--expect", "primary"])
-            .output()
-            .unwrap(),
-    );
-    r.expect(3);
-    assert!(
-        r.stdout.starts_with("NFS-MANAGE UNKNOWN - usage: "),
-        "{}",
-        r.stdout
-    );
+    let r = Run::of(std::process::Command::new(bin()).args(["check", "--expect", "primary"]));
+    r.status(3)
+        .stdout_starts_with("NFS-MANAGE UNKNOWN - usage: ");
     assert_eq!(r.stdout.lines().count(), 1);
     // Other subcommands keep exit 2 for usage errors.
-    let r = Run::from(
-        std::process::Command::new(bin())
-            .args(["status", "--expect", "primary"])
-            .output()
-            .unwrap(),
-    );
-    r.expect(2);
+    Run::of(std::process::Command::new(bin()).args(["status", "--expect", "primary"])).status(2);
 }

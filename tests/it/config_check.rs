@@ -14,27 +14,20 @@ fn check_with_drbd_conf(config: &str, res_dir: &str) -> Run {
         "cp /etc/drbd.d/*.conf {t}/ && cp {res_dir}/*.res {t}/ && mount --bind {t} /etc/drbd.d && exec {} --config {config} config check",
         bin().display()
     );
-    Run::from(
-        Command::new("unshare")
-            .args([
-                "--mount",
-                "--uts",
-                "--propagation",
-                "private",
-                "sh",
-                "-c",
-                &script,
-            ])
-            .output()
-            .unwrap(),
-    )
+    Run::of(Command::new("unshare").args([
+        "--mount",
+        "--uts",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        &script,
+    ]))
 }
 
 #[test]
 fn every_example_passes_config_check() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     for ex in [
         "labstore-primary",
         "labstore-secondary",
@@ -46,16 +39,14 @@ fn every_example_passes_config_check() {
             path.to_str().unwrap(),
             repo_path("examples/drbd.d").to_str().unwrap(),
         );
-        r.expect(0);
+        r.status(0);
         assert!(r.stdout.contains("valid"), "{ex}: {}", r.stdout);
     }
 }
 
 #[test]
 fn unknown_drbd_resource_is_located() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(repo_path("examples/labstore-primary.yaml"))
         .unwrap()
@@ -67,23 +58,13 @@ fn unknown_drbd_resource_is_located() {
         );
     let cfg = dir.path().join("c.yaml");
     std::fs::write(&cfg, text).unwrap();
-    let r = check_with_drbd_conf(
+    check_with_drbd_conf(
         cfg.to_str().unwrap(),
         repo_path("examples/drbd.d").to_str().unwrap(),
-    );
-    r.expect(78);
-    assert!(
-        r.stderr
-            .contains("c.yaml:22:11: volumes[1].drbd: DRBD resource \"misk\" is not defined"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr
-            .contains("knows: home, tools, misc, test, scratch, maps)"),
-        "{}",
-        r.stderr
-    );
+    )
+    .status(78)
+    .stderr_has("c.yaml:22:11: volumes[1].drbd: DRBD resource \"misk\" is not defined")
+    .stderr_has("knows: home, tools, misc, test, scratch, maps)");
 }
 
 #[test]
@@ -118,21 +99,16 @@ fn config_errors_name_file_line_column_and_exit_78() {
     ];
     for (text, want) in cases {
         std::fs::write(&cfg, &text).unwrap();
-        let r = Run::from(
-            Command::new(bin())
-                .args(["--config", cfg.to_str().unwrap(), "config", "check"])
-                .output()
-                .unwrap(),
-        );
-        r.expect(78);
-        assert!(r.stderr.contains(want), "want {want:?}, got {}", r.stderr);
+        Run::of(Command::new(bin()).args(["--config", cfg.to_str().unwrap(), "config", "check"]))
+            .status(78)
+            .stderr_has(want);
     }
 }
 
 #[test]
 fn missing_tools_exit_69_with_packages() {
     let empty = tempfile::tempdir().unwrap();
-    let r = Run::from(
+    let r = Run::of(
         Command::new(bin())
             .args([
                 "--config",
@@ -142,17 +118,15 @@ fn missing_tools_exit_69_with_packages() {
                 "config",
                 "check",
             ])
-            .env("PATH", empty.path())
-            .output()
-            .unwrap(),
+            .env("PATH", empty.path()),
     );
-    r.expect(69);
+    r.status(69);
     for want in [
         "exportfs (package nfs-kernel-server)",
         "fuser (package psmisc)",
         "arping (package arping",
         "drbdsetup (package drbd-utils)",
     ] {
-        assert!(r.stderr.contains(want), "{want}: {}", r.stderr);
+        r.stderr_has(want);
     }
 }

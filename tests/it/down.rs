@@ -8,19 +8,17 @@ use crate::up::up_host;
 
 fn active_host() -> Host {
     let h = up_host();
-    h.run(&["up", "--yes"]).expect(0);
+    h.run(&["up", "--yes"]).status(0);
     h
 }
 
 #[test]
 fn down_is_the_exact_reverse_and_converges() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = active_host();
     let before = h.journal().len();
     let r = h.run(&["down", "--yes"]);
-    r.expect(0);
+    r.status(0);
     let ids: Vec<String> = h.journal()[before..]
         .iter()
         .map(|r| r["step"].as_str().unwrap().to_string())
@@ -46,16 +44,14 @@ fn down_is_the_exact_reverse_and_converges() {
     assert!(!h.is_mounted("/srv/tools") && !h.is_mounted("/srv/misc"));
     assert_eq!(h.role("tools"), "Secondary");
     assert_eq!(h.run(&["status", "--json"]).json()["role"], "standby");
-    let r = h.run(&["down", "--yes"]);
-    r.expect(0);
-    assert!(r.stdout.contains("Nothing to do"));
+    h.run(&["down", "--yes"])
+        .status(0)
+        .stdout_has("Nothing to do");
 }
 
 #[test]
 fn busy_mount_stops_down_before_anything_changes() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = active_host();
     let pid = h.pid().to_string();
     let mut holder = std::process::Command::new("nsenter")
@@ -74,24 +70,20 @@ fn busy_mount_stops_down_before_anything_changes() {
         .unwrap();
     std::thread::sleep(Duration::from_millis(200));
     let before = h.journal().len();
-    let r = h.run(&["down", "--yes"]);
-    r.expect(3);
-    assert!(
-        r.stderr.contains(&format!(
+    h.run(&["down", "--yes"])
+        .status(3)
+        .stderr_has(format!(
             "/srv/tools is busy: pid {} (sleep 60, user root)",
             holder.id()
-        )),
-        "{}",
-        r.stderr
-    );
-    assert!(r.stderr.contains("--force-unmount"));
+        ))
+        .stderr_has("--force-unmount");
     // Refused up front: the service is still whole.
     assert!(h.has_service_ip());
     assert_eq!(h.unit("nfs-server"), "active");
     assert_eq!(h.journal().len(), before);
 
     let r = h.run(&["down", "--yes", "--force-unmount"]);
-    r.expect(0);
+    r.status(0);
     assert!(
         holder.wait().unwrap().code().is_none(),
         "the holder was killed"
@@ -108,9 +100,7 @@ fn busy_mount_stops_down_before_anything_changes() {
 
 #[test]
 fn bind_mounts_and_submounts_are_unmounted_first() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = active_host();
     // What nfs-manage-binds used to leave behind: a bind of a project dir elsewhere, which
     // keeps the device open after the volume itself is unmounted.
@@ -119,7 +109,7 @@ fn bind_mounts_and_submounts_are_unmounted_first() {
     h.ns_ok(&["mount", "-t", "tmpfs", "scratch", "/srv/tools/project/x"]);
     let before = h.journal().len();
     let r = h.run(&["down", "--yes"]);
-    r.expect(0);
+    r.status(0);
     let ids: Vec<String> = h.journal()[before..]
         .iter()
         .map(|r| r["step"].as_str().unwrap().to_string())
@@ -141,9 +131,7 @@ fn bind_mounts_and_submounts_are_unmounted_first() {
 
 #[test]
 fn demote_refused_by_drbd_when_device_still_open() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     // The stand-in answers like DRBD: exit 11 "Device is held open by someone" while mounted.
     let h = active_host();
     let r = h.ns(&["drbdadm", "secondary", "tools"]);

@@ -82,12 +82,10 @@ fn three_projects(h: &Host) {
 
 #[test]
 fn enable_project_exports_it_and_converges() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = exports_host();
     h.activate();
-    let r = h.run(&[
+    h.run(&[
         "enable-project",
         "alpha",
         "--volume",
@@ -95,14 +93,11 @@ fn enable_project_exports_it_and_converges() {
         "--clients",
         "192.0.2.50,192.0.2.51",
         "--yes",
-    ]);
-    r.expect(0);
-    assert!(r.stdout.contains("Still to do by hand"), "{}", r.stdout);
-    assert!(
-        r.stdout.contains("hiera") && r.stdout.contains("reboot"),
-        "{}",
-        r.stdout
-    );
+    ])
+    .status(0)
+    .stdout_has("Still to do by hand")
+    .stdout_has("hiera")
+    .stdout_has("reboot");
     // The GID came from the test /etc/group through real getent.
     let project = std::fs::read_to_string(h.projects_dir().join("alpha.yaml")).unwrap();
     assert!(project.contains("gid: 50100"), "{project}");
@@ -141,7 +136,7 @@ fn enable_project_exports_it_and_converges() {
     assert!(h.journal().iter().all(|j| j["verify"] == "ok"));
 
     // Again: nothing to do.
-    let r = h.run(&[
+    h.run(&[
         "enable-project",
         "alpha",
         "--volume",
@@ -149,24 +144,22 @@ fn enable_project_exports_it_and_converges() {
         "--clients",
         "192.0.2.50,192.0.2.51",
         "--yes",
-    ]);
-    r.expect(0);
-    assert!(r.stdout.contains("Nothing to do"), "{}", r.stdout);
+    ])
+    .status(0)
+    .stdout_has("Nothing to do");
 
     // A sync afterwards agrees: nothing to change.
-    let r = h.run(&["exports", "sync", "--yes"]);
-    r.expect(0);
-    assert!(r.stdout.contains("Nothing to do"), "{}", r.stdout);
+    h.run(&["exports", "sync", "--yes"])
+        .status(0)
+        .stdout_has("Nothing to do");
 }
 
 #[test]
 fn enable_project_refuses_missing_group_and_taken_gid() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = exports_host();
     h.activate();
-    let r = h.run(&[
+    h.run(&[
         "enable-project",
         "nosuch",
         "--volume",
@@ -174,15 +167,11 @@ fn enable_project_refuses_missing_group_and_taken_gid() {
         "--clients",
         "192.0.2.9",
         "--yes",
-    ]);
-    r.expect(3);
-    assert!(
-        r.stderr.contains("group project-nosuch does not exist"),
-        "{}",
-        r.stderr
-    );
+    ])
+    .status(3)
+    .stderr_has("group project-nosuch does not exist");
     static_project(&h, "gamma", 50300, &["192.0.2.70"]);
-    let r = h.run(&[
+    h.run(&[
         "enable-project",
         "delta",
         "--gid",
@@ -192,15 +181,10 @@ fn enable_project_refuses_missing_group_and_taken_gid() {
         "--clients",
         "192.0.2.9",
         "--yes",
-    ]);
-    r.expect(3);
-    assert!(
-        r.stderr
-            .contains("GID 50300 already belongs to project gamma"),
-        "{}",
-        r.stderr
-    );
-    let r = h.run(&[
+    ])
+    .status(3)
+    .stderr_has("GID 50300 already belongs to project gamma");
+    h.run(&[
         "enable-project",
         "bad/name",
         "--volume",
@@ -208,8 +192,8 @@ fn enable_project_refuses_missing_group_and_taken_gid() {
         "--clients",
         "192.0.2.9",
         "--yes",
-    ]);
-    r.expect(2);
+    ])
+    .status(2);
     assert!(!h.projects_dir().join("delta.yaml").exists());
     assert!(!h.inside("/srv/misc/shared/delta").exists());
     assert!(h.journal().is_empty());
@@ -217,9 +201,7 @@ fn enable_project_refuses_missing_group_and_taken_gid() {
 
 #[test]
 fn disable_project_withdraws_exports_and_keeps_data() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = exports_host();
     h.activate();
     h.run(&[
@@ -231,10 +213,9 @@ fn disable_project_withdraws_exports_and_keeps_data() {
         "192.0.2.50",
         "--yes",
     ])
-    .expect(0);
+    .status(0);
     std::fs::write(h.inside("/srv/misc/shared/alpha/data"), "keep me").unwrap();
-    let r = h.run(&["disable-project", "alpha", "--yes"]);
-    r.expect(0);
+    h.run(&["disable-project", "alpha", "--yes"]).status(0);
     assert!(
         etab_of(&h, "/srv/misc/shared/alpha").is_empty(),
         "{}",
@@ -248,18 +229,16 @@ fn disable_project_withdraws_exports_and_keeps_data() {
         "keep me"
     );
     // A sync does not bring it back.
-    h.run(&["exports", "sync", "--yes"]).expect(0);
+    h.run(&["exports", "sync", "--yes"]).status(0);
     assert!(etab_of(&h, "/srv/misc/shared/alpha").is_empty());
-    let r = h.run(&["disable-project", "alpha", "--yes"]);
-    r.expect(0);
-    assert!(r.stdout.contains("Nothing to do"), "{}", r.stdout);
+    h.run(&["disable-project", "alpha", "--yes"])
+        .status(0)
+        .stdout_has("Nothing to do");
 }
 
 #[test]
 fn sync_exports_projects_and_public_and_converges() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = Host::new();
     h.enable_exports("public:\n  - { name: scratch, path: /srv/tools/scratch, options: [rw, sec=sys, sync, no_subtree_check, root_squash], fsid: 9 }\n");
     h.activate();
@@ -267,14 +246,9 @@ fn sync_exports_projects_and_public_and_converges() {
     three_projects(&h);
     // A file that is not ours: reported, left alone.
     h.write_exports("local.exports", "/srv/tools 192.0.2.99(ro,fsid=77)\n");
-    let r = h.run(&["exports", "sync", "--yes"]);
-    r.expect(0);
-    assert!(
-        r.stdout
-            .contains("/etc/exports.d/local.exports is not managed by nfs-manage"),
-        "{}",
-        r.stdout
-    );
+    h.run(&["exports", "sync", "--yes"])
+        .status(0)
+        .stdout_has("/etc/exports.d/local.exports is not managed by nfs-manage");
     assert_eq!(
         clients_of(&h, "/srv/misc/shared/alpha"),
         ["192.0.2.50", "192.0.2.51"]
@@ -297,17 +271,15 @@ fn sync_exports_projects_and_public_and_converges() {
     );
     // Second run: nothing to do, nothing journaled.
     let before = h.journal().len();
-    let r = h.run(&["exports", "sync", "--yes"]);
-    r.expect(0);
-    assert!(r.stdout.contains("Nothing to do"), "{}", r.stdout);
+    h.run(&["exports", "sync", "--yes"])
+        .status(0)
+        .stdout_has("Nothing to do");
     assert_eq!(h.journal().len(), before);
 }
 
 #[test]
 fn incremental_apply_touches_only_the_changed_project() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = exports_host();
     h.activate();
     three_projects(&h);
@@ -315,7 +287,7 @@ fn incremental_apply_touches_only_the_changed_project() {
     for (i, n) in ["p1", "p2", "p3", "p4", "p5"].iter().enumerate() {
         static_project(&h, n, 51000 + i as u32, &[&format!("192.0.2.{}", 100 + i)]);
     }
-    h.run(&["exports", "sync", "--yes"]).expect(0);
+    h.run(&["exports", "sync", "--yes"]).status(0);
     let before_beta = etab_of(&h, "/srv/misc/shared/beta");
     let before_gamma = etab_of(&h, "/srv/misc/shared/gamma");
     let before_files: Vec<Option<String>> = ["project-beta.exports", "project-gamma.exports"]
@@ -326,9 +298,10 @@ fn incremental_apply_touches_only_the_changed_project() {
 
     // alpha: one client replaced.
     cmd_project(&h, "alpha", 50100, r#"["192.0.2.50", "192.0.2.52"]"#);
-    let r = h.run(&["exports", "sync", "--yes", "--json"]);
-    r.expect(0);
-    let plan = r.json();
+    let plan = h
+        .run(&["exports", "sync", "--yes", "--json"])
+        .status(0)
+        .json();
     let ran: Vec<&serde_json::Value> = plan["steps"].as_array().unwrap().iter().collect();
     let argvs: Vec<Vec<String>> = ran
         .iter()
@@ -387,15 +360,13 @@ fn incremental_apply_touches_only_the_changed_project() {
 
 #[test]
 fn failing_clients_command_keeps_that_projects_exports() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = exports_host();
     h.activate();
     three_projects(&h);
     cmd_project(&h, "delta", 50400, r#"["192.0.2.80"]"#);
     cmd_project(&h, "eps", 50500, r#"["192.0.2.90"]"#);
-    h.run(&["exports", "sync", "--yes"]).expect(0);
+    h.run(&["exports", "sync", "--yes"]).status(0);
     let before: Vec<Vec<String>> = ["beta", "delta", "eps"]
         .iter()
         .map(|p| etab_of(&h, &format!("/srv/misc/shared/{p}")))
@@ -413,32 +384,16 @@ fn failing_clients_command_keeps_that_projects_exports() {
     cmd_project(&h, "alpha", 50100, r#"["192.0.2.50", "192.0.2.53"]"#);
     let t = Instant::now();
     let r = h.run(&["exports", "sync", "--yes"]);
-    r.expect(3);
+    r.status(3);
     assert!(
         t.elapsed() < Duration::from_secs(20),
         "the hung command was killed at its limit: {:?}",
         t.elapsed()
     );
-    assert!(
-        r.stderr.contains("3 project(s) could not be read"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains("beta: ") && r.stderr.contains("HTTP 401"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains("delta: ") && r.stderr.contains("killed after"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains("eps: ") && r.stderr.contains("not JSON"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has("3 project(s) could not be read");
+    r.stderr_has("beta: ").stderr_has("HTTP 401");
+    r.stderr_has("delta: ").stderr_has("killed after");
+    r.stderr_has("eps: ").stderr_has("not JSON");
     let after: Vec<Vec<String>> = ["beta", "delta", "eps"]
         .iter()
         .map(|p| etab_of(&h, &format!("/srv/misc/shared/{p}")))
@@ -459,16 +414,13 @@ fn failing_clients_command_keeps_that_projects_exports() {
         h.script(p, "echo 'HTTP 401 Unauthorized' >&2\nexit 1");
     }
     let etab = h.etab();
-    let r = h.run(&["exports", "sync", "--yes"]);
-    r.expect(3);
+    h.run(&["exports", "sync", "--yes"]).status(3);
     assert_eq!(h.etab(), etab);
 }
 
 #[test]
 fn shrink_guard_refuses_unless_forced() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = exports_host();
     h.activate();
     for (i, n) in ["p1", "p2", "p3", "p4", "p5"].iter().enumerate() {
@@ -482,27 +434,22 @@ fn shrink_guard_refuses_unless_forced() {
             ],
         );
     }
-    h.run(&["exports", "sync", "--yes"]).expect(0);
+    h.run(&["exports", "sync", "--yes"]).status(0);
     let etab = h.etab();
     for n in ["p1", "p2", "p3"] {
         std::fs::remove_file(h.projects_dir().join(format!("{n}.yaml"))).unwrap();
     }
     let before = h.journal().len();
-    let r = h.run(&["exports", "sync", "--yes"]);
-    r.expect(3);
-    assert!(
-        r.stderr.contains(
-            "would remove 6 of 10 client entries (60%), more than exports.max_shrink_percent (20%)"
-        ),
-        "{}",
-        r.stderr
-    );
-    assert!(r.stderr.contains("--force"), "{}", r.stderr);
+    h.run(&["exports", "sync", "--yes"])
+        .status(3)
+        .stderr_has(
+            "would remove 6 of 10 client entries (60%), more than exports.max_shrink_percent (20%)",
+        )
+        .stderr_has("--force");
     assert_eq!(h.etab(), etab);
     assert!(exports_file(&h, "project-p1.exports").is_some());
     assert_eq!(h.journal().len(), before);
-    let r = h.run(&["exports", "sync", "--yes", "--force"]);
-    r.expect(0);
+    h.run(&["exports", "sync", "--yes", "--force"]).status(0);
     assert!(etab_of(&h, "/srv/misc/shared/p1").is_empty());
     assert!(exports_file(&h, "project-p1.exports").is_none());
     assert_eq!(
@@ -513,46 +460,35 @@ fn shrink_guard_refuses_unless_forced() {
 
 #[test]
 fn empty_result_is_refused() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = exports_host();
     h.activate();
     static_project(&h, "gamma", 50300, &["192.0.2.70"]);
-    h.run(&["exports", "sync", "--yes"]).expect(0);
+    h.run(&["exports", "sync", "--yes"]).status(0);
     std::fs::remove_file(h.projects_dir().join("gamma.yaml")).unwrap();
-    let r = h.run(&["exports", "sync", "--yes", "--force"]);
-    r.expect(3);
-    assert!(r.stderr.contains("empty result"), "{}", r.stderr);
+    h.run(&["exports", "sync", "--yes", "--force"])
+        .status(3)
+        .stderr_has("empty result");
     assert_eq!(clients_of(&h, "/srv/misc/shared/gamma"), ["192.0.2.70"]);
 }
 
 #[test]
 fn duplicate_gids_are_refused() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = exports_host();
     h.activate();
     static_project(&h, "gamma", 50300, &["192.0.2.70"]);
     static_project(&h, "omega", 50300, &["192.0.2.71"]);
-    let r = h.run(&["exports", "sync", "--yes"]);
-    r.expect(3);
-    assert!(
-        r.stderr
-            .contains("duplicate GID 50300: projects gamma and omega"),
-        "{}",
-        r.stderr
-    );
+    h.run(&["exports", "sync", "--yes"])
+        .status(3)
+        .stderr_has("duplicate GID 50300: projects gamma and omega");
     assert_eq!(h.etab(), "");
     assert!(exports_file(&h, "project-gamma.exports").is_none());
 }
 
 #[test]
 fn unmounted_volume_is_refused() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = exports_host();
     h.activate();
     static_project(&h, "gamma", 50300, &["192.0.2.70"]);
@@ -564,23 +500,16 @@ fn unmounted_volume_is_refused() {
     h.ns_ok(&["umount", "/srv/tools"]);
     // The directory now exists only on the root filesystem underneath: must not be exported.
     h.ns_ok(&["install", "-d", "/srv/tools/shared/tooly"]);
-    let r = h.run(&["exports", "sync", "--yes"]);
-    r.expect(3);
-    assert!(
-        r.stderr
-            .contains("/srv/tools/shared/tooly (volume tools is not mounted at /srv/tools)"),
-        "{}",
-        r.stderr
-    );
+    h.run(&["exports", "sync", "--yes"])
+        .status(3)
+        .stderr_has("/srv/tools/shared/tooly (volume tools is not mounted at /srv/tools)");
     assert_eq!(h.etab(), "");
     assert!(exports_file(&h, "project-gamma.exports").is_none());
 }
 
 #[test]
 fn standby_node_does_nothing() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = exports_host();
     // Volumes mounted, but the service IP is not here.
     for v in ["tools", "misc"] {
@@ -602,28 +531,21 @@ fn standby_node_does_nothing() {
             script.display()
         ),
     );
-    let r = h.run(&["exports", "sync", "--yes"]);
-    r.expect(0);
-    assert!(
-        r.stdout
-            .contains("does not hold the service IP 192.0.2.18/24 on eth0: nothing to do here"),
-        "{}",
-        r.stdout
-    );
+    h.run(&["exports", "sync", "--yes"])
+        .status(0)
+        .stdout_has("does not hold the service IP 192.0.2.18/24 on eth0: nothing to do here");
     assert!(!marker.exists(), "no clients_command runs on the standby");
     assert_eq!(h.etab(), "");
     assert!(exports_file(&h, "project-alpha.exports").is_none());
     assert!(h.journal().is_empty());
     let j = h.run(&["exports", "sync", "--yes", "--json"]);
-    j.expect(0);
+    j.status(0);
     assert_eq!(j.json()["result"], "nothing to do");
 }
 
 #[test]
 fn dry_run_changes_nothing_and_runs_no_clients_command() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = exports_host();
     h.activate();
     let marker = h.dir.path().join("called");
@@ -639,9 +561,10 @@ fn dry_run_changes_nothing_and_runs_no_clients_command() {
         ),
     );
     h.ns_ok(&["install", "-d", "/srv/misc/shared/alpha"]);
-    let r = h.run(&["exports", "sync", "--dry-run", "--json"]);
-    r.expect(0);
-    let p = r.json();
+    let p = h
+        .run(&["exports", "sync", "--dry-run", "--json"])
+        .status(0)
+        .json();
     assert_eq!(p["result"], "dry run");
     assert_eq!(
         p["steps"][1]["argv"],
@@ -663,15 +586,13 @@ fn dry_run_changes_nothing_and_runs_no_clients_command() {
 
 #[test]
 fn interval_loops_with_a_pause_and_zero_is_rejected() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = exports_host();
     h.activate();
     static_project(&h, "gamma", 50300, &["192.0.2.70"]);
     let t = Instant::now();
     let r = h.run(&["exports", "sync", "--yes", "--interval", "1", "--runs", "3"]);
-    r.expect(0);
+    r.status(0);
     let took = t.elapsed();
     assert!(
         took >= Duration::from_secs(2),
@@ -685,14 +606,12 @@ fn interval_loops_with_a_pause_and_zero_is_rejected() {
         r.stdout
     );
     assert_eq!(clients_of(&h, "/srv/misc/shared/gamma"), ["192.0.2.70"]);
-    h.run(&["exports", "sync", "--interval", "0"]).expect(2);
+    h.run(&["exports", "sync", "--interval", "0"]).status(2);
 }
 
 #[test]
 fn import_reads_a_real_shaped_nfs_mounts_yaml() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = exports_host();
     let fixture = repo_path("tests/fixtures/exports/nfs-mounts.yaml");
     let r = h.run(&[
@@ -705,7 +624,7 @@ fn import_reads_a_real_shaped_nfs_mounts_yaml() {
         "/usr/local/bin/project-ips {name}",
         "--yes",
     ]);
-    r.expect(0);
+    r.status(0);
     // volumes_served is [home, project]: projects with only dumps/scratch/maps are skipped.
     let tools = std::fs::read_to_string(h.projects_dir().join("huggle.yaml")).unwrap();
     assert!(
@@ -728,13 +647,10 @@ fn import_reads_a_real_shaped_nfs_mounts_yaml() {
     );
     let n = std::fs::read_dir(h.projects_dir()).unwrap().count();
     assert_eq!(n, 19, "{}", r.stdout);
-    assert!(
-        r.stdout.contains("public:") && r.stdout.contains("name: scratch, path: /srv/scratch"),
-        "{}",
-        r.stdout
-    );
+    r.stdout_has("public:")
+        .stdout_has("name: scratch, path: /srv/scratch");
     // The files load, and import again is a no-op.
-    let r = h.run(&[
+    h.run(&[
         "exports",
         "import",
         fixture.to_str().unwrap(),
@@ -743,13 +659,13 @@ fn import_reads_a_real_shaped_nfs_mounts_yaml() {
         "--clients-command",
         "/usr/local/bin/project-ips {name}",
         "--yes",
-    ]);
-    r.expect(0);
-    assert!(r.stdout.contains("Nothing to do"), "{}", r.stdout);
+    ])
+    .status(0)
+    .stdout_has("Nothing to do");
     // Duplicate GIDs in the source are refused.
     let dup = h.dir.path().join("dup.yaml");
     std::fs::write(&dup, "volumes_served: [project]\nprivate:\n  a1: { gid: 7, mounts: { project: true } }\n  a2: { gid: 7, mounts: { project: true } }\n").unwrap();
-    let r = h.run(&[
+    h.run(&[
         "exports",
         "import",
         dup.to_str().unwrap(),
@@ -758,30 +674,19 @@ fn import_reads_a_real_shaped_nfs_mounts_yaml() {
         "--clients",
         "192.0.2.9",
         "--yes",
-    ]);
-    r.expect(3);
-    assert!(
-        r.stderr.contains("duplicate GID 7: projects a1 and a2"),
-        "{}",
-        r.stderr
-    );
+    ])
+    .status(3)
+    .stderr_has("duplicate GID 7: projects a1 and a2");
     assert!(!h.projects_dir().join("a1.yaml").exists());
 }
 
 #[test]
 fn bad_project_file_names_line_and_column() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = exports_host();
     h.activate();
     h.write_project("gamma", "name: gamma\ngid: 50300\nvolume: misc\nclients: [192.0.2.70]\noptions: [rw]\nclinets: []\n");
-    let r = h.run(&["exports", "sync", "--yes"]);
-    r.expect(78);
-    assert!(
-        r.stderr
-            .contains("projects/gamma.yaml:6:1: unknown field `clinets`"),
-        "{}",
-        r.stderr
-    );
+    h.run(&["exports", "sync", "--yes"])
+        .status(78)
+        .stderr_has("projects/gamma.yaml:6:1: unknown field `clinets`");
 }

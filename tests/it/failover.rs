@@ -1,4 +1,4 @@
-//! `nfs-manage failover` on two nodes (see `Pair` in harness.rs): controlled failover both
+//! `nfs-manage failover` on two nodes (see `Pair` in harness/pair.rs): controlled failover both
 //! ways, refusals, concurrent failovers, hard-down peers, fault injection at every step and a
 //! randomized schedule of kills, link cuts and etcd outages.
 
@@ -32,9 +32,7 @@ fn peer_view(h: &Host, res: &str) -> Value {
 
 #[test]
 fn two_nodes_share_the_replication_view_and_reach_each_other() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let p = pair();
     // Real ssh, landing in the other node's namespaces with its stand-ins.
     let out = p.a.ssh_to(&p.b, &["hostname"]);
@@ -57,7 +55,7 @@ fn two_nodes_share_the_replication_view_and_reach_each_other() {
     let s: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(s["node"], PEER);
     // b comes up; a sees b Primary.
-    p.b.run(&["up", "--yes"]).expect(0);
+    p.b.run(&["up", "--yes"]).status(0);
     assert_eq!(p.etcd.holder().as_deref(), Some(PEER));
     let v = peer_view(&p.a, "tools");
     assert_eq!(
@@ -81,7 +79,7 @@ fn two_nodes_share_the_replication_view_and_reach_each_other() {
     p.restore_link(&p.b);
     assert_eq!(peer_view(&p.a, "tools")["connection"], "Connected");
     // a's up is refused by the lock (exit 4): b holds it.
-    p.a.run(&["up", "--yes"]).expect(4);
+    p.a.run(&["up", "--yes"]).status(4);
 }
 
 pub fn active(h: &Host) -> bool {
@@ -99,22 +97,20 @@ fn steps_of(h: &Host, command: &str) -> Vec<String> {
 
 #[test]
 fn controlled_failover_both_ways() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let p = pair();
-    p.a.run(&["up", "--yes"]).expect(0);
+    p.a.run(&["up", "--yes"]).status(0);
     assert!(active(&p.a));
 
     // Dry run: the plan, nothing sent.
-    let d = p.b.run(&["failover", "--dry-run"]);
-    d.expect(0);
-    assert!(d.stdout.contains("not asked in a dry run"), "{}", d.stdout);
+    p.b.run(&["failover", "--dry-run"])
+        .status(0)
+        .stdout_has("not asked in a dry run");
     assert!(active(&p.a));
 
     // Run on the standby: down over ssh, up here.
     let r = p.b.run(&["failover", "--yes"]);
-    r.expect(0);
+    r.status(0);
     for want in [
         &format!("{PEER} answers over ssh") as &str,
         "DRBD tools: Connected to labstore1004, labstore1005 UpToDate",
@@ -128,13 +124,8 @@ fn controlled_failover_both_ways() {
             r.stdout
         );
     }
-    assert!(
-        r.stdout
-            .contains(&format!("failover {NODE} → {PEER} done in"))
-            && r.stdout.contains("up:labstore1005"),
-        "{}",
-        r.stdout
-    );
+    r.stdout_has(format!("failover {NODE} → {PEER} done in"))
+        .stdout_has("up:labstore1005");
     assert!(active(&p.b) && !active(&p.a));
     assert_eq!(p.a.role("tools"), "Secondary");
     assert_eq!(p.b.role("tools"), "Primary");
@@ -159,16 +150,15 @@ fn controlled_failover_both_ways() {
     assert!(steps_of(&p.b, "up").contains(&"promote:tools".to_string()));
 
     // Back again, run on the active node this time: down here, up over ssh.
-    let r = p.b.run(&["failover", "--yes", "--to", NODE]);
-    r.expect(0);
+    p.b.run(&["failover", "--yes", "--to", NODE]).status(0);
     assert!(active(&p.a) && !active(&p.b));
     assert_eq!(p.etcd.holder().as_deref(), Some(NODE));
     assert!(p.a.has_service_ip() && !p.b.has_service_ip());
 
     // Already there: nothing to do.
-    let r = p.a.run(&["failover", "--yes", "--to", NODE]);
-    r.expect(0);
-    assert!(r.stdout.contains("already the active node"), "{}", r.stdout);
+    p.a.run(&["failover", "--yes", "--to", NODE])
+        .status(0)
+        .stdout_has("already the active node");
 }
 
 /// Nothing changed on either node: a still active, b standby, the lock still a's.
@@ -186,15 +176,13 @@ fn unchanged(p: &Pair) {
 
 fn active_pair() -> Pair {
     let p = pair();
-    p.a.run(&["up", "--yes"]).expect(0);
+    p.a.run(&["up", "--yes"]).status(0);
     p
 }
 
 #[test]
 fn refused_during_a_resync_unless_allowed() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let p = active_pair();
     // b (UpToDate) resyncs a (Inconsistent, still Primary and serving).
     p.a.edit_resource("tools", |r| {
@@ -206,77 +194,55 @@ fn refused_during_a_resync_unless_allowed() {
         r["peers"][0]["volumes"][0]["replication"] = "SyncSource".into();
         r["peers"][0]["volumes"][0]["done"] = 42.5.into();
     });
-    let r = p.b.run(&["failover", "--yes"]);
-    r.expect(3);
-    assert!(
-        r.stderr
-            .contains("DRBD tools: resync in progress (volume 0 SyncSource done:42.50)")
-            && r.stderr.contains("--allow-resync"),
-        "{}",
-        r.stderr
-    );
+    p.b.run(&["failover", "--yes"])
+        .status(3)
+        .stderr_has("DRBD tools: resync in progress (volume 0 SyncSource done:42.50)")
+        .stderr_has("--allow-resync");
     unchanged(&p);
     // The other way round the target would be Inconsistent: refused even when allowed.
-    let r =
-        p.a.run(&["failover", "--yes", "--allow-resync", "--to", NODE]);
-    r.expect(0); // a is already active: nothing to do
-    let r = p.b.run(&["failover", "--yes", "--allow-resync"]);
-    r.expect(0);
-    assert!(
-        r.stdout.contains("going ahead (--allow-resync)"),
-        "{}",
-        r.stdout
-    );
+    // a is already active: nothing to do.
+    p.a.run(&["failover", "--yes", "--allow-resync", "--to", NODE])
+        .status(0);
+    p.b.run(&["failover", "--yes", "--allow-resync"])
+        .status(0)
+        .stdout_has("going ahead (--allow-resync)");
     assert!(p.b.has_service_ip() && p.b.role("tools") == "Primary");
     assert_eq!(p.a.role("tools"), "Secondary");
     // Now a (Inconsistent) as target: refused whatever the flag.
     let r =
         p.b.run(&["failover", "--yes", "--allow-resync", "--to", NODE]);
-    r.expect(3);
-    assert!(
-        r.stderr
-            .contains("DRBD tools: labstore1004 is not UpToDate (volume 0 Inconsistent)"),
-        "{}",
-        r.stderr
-    );
+    r.status(3)
+        .stderr_has("DRBD tools: labstore1004 is not UpToDate (volume 0 Inconsistent)");
     assert!(p.b.has_service_ip() && p.b.role("tools") == "Primary");
 }
 
 #[test]
 fn refused_with_etcd_down_or_the_lock_held_elsewhere() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let mut p = active_pair();
     p.etcd.stop();
-    let r = p.b.run(&["failover", "--yes"]);
-    r.expect(3);
-    assert!(
-        r.stderr.contains("cannot read the cluster lock"),
-        "{}",
-        r.stderr
-    );
+    p.b.run(&["failover", "--yes"])
+        .status(3)
+        .stderr_has("cannot read the cluster lock");
     p.etcd.restart();
     unchanged(&p);
     // The lock names a third node (a failover elsewhere, or stale): exit 4, nothing changed.
     p.etcd
         .put(LOCK_KEY, "labstore1006@2026-01-01T00:00:00.000Z");
-    let r = p.b.run(&["failover", "--yes"]);
-    r.expect(4);
-    assert!(r.stderr.contains("held by labstore1006"), "{}", r.stderr);
+    p.b.run(&["failover", "--yes"])
+        .status(4)
+        .stderr_has("held by labstore1006");
     assert!(active(&p.a) && !active(&p.b));
     // And b's own `up` is refused while a holds it.
     p.etcd
         .put(LOCK_KEY, &format!("{NODE}@2026-01-01T00:00:00.000Z"));
-    p.b.run(&["up", "--yes"]).expect(4);
+    p.b.run(&["up", "--yes"]).status(4);
     unchanged(&p);
 }
 
 #[test]
 fn refused_when_the_peer_is_unreachable_or_busy() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let p = active_pair();
     // A process on a's volume: named in the preflight, and nothing changes.
     let mut holder =
@@ -287,32 +253,23 @@ fn refused_when_the_peer_is_unreachable_or_busy() {
     let r = p.b.run(&["failover", "--yes"]);
     let _ = holder.kill();
     let _ = holder.wait();
-    r.expect(3);
-    assert!(
-        r.stderr.contains("labstore1004: /srv/tools is busy: pid ")
-            && r.stderr.contains("(sleep 60, user root)"),
-        "{}",
-        r.stderr
-    );
+    r.status(3)
+        .stderr_has("labstore1004: /srv/tools is busy: pid ")
+        .stderr_has("(sleep 60, user root)");
     unchanged(&p);
     // Link cut: unreachable, DRBD not connected: a controlled failover refuses.
     p.cut_link(&p.a);
-    let r = p.b.run(&["failover", "--yes"]);
-    r.expect(3);
-    assert!(
-        r.stderr.contains("unreachable over ssh") && r.stderr.contains("--peer-dead"),
-        "{}",
-        r.stderr
-    );
+    p.b.run(&["failover", "--yes"])
+        .status(3)
+        .stderr_has("unreachable over ssh")
+        .stderr_has("--peer-dead");
     p.restore_link(&p.a);
     unchanged(&p);
 }
 
 #[test]
 fn two_failovers_at_once_exactly_one_wins() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let p = active_pair();
     // Both read the lock, then their transactions are slowed so that both are in flight
     // before either applies: the etcd compare lets exactly one through.
@@ -332,11 +289,7 @@ fn two_failovers_at_once_exactly_one_wins() {
     codes.sort();
     assert_eq!(codes, [0, 4], "a: {r1:?}\nb: {r2:?}");
     let loser = if r1.code == 4 { &r1 } else { &r2 };
-    assert!(
-        loser.stderr.contains("the transaction did not apply"),
-        "{}",
-        loser.stderr
-    );
+    loser.stderr_has("the transaction did not apply");
     assert!(active(&p.b) && !active(&p.a));
     assert_eq!(p.etcd.holder().as_deref(), Some(PEER));
     assert_eq!(p.a.role("tools"), "Secondary");
@@ -344,55 +297,47 @@ fn two_failovers_at_once_exactly_one_wins() {
 
 #[test]
 fn peer_dead_needs_evidence() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let mut p = active_pair();
     // Alive and connected: all three pieces of evidence are missing.
     let r = p.b.run(&["failover", "--peer-dead", "--yes"]);
-    r.expect(3);
+    r.status(3);
     for want in [
         "labstore1004 answers over ssh: it is not dead",
         "DRBD tools is Connected to labstore1004 (peer Primary): it is not dead",
         "another host answers ARP for 192.0.2.18",
     ] {
-        assert!(r.stderr.contains(want), "{want}\n{}", r.stderr);
+        r.stderr_has(want);
     }
     unchanged(&p);
     // sshd gone but the host up: a refused connection is no evidence either.
     p.stop_sshd(true);
-    let r = p.b.run(&["failover", "--peer-dead", "--yes"]);
-    r.expect(3);
-    assert!(
-        r.stderr.contains("not for want of a connection")
-            && r.stderr.contains("Connection refused"),
-        "{}",
-        r.stderr
-    );
+    p.b.run(&["failover", "--peer-dead", "--yes"])
+        .status(3)
+        .stderr_has("not for want of a connection")
+        .stderr_has("Connection refused");
     unchanged(&p);
     // Only run on the node that takes over.
     p.b.run(&["failover", "--peer-dead", "--yes", "--to", NODE])
-        .expect(3);
+        .status(3);
 }
 
 #[test]
 fn peer_dead_with_evidence_fences_forces_and_the_old_node_stays_out() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let mut p = active_pair();
     let fence = p.fence_script(&p.a);
     p.set_fence(false, &[fence.to_str().unwrap()]);
     // a hangs: off the network, still Primary with the IP in its own namespace.
     p.cut_link(&p.a);
     let r = p.b.run(&["failover", "--peer-dead", "--yes"]);
-    r.expect(0);
+    r.status(0);
     for want in [
         "labstore1004 is unreachable over ssh",
         "DRBD tools: Connecting to labstore1004",
         "nobody answers ARP for 192.0.2.18",
     ] {
-        assert!(r.stdout.contains(want), "{want}\n{}", r.stdout);
+        r.stdout_has(want);
     }
     let steps = steps_of(&p.b, "failover");
     // Fence, then the lock, then the (parallel) promotions.
@@ -423,29 +368,22 @@ fn peer_dead_with_evidence_fences_forces_and_the_old_node_stays_out() {
     p.restore_link(&p.a);
     p.a.edit_resource("tools", |r| r["up"] = true.into());
     p.a.edit_resource("misc", |r| r["up"] = true.into());
-    let r = p.a.run(&["up", "--yes"]);
-    r.expect(4);
-    assert!(r.stderr.contains("held by labstore1005"), "{}", r.stderr);
+    p.a.run(&["up", "--yes"])
+        .status(4)
+        .stderr_has("held by labstore1005");
     assert_eq!(p.a.role("tools"), "Secondary");
     assert!(!p.a.has_service_ip());
 }
 
 #[test]
 fn peer_dead_stops_when_fencing_fails() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let mut p = active_pair();
     p.set_fence(false, &["false"]);
     p.cut_link(&p.a);
-    let r = p.b.run(&["failover", "--peer-dead", "--yes"]);
-    r.expect(1);
-    assert!(
-        r.stderr
-            .contains("(fence labstore1004) stopped the run: the command failed (exit 1)"),
-        "{}",
-        r.stderr
-    );
+    p.b.run(&["failover", "--peer-dead", "--yes"])
+        .status(1)
+        .stderr_has("(fence labstore1004) stopped the run: the command failed (exit 1)");
     assert_eq!(p.b.role("tools"), "Secondary");
     assert!(!p.b.has_service_ip());
     assert_eq!(p.etcd.holder().as_deref(), Some(NODE));
@@ -453,9 +391,7 @@ fn peer_dead_stops_when_fencing_fails() {
 
 #[test]
 fn dual_primary_volumes_stay_up_on_both_nodes() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let p = pair_with(Spec {
         volumes: &["tools", "home"],
         dual: &["home"],
@@ -467,7 +403,7 @@ fn dual_primary_volumes_stay_up_on_both_nodes() {
             "/srv/tools 192.0.2.0/24(rw,no_subtree_check,fsid=101)\n/srv/home 192.0.2.0/24(rw,no_subtree_check,fsid=103)\n",
         );
     }
-    p.a.run(&["up", "--yes"]).expect(0);
+    p.a.run(&["up", "--yes"]).status(0);
     // The standby keeps its dual-primary volume Primary and mounted (OCFS2-style).
     let dev =
         p.b.volumes
@@ -480,7 +416,7 @@ fn dual_primary_volumes_stay_up_on_both_nodes() {
     p.b.ns_ok(&["mkdir", "-p", "/srv/home"]);
     p.b.ns_ok(&["mount", "-t", "ext4", &dev, "/srv/home"]);
     let r = p.b.run(&["failover", "--yes"]);
-    r.expect(0);
+    r.status(0);
     for h in p.hosts() {
         assert_eq!(h.role("home"), "Primary", "{}", h.name);
         assert!(h.is_mounted("/srv/home"), "{}", h.name);
@@ -563,9 +499,7 @@ fn step_argv(plan: &Value, id: &str) -> String {
 
 #[test]
 fn fault_at_every_failover_step_stops_there_and_a_rerun_converges() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     // (step id, where the fault goes: on b's wrapped tool or inside b's own `up`, how it fails)
     let cases: &[(&str, bool)] = &[
         ("lock:claim", false),
@@ -597,7 +531,7 @@ fn fault_at_every_failover_step_stops_there_and_a_rerun_converges() {
                 };
                 p.b.faults(fault);
                 let r = p.b.run(&["failover", "--yes"]);
-                r.expect(1);
+                r.status(1);
                 let title = plan["steps"]
                     .as_array()
                     .unwrap()
@@ -614,7 +548,7 @@ fn fault_at_every_failover_step_stops_there_and_a_rerun_converges() {
                 assert_safe(&p, id);
                 p.b.clear_faults();
                 let again = p.b.run(&["failover", "--yes"]);
-                again.expect(0);
+                again.status(0);
                 assert_safe(&p, id);
                 assert!(active(&p.b) && !active(&p.a), "{id}: {}", again.stdout);
                 assert_eq!(p.etcd.holder().as_deref(), Some(PEER), "{id}");
@@ -625,9 +559,7 @@ fn fault_at_every_failover_step_stops_there_and_a_rerun_converges() {
 
 #[test]
 fn fault_at_peer_dead_steps_stops_there_and_a_rerun_converges() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let cases: &[(&str, &str)] = &[
         ("fence:labstore1004", "FENCE"),
         (
@@ -664,14 +596,14 @@ fn fault_at_peer_dead_steps_stops_there_and_a_rerun_converges() {
                     p.b.faults(serde_json::json!([{ "match": pattern, "nth": 1, "rc": 1, "stderr": "injected failure\n" }]));
                 }
                 let r = p.b.run(&["failover", "--peer-dead", "--yes"]);
-                r.expect(1);
+                r.status(1);
                 let last = p.b.journal().into_iter().find(|r| r["command"] == "failover" && r["result"] == "failed").unwrap();
                 assert_eq!((last["step"].as_str(), last["result"].as_str()), (Some(id), Some("failed")), "{id}: {}", r.stderr);
                 assert!(r.stderr.contains("to retry:    nfs-manage --config /run/node/cluster.yaml failover --peer-dead"), "{id}: {}", r.stderr);
                 assert_safe(&p, id);
                 std::fs::write(&fence, script).unwrap();
                 p.b.clear_faults();
-                p.b.run(&["failover", "--peer-dead", "--yes"]).expect(0);
+                p.b.run(&["failover", "--peer-dead", "--yes"]).status(0);
                 assert_safe(&p, id);
                 assert!(p.b.has_service_ip() && p.b.role("tools") == "Primary", "{id}");
                 assert_eq!(p.etcd.holder().as_deref(), Some(PEER), "{id}");
@@ -806,9 +738,7 @@ fn random_walk(seed: u64, schedules: usize, tally: &std::sync::Mutex<Tally>) {
 
 #[test]
 fn randomized_schedules_keep_the_pair_safe() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let seed: u64 = std::env::var("NFS_MANAGE_TEST_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -840,9 +770,7 @@ fn randomized_schedules_keep_the_pair_safe() {
 
 #[test]
 fn nfsv4_grace_and_lease_times_are_read_on_the_target_here_and_over_ssh() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let p = active_pair();
     // No nfsd module here: a tmpfs over /proc/fs/nfsd in each node's own mount namespace
     // holds the two files nfsd would show (seconds, one number and a newline each).
@@ -857,22 +785,12 @@ fn nfsv4_grace_and_lease_times_are_read_on_the_target_here_and_over_ssh() {
         ]);
     }
     // Run on the active node: the target is the peer, read over ssh.
-    let r = p.a.run(&["failover", "--yes"]);
-    r.expect(0);
-    assert!(
-        r.stdout
-            .contains(&format!("NFS on {PEER}: grace 90 s, lease 45 s")),
-        "{}",
-        r.stdout
-    );
+    p.a.run(&["failover", "--yes"])
+        .status(0)
+        .stdout_has(format!("NFS on {PEER}: grace 90 s, lease 45 s"));
     // Run on the new standby (a): the target is this node, read here.
-    let r = p.a.run(&["failover", "--yes"]);
-    r.expect(0);
-    assert!(
-        r.stdout
-            .contains(&format!("NFS on {NODE}: grace 120 s, lease 60 s")),
-        "{}",
-        r.stdout
-    );
+    p.a.run(&["failover", "--yes"])
+        .status(0)
+        .stdout_has(format!("NFS on {NODE}: grace 120 s, lease 60 s"));
     assert!(active(&p.a) && !active(&p.b));
 }

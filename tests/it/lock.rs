@@ -19,14 +19,12 @@ fn etcd(h: &Host) -> &Etcd {
 
 #[test]
 fn up_takes_the_lock_first_and_down_releases_it_last() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = locked_host();
     let plan = h.run(&["up", "--dry-run", "--json"]).json();
     assert_eq!(plan["steps"][0]["id"], "lock", "{plan:#}");
     assert_eq!(plan["steps"][0]["argv"][0], "etcdctl");
-    h.run(&["up", "--yes"]).expect(0);
+    h.run(&["up", "--yes"]).status(0);
     assert_eq!(etcd(&h).holder().as_deref(), Some(NODE));
     let j = h.journal();
     assert_eq!(j[0]["step"], "lock");
@@ -37,18 +35,14 @@ fn up_takes_the_lock_first_and_down_releases_it_last() {
     assert_eq!(show["holder"], NODE);
     assert_eq!(show["revision"], token);
     assert!(show["since"].as_str().unwrap().ends_with('Z'), "{show}");
-    let text = h.run(&["lock", "show"]);
-    assert!(
-        text.stdout.contains(&format!("held by {NODE} since")),
-        "{}",
-        text.stdout
-    );
+    h.run(&["lock", "show"])
+        .stdout_has(format!("held by {NODE} since"));
     // Rerun: the lock is already ours.
     let again = h.run(&["up", "--yes", "--json"]).json();
     assert_eq!(again["result"], "nothing to do");
 
     let before = h.journal().len();
-    h.run(&["down", "--yes"]).expect(0);
+    h.run(&["down", "--yes"]).status(0);
     let j = h.journal();
     assert_eq!(j.last().unwrap()["step"], "unlock");
     assert!(j.len() > before + 1);
@@ -59,81 +53,63 @@ fn up_takes_the_lock_first_and_down_releases_it_last() {
 
 #[test]
 fn up_refuses_when_another_node_holds_the_lock() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = locked_host();
     etcd(&h).put(LOCK_KEY, &format!("{PEER}@2026-01-01T00:00:00.000Z"));
-    let r = h.run(&["up", "--yes"]);
-    r.expect(4);
-    assert!(
-        r.stderr
-            .contains(&format!("held by {PEER} since 2026-01-01"))
-            && r.stderr.contains("nothing was changed"),
-        "{}",
-        r.stderr
-    );
+    h.run(&["up", "--yes"])
+        .status(4)
+        .stderr_has(format!("held by {PEER} since 2026-01-01"))
+        .stderr_has("nothing was changed");
     assert!(h.journal().is_empty());
     assert_eq!(h.role("tools"), "Secondary");
     assert!(!h.is_mounted("/srv/tools"));
     // down leaves another node's lock alone.
-    h.run(&["down", "--yes"]).expect(0);
+    h.run(&["down", "--yes"]).status(0);
     assert_eq!(etcd(&h).holder().as_deref(), Some(PEER));
 }
 
 #[test]
 fn etcd_unreachable_refuses_never_guesses() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let mut h = locked_host();
     h.etcd.as_mut().unwrap().stop();
-    let r = h.run(&["up", "--yes"]);
-    r.expect(3);
-    assert!(
-        r.stderr.contains("cannot read the cluster lock") && r.stderr.contains("never guessed"),
-        "{}",
-        r.stderr
-    );
+    h.run(&["up", "--yes"])
+        .status(3)
+        .stderr_has("cannot read the cluster lock")
+        .stderr_has("never guessed");
     assert!(h.journal().is_empty());
     assert_eq!(h.role("tools"), "Secondary");
-    h.run(&["lock", "show"]).expect(1);
+    h.run(&["lock", "show"]).status(1);
     // A dry run does not contact etcd at all.
-    let d = h.run(&["up", "--dry-run"]);
-    d.expect(0);
-    assert!(
-        d.stdout.contains("not contacted in a dry run"),
-        "{}",
-        d.stdout
-    );
+    h.run(&["up", "--dry-run"])
+        .status(0)
+        .stdout_has("not contacted in a dry run");
     h.etcd.as_mut().unwrap().restart();
-    h.run(&["up", "--yes"]).expect(0);
+    h.run(&["up", "--yes"]).status(0);
     h.etcd.as_mut().unwrap().stop();
-    h.run(&["down", "--yes"]).expect(3);
+    h.run(&["down", "--yes"]).status(3);
     assert!(h.is_mounted("/srv/tools"), "refused down changed nothing");
 }
 
 #[test]
 fn lock_break_is_audited() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = locked_host();
     etcd(&h).put(LOCK_KEY, &format!("{PEER}@2026-01-01T00:00:00.000Z"));
     // Off a terminal without --yes: refused; without --reason: usage error.
     h.run(&["lock", "break", "--reason", "peer scrapped"])
-        .expect(3);
-    h.run(&["lock", "break", "--yes"]).expect(2);
+        .status(3);
+    h.run(&["lock", "break", "--yes"]).status(2);
     assert_eq!(etcd(&h).holder().as_deref(), Some(PEER));
-    let r = h.run(&[
+    h.run(&[
         "lock",
         "break",
         "--yes",
         "--reason",
         "labstore1005 scrapped, T12345",
-    ]);
-    r.expect(0);
-    assert!(r.stdout.contains("may still be serving"), "{}", r.stdout);
+    ])
+    .status(0)
+    .stdout_has("may still be serving");
     assert_eq!(etcd(&h).holder(), None);
     let rec = h.journal().pop().unwrap();
     assert_eq!(rec["command"], "lock break");
@@ -148,15 +124,13 @@ fn lock_break_is_audited() {
     // The revision of the delete, for the audit trail.
     assert!(rec["fencing_token"].as_i64().unwrap() > 0, "{rec}");
     // Now up can take it.
-    h.run(&["up", "--yes"]).expect(0);
+    h.run(&["up", "--yes"]).status(0);
     assert_eq!(etcd(&h).holder().as_deref(), Some(NODE));
 }
 
 #[test]
 fn a_lock_taken_between_plan_and_run_loses_the_race_with_exit_4() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = locked_host();
     // The first etcdctl call (the plan's read) is slow; meanwhile the peer takes the lock.
     h.wrap_real_tool("etcdctl");
@@ -164,18 +138,16 @@ fn a_lock_taken_between_plan_and_run_loses_the_race_with_exit_4() {
     let child = h.spawn(&["up", "--yes"]);
     std::thread::sleep(std::time::Duration::from_millis(700));
     etcd(&h).put(LOCK_KEY, &format!("{PEER}@2026-01-01T00:00:00.000Z"));
-    let r = Run::from(child.wait_with_output().unwrap());
-    // Either the read already saw the peer (refused) or the transaction lost: both exit 4.
-    r.expect(4);
+    Run::from(child.wait_with_output().unwrap())
+        // Either the read already saw the peer (refused) or the transaction lost: both exit 4.
+        .status(4);
     assert_eq!(etcd(&h).holder().as_deref(), Some(PEER));
     assert_eq!(h.role("tools"), "Secondary");
 }
 
 #[test]
 fn a_transaction_whose_result_is_lost_while_the_peer_takes_the_lock_is_exit_4() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = locked_host();
     // The transaction (the second etcdctl call, after the plan's read) never reaches etcd
     // and etcdctl reports a timeout, slowly; meanwhile the peer takes the lock. The read
@@ -188,45 +160,28 @@ fn a_transaction_whose_result_is_lost_while_the_peer_takes_the_lock_is_exit_4() 
     let child = h.spawn(&["up", "--yes"]);
     std::thread::sleep(std::time::Duration::from_millis(700));
     etcd(&h).put(LOCK_KEY, &format!("{PEER}@2026-01-01T00:00:00.000Z"));
-    let r = Run::from(child.wait_with_output().unwrap());
-    r.expect(4);
-    assert!(
-        r.stderr
-            .contains("the command failed (exit 1), and the lock is now held by"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains(&format!("held by {PEER}")),
-        "{}",
-        r.stderr
-    );
+    Run::from(child.wait_with_output().unwrap())
+        .status(4)
+        .stderr_has("the command failed (exit 1), and the lock is now held by")
+        .stderr_has(format!("held by {PEER}"));
     assert_eq!(etcd(&h).holder().as_deref(), Some(PEER));
     assert_eq!(h.role("tools"), "Secondary");
 }
 
 #[test]
 fn a_failover_in_progress_stops_both_up_and_down_from_touching_the_lock() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = locked_host();
     etcd(&h).put(LOCK_KEY, &format!("{PEER}>{NODE}@2026-01-01T00:00:00.000Z"));
-    let r = h.run(&["up", "--yes"]);
-    r.expect(4);
-    assert!(
-        r.stderr.contains(&format!(
-            "a failover from {PEER} to {NODE} since 2026-01-01"
-        )) && r.stderr.contains("nfs-manage failover --to"),
-        "{}",
-        r.stderr
-    );
+    h.run(&["up", "--yes"])
+        .status(4)
+        .stderr_has(format!("a failover from {PEER} to {NODE} since 2026-01-01"))
+        .stderr_has("nfs-manage failover --to");
     assert_eq!(h.role("tools"), "Secondary");
-    h.run(&["down", "--yes"]).expect(0);
+    h.run(&["down", "--yes"]).status(0);
     assert_eq!(
         etcd(&h).get(LOCK_KEY).as_deref(),
         Some(&*format!("{PEER}>{NODE}@2026-01-01T00:00:00.000Z"))
     );
-    let show = h.run(&["lock", "show"]);
-    assert!(show.stdout.contains("a failover from"), "{}", show.stdout);
+    h.run(&["lock", "show"]).stdout_has("a failover from");
 }

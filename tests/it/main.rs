@@ -1,5 +1,5 @@
 //! Integration tests: the real binary against real tools in private namespaces, with
-//! stand-ins only for DRBD kernel state and systemctl (see harness.rs).
+//! stand-ins only for DRBD kernel state and systemctl (see harness/).
 
 mod backup_monitoring;
 mod backups;

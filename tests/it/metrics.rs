@@ -52,7 +52,7 @@ fn parse(text: &str) -> BTreeMap<String, f64> {
 
 fn metrics(h: &Host) -> BTreeMap<String, f64> {
     let r = h.run(&["metrics"]);
-    r.expect(0);
+    r.status(0);
     parse(&r.stdout)
 }
 
@@ -63,9 +63,7 @@ fn has(m: &BTreeMap<String, f64>, series: &str, v: f64) {
 
 #[test]
 fn healthy_standby_and_active() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = Host::new();
     let m = metrics(&h);
     has(&m, "nfs_manage_collect_success", 1.0);
@@ -112,7 +110,7 @@ fn healthy_standby_and_active() {
     has(&m, r#"nfs_manage_service_active{unit="nginx"}"#, 0.0);
 
     let h = up_host();
-    h.run(&["up", "--yes"]).expect(0);
+    h.run(&["up", "--yes"]).status(0);
     let m = metrics(&h);
     has(&m, r#"nfs_manage_role{role="active"}"#, 1.0);
     has(&m, r#"nfs_manage_volume_mounted{volume="tools"}"#, 1.0);
@@ -132,9 +130,7 @@ fn healthy_standby_and_active() {
 
 #[test]
 fn resync_disconnected_both_primary_wrong_ip_and_unmounted_export() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = Host::new();
     h.edit_resource("misc", |r| {
         r["volumes"][0]["disk"] = "Inconsistent".into();
@@ -177,7 +173,7 @@ fn resync_disconnected_both_primary_wrong_ip_and_unmounted_export() {
 
     // Split-brain-like: both Primary.
     let h = up_host();
-    h.run(&["up", "--yes"]).expect(0);
+    h.run(&["up", "--yes"]).status(0);
     h.edit_resource("tools", |r| r["peers"][0]["role"] = "Primary".into());
     let m = metrics(&h);
     has(&m, r#"nfs_manage_role{role="degraded"}"#, 1.0);
@@ -211,16 +207,14 @@ fn resync_disconnected_both_primary_wrong_ip_and_unmounted_export() {
 
 #[test]
 fn textfile_is_written_atomically_and_failure_is_visible() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = Host::new();
     let dir = h.dir.path().join("textfile");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("other.prom"), "x 1\n").unwrap();
-    let r = h.run(&["metrics", "--textfile", dir.to_str().unwrap()]);
-    r.expect(0);
-    assert_eq!(r.stdout, "");
+    h.run(&["metrics", "--textfile", dir.to_str().unwrap()])
+        .status(0)
+        .stdout_is("");
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -243,13 +237,9 @@ fn textfile_is_written_atomically_and_failure_is_visible() {
     h.faults(
         serde_json::json!([{ "match": "drbdsetup status", "nth": 1, "rc": 20, "stderr": "boom" }]),
     );
-    let r = h.run(&["metrics", "--textfile", dir.to_str().unwrap()]);
-    r.expect(1);
-    assert!(
-        r.stderr.contains("nfs_manage_collect_success is 0"),
-        "{}",
-        r.stderr
-    );
+    h.run(&["metrics", "--textfile", dir.to_str().unwrap()])
+        .status(1)
+        .stderr_has("nfs_manage_collect_success is 0");
     let m = parse(&std::fs::read_to_string(&file).unwrap());
     has(&m, "nfs_manage_collect_success", 0.0);
     assert!(
@@ -257,13 +247,9 @@ fn textfile_is_written_atomically_and_failure_is_visible() {
         "{m:#?}"
     );
     // A directory that does not exist: an error naming it.
-    let r = h.run(&["metrics", "--textfile", "/nonexistent-nfs-manage-dir"]);
-    r.expect(1);
-    assert!(
-        r.stderr.contains("/nonexistent-nfs-manage-dir"),
-        "{}",
-        r.stderr
-    );
+    h.run(&["metrics", "--textfile", "/nonexistent-nfs-manage-dir"])
+        .status(1)
+        .stderr_has("/nonexistent-nfs-manage-dir");
 }
 
 /// Off a terminal, each journaled step also goes to journald with its fields. journald is
@@ -271,16 +257,14 @@ fn textfile_is_written_atomically_and_failure_is_visible() {
 /// namespace (a private tmpfs over /run/systemd there).
 #[test]
 fn steps_go_to_journald_with_fields_and_nothing_breaks_without_it() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = up_host();
     // No journald here: the run still works and says nothing about it.
     let r = h.run(&["up", "--yes"]);
-    r.expect(0);
+    r.status(0);
     assert!(!r.stderr.to_lowercase().contains("journal"), "{}", r.stderr);
     assert!(!h.journal().is_empty());
-    h.run(&["down", "--yes"]).expect(0);
+    h.run(&["down", "--yes"]).status(0);
 
     h.ns_ok(&["mkdir", "-p", "/run/systemd"]);
     h.ns_ok(&["mount", "-t", "tmpfs", "nfs-manage-test", "/run/systemd"]);
@@ -288,8 +272,7 @@ fn steps_go_to_journald_with_fields_and_nothing_breaks_without_it() {
     let sock = UnixDatagram::bind(h.inside("/run/systemd/journal/socket")).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let before = h.journal().len();
-    let r = h.run(&["up", "--yes"]);
-    r.expect(0);
+    h.run(&["up", "--yes"]).status(0);
     let steps = h.journal().len() - before;
     let mut entries = Vec::new();
     let mut buf = vec![0u8; 65536];

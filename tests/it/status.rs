@@ -4,13 +4,9 @@ use crate::harness::*;
 
 #[test]
 fn healthy_standby_json_shape() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = Host::new();
-    let r = h.run(&["status", "--json"]);
-    r.expect(0);
-    let s = r.json();
+    let s = h.run(&["status", "--json"]).status(0).json();
     assert_eq!(s["format_version"], 1);
     assert_eq!(s["cluster"], "test");
     assert_eq!(s["node"], NODE);
@@ -40,21 +36,15 @@ fn healthy_standby_json_shape() {
     assert_eq!(p["replication"], "Established");
     assert!(p["sync_percent"].is_null());
     // The human form says the same in a table.
-    let r = h.run(&["status"]);
-    r.expect(0);
-    assert!(
-        r.stdout.contains("test on labstore1004: standby"),
-        "{}",
-        r.stdout
-    );
-    assert!(r.stdout.contains("problems: none"));
+    h.run(&["status"])
+        .status(0)
+        .stdout_has("test on labstore1004: standby")
+        .stdout_has("problems: none");
 }
 
 #[test]
 fn disconnected_peer_and_resync_are_problems() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = Host::new();
     h.edit_resource("tools", |r| {
         r["peers"][0]["connection"] = "Connecting".into()
@@ -97,9 +87,7 @@ fn disconnected_peer_and_resync_are_problems() {
 
 #[test]
 fn service_ip_match_is_exact_not_substring() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = Host::new();
     // 192.0.2.180 contains the text "192.0.2.18"; the old check would have said "present".
     h.ns_ok(&["ip", "addr", "add", "192.0.2.180/24", "dev", "eth0"]);
@@ -118,9 +106,7 @@ fn service_ip_match_is_exact_not_substring() {
 
 #[test]
 fn export_of_unmounted_path_is_reported() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = Host::new();
     h.ns_ok(&["mkdir", "-p", "/srv/tools"]);
     h.ns_ok(&[
@@ -143,9 +129,7 @@ fn export_of_unmounted_path_is_reported() {
 
 #[test]
 fn one_process_per_tool_whatever_the_volume_count() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let counts: Vec<String> = [&["a"][..], &["a", "b", "c", "d"][..]]
         .iter()
         .map(|vols| {
@@ -156,7 +140,7 @@ fn one_process_per_tool_whatever_the_volume_count() {
             });
             h.clear_calls();
             let r = h.run(&["-v", "status"]);
-            r.expect(0);
+            r.status(0);
             // drbdsetup, systemctl (stand-ins) and ip: three processes.
             assert_eq!(
                 sorted(h.calls()),
@@ -178,9 +162,7 @@ fn one_process_per_tool_whatever_the_volume_count() {
 
 #[test]
 fn missing_tool_exits_69_naming_package() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = Host::new();
     let mut argv = vec![
         "env".to_string(),
@@ -193,21 +175,14 @@ fn missing_tool_exits_69_naming_package() {
         "status".into(),
     ]);
     let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
-    let r = Run::from(h.ns(&refs));
-    r.expect(69);
-    assert!(
-        r.stderr
-            .contains("`ip` is not installed or not on PATH (Debian package: iproute2)"),
-        "{}",
-        r.stderr
-    );
+    h.ns_run(&refs)
+        .status(69)
+        .stderr_has("`ip` is not installed or not on PATH (Debian package: iproute2)");
 }
 
 #[test]
 fn holders_names_what_uses_each_mounted_volume() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = Host::new();
     h.mount_volume("tools");
     h.mount_volume("misc");
@@ -241,12 +216,9 @@ fn holders_names_what_uses_each_mounted_volume() {
     assert_eq!(vol("misc")["holders"], serde_json::json!([]));
     // Not asked: no key at all, and no fuser run.
     assert!(plain["volumes"][0].get("holders").is_none(), "{plain:#}");
-    human.expect(0);
-    assert!(
-        human.stdout.contains("/srv/tools is used by: pid ")
-            && human.stdout.contains("(sleep 60, user root)")
-            && human.stdout.contains("/srv/misc is used by: nothing"),
-        "{}",
-        human.stdout
-    );
+    human.status(0);
+    human
+        .stdout_has("/srv/tools is used by: pid ")
+        .stdout_has("(sleep 60, user root)")
+        .stdout_has("/srv/misc is used by: nothing");
 }

@@ -83,20 +83,14 @@ fn listing(dir: &Path) -> Vec<String> {
 
 #[test]
 fn pushes_to_the_peer_over_ssh_and_journals_rsyncs_stats() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let b = bed();
-    let r = b.h.run(&["sync", "tools"]);
-    r.expect(0);
-    // The plan first, with the rsync command, then the result.
-    assert!(
-        r.stdout.contains("push /srv/tools to labstore1005:"),
-        "{}",
-        r.stdout
-    );
-    assert!(r.stdout.contains("--bwlimit=40000"), "{}", r.stdout);
-    assert!(r.stdout.contains("Done. 1 steps: 1 done"), "{}", r.stdout);
+    b.h.run(&["sync", "tools"])
+        .status(0)
+        // The plan first, with the rsync command, then the result.
+        .stdout_has("push /srv/tools to labstore1005:")
+        .stdout_has("--bwlimit=40000")
+        .stdout_has("Done. 1 steps: 1 done");
     assert_eq!(
         listing(&b.peer.join("tools")),
         [
@@ -144,7 +138,7 @@ fn pushes_to_the_peer_over_ssh_and_journals_rsyncs_stats() {
         "{argv:?}"
     );
     // A second run converges: nothing left to transfer.
-    b.h.run(&["sync", "tools"]).expect(0);
+    b.h.run(&["sync", "tools"]).status(0);
     let recs = sync_records(&b.h);
     assert_eq!(
         recs[1]["rsync"]["stats"]["transferred_files"], 0,
@@ -160,31 +154,20 @@ fn pushes_to_the_peer_over_ssh_and_journals_rsyncs_stats() {
 
 #[test]
 fn pull_from_the_canonical_source_waits_for_its_volume() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let b = bed();
     // /srv/misc/dumps is on volume misc, not mounted: pulling would fill the directory
     // underneath the mountpoint. Refused (3), nothing fetched.
-    let r = b.h.run(&["sync", "dumps"]);
-    r.expect(3);
-    assert!(
-        r.stderr
-            .contains("/srv/misc/dumps is on volume misc, which is not mounted at /srv/misc"),
-        "{}",
-        r.stderr
-    );
+    b.h.run(&["sync", "dumps"])
+        .status(3)
+        .stderr_has("/srv/misc/dumps is on volume misc, which is not mounted at /srv/misc");
     assert!(!b.h.inside("/srv/misc/dumps").exists());
     assert_eq!(sync_records(&b.h)[0]["result"], "refused");
     b.h.mount_volume("misc");
     b.h.ns_ok(&["mkdir", "-p", "/srv/misc/dumps"]);
-    let r = b.h.run(&["sync", "dumps"]);
-    r.expect(0);
-    assert!(
-        r.stdout.contains(&format!("pull {SOURCE_ADDR}:")),
-        "{}",
-        r.stdout
-    );
+    b.h.run(&["sync", "dumps"])
+        .status(0)
+        .stdout_has(format!("pull {SOURCE_ADDR}:"));
     assert_eq!(
         std::fs::read_to_string(b.h.inside("/srv/misc/dumps/2024/enwiki.xml")).unwrap(),
         "<mediawiki/>"
@@ -200,21 +183,15 @@ fn pull_from_the_canonical_source_waits_for_its_volume() {
 
 #[test]
 fn a_failing_rsync_is_reported_journaled_and_does_not_stop_the_others() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let b = bed();
     b.h.mount_volume("misc");
     b.h.ns_ok(&["mkdir", "-p", "/srv/misc/dumps"]);
     let r = b.h.run(&["sync"]);
-    r.expect(1);
-    assert!(r.stderr.contains("sync failed for 1"), "{}", r.stderr);
-    assert!(r.stderr.contains("broken: rsync exit 11"), "{}", r.stderr);
-    assert!(
-        r.stderr.contains("to retry: nfs-manage --config"),
-        "{}",
-        r.stderr
-    );
+    r.status(1)
+        .stderr_has("sync failed for 1")
+        .stderr_has("broken: rsync exit 11")
+        .stderr_has("to retry: nfs-manage --config");
     let recs = sync_records(&b.h);
     let by_step = |s: &str| recs.iter().find(|r| r["step"] == s).unwrap().clone();
     assert_eq!(by_step("sync:tools")["result"], "done");
@@ -228,43 +205,32 @@ fn a_failing_rsync_is_reported_journaled_and_does_not_stop_the_others() {
     // message. The test below checks the pass-through where rsync's words are certain.
     if let Some(said) = broken["stderr"].as_str() {
         assert!(said.contains("mkdir"), "{broken:#}");
-        assert!(r.stderr.contains("; output: "), "{}", r.stderr);
+        r.stderr_has("; output: ");
     }
     assert!(!b.peer.join("missing-parent").exists());
     // The JSON form says the same.
-    let j = b.h.run(&["sync", "broken", "--json"]);
-    j.expect(1);
-    let j = j.json();
+    let j = b.h.run(&["sync", "broken", "--json"]).status(1).json();
     assert_eq!(j["result"], "failed");
     assert_eq!(j["steps"][0]["state"], "failed");
 }
 
 #[test]
 fn a_standby_node_does_not_sync() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let b = bed();
     b.h.ns_ok(&["ip", "addr", "del", SERVICE_IP, "dev", "eth0"]);
     // 192.0.2.180 contains the text 192.0.2.18: still not the service IP.
     b.h.ns_ok(&["ip", "addr", "add", "192.0.2.180/24", "dev", "eth0"]);
-    let r = b.h.run(&["sync"]);
-    r.expect(0);
-    assert!(
-        r.stdout
-            .contains("does not hold the service IP 192.0.2.18/24 on eth0: nothing to do"),
-        "{}",
-        r.stdout
-    );
+    b.h.run(&["sync"])
+        .status(0)
+        .stdout_has("does not hold the service IP 192.0.2.18/24 on eth0: nothing to do");
     assert!(b.peer.join("tools/stale.txt").exists());
     assert!(sync_records(&b.h).is_empty());
 }
 
 #[test]
 fn a_held_lock_skips_the_entry_with_exit_4() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let b = bed();
     let lock = b.h.dir.path().join("run/sync-tools.lock");
     std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
@@ -275,36 +241,24 @@ fn a_held_lock_skips_the_entry_with_exit_4() {
         .unwrap();
     let r = b.h.run(&["sync", "tools"]);
     drop(held);
-    r.expect(4);
-    assert!(r.stderr.contains("another run holds"), "{}", r.stderr);
-    assert!(r.stdout.contains("SKIPPED push /srv/tools"), "{}", r.stdout);
+    r.status(4).stderr_has("another run holds");
+    r.stdout_has("SKIPPED push /srv/tools");
     assert!(b.peer.join("tools/stale.txt").exists(), "nothing was sent");
-    b.h.run(&["sync", "tools"]).expect(0);
+    b.h.run(&["sync", "tools"]).status(0);
 }
 
 #[test]
 fn interval_waits_after_each_run_and_zero_is_rejected() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let b = bed();
-    let r = b.h.run(&["sync", "--interval", "0"]);
-    r.expect(2);
-    assert!(r.stderr.contains("--interval"), "{}", r.stderr);
-    let r = b.h.run(&["sync", "nope"]);
-    r.expect(2);
-    assert!(
-        r.stderr.contains("no sync entry named \"nope\""),
-        "{}",
-        r.stderr
-    );
+    b.h.run(&["sync", "--interval", "0"])
+        .status(2)
+        .stderr_has("--interval");
+    b.h.run(&["sync", "nope"])
+        .status(2)
+        .stderr_has("no sync entry named \"nope\"");
     let r = b.h.run(&["sync", "tools", "--dry-run"]);
-    r.expect(0);
-    assert!(
-        r.stdout.contains("Dry run: nothing was sent."),
-        "{}",
-        r.stdout
-    );
+    r.status(0).stdout_has("Dry run: nothing was sent.");
     assert!(b.peer.join("tools/stale.txt").exists());
 
     let mut child = b.h.spawn(&["sync", "tools", "--interval", "2"]);
@@ -327,44 +281,36 @@ fn interval_waits_after_each_run_and_zero_is_rejected() {
 
 #[test]
 fn sync_results_show_in_metrics() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let b = bed();
-    b.h.run(&["sync", "tools"]).expect(0);
+    b.h.run(&["sync", "tools"]).status(0);
     let _ = b.h.run(&["sync", "broken"]);
     let m = b.h.run(&["metrics"]);
-    m.expect(0);
+    m.status(0);
     for want in [
         "nfs_manage_sync_last_success{sync=\"tools\"} 1",
         "nfs_manage_sync_last_success{sync=\"broken\"} 0",
         "nfs_manage_sync_last_exit_code{sync=\"broken\"} 11",
         "nfs_manage_sync_last_transferred_bytes{sync=\"tools\"} 100004",
     ] {
-        assert!(m.stdout.contains(want), "{want}\n{}", m.stdout);
+        m.stdout_has(want);
     }
-    assert!(!m.stdout.contains("sync=\"dumps\""), "never ran: no series");
+    // It never ran: no series.
+    m.stdout_lacks("sync=\"dumps\"");
 }
 
 #[test]
 fn rsyncs_own_words_are_in_the_message_and_the_journal() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     // A source directory that is not there: the local sender says so itself, so its
     // words cannot be lost on the way.
     let b = bed_with(
         "  - name: nosource\n    path: /srv/tools/not-there\n    peer_path: /tmp/unused\n",
     );
-    let r = b.h.run(&["sync", "nosource"]);
-    r.expect(1);
-    assert!(r.stderr.contains("nosource: rsync exit 23"), "{}", r.stderr);
-    assert!(
-        r.stderr
-            .contains(r#"change_dir "/srv/tools/not-there" failed: No such file or directory"#),
-        "{}",
-        r.stderr
-    );
+    b.h.run(&["sync", "nosource"])
+        .status(1)
+        .stderr_has("nosource: rsync exit 23")
+        .stderr_has(r#"change_dir "/srv/tools/not-there" failed: No such file or directory"#);
     let rec = sync_records(&b.h).pop().unwrap();
     assert_eq!(
         (rec["step"].as_str(), rec["rc"].as_i64()),

@@ -23,13 +23,9 @@ fn step_ids(h: &Host) -> Vec<String> {
 
 #[test]
 fn up_runs_in_order_verifies_and_converges() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = up_host();
-    let r = h.run(&["up", "--yes"]);
-    r.expect(0);
-    assert!(r.stdout.contains("Done."), "{}", r.stdout);
+    h.run(&["up", "--yes"]).status(0).stdout_has("Done.");
     assert_order(
         &step_ids(&h),
         &[
@@ -73,22 +69,18 @@ fn up_runs_in_order_verifies_and_converges() {
 
     // Second run: nothing to do, and it says so; nothing journaled.
     let before = h.journal().len();
-    let r = h.run(&["up", "--yes"]);
-    r.expect(0);
-    assert!(r.stdout.contains("Nothing to do"), "{}", r.stdout);
+    h.run(&["up", "--yes"])
+        .status(0)
+        .stdout_has("Nothing to do");
     assert_eq!(h.journal().len(), before);
 }
 
 #[test]
 fn dry_run_and_json_plan_change_nothing() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = up_host();
     h.clear_calls();
-    let r = h.run(&["up", "--dry-run", "--json"]);
-    r.expect(0);
-    let p = r.json();
+    let p = h.run(&["up", "--dry-run", "--json"]).status(0).json();
     assert_eq!(p["format_version"], 1);
     assert_eq!(p["command"], "up");
     assert_eq!(
@@ -117,37 +109,25 @@ fn dry_run_and_json_plan_change_nothing() {
 
 #[test]
 fn off_a_terminal_a_changing_plan_needs_yes() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = up_host();
-    let r = h.run(&["up"]);
-    r.expect(3);
-    assert!(
-        r.stderr
-            .contains("standard input is not a terminal; rerun with --yes"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stdout.contains("drbdadm primary tools"),
-        "the plan is still shown: {}",
-        r.stdout
-    );
+    h.run(&["up"])
+        .status(3)
+        .stderr_has("standard input is not a terminal; rerun with --yes")
+        // The plan is still shown.
+        .stdout_has("drbdadm primary tools");
     assert_eq!(h.role("tools"), "Secondary");
     assert!(h.journal().is_empty());
 }
 
 #[test]
 fn quiet_is_silent_on_success() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = up_host();
-    let r = h.run(&["-q", "up", "--yes"]);
-    r.expect(0);
-    assert_eq!(r.stdout, "");
-    assert_eq!(r.stderr, "");
+    h.run(&["-q", "up", "--yes"])
+        .status(0)
+        .stdout_is("")
+        .stderr_is("");
     assert!(h.has_service_ip());
 }
 
@@ -167,64 +147,41 @@ fn assert_nothing_changed(h: &Host) {
 
 #[test]
 fn refuses_when_peer_is_primary() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = up_host();
     h.edit_resource("misc", |r| r["peers"][0]["role"] = "Primary".into());
-    let r = h.run(&["up", "--yes"]);
-    r.expect(3);
-    assert!(
-        r.stderr
-            .contains("peer labstore1005 is Primary for DRBD resource misc (not dual-primary)"),
-        "{}",
-        r.stderr
-    );
-    assert!(r.stderr.contains("nothing was changed"));
+    h.run(&["up", "--yes"])
+        .status(3)
+        .stderr_has("peer labstore1005 is Primary for DRBD resource misc (not dual-primary)")
+        .stderr_has("nothing was changed");
     assert_nothing_changed(&h);
 }
 
 #[test]
 fn refuses_when_another_host_answers_for_the_ip() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = up_host();
     h.lan_claims(SERVICE_IP);
-    let r = h.run(&["up", "--yes"]);
-    r.expect(3);
-    assert!(
-        r.stderr
-            .contains("another host answers ARP for 192.0.2.18 on eth0"),
-        "{}",
-        r.stderr
-    );
+    h.run(&["up", "--yes"])
+        .status(3)
+        .stderr_has("another host answers ARP for 192.0.2.18 on eth0");
     assert_nothing_changed(&h);
 }
 
 #[test]
 fn refuses_to_promote_an_outdated_disk() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = up_host();
     h.edit_resource("tools", |r| r["volumes"][0]["disk"] = "Outdated".into());
-    let r = h.run(&["up", "--yes"]);
-    r.expect(3);
-    assert!(
-        r.stderr
-            .contains("DRBD resource tools volume 0 has local disk Outdated"),
-        "{}",
-        r.stderr
-    );
+    h.run(&["up", "--yes"])
+        .status(3)
+        .stderr_has("DRBD resource tools volume 0 has local disk Outdated");
     assert_nothing_changed(&h);
 }
 
 #[test]
 fn dual_primary_promotes_and_mounts_with_peer_primary() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = Host::with(Spec {
         volumes: &["home"],
         dual_primary: true,
@@ -232,8 +189,7 @@ fn dual_primary_promotes_and_mounts_with_peer_primary() {
         ..Spec::default()
     });
     h.edit_resource("home", |r| r["peers"][0]["role"] = "Primary".into());
-    let r = h.run(&["up", "--yes"]);
-    r.expect(0);
+    h.run(&["up", "--yes"]).status(0);
     assert_eq!(h.role("home"), "Primary");
     assert!(h.is_mounted("/srv/home"));
     let s = h.run(&["status", "--json"]).json();
@@ -242,9 +198,7 @@ fn dual_primary_promotes_and_mounts_with_peer_primary() {
 
 #[test]
 fn plain_volumes_need_no_drbd() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = Host::with(Spec {
         volumes: &["dumps"],
         drbd: false,
@@ -256,8 +210,7 @@ fn plain_volumes_need_no_drbd() {
         "dumps.exports",
         "/srv/dumps *(ro,no_subtree_check,fsid=1)\n",
     );
-    let r = h.run(&["up", "--yes"]);
-    r.expect(0);
+    h.run(&["up", "--yes"]).status(0);
     assert!(h.is_mounted("/srv/dumps"));
     assert!(h.etab().contains("/srv/dumps\t*("));
     assert_eq!(h.unit("rsync"), "active");
@@ -267,7 +220,7 @@ fn plain_volumes_need_no_drbd() {
         h.calls()
     );
     assert_eq!(h.run(&["status", "--json"]).json()["role"], "active");
-    h.run(&["down", "--yes"]).expect(0);
+    h.run(&["down", "--yes"]).status(0);
     assert!(!h.is_mounted("/srv/dumps"));
     assert_eq!(h.run(&["status", "--json"]).json()["role"], "down");
 }
@@ -291,25 +244,19 @@ fn up_while(h: &Host, slow: &str, during: impl FnOnce()) -> Run {
 
 #[test]
 fn never_starts_nfs_while_a_volume_is_unmounted() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = up_host();
     // tools is mounted when the plan is made, and unmounted behind nfs-manage's back while
     // misc is being promoted: the guard before `systemctl start` must notice.
     h.ns_ok(&["mkdir", "-p", "/srv/tools"]);
     h.ns_ok(&["mount", "-t", "ext4", &h.volumes[0].loopdev, "/srv/tools"]);
     h.edit_resource("tools", |r| r["role"] = "Primary".into());
-    let r = up_while(&h, "drbdadm primary misc", || {
+    up_while(&h, "drbdadm primary misc", || {
         h.ns_ok(&["umount", "/srv/tools"]);
-    });
-    r.expect(3);
-    assert!(
-        r.stderr.contains("refused: not mounted: tools"),
-        "{}",
-        r.stderr
-    );
-    assert!(r.stderr.contains("to back out: nfs-manage"), "{}", r.stderr);
+    })
+    .status(3)
+    .stderr_has("refused: not mounted: tools")
+    .stderr_has("to back out: nfs-manage");
     assert_eq!(h.unit("nfs-server"), "inactive");
     let last = h.journal().last().cloned().unwrap();
     assert_eq!(
@@ -320,29 +267,20 @@ fn never_starts_nfs_while_a_volume_is_unmounted() {
 
 #[test]
 fn never_exports_an_unmounted_volume() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = up_host();
-    let r = up_while(&h, "systemctl start nfs-server", || {
+    up_while(&h, "systemctl start nfs-server", || {
         h.ns_ok(&["umount", "/srv/tools"]);
-    });
-    r.expect(3);
-    assert!(
-        r.stderr
-            .contains("would export unmounted paths: /srv/tools (volume tools is not mounted"),
-        "{}",
-        r.stderr
-    );
+    })
+    .status(3)
+    .stderr_has("would export unmounted paths: /srv/tools (volume tools is not mounted");
     assert_eq!(h.etab(), "");
     assert!(!h.has_service_ip());
 }
 
 #[test]
 fn a_second_run_is_refused_while_one_holds_the_lock() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = up_host();
     h.faults(json!([{ "match": "drbdadm primary tools", "nth": 1, "sleep_ms": 2500, "effect": "apply" }]));
     let first = h.spawn(&["up", "--yes"]);
@@ -358,35 +296,25 @@ fn a_second_run_is_refused_while_one_holds_the_lock() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let second = h.run(&["up", "--yes"]);
-    second.expect(4);
-    assert!(
-        second.stderr.contains(&format!("pid {} (", first.id())),
-        "{}",
-        second.stderr
-    );
-    assert!(
-        second.stderr.contains(" up --yes)"),
-        "names the holder's command: {}",
-        second.stderr
-    );
-    let first = Run::from(first.wait_with_output().unwrap());
-    first.expect(0);
+    h.run(&["up", "--yes"])
+        .status(4)
+        .stderr_has(format!("pid {} (", first.id()))
+        // It names the holder's command.
+        .stderr_has(" up --yes)");
+    Run::from(first.wait_with_output().unwrap()).status(0);
     // Only the first run's steps are in the journal.
     assert!(h.journal().iter().all(|r| r["result"] == "done"));
 }
 
 #[test]
 fn a_resource_that_is_not_up_is_brought_up_first() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = up_host();
     h.edit_resource("misc", |r| r["up"] = false.into());
     let s = h.run(&["status", "--json"]).json();
     assert_eq!(s["volumes"][1]["drbd"]["role"], "Unconfigured");
     assert_eq!(s["role"], "degraded");
-    h.run(&["up", "--yes"]).expect(0);
+    h.run(&["up", "--yes"]).status(0);
     let ids = step_ids(&h);
     let pos = |id: &str| {
         ids.iter()
@@ -399,14 +327,12 @@ fn a_resource_that_is_not_up_is_brought_up_first() {
 
 #[test]
 fn a_failed_run_reports_json_and_how_to_get_out() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = up_host();
     h.faults(json!([{ "match": "systemctl start nfs-server", "nth": 1, "rc": 1,
         "stderr": "Job for nfs-server.service failed because the control process exited with error code.\n" }]));
     let r = h.run(&["up", "--yes", "--json"]);
-    r.expect(1);
+    r.status(1);
     let p = r.json();
     assert_eq!(p["result"], "failed");
     let states: Vec<(&str, &str)> = p["steps"]
@@ -453,9 +379,7 @@ fn a_failed_run_reports_json_and_how_to_get_out() {
     );
     // Resume is rerunning: the done steps show as already.
     h.clear_faults();
-    let r = h.run(&["up", "--yes", "--json"]);
-    r.expect(0);
-    let p = r.json();
+    let p = h.run(&["up", "--yes", "--json"]).status(0).json();
     assert_eq!(p["result"], "ok");
     assert_eq!(p["steps"][0]["state"], "already");
     assert_eq!(p["steps"][6]["state"], "done");
@@ -463,21 +387,11 @@ fn a_failed_run_reports_json_and_how_to_get_out() {
 
 #[test]
 fn verbose_shows_every_command() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = up_host();
-    let r = h.run(&["-v", "up", "--dry-run"]);
-    r.expect(0);
-    assert!(
-        r.stderr.contains("  $ drbdsetup status --json  (exit 0,"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains("  $ ip -j addr show  (exit 0,"),
-        "{}",
-        r.stderr
-    );
-    assert!(r.stderr.contains("processes spawned"), "{}", r.stderr);
+    h.run(&["-v", "up", "--dry-run"])
+        .status(0)
+        .stderr_has("  $ drbdsetup status --json  (exit 0,")
+        .stderr_has("  $ ip -j addr show  (exit 0,")
+        .stderr_has("processes spawned");
 }

@@ -34,7 +34,7 @@ use std::process::{Command, Stdio};
 
 use sha2::{Digest, Sha256};
 
-use crate::Call;
+use crate::call::Call;
 
 const ARCHVER: &str = "BDSYNC 0.3";
 const HELLO: u8 = 1;

@@ -30,7 +30,9 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::{Call, Out, is_mounted, load, save};
+use crate::call::{Call, Out};
+use crate::mounts::is_mounted;
+use crate::state::{load, save};
 
 const EXTENT: u64 = 4 << 20;
 

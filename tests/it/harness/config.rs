@@ -1,0 +1,77 @@
+//! The test cluster.yaml of a host: written from its `Spec`, then extended by tests.
+
+use std::path::PathBuf;
+
+use super::*;
+
+impl Host {
+    pub fn write_config(&mut self, spec: &Spec) {
+        let d = self.dir.path();
+        let mut y = format!(
+            "cluster: test\nnodes:\n  {NODE}: {{ address: 192.0.2.6 }}\n  {PEER}: {{ address: 192.0.2.7 }}\n"
+        );
+        if spec.service_ip {
+            y.push_str(&format!("service_ip:\n  address: {SERVICE_IP}\n  interface: eth0\n  announce_to: {GATEWAY}\n"));
+        }
+        y.push_str("volumes:\n");
+        for v in &self.volumes {
+            y.push_str(&format!(
+                "  - name: {n}\n    device: {dev}\n    mountpoint: /srv/{n}\n    fstype: ext4\n    mount_options: [noatime]\n",
+                n = v.name,
+                dev = v.loopdev
+            ));
+            if spec.drbd {
+                y.push_str(&format!("    drbd: {}\n", v.name));
+            }
+            if spec.dual_primary || spec.dual.contains(&v.name) {
+                y.push_str("    dual_primary: true\n");
+            }
+        }
+        y.push_str(&format!("services: [{}]\n", spec.services.join(", ")));
+        y.push_str(&format!(
+            "paths:\n  journal: {}\n  lock: {}\ntimeouts: {{ probe: 20s, step: 30s }}\n",
+            d.join("journal.jsonl").display(),
+            d.join("run/lock").display()
+        ));
+        y.push_str(&self.extra_config);
+        std::fs::write(&self.config_file, y).unwrap();
+    }
+
+    /// Write the config again (after `extra_config` changed).
+    pub fn rewrite_config(&mut self) {
+        let spec = self.spec.clone();
+        self.write_config(&spec);
+    }
+
+    /// Append YAML to the test config (e.g. `remote:` and `sync:` sections).
+    pub fn append_config(&self, yaml: &str) {
+        let mut text = std::fs::read_to_string(&self.config).unwrap();
+        text.push_str(yaml);
+        std::fs::write(&self.config, text).unwrap();
+    }
+
+    /// Point the config at a projects directory (`<test dir>/projects`), a backup file and a
+    /// short clients_command time limit, for the exports commands; `extra` is appended as is
+    /// (e.g. a `public:` list).
+    pub fn enable_exports(&self, extra: &str) {
+        let d = self.dir.path();
+        std::fs::create_dir_all(d.join("projects")).unwrap();
+        let mut y = std::fs::read_to_string(&self.config).unwrap();
+        y.push_str(&format!(
+            "projects_dir: {}
+exports: {{ backup: {}, clients_timeout: 2s }}
+{extra}",
+            d.join("projects").display(),
+            d.join("exports.bak").display()
+        ));
+        std::fs::write(&self.config, y).unwrap();
+    }
+
+    pub fn projects_dir(&self) -> PathBuf {
+        self.dir.path().join("projects")
+    }
+
+    pub fn write_project(&self, name: &str, yaml: &str) {
+        std::fs::write(self.projects_dir().join(format!("{name}.yaml")), yaml).unwrap();
+    }
+}

@@ -1,0 +1,98 @@
+//! The test bed (see DESIGN.md "Test bed"): hosts in private namespaces with real tools and
+//! stand-ins, pairs of them on one LAN, etcd and sshd. Every test module does
+//! `use crate::harness::*`.
+//!
+//! - host.rs: one node's namespaces, loop devices and commands run inside them
+//! - config.rs: its cluster.yaml
+//! - standins.rs: the stand-ins' state, faults and call log
+//! - journal.rs: the journal and step order
+//! - pair.rs: two nodes, link cut, fence
+//! - etcd.rs, sshd.rs, dev.rs: services and a private /dev for the tests that need them
+//! - run.rs: `Run` and its assertions
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+mod config;
+mod dev;
+mod etcd;
+mod host;
+mod journal;
+mod pair;
+mod run;
+mod sshd;
+mod standins;
+
+pub use dev::private_dev;
+pub use etcd::Etcd;
+pub use host::{Host, Spec};
+pub use journal::assert_order;
+pub use pair::Pair;
+pub use run::{Run, ok, sh};
+pub use sshd::{BackupSshd, Sshd};
+
+pub const NODE: &str = "labstore1004";
+pub const PEER: &str = "labstore1005";
+pub const NODE_ADDR: &str = "192.0.2.6/24";
+pub const GATEWAY: &str = "192.0.2.1";
+pub const SERVICE_IP: &str = "192.0.2.18/24";
+pub const PEER_ADDR: &str = "192.0.2.7/24";
+/// The cluster lock's key in etcd for the test cluster.
+pub const LOCK_KEY: &str = "/nfs-manage/test/active";
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_nfs-manage"))
+}
+
+/// The stand-in binary, built by `cargo test` as the example target `standin`.
+pub fn standin() -> PathBuf {
+    let p = bin().parent().unwrap().join("examples/standin");
+    assert!(
+        p.exists(),
+        "{} is missing: `cargo test` builds it (example target `standin`)",
+        p.display()
+    );
+    p
+}
+
+/// Whether this machine can run privileged tests (root, mount and network namespaces).
+/// Outside CI it says `SKIPPED: …` when it cannot; under CI=true it panics instead, so a
+/// privileged test never skips silently there. Tests use [`privileged!`], not this.
+pub fn can_run_privileged() -> bool {
+    let root = nix::unistd::geteuid().is_root();
+    let ok = root
+        && Command::new("unshare")
+            .args(["-m", "-n", "true"])
+            .status()
+            .is_ok_and(|s| s.success());
+    if !ok {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!(
+                "privileged test cannot run (needs root and unshare) but CI=true: failing instead of skipping"
+            );
+        }
+        eprintln!("SKIPPED: needs root, mount and network namespaces");
+    }
+    ok
+}
+
+/// The first line of every test that needs root and namespaces: the test returns early
+/// (`SKIPPED: …`) on a machine that cannot run it, and fails under CI=true.
+macro_rules! privileged {
+    () => {
+        if !$crate::harness::can_run_privileged() {
+            return;
+        }
+    };
+}
+pub(crate) use privileged;
+
+pub fn repo_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// Probes run concurrently, so their order in the stand-in log is not fixed.
+pub fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}

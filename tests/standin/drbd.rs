@@ -1,0 +1,578 @@
+//! `drbdadm` and `drbdsetup`: DRBD kernel state kept in drbd.json, status printed in
+//! drbd-utils 9.22.0's exact formats, role and connection changes with drbdadm's errors and
+//! exit codes. `drbdadm dump` & co. need no kernel module: the real drbdadm answers those.
+//!
+//! Output formats are copied from the real tools; sources (all in tests/fixtures/drbd/):
+//! * `drbdsetup status --json`: drbd-utils 9.22.0 user/v9/drbdsetup.c lines 2595-2837 and
+//!   3212-3270 (quoted in drbdsetup-status-json.format.md); layout checked against
+//!   drbdsetup-status-resync.generated.json and drbdsetup-status-connecting.generated.json.
+//! * `drbdadm status` / `drbdsetup status` text: the status-*.txt fixtures (see their
+//!   .source files) and drbd-utils 9.22.0 resource_status()/device_status()/
+//!   connection_status()/peer_device_status() and user/shared/wrap_printf.c.
+//! * drbdadm/drbdsetup error texts and exit codes: errors.md (check_error(), role_cmd(),
+//!   status_cmd(), drbdadm_main.c, shared_main.c "Command '...' terminated with exit code N").
+//!
+//! Never a tty in tests, so no colors; text status wraps at 80 columns like wrap_printf()
+//! does when stdout is not a terminal.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+
+use crate::call::{Action, Call, Out};
+use crate::mounts::is_mounted;
+use crate::state::{load, save};
+
+#[derive(Serialize, Deserialize, Default, Clone)]
+pub struct DrbdState {
+    #[serde(default)]
+    pub resources: Vec<Resource>,
+    /// Two-node test beds: the other node's stand-in directory. Then each peer's connection,
+    /// role and disk are read from that node's drbd.json (what the kernel would learn over the
+    /// replication link); the peer entry here only says whether we want to be connected
+    /// (`Connected`) or not (`StandAlone`…), and carries replication/`done` while resyncing.
+    /// A `link-down` file in either directory is a cut link: peers become Connecting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_state_dir: Option<PathBuf>,
+}
+
+#[derive(Serialize, Deserialize, Clone)]
+pub struct Resource {
+    pub name: String,
+    pub node_id: u32,
+    pub role: String,
+    pub up: bool,
+    #[serde(default)]
+    pub allow_two_primaries: bool,
+    #[serde(default)]
+    pub volumes: Vec<Volume>,
+    #[serde(default)]
+    pub peers: Vec<Peer>,
+}
+
+#[derive(Serialize, Deserialize, Clone)]
+pub struct Volume {
+    pub volume: u32,
+    pub minor: u32,
+    #[serde(default)]
+    pub device: String,
+    pub disk: String,
+    #[serde(default)]
+    pub size_kib: u64,
+}
+
+#[derive(Serialize, Deserialize, Clone)]
+pub struct Peer {
+    pub name: String,
+    pub node_id: u32,
+    pub connection: String,
+    pub role: String,
+    #[serde(default)]
+    pub volumes: Vec<PeerVolume>,
+}
+
+#[derive(Serialize, Deserialize, Clone)]
+pub struct PeerVolume {
+    pub volume: u32,
+    pub replication: String,
+    pub disk: String,
+    #[serde(default)]
+    pub done: Option<f64>,
+}
+
+// ---- DRBD state names ------------------------------------------------------------------------
+
+/// The in_resync_without_details range of drbdsetup.c: SyncSource..PausedSyncT without
+/// VerifyS/VerifyT. Only there is a `done` percentage shown.
+pub fn is_sync_state(replication: &str) -> bool {
+    matches!(
+        replication,
+        "SyncSource" | "SyncTarget" | "PausedSyncS" | "PausedSyncT"
+    )
+}
+
+/// What the kernel reports for a peer: nothing is known about a peer that is not connected.
+pub fn peer_view<'a>(peer: &'a Peer, pv: &'a PeerVolume) -> (&'a str, &'a str) {
+    if peer.connection == "Connected" {
+        (pv.replication.as_str(), pv.disk.as_str())
+    } else {
+        ("Off", "DUnknown")
+    }
+}
+
+pub fn peer_role(peer: &Peer) -> &str {
+    if peer.connection == "Connected" {
+        &peer.role
+    } else {
+        "Unknown"
+    }
+}
+
+/// Out-of-sync KiB derived from `done` (0 without a `done` value).
+pub fn out_of_sync_kib(size_kib: u64, done: Option<f64>) -> u64 {
+    done.map_or(0, |d| {
+        (size_kib as f64 * (100.0 - d.clamp(0.0, 100.0)) / 100.0).round() as u64
+    })
+}
+
+pub fn sorted_volumes(r: &Resource) -> Vec<&Volume> {
+    let mut v: Vec<&Volume> = r.volumes.iter().collect();
+    v.sort_by_key(|v| v.volume);
+    v
+}
+
+/// sort_connections(): by connection name (strcmp order).
+pub fn sorted_peers(r: &Resource) -> Vec<&Peer> {
+    let mut p: Vec<&Peer> = r.peers.iter().collect();
+    p.sort_by(|a, b| a.name.cmp(&b.name)); // byte order, like strcmp()
+    p
+}
+
+pub fn sorted_peer_volumes(p: &Peer) -> Vec<&PeerVolume> {
+    let mut v: Vec<&PeerVolume> = p.volumes.iter().collect();
+    v.sort_by_key(|v| v.volume);
+    v
+}
+
+// ---- drbdsetup status ----------------------------------------------------------------------
+
+/// status_cmd(): `name` None means "all". Resources sorted by name like sort_resources().
+pub fn status(state: &DrbdState, name: Option<&str>, json: bool) -> Out {
+    let mut up: Vec<&Resource> = state.resources.iter().filter(|r| r.up).collect();
+    up.sort_by(|a, b| a.name.cmp(&b.name)); // byte order, like strcmp()
+    let mut out = Out::default();
+    if up.is_empty() && !json {
+        out.stdout
+            .push_str("# No currently configured DRBD found.\n");
+    }
+    let chosen: Vec<&Resource> = up
+        .into_iter()
+        .filter(|r| name.is_none_or(|n| n == r.name))
+        .collect();
+    if json {
+        out.stdout.push_str(&status_json(&chosen));
+    } else {
+        let mut w = Wrap::new(std::io::stdout().is_terminal());
+        for r in &chosen {
+            status_text(&mut w, r);
+        }
+        out.stdout.push_str(&w.out);
+    }
+    match name {
+        Some(n) if chosen.is_empty() => out.err(&format!("{n}: No such resource"), 10),
+        _ => out,
+    }
+}
+
+/// Mirrors the printf/puts sequence of drbd-utils 9.22.0 (format.md): `[`, objects joined by
+/// a `,` line, arrays closed as ` ]` right after the last `}`, final `]` plus empty line.
+pub fn status_json(resources: &[&Resource]) -> String {
+    let mut o = String::from("[\n");
+    for (i, r) in resources.iter().enumerate() {
+        if i > 0 {
+            o.push_str(",\n");
+        }
+        o.push_str(&format!(
+            "{{\n  \"name\": \"{}\",\n  \"node-id\": {},\n  \"role\": \"{}\",\n  \
+             \"suspended\": false,\n  \"suspended-user\": false,\n  \
+             \"suspended-no-data\": false,\n  \"suspended-fencing\": false,\n  \
+             \"suspended-quorum\": false,\n  \"force-io-failures\": false,\n  \
+             \"write-ordering\": \"flush\",\n  \"devices\": [\n",
+            r.name, r.node_id, r.role
+        ));
+        let vols = sorted_volumes(r);
+        for (j, v) in vols.iter().enumerate() {
+            if j > 0 {
+                o.push_str(",\n");
+            }
+            o.push_str(&format!(
+                "    {{\n      \"volume\": {},\n      \"minor\": {},\n      \
+                 \"disk-state\": \"{}\",\n      \"client\": false,\n      \
+                 \"quorum\": true,\n      \"size\": {},\n      \"read\": 0,\n      \
+                 \"written\": 0,\n      \"al-writes\": 0,\n      \"bm-writes\": 0,\n      \
+                 \"upper-pending\": 0,\n      \"lower-pending\": 0\n    }}",
+                v.volume, v.minor, v.disk, v.size_kib
+            ));
+        }
+        o.push_str(" ],\n  \"connections\": [\n");
+        for (j, p) in sorted_peers(r).iter().enumerate() {
+            if j > 0 {
+                o.push_str(",\n");
+            }
+            o.push_str(&format!(
+                "    {{\n      \"peer-node-id\": {},\n      \"name\": \"{}\",\n      \
+                 \"connection-state\": \"{}\", \n      \"congested\": false,\n      \
+                 \"peer-role\": \"{}\",\n      \"ap-in-flight\": 0,\n      \
+                 \"rs-in-flight\": 0,\n      \"peer_devices\": [\n",
+                p.node_id,
+                p.name,
+                p.connection,
+                peer_role(p)
+            ));
+            // list_peer_devices() only runs when the resource has devices.
+            let pvs = if vols.is_empty() {
+                Vec::new()
+            } else {
+                sorted_peer_volumes(p)
+            };
+            for (k, pv) in pvs.iter().enumerate() {
+                if k > 0 {
+                    o.push_str(",\n");
+                }
+                let size = vols
+                    .iter()
+                    .find(|v| v.volume == pv.volume)
+                    .map_or(0, |v| v.size_kib);
+                o.push_str(&peer_device_json(p, pv, size));
+            }
+            o.push_str(" ]\n    }");
+        }
+        o.push_str(" ]\n}\n");
+    }
+    o.push_str("]\n\n");
+    o
+}
+
+/// peer_device_status_json(): never "sync details" (no rs-total from a stand-in kernel), so a
+/// syncing peer device takes the in_resync_without_details branch.
+pub fn peer_device_json(peer: &Peer, pv: &PeerVolume, size_kib: u64) -> String {
+    let (repl, disk) = peer_view(peer, pv);
+    let oos = out_of_sync_kib(size_kib, pv.done);
+    let in_sync = if size_kib == 0 {
+        0.0
+    } else {
+        100.0 * (1.0 - oos as f64 / size_kib as f64)
+    };
+    let resync_done = pv.done.filter(|_| is_sync_state(repl));
+    let mut s = format!(
+        "        {{\n          \"volume\": {},\n          \"replication-state\": \"{}\",\n          \
+         \"peer-disk-state\": \"{}\",\n          \"peer-client\": false,\n          \
+         \"resync-suspended\": \"no\",\n          \"received\": 0,\n          \"sent\": 0,\n          \
+         \"out-of-sync\": {},\n          \"pending\": 0,\n          \"unacked\": 0,\n          \
+         \"has-sync-details\": false,\n          \"has-online-verify-details\": false,\n          \
+         \"percent-in-sync\": {:.2}{}\n",
+        pv.volume,
+        repl,
+        disk,
+        oos,
+        in_sync,
+        if resync_done.is_some() { "," } else { "" }
+    );
+    if let Some(done) = resync_done {
+        s.push_str(&format!("          \"percent-resync-done\": {done:.2}\n"));
+    }
+    s.push_str("        }");
+    s
+}
+
+/// user/shared/wrap_printf.c: lines longer than the terminal (80 columns when stdout is not
+/// a tty) continue on a new line at the current indent; leading spaces are dropped at the
+/// start of a line.
+pub struct Wrap {
+    out: String,
+    col: usize,
+    columns: usize,
+    tty: bool,
+}
+
+impl Wrap {
+    pub fn new(tty: bool) -> Self {
+        Wrap {
+            out: String::new(),
+            col: 0,
+            columns: 80,
+            tty,
+        }
+    }
+
+    pub fn p(&mut self, indent: usize, text: &str) {
+        let mut s = text;
+        if self.col + text.len() > self.columns {
+            self.out.push('\n');
+            s = s.strip_prefix('\n').unwrap_or(s);
+            self.col = 0;
+        }
+        if self.col == 0 {
+            s = s.trim_start_matches(' ');
+            self.col = indent;
+            self.out.push_str(&" ".repeat(indent));
+        }
+        self.out.push_str(s);
+        self.col += s.len();
+        if s.ends_with('\n') {
+            self.col = 0;
+        }
+    }
+}
+
+/// Non-verbose text of one resource, in the order of status_cmd(): resource_status(),
+/// device_status() per volume, connection_status() per peer, then an empty line.
+pub fn status_text(w: &mut Wrap, r: &Resource) {
+    w.p(0, &r.name);
+    w.p(4, &format!(" role:{}", r.role));
+    w.p(0, "\n");
+    let vols = sorted_volumes(r);
+    let single = vols.len() == 1;
+    for v in &vols {
+        let mut indent = 2;
+        if !(single && v.volume == 0) {
+            w.p(indent, &format!("volume:{}", v.volume));
+            indent = 6;
+        }
+        w.p(indent, &format!(" disk:{}", v.disk));
+        if v.disk == "Diskless" && !w.tty {
+            w.p(indent, " client:no");
+        }
+        w.p(6, "\n");
+    }
+    for p in sorted_peers(r) {
+        if p.name.is_empty() {
+            w.p(2, &format!(" node-id:{}", p.node_id));
+        } else {
+            w.p(2, &p.name);
+        }
+        let connected = p.connection == "Connected";
+        if connected {
+            w.p(6, &format!(" role:{}", p.role));
+        } else {
+            w.p(6, &format!(" connection:{}", p.connection));
+        }
+        w.p(0, "\n");
+        if connected && !vols.is_empty() {
+            for pv in sorted_peer_volumes(p) {
+                peer_device_text(w, p, pv, single);
+            }
+        }
+    }
+    w.p(0, "\n");
+}
+
+pub fn peer_device_text(w: &mut Wrap, p: &Peer, pv: &PeerVolume, single: bool) {
+    let (repl, disk) = peer_view(p, pv);
+    let mut indent = 4;
+    if !(single && pv.volume == 0) {
+        w.p(indent, &format!("volume:{}", pv.volume));
+        indent = 8;
+    }
+    // Printed only when `> L_ESTABLISHED`, i.e. neither Off nor Established.
+    if repl != "Off" && repl != "Established" {
+        w.p(indent, &format!(" replication:{repl}"));
+        indent = 8;
+    }
+    if repl != "Off" || disk != "DUnknown" {
+        w.p(indent, &format!(" peer-disk:{disk}"));
+        if disk == "Diskless" && !w.tty {
+            w.p(indent, " peer-client:no");
+        }
+        if let Some(done) = pv.done.filter(|_| is_sync_state(repl)) {
+            w.p(8, &format!(" done:{done:.2}"));
+        }
+    }
+    w.p(0, "\n");
+}
+
+// ---- the peer's side (two-node test beds) ---------------------------------------------------
+
+/// The state as this node's kernel would report it: with `peer_state_dir`, each peer's
+/// connection, role and disk come from the other node's state (see `DrbdState`).
+pub fn effective(state: &DrbdState, dir: &Path) -> Result<DrbdState> {
+    let mut eff = state.clone();
+    let Some(pdir) = &state.peer_state_dir else {
+        return Ok(eff);
+    };
+    let other: DrbdState = load(&pdir.join("drbd.json"))?;
+    let cut = dir.join("link-down").exists() || pdir.join("link-down").exists();
+    for r in eff.resources.iter_mut() {
+        let theirs = other.resources.iter().find(|o| o.name == r.name);
+        for p in r.peers.iter_mut() {
+            let wants = p.connection == "Connected";
+            let they_want = theirs
+                .is_some_and(|t| t.up && t.peers.iter().any(|tp| tp.connection == "Connected"));
+            let up = r.up && wants && they_want && !cut;
+            match (up, theirs) {
+                (true, Some(t)) => {
+                    p.connection = "Connected".into();
+                    p.role = t.role.clone();
+                    for pv in p.volumes.iter_mut() {
+                        if let Some(v) = t.volumes.iter().find(|v| v.volume == pv.volume) {
+                            pv.disk = v.disk.clone();
+                        }
+                    }
+                }
+                _ => {
+                    if wants {
+                        p.connection = "Connecting".into();
+                    }
+                    p.role = "Unknown".into();
+                }
+            }
+        }
+    }
+    Ok(eff)
+}
+
+// ---- drbdsetup -----------------------------------------------------------------------------
+
+pub fn drbdsetup(call: &Call) -> Result<Out> {
+    let state: DrbdState = load(&call.dir.join("drbd.json"))?;
+    let state = effective(&state, &call.dir)?;
+    let json = call.args.iter().any(|a| a == "--json");
+    let words: Vec<&str> = call
+        .args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| *a != "--json")
+        .collect();
+    Ok(match words.as_slice() {
+        ["status"] | ["status", "all"] => status(&state, None, json),
+        ["status", name] if !name.starts_with('-') => status(&state, Some(name), json),
+        _ => call.unsupported(),
+    })
+}
+
+// ---- drbdadm -------------------------------------------------------------------------------
+
+/// drbdadm appends this to the failing drbdsetup child's stderr (shared_main.c, rv >= 10).
+pub fn child_failed(out: Out, child: &str, code: i32) -> Out {
+    out.err(
+        &format!("Command 'drbdsetup {child}' terminated with exit code {code}"),
+        code,
+    )
+}
+
+pub fn drbdadm(call: &Call) -> Result<Action> {
+    let Some(cmd) = call.args.first().map(String::as_str) else {
+        return Ok(Action::Done(call.unsupported()));
+    };
+    if cmd.starts_with("dump") || cmd.starts_with("sh-") || cmd == "-c" {
+        return Ok(Action::ExecReal);
+    }
+    // `drbdadm primary --force RES` (passed on to `drbdsetup primary RES --force`).
+    let force = cmd == "primary" && call.args[1..].iter().any(|a| a == "--force");
+    let names: Vec<&str> = call.args[1..]
+        .iter()
+        .map(String::as_str)
+        .filter(|a| !(force && *a == "--force"))
+        .collect();
+    let known = ["status", "role", "primary", "secondary", "up", "down"].contains(&cmd);
+    if !known || names.iter().any(|n| n.starts_with('-')) || (names.is_empty() && cmd != "status") {
+        return Ok(Action::Done(call.unsupported()));
+    }
+    let path = call.dir.join("drbd.json");
+    let mut state: DrbdState = load(&path)?;
+    let eff = effective(&state, &call.dir)?;
+    if names.is_empty() {
+        // `drbdadm status` without a resource runs `drbdsetup status` (all) directly.
+        return Ok(Action::Done(status(&eff, None, false)));
+    }
+    if state.resources.is_empty() {
+        // drbdadm_main.c 3424-3427: checked before any name is looked up.
+        return Ok(Action::Done(Out::default().err("no resources defined!", 1)));
+    }
+    // drbdadm works through the names in order, running `drbdsetup CMD NAME` for each; an
+    // unknown name ends the run with exit 1, child failures only raise the final exit code.
+    let mut out = Out::default();
+    let mut changed = false;
+    for name in names {
+        let Some(i) = state.resources.iter().position(|r| r.name == name) else {
+            let msg = format!("'{name}' not defined in your config (for this host).");
+            out = out.err(&msg, 1);
+            out.code = 1; // exit(E_USAGE), whatever failed before
+            break;
+        };
+        let child = format!("{cmd} {name}");
+        if cmd == "status" {
+            // Includes the "# No currently configured DRBD found." line when nothing is up.
+            let s = status(&eff, Some(name), false);
+            out.stdout.push_str(&s.stdout);
+            out.stderr.push_str(&s.stderr);
+            if s.code != 0 {
+                out = child_failed(out, &child, s.code);
+            }
+            continue;
+        }
+        // Decided on what the kernel sees (the peer's real role), stored in our own file.
+        let mut seen = eff.resources[i].clone();
+        match drbdsetup_change(cmd, &mut seen, &mut out.stdout, force) {
+            Ok(c) => {
+                changed |= c;
+                state.resources[i].role = seen.role;
+                state.resources[i].up = seen.up;
+            }
+            Err((text, code)) => {
+                out = child_failed(out.err(&format!("{name}: {text}"), code), &child, code)
+            }
+        }
+    }
+    if changed {
+        save(&path, &state)?;
+    }
+    Ok(Action::Done(out))
+}
+
+/// What the drbdsetup child does for role/primary/secondary/up/down on one resource:
+/// Ok(state changed) or Err((message after "NAME: ", exit code)) as check_error() prints it.
+pub fn drbdsetup_change(
+    cmd: &str,
+    r: &mut Resource,
+    stdout: &mut String,
+    force: bool,
+) -> Result<bool, (String, i32)> {
+    let fail = |text: &str, code: i32| Err((text.to_string(), code));
+    let held_open = "State change failed: (-12) Device is held open by someone";
+    let connected = |p: &&Peer| p.connection == "Connected";
+    match cmd {
+        "role" if !r.up => fail("Unknown resource", 10),
+        "primary" | "secondary" if !r.up => fail("Failure: (158) Unknown resource", 10),
+        "role" => {
+            stdout.push_str(&format!("{}\n", r.role));
+            Ok(false)
+        }
+        "primary" if r.role == "Primary" => Ok(false),
+        "primary" => {
+            let peer_primary = r
+                .peers
+                .iter()
+                .filter(connected)
+                .any(|p| p.role == "Primary");
+            // A diskless or outdated volume is fine while a connected peer has UpToDate data.
+            let has_data = |v: &Volume| {
+                v.disk == "UpToDate"
+                    || r.peers.iter().filter(connected).any(|p| {
+                        (p.volumes.iter()).any(|pv| pv.volume == v.volume && pv.disk == "UpToDate")
+                    })
+            };
+            if peer_primary && !r.allow_two_primaries {
+                fail(
+                    "State change failed: (-1) Multiple primaries not allowed by config",
+                    11,
+                )
+            } else if !force && !r.volumes.iter().all(has_data) {
+                fail("State change failed: (-2) Need access to UpToDate data", 17)
+            } else {
+                r.role = "Primary".into();
+                Ok(true)
+            }
+        }
+        // Already Secondary is SS_NOTHING_TO_DO for the kernel: success, no open check.
+        "secondary" if r.role == "Secondary" => Ok(false),
+        "secondary" | "down" if r.up && r.volumes.iter().any(|v| is_mounted(&v.device)) => {
+            fail(held_open, 11)
+        }
+        "secondary" => {
+            r.role = "Secondary".into();
+            Ok(true)
+        }
+        "up" => Ok(!std::mem::replace(&mut r.up, true)),
+        // down_cmd(): a resource that is not up is "down" already, exit 0.
+        "down" if !r.up => Ok(false),
+        "down" => {
+            r.up = false;
+            r.role = "Secondary".into();
+            Ok(true)
+        }
+        _ => unreachable!("filtered in drbdadm()"),
+    }
+}
