@@ -20,7 +20,7 @@ const WRAPPED: &[&str] = &[
 
 fn active() -> Host {
     let h = up_host();
-    h.run(&["up", "--yes"]).expect(0);
+    h.run(&["up", "--yes"]).status(0);
     h
 }
 
@@ -78,9 +78,7 @@ fn role(h: &Host) -> Value {
 }
 
 fn interrupt_at_each_step(cmd: &str, prepare: fn() -> Host) {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let count = command_steps(&prepare(), cmd).len();
     assert!(count >= 6, "{count}");
     std::thread::scope(|s| {
@@ -94,7 +92,7 @@ fn interrupt_at_each_step(cmd: &str, prepare: fn() -> Host) {
                 let child = start_in(&h, &[cmd, "--yes"], &line, 1500);
                 signal(&child, Signal::SIGTERM);
                 let r = Run::from(child.wait_with_output().unwrap());
-                r.expect(143);
+                r.status(143);
                 assert!(
                     r.stderr.contains("interrupted by SIGTERM"),
                     "{id}: {}",
@@ -115,10 +113,10 @@ fn interrupt_at_each_step(cmd: &str, prepare: fn() -> Host) {
                     "{id}: {journal:#?}"
                 );
                 h.clear_faults();
-                h.run(&[cmd, "--yes"]).expect(0);
+                h.run(&[cmd, "--yes"]).status(0);
                 let want = if cmd == "up" { "active" } else { "standby" };
                 assert_eq!(role(&h), want, "{id}");
-                h.run(&[cmd, "--yes"]).expect(0);
+                h.run(&[cmd, "--yes"]).status(0);
             });
         }
     });
@@ -147,9 +145,7 @@ fn mount_line(h: &Host) -> String {
 
 #[test]
 fn a_second_ctrl_c_stops_the_step_at_once() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = up_host();
     let line = mount_line(&h);
     let child = start_in(&h, &["up", "--yes"], &line, 60_000);
@@ -158,20 +154,18 @@ fn a_second_ctrl_c_stops_the_step_at_once() {
     std::thread::sleep(Duration::from_millis(300));
     signal(&child, Signal::SIGINT);
     let r = Run::from(child.wait_with_output().unwrap());
-    r.expect(130);
+    r.status(130);
     assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
     assert!(r.stderr.contains("interrupted by SIGINT"), "{}", r.stderr);
     assert_eq!(interrupted_records(&h), 1);
     h.clear_faults();
-    h.run(&["up", "--yes"]).expect(0);
+    h.run(&["up", "--yes"]).status(0);
     assert_eq!(role(&h), "active");
 }
 
 #[test]
 fn past_the_grace_period_the_step_is_stopped() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = up_host();
     let path = h.inside(h.config.to_str().unwrap());
     let text = std::fs::read_to_string(&path).unwrap();
@@ -182,18 +176,16 @@ fn past_the_grace_period_the_step_is_stopped() {
     let t = Instant::now();
     signal(&child, Signal::SIGTERM);
     let r = Run::from(child.wait_with_output().unwrap());
-    r.expect(143);
+    r.status(143);
     assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
     h.clear_faults();
-    h.run(&["up", "--yes"]).expect(0);
+    h.run(&["up", "--yes"]).status(0);
     assert_eq!(role(&h), "active");
 }
 
 #[test]
 fn a_signal_outside_a_change_exits_at_once() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = up_host();
     // A run waiting for the host lock changes nothing yet.
     let line = mount_line(&h);
@@ -202,8 +194,8 @@ fn a_signal_outside_a_change_exits_at_once() {
     std::thread::sleep(Duration::from_millis(500));
     signal(&waiting, Signal::SIGTERM);
     let r = Run::from(waiting.wait_with_output().unwrap());
-    r.expect(143);
-    Run::from(first.wait_with_output().unwrap()).expect(0);
+    r.status(143);
+    Run::from(first.wait_with_output().unwrap()).status(0);
     assert_eq!(role(&h), "active");
 }
 
@@ -228,9 +220,7 @@ fn closed_stdout(h: &Host, args: &[&str]) -> Run {
 
 #[test]
 fn a_closed_stdout_never_aborts_a_run() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = up_host();
     for args in [
         &["up", "--dry-run"][..],
@@ -268,9 +258,7 @@ fn a_closed_stdout_never_aborts_a_run() {
 
 #[test]
 fn a_run_killed_with_9_holds_the_lock_while_its_child_runs() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = up_host();
     let line = mount_line(&h);
     let child = start_in(&h, &["up", "--yes"], &line, 4_000);
@@ -278,7 +266,7 @@ fn a_run_killed_with_9_holds_the_lock_while_its_child_runs() {
     let _ = child.wait_with_output();
     // The mount it started still runs: the rerun does not race it.
     let r = h.run(&["up", "--yes"]);
-    r.expect(4);
+    r.status(4);
     assert!(
         r.stderr
             .contains("that run is gone, but a process it started still runs"),
@@ -286,6 +274,6 @@ fn a_run_killed_with_9_holds_the_lock_while_its_child_runs() {
         r.stderr
     );
     h.clear_faults();
-    h.run(&["--wait-lock", "60s", "up", "--yes"]).expect(0);
+    h.run(&["--wait-lock", "60s", "up", "--yes"]).status(0);
     assert_eq!(role(&h), "active");
 }

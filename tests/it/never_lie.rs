@@ -21,9 +21,7 @@ fn run_with(h: &Host, config: &std::path::Path, args: &[&str]) -> Run {
 
 #[test]
 fn promoted_but_not_mounted_is_degraded_in_status_check_and_metrics() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = up_host();
     h.wrap_real_tool("mount");
     let steps = h.run(&["up", "--dry-run", "--json"]).json()["steps"].clone();
@@ -40,7 +38,7 @@ fn promoted_but_not_mounted_is_degraded_in_status_check_and_metrics() {
         .collect::<Vec<_>>()
         .join(" ");
     h.faults(json!([{ "match": mount, "nth": 1, "rc": 32, "stderr": "mount: wrong fs type\n" }]));
-    h.run(&["up", "--yes"]).expect(1);
+    h.run(&["up", "--yes"]).status(1);
     // DRBD is Primary here, and nothing is served.
     let st = h.run(&["status", "--json"]).json();
     assert_eq!(st["role"], "degraded", "{st:#}");
@@ -51,10 +49,10 @@ fn promoted_but_not_mounted_is_degraded_in_status_check_and_metrics() {
         "{problems}"
     );
     let c = h.run(&["check", "--expect", "standby"]);
-    c.expect(2);
+    c.status(2);
     assert!(c.stdout.starts_with("NFS-MANAGE CRITICAL"), "{}", c.stdout);
     let m = h.run(&["metrics"]);
-    m.expect(0);
+    m.status(0);
     assert!(
         m.stdout.contains(
             "nfs_manage_role{cluster=\"test\",node=\"labstore1004\",role=\"degraded\"} 1"
@@ -69,9 +67,7 @@ fn promoted_but_not_mounted_is_degraded_in_status_check_and_metrics() {
 /// a failed one says its exit code in it.
 #[test]
 fn json_is_one_document_on_every_outcome() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = up_host();
     let broken = h.dir.path().join("broken.yaml");
     std::fs::write(&broken, "cluster: [\n").unwrap();
@@ -126,11 +122,9 @@ fn json_is_one_document_on_every_outcome() {
 
 #[test]
 fn force_unmount_sends_term_then_kill_after_the_grace() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = up_host();
-    h.run(&["up", "--yes"]).expect(0);
+    h.run(&["up", "--yes"]).status(0);
     let pid = h.pid().to_string();
     let marker = h.dir.path().join("got-term");
     let spawn = |script: &str| {
@@ -148,7 +142,7 @@ fn force_unmount_sends_term_then_kill_after_the_grace() {
     let mut stubborn = spawn("cd /srv/misc && trap '' TERM; exec sleep 600");
     std::thread::sleep(Duration::from_millis(300));
     let r = h.run(&["down", "--yes", "--force-unmount", "--kill-after", "2s"]);
-    r.expect(0);
+    r.status(0);
     assert_eq!(
         std::fs::read_to_string(&marker).unwrap_or_default().trim(),
         "term",
@@ -180,15 +174,13 @@ fn force_unmount_sends_term_then_kill_after_the_grace() {
 
 #[test]
 fn a_metrics_textfile_says_a_broken_config_at_once() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = up_host();
     let dir = h.dir.path().join("textfile");
     std::fs::create_dir_all(&dir).unwrap();
     let textfile = dir.join("nfs_manage.prom");
     h.run(&["metrics", "--textfile", dir.to_str().unwrap()])
-        .expect(0);
+        .status(0);
     assert!(
         std::fs::read_to_string(&textfile)
             .unwrap()
@@ -202,7 +194,7 @@ fn a_metrics_textfile_says_a_broken_config_at_once() {
         &broken,
         &["metrics", "--textfile", dir.to_str().unwrap()],
     );
-    r.expect(78);
+    r.status(78);
     let text = std::fs::read_to_string(&textfile).unwrap();
     assert!(text.contains("nfs_manage_collect_success 0"), "{text}");
     let stamp: f64 = text
@@ -220,12 +212,10 @@ fn a_metrics_textfile_says_a_broken_config_at_once() {
 
 #[test]
 fn lock_show_without_a_lock_says_so() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = up_host();
     let r = h.run(&["lock", "show"]);
-    r.expect(0);
+    r.status(0);
     assert!(
         r.stdout.contains("no cluster lock is configured"),
         "{}",
@@ -237,14 +227,12 @@ fn lock_show_without_a_lock_says_so() {
         (Some(false), Some(false))
     );
     let b = h.run(&["lock", "break", "--yes", "--reason", "x"]);
-    b.expect(2);
+    b.status(2);
 }
 
 #[test]
 fn a_failed_announcement_is_a_warning_and_a_rerun_announces_again() {
-    if !privileged() {
-        return;
-    }
+    privileged!();
     let h = up_host();
     h.wrap_real_tool("arping");
     let steps = h.run(&["up", "--dry-run", "--json"]).json()["steps"].clone();
@@ -263,7 +251,7 @@ fn a_failed_announcement_is_a_warning_and_a_rerun_announces_again() {
     assert!(line.starts_with("arping -U"), "unsolicited ARP: {line}");
     h.faults(json!([{ "match": line, "nth": 1, "rc": 2, "stderr": "arping: send failed\n" }]));
     let r = h.run(&["up", "--yes"]);
-    r.expect(0);
+    r.status(0);
     assert!(
         r.stderr.contains("warning:") && r.stderr.contains("until their ARP caches expire"),
         "{}",
@@ -295,9 +283,9 @@ fn a_failed_announcement_is_a_warning_and_a_rerun_announces_again() {
             .contains("no announcement went out"),
         "{announce}"
     );
-    h.run(&["up", "--yes"]).expect(0);
+    h.run(&["up", "--yes"]).status(0);
     assert_eq!(last("announce")["result"], "done");
     let third = h.run(&["up", "--yes"]);
-    third.expect(0);
+    third.status(0);
     assert!(third.stdout.contains("Nothing to do"), "{}", third.stdout);
 }
