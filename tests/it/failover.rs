@@ -111,18 +111,15 @@ fn controlled_failover_both_ways() {
     // Run on the standby: down over ssh, up here.
     let r = p.b.run(&["failover", "--yes"]);
     r.status(0);
+    // Run on b, whose peer is a (labstore1004).
     for want in [
-        &format!("{PEER} answers over ssh") as &str,
+        &format!("{NODE} answers over ssh") as &str,
         "DRBD tools: Connected to labstore1004, labstore1005 UpToDate",
         "nothing holds /srv/tools",
         "grace and lease times unknown",
         "every export pins an fsid",
     ] {
-        assert!(
-            r.stdout.contains(want) || r.stdout.contains(&want.replace(PEER, NODE)),
-            "{want}\n{}",
-            r.stdout
-        );
+        assert!(r.stdout.contains(want), "{want}\n{}", r.stdout);
     }
     r.stdout_has(format!("failover {NODE} → {PEER} done in"))
         .stdout_has("up:labstore1005");
@@ -199,10 +196,10 @@ fn refused_during_a_resync_unless_allowed() {
         .stderr_has("DRBD tools: resync in progress (volume 0 SyncSource done:42.50)")
         .stderr_has("--allow-resync");
     unchanged(&p);
-    // The other way round the target would be Inconsistent: refused even when allowed.
-    // a is already active: nothing to do.
+    // A failover to the node that is already active is nothing to do, resync or not.
     p.a.run(&["failover", "--yes", "--allow-resync", "--to", NODE])
-        .status(0);
+        .status(0)
+        .stdout_has("is already the active node: nothing to do");
     p.b.run(&["failover", "--yes", "--allow-resync"])
         .status(0)
         .stdout_has("going ahead (--allow-resync)");
@@ -358,7 +355,24 @@ fn peer_dead_with_evidence_fences_forces_and_the_old_node_stays_out() {
         promote["argv"],
         serde_json::json!(["drbdadm", "primary", "--force", "tools"])
     );
-    assert!(active(&p.b) || p.b.has_service_ip());
+    // Serving, without its peer: degraded, and the only problems are the lost replication.
+    assert!(p.b.has_service_ip());
+    let st = p.b.run(&["status", "--json"]).json();
+    assert_eq!(st["role"], "degraded", "{st:#}");
+    assert_eq!(st["nfs"]["active"], true, "{st:#}");
+    let problems: Vec<&str> = st["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert!(
+        !problems.is_empty()
+            && problems
+                .iter()
+                .all(|p| p.ends_with("is Connecting (not replicating)")),
+        "{problems:?}"
+    );
     assert_eq!(p.b.role("tools"), "Primary");
     assert_eq!(p.etcd.holder().as_deref(), Some(PEER));
     // The fence really ran: a is down.

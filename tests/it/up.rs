@@ -301,9 +301,20 @@ fn a_second_run_is_refused_while_one_holds_the_lock() {
         .stderr_has(format!("pid {} (", first.id()))
         // It names the holder's command.
         .stderr_has(" up --yes)");
+    let first_id = first.id();
     Run::from(first.wait_with_output().unwrap()).status(0);
-    // Only the first run's steps are in the journal.
-    assert!(h.journal().iter().all(|r| r["result"] == "done"));
+    // Only the first run's steps are in the journal: one run id (time-pid of the first run),
+    // every step done.
+    let journal = h.journal();
+    assert!(!journal.is_empty());
+    assert!(
+        journal.iter().all(|r| r["result"] == "done"
+            && r["run"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("-{first_id}"))),
+        "{journal:#?}"
+    );
 }
 
 #[test]
