@@ -171,7 +171,7 @@ fn unchanged(p: &Pair) {
     );
 }
 
-fn active_pair() -> Pair {
+pub fn active_pair() -> Pair {
     let p = pair();
     p.a.run(&["up", "--yes"]).status(0);
     p

@@ -289,3 +289,46 @@ fn a_failed_announcement_is_a_warning_and_a_rerun_announces_again() {
     third.status(0);
     assert!(third.stdout.contains("Nothing to do"), "{}", third.stdout);
 }
+
+/// A failover's dry run asks neither the peer nor etcd, and says so instead of claiming what
+/// it did not check; the nested runs get the config's absolute path, whatever the caller's
+/// directory.
+#[test]
+fn a_failover_dry_run_says_what_it_did_not_check_and_sends_absolute_paths() {
+    privileged!();
+    let p = crate::failover::active_pair();
+    let config = p.b.config.to_str().unwrap().to_string();
+    let (dir, file) = config.rsplit_once('/').unwrap();
+    let bin = bin();
+    let script = format!(
+        "cd {dir} && exec {} --config {file} failover --dry-run --json",
+        bin.display()
+    );
+    let r = Run::from(p.b.ns(&["sh", "-c", &script]));
+    r.status(0);
+    let plan = r.json();
+    let notes = plan["notes"].to_string();
+    for said in [
+        "not asked in a dry run",
+        "as seen from labstore1005 only",
+        "cluster lock: not checked in a dry run",
+        "what holds its mounts is not checked in a dry run",
+    ] {
+        assert!(notes.contains(said), "{said}: {notes}");
+    }
+    assert!(!notes.contains("answers over ssh"), "{notes}");
+    let argvs: Vec<String> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["argv"].to_string())
+        .collect();
+    let nested: Vec<&String> = argvs.iter().filter(|a| a.contains("--config")).collect();
+    assert!(!nested.is_empty(), "{argvs:?}");
+    for a in nested {
+        assert!(
+            a.contains(&config),
+            "a relative --config was passed on: {a}"
+        );
+    }
+}

@@ -149,15 +149,35 @@ pub(super) fn controlled(
         return Err(cluster_lock::held_elsewhere(ctx, st, "failover").into());
     }
     match active {
+        // A dry run asked neither the peer nor etcd: this node's view only.
+        Some(a) if dry => pre.warn(format!(
+            "active node: {a} as seen from {me} only (the peer and the lock are not checked in a dry run); moving to {target}"
+        )),
         Some(a) => pre.ok(format!("active node: {a}; moving to {target}")),
+        None if dry => pre.warn(format!(
+            "nothing serves as seen from {me}; the lock is not read in a dry run: moving to {target}"
+        )),
         None => pre.ok(format!(
             "nothing serves now; the lock names {}: finishing the move to {target}",
             holder.as_deref().unwrap_or("nobody")
         )),
     }
+    if dry && cluster_lock::config(ctx).is_some() {
+        pre.warn("cluster lock: not checked in a dry run (etcd is not contacted): a run checks who holds it first".to_string());
+    }
 
     drbd_preflight(ctx, f, peer, &target, args.allow_resync, &mut pre);
+    if dry && old != me {
+        pre.warn(format!(
+            "{old}: what holds its mounts is not checked in a dry run"
+        ));
+    }
     holders_preflight(ctx, &old, peer_status.as_ref(), &mut pre)?;
+    if dry && target != me {
+        pre.warn(format!(
+            "NFS on {target}: grace and lease times not checked in a dry run"
+        ));
+    }
     times_preflight(&target, me, peer_times.as_ref(), dry, &mut pre);
     fsid_preflight(ctx, &mut pre)?;
 

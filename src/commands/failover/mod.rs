@@ -118,7 +118,10 @@ fn pick_peer(ctx: &Ctx, args: &FailoverArgs) -> Result<String> {
 fn nfs_manage_on(ctx: &Ctx, remote: &Remote, node: &str, words: &[&str], effect: Effect) -> Cmd {
     let mut argv: Vec<String> = Vec::new();
     if ctx.config_path != std::path::Path::new(crate::cli::DEFAULT_CONFIG) {
-        argv.extend(["--config".into(), ctx.config_path.display().to_string()]);
+        // Absolute: a path relative to this shell's directory means nothing to the peer's
+        // login shell, nor to a nested run started elsewhere.
+        let path = std::path::absolute(&ctx.config_path).unwrap_or(ctx.config_path.clone());
+        argv.extend(["--config".into(), path.display().to_string()]);
     }
     argv.extend(["--node".into(), node.to_string()]);
     // A run on that node that is about to finish (e.g. a failover that lost the lock race)
