@@ -212,7 +212,7 @@ _nfs__manage() {
 
     case "${cmd}" in
         nfs__manage)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version status up down failover config enable-project disable-project exports check metrics sync backup lock help"
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version status up down failover config enable-project disable-project exports check metrics sync backup lock help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -238,7 +238,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__backup)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version run mount umount list help"
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version run mount umount list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -348,7 +348,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__backup__subcmd__list)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -374,7 +374,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__backup__subcmd__mount)
-            opts="-y -q -v -h -V --ttl --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
+            opts="-y -q -v -h -V --ttl --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -404,7 +404,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__backup__subcmd__run)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -430,7 +430,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__backup__subcmd__umount)
-            opts="-y -q -v -h -V --expired --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
+            opts="-y -q -v -h -V --expired --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -456,7 +456,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__check)
-            opts="-y -q -v -h -V --expect --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version drbd role service-ip nfs exports backups all"
+            opts="-y -q -v -h -V --expect --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version drbd role service-ip nfs exports backups all"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -486,7 +486,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__config)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version check help"
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -512,7 +512,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__config__subcmd__check)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -580,7 +580,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__disable__subcmd__project)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -606,7 +606,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__down)
-            opts="-y -q -v -h -V --force-unmount --kill-after --keep-dual-primary --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
+            opts="-y -q -v -h -V --force-unmount --kill-after --keep-dual-primary --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -636,7 +636,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__enable__subcmd__project)
-            opts="-y -q -v -h -V --gid --volume --path --clients --clients-command --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
+            opts="-y -q -v -h -V --gid --volume --path --clients --clients-command --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -682,7 +682,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__exports)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version sync import help"
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version sync import help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -764,7 +764,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__exports__subcmd__import)
-            opts="-y -q -v -h -V --volume --path --clients --clients-command --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
+            opts="-y -q -v -h -V --volume --path --clients --clients-command --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -806,7 +806,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__exports__subcmd__sync)
-            opts="-y -q -v -h -V --interval --force --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
+            opts="-y -q -v -h -V --interval --force --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -836,7 +836,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__failover)
-            opts="-y -q -v -h -V --to --allow-resync --peer-dead --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
+            opts="-y -q -v -h -V --to --allow-resync --peer-dead --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1202,7 +1202,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__lock)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version show break help"
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version show break help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1228,7 +1228,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__lock__subcmd__break)
-            opts="-y -q -v -h -V --reason --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
+            opts="-y -q -v -h -V --reason --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1314,7 +1314,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__lock__subcmd__show)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1340,7 +1340,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__metrics)
-            opts="-y -q -v -h -V --textfile --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
+            opts="-y -q -v -h -V --textfile --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1370,7 +1370,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__status)
-            opts="-y -q -v -h -V --holders --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
+            opts="-y -q -v -h -V --holders --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1396,7 +1396,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__sync)
-            opts="-y -q -v -h -V --interval --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
+            opts="-y -q -v -h -V --interval --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1426,7 +1426,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__up)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --wait-lock --help --version"
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

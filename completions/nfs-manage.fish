@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_nfs_manage_global_optspecs
-    string join \n config= node= dry-run y/yes json q/quiet v/verbose no-color wait-lock= h/help V/version
+    string join \n config= node= dry-run y/yes json q/quiet v/verbose no-color detailed-exitcode wait-lock= h/help V/version
 end
 
 function __fish_nfs_manage_needs_command
@@ -33,6 +33,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -l json -d 'Machine-
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -l detailed-exitcode -d 'Exit codes for scripts that plan: 0 nothing to do, 2 the plan had steps to run (pending in a dry run, done in a run), 1 any error'
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "status" -d 'Show DRBD, mounts, exports, NFS and the service IP, and the node\'s overall role'
@@ -59,6 +60,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -l json -d
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -l detailed-exitcode -d 'Exit codes for scripts that plan: 0 nothing to do, 2 the plan had steps to run (pending in a dry run, done in a run), 1 any error'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -l config -d 'Cluster configuration file' -r -F
@@ -70,6 +72,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -l json -d 'Ma
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -l detailed-exitcode -d 'Exit codes for scripts that plan: 0 nothing to do, 2 the plan had steps to run (pending in a dry run, done in a run), 1 any error'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l kill-after -d 'With --force-unmount: how long the holders have to exit after TERM before KILL' -r
@@ -84,6 +87,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l json -d '
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l detailed-exitcode -d 'Exit codes for scripts that plan: 0 nothing to do, 2 the plan had steps to run (pending in a dry run, done in a run), 1 any error'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -l to -d 'The node that takes over (default: the node that is not active)' -r
@@ -98,6 +102,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -l json 
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -l detailed-exitcode -d 'Exit codes for scripts that plan: 0 nothing to do, 2 the plan had steps to run (pending in a dry run, done in a run), 1 any error'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -l config -d 'Cluster configuration file' -r -F
@@ -109,6 +114,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -l detailed-exitcode -d 'Exit codes for scripts that plan: 0 nothing to do, 2 the plan had steps to run (pending in a dry run, done in a run), 1 any error'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -f -a "check" -d 'Validate the configuration (keys, types, names, paths, DRBD resources)'
@@ -122,6 +128,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from check" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from check" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from check" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from check" -l detailed-exitcode -d 'Exit codes for scripts that plan: 0 nothing to do, 2 the plan had steps to run (pending in a dry run, done in a run), 1 any error'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "check" -d 'Validate the configuration (keys, types, names, paths, DRBD resources)'
@@ -140,6 +147,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -l
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -l detailed-exitcode -d 'Exit codes for scripts that plan: 0 nothing to do, 2 the plan had steps to run (pending in a dry run, done in a run), 1 any error'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand disable-project" -l config -d 'Cluster configuration file' -r -F
@@ -151,6 +159,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand disable-project" -
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand disable-project" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand disable-project" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand disable-project" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand disable-project" -l detailed-exitcode -d 'Exit codes for scripts that plan: 0 nothing to do, 2 the plan had steps to run (pending in a dry run, done in a run), 1 any error'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand disable-project" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand disable-project" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and not __fish_seen_subcommand_from sync import help" -l config -d 'Cluster configuration file' -r -F
@@ -162,6 +171,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and not _
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and not __fish_seen_subcommand_from sync import help" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and not __fish_seen_subcommand_from sync import help" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and not __fish_seen_subcommand_from sync import help" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and not __fish_seen_subcommand_from sync import help" -l detailed-exitcode -d 'Exit codes for scripts that plan: 0 nothing to do, 2 the plan had steps to run (pending in a dry run, done in a run), 1 any error'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and not __fish_seen_subcommand_from sync import help" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and not __fish_seen_subcommand_from sync import help" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and not __fish_seen_subcommand_from sync import help" -f -a "sync" -d 'Render one exports file per project plus the public ones, and apply what changed'
@@ -178,6 +188,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fis
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from sync" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from sync" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from sync" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from sync" -l detailed-exitcode -d 'Exit codes for scripts that plan: 0 nothing to do, 2 the plan had steps to run (pending in a dry run, done in a run), 1 any error'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from sync" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from sync" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from import" -l volume -d 'Volume that holds the imported projects\' directories (default: the only volume)' -r
@@ -193,6 +204,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fis
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from import" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from import" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from import" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from import" -l detailed-exitcode -d 'Exit codes for scripts that plan: 0 nothing to do, 2 the plan had steps to run (pending in a dry run, done in a run), 1 any error'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from import" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from help" -f -a "sync" -d 'Render one exports file per project plus the public ones, and apply what changed'
@@ -209,6 +221,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand check" -l json -d 
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand check" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand check" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand check" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand check" -l detailed-exitcode -d 'Exit codes for scripts that plan: 0 nothing to do, 2 the plan had steps to run (pending in a dry run, done in a run), 1 any error'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand check" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand metrics" -l textfile -d 'Write DIR/nfs_manage.prom atomically (for node_exporter\'s textfile collector) instead of printing to stdout' -r -F
@@ -221,6 +234,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand metrics" -l json -
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand metrics" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand metrics" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand metrics" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand metrics" -l detailed-exitcode -d 'Exit codes for scripts that plan: 0 nothing to do, 2 the plan had steps to run (pending in a dry run, done in a run), 1 any error'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand metrics" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand metrics" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand sync" -l interval -d 'Keep running: start again SECONDS after the previous run finished (at least 1)' -r
@@ -233,6 +247,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand sync" -l json -d '
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand sync" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand sync" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand sync" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand sync" -l detailed-exitcode -d 'Exit codes for scripts that plan: 0 nothing to do, 2 the plan had steps to run (pending in a dry run, done in a run), 1 any error'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand sync" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand sync" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and not __fish_seen_subcommand_from run mount umount list help" -l config -d 'Cluster configuration file' -r -F
@@ -244,6 +259,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and not __
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and not __fish_seen_subcommand_from run mount umount list help" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and not __fish_seen_subcommand_from run mount umount list help" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and not __fish_seen_subcommand_from run mount umount list help" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and not __fish_seen_subcommand_from run mount umount list help" -l detailed-exitcode -d 'Exit codes for scripts that plan: 0 nothing to do, 2 the plan had steps to run (pending in a dry run, done in a run), 1 any error'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and not __fish_seen_subcommand_from run mount umount list help" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and not __fish_seen_subcommand_from run mount umount list help" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and not __fish_seen_subcommand_from run mount umount list help" -f -a "run" -d 'Pull the source LV into the local target LV (bdsync or rsync over ssh), as a plan: pre-sync snapshot, remote snapshot, sync, check, remote snapshot removed'
@@ -260,6 +276,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from run" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from run" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from run" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from run" -l detailed-exitcode -d 'Exit codes for scripts that plan: 0 nothing to do, 2 the plan had steps to run (pending in a dry run, done in a run), 1 any error'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from run" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from run" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from mount" -l ttl -d 'How long the mount may stay before `backup umount --expired` removes it (default: backups[].ttl, 4h)' -r
@@ -272,6 +289,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from mount" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from mount" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from mount" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from mount" -l detailed-exitcode -d 'Exit codes for scripts that plan: 0 nothing to do, 2 the plan had steps to run (pending in a dry run, done in a run), 1 any error'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from mount" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from mount" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from umount" -l config -d 'Cluster configuration file' -r -F
@@ -284,6 +302,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from umount" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from umount" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from umount" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from umount" -l detailed-exitcode -d 'Exit codes for scripts that plan: 0 nothing to do, 2 the plan had steps to run (pending in a dry run, done in a run), 1 any error'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from umount" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from umount" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from list" -l config -d 'Cluster configuration file' -r -F
@@ -295,6 +314,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from list" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from list" -l detailed-exitcode -d 'Exit codes for scripts that plan: 0 nothing to do, 2 the plan had steps to run (pending in a dry run, done in a run), 1 any error'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "run" -d 'Pull the source LV into the local target LV (bdsync or rsync over ssh), as a plan: pre-sync snapshot, remote snapshot, sync, check, remote snapshot removed'
@@ -311,6 +331,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fi
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -l detailed-exitcode -d 'Exit codes for scripts that plan: 0 nothing to do, 2 the plan had steps to run (pending in a dry run, done in a run), 1 any error'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -f -a "show" -d 'Show who holds the cluster lock, since when, and its revision'
@@ -325,6 +346,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_s
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from show" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from show" -l detailed-exitcode -d 'Exit codes for scripts that plan: 0 nothing to do, 2 the plan had steps to run (pending in a dry run, done in a run), 1 any error'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -l reason -d 'Why the lock is broken (recorded in the journal)' -r
@@ -337,6 +359,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_s
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -s q -l quiet -d 'Print nothing on success (for cron); errors still go to stderr'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -s v -l verbose -d 'Show every command spawned, with its exit code and time'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -l no-color -d 'No colours (also: NO_COLOR set, or output not a terminal)'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -l detailed-exitcode -d 'Exit codes for scripts that plan: 0 nothing to do, 2 the plan had steps to run (pending in a dry run, done in a run), 1 any error'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show who holds the cluster lock, since when, and its revision'

@@ -46,6 +46,10 @@ pub struct Global {
     /// No colours (also: NO_COLOR set, or output not a terminal)
     #[arg(long, global = true)]
     pub no_color: bool,
+    /// Exit codes for scripts that plan: 0 nothing to do, 2 the plan had steps to run (pending
+    /// in a dry run, done in a run), 1 any error
+    #[arg(long, global = true)]
+    pub detailed_exitcode: bool,
     /// Wait this long (e.g. 30s) for another run's host lock instead of exiting 4 at once
     #[arg(long, global = true, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub wait_lock: Option<std::time::Duration>,

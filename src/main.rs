@@ -56,7 +56,10 @@ fn main() -> ExitCode {
         console::set_colors_enabled(false);
         console::set_colors_enabled_stderr(false);
     }
+    let detailed = cli.global.detailed_exitcode;
     match commands::dispatch(&cli) {
+        // terraform's convention, for scripts that only need "changed or not".
+        Ok(()) if detailed && nfs_manage::engine::execute::had_changes() => ExitCode::from(2),
         Ok(()) => ExitCode::from(exit::OK),
         Err(e) => {
             let code = error::exit_code_of(&e);
@@ -70,6 +73,7 @@ fn main() -> ExitCode {
             if let Some(error::Error::Silent(_)) = e.downcast_ref::<error::Error>() {
                 return ExitCode::from(code);
             }
+            let code = if detailed { exit::STEP_FAILED } else { code };
             log::error!(exit = code; "{e:#}");
             // Context layers first ("while doing X"), then the cause.
             nfs_manage::errln!("nfs-manage: {e:#}");

@@ -630,6 +630,7 @@ volumes:
             verbose: false,
             no_color: true,
             wait_lock: None,
+            detailed_exitcode: false,
         };
         Ctx::with_config(&global, Config::parse(Path::new("c.yaml"), config).unwrap()).unwrap()
     }

@@ -48,6 +48,14 @@ impl Default for Policy {
     }
 }
 
+/// Whether a plan of this process had steps to run (for `--detailed-exitcode`).
+static HAD_CHANGES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether a plan run (or dry-run) by this process had steps to run.
+pub fn had_changes() -> bool {
+    HAD_CHANGES.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// Print the plan and, unless this is a dry run or nothing is pending, run it.
 pub fn run<C: Context>(ctx: &C, plan: &mut Plan<C>, recovery: &Recovery) -> Result<()> {
     run_with(ctx, plan, recovery, Policy::default(), || Ok(()))
@@ -90,6 +98,7 @@ pub fn run_with<C: Context>(
         }
         return Ok(());
     }
+    HAD_CHANGES.store(true, std::sync::atomic::Ordering::SeqCst);
     if g.dry_run {
         if human {
             outln!("Dry run: {}.", policy.dry_run_says);

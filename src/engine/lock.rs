@@ -31,18 +31,52 @@ impl HostLock {
         Self::acquire_wait(path, None)
     }
 
-    /// Like `acquire`, but while another run holds the lock, keep trying for up to `wait`.
+    /// Like `acquire`, but while another run holds the lock, keep trying for up to `wait`,
+    /// telling the person who waits whom they wait for: a spinner naming the holder on a
+    /// terminal, a line when the wait starts and one a minute off a terminal (cron mail, logs).
     pub fn acquire_wait(path: &Path, wait: Option<std::time::Duration>) -> Result<HostLock> {
-        let deadline = wait.map(|w| std::time::Instant::now() + w);
+        use std::time::{Duration, Instant};
+        let Some(wait) = wait else {
+            return Self::try_acquire(path);
+        };
+        let start = Instant::now();
+        let deadline = start + wait;
+        let mut said: Option<Instant> = None;
+        let mut spinner: Option<indicatif::ProgressBar> = None;
         loop {
             match Self::try_acquire(path) {
                 Err(e)
-                    if deadline.is_some_and(|d| std::time::Instant::now() < d)
+                    if Instant::now() < deadline
                         && crate::error::exit_code_of(&e) == crate::exit::LOCKED =>
                 {
-                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    let who = format!("{e:#}");
+                    let waited =
+                        humantime::format_duration(Duration::from_secs(start.elapsed().as_secs()));
+                    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                        let pb = spinner.get_or_insert_with(|| {
+                            let pb = indicatif::ProgressBar::new_spinner();
+                            pb.enable_steady_tick(Duration::from_millis(120));
+                            pb
+                        });
+                        pb.set_message(format!(
+                            "waiting up to {} for the lock ({waited} so far): {who}",
+                            humantime::format_duration(wait)
+                        ));
+                    } else if said.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+                        crate::errln!(
+                            "nfs-manage: waiting up to {} for the lock ({waited} so far): {who}",
+                            humantime::format_duration(wait)
+                        );
+                        said = Some(Instant::now());
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
                 }
-                other => return other,
+                other => {
+                    if let Some(pb) = spinner {
+                        pb.finish_and_clear();
+                    }
+                    return other;
+                }
             }
         }
     }

@@ -47,7 +47,7 @@ fn line_of(step: &Value) -> String {
 }
 
 /// Start `nfs-manage ARGS` with `line` slowed by `ms`, and return once that command runs.
-fn start_in(h: &Host, args: &[&str], line: &str, ms: u64) -> Child {
+pub fn start_in(h: &Host, args: &[&str], line: &str, ms: u64) -> Child {
     for t in WRAPPED {
         h.wrap_real_tool(t);
     }
@@ -133,7 +133,7 @@ fn sigterm_at_each_step_of_down_lets_it_finish_and_a_rerun_converges() {
 }
 
 /// The mount step of `up`: long enough to interrupt for sure.
-fn mount_line(h: &Host) -> String {
+pub fn mount_line(h: &Host) -> String {
     let steps = command_steps(h, "up");
     line_of(
         steps

@@ -332,3 +332,33 @@ fn a_failover_dry_run_says_what_it_did_not_check_and_sends_absolute_paths() {
         );
     }
 }
+
+#[test]
+fn wait_lock_says_whom_it_waits_for() {
+    privileged!();
+    let h = up_host();
+    let line = crate::interrupts::mount_line(&h);
+    let first = crate::interrupts::start_in(&h, &["up", "--yes"], &line, 3_000);
+    let r = h.run(&["--wait-lock", "60s", "down", "--dry-run"]);
+    // A dry run takes no lock: it does not wait.
+    r.status(0);
+    let waiting = h.run(&["--wait-lock", "60s", "up", "--yes"]);
+    waiting
+        .status(0)
+        .stderr_has("nfs-manage: waiting up to 1m for the lock (0s so far): another run holds");
+    waiting.stderr_has(format!("pid {} (", first.id()));
+    Run::from(first.wait_with_output().unwrap()).status(0);
+}
+
+#[test]
+fn detailed_exitcode_says_changes_pending_done_or_error() {
+    privileged!();
+    let h = up_host();
+    h.run(&["--detailed-exitcode", "up", "--dry-run"]).status(2);
+    // Refused (off a terminal without --yes): any error is 1.
+    h.run(&["--detailed-exitcode", "up"]).status(1);
+    h.run(&["--detailed-exitcode", "up", "--yes"]).status(2);
+    h.run(&["--detailed-exitcode", "up", "--dry-run"]).status(0);
+    h.run(&["--detailed-exitcode", "up", "--yes"]).status(0);
+    h.run(&["--detailed-exitcode", "status"]).status(0);
+}
