@@ -154,7 +154,7 @@ pub fn run(ctx: &Ctx, args: &EnableProjectArgs) -> Result<()> {
             let got = if out.timed_out || !out.success() {
                 Err(format!("failed ({}): {}", out.ending(), out.complaint()))
             } else {
-                projects::parse_clients_output(&out.stdout)
+                projects::parse_clients_output(&out.stdout, &cfg.exports)
             };
             match got {
                 Ok(c) => clients.extend(c),
