@@ -50,7 +50,8 @@ pub fn run(ctx: &Ctx, args: &EnableProjectArgs) -> Result<()> {
         ))
         .into());
     }
-    let all = projects::load(cfg)?;
+    // Another project's broken file does not block this one (config check reports it).
+    let all = projects::load_all(cfg)?;
     let group = format!("project-{name}");
     let gid = match args.gid {
         Some(gid) => gid,

@@ -128,8 +128,8 @@ pub fn sync_once(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
         return Ok(());
     }
 
-    // A bad project file stops nobody: it is kept as it is, like a project whose clients
-    // could not be read, and the run exits 3 naming it.
+    // A bad project file stops nobody: its current exports are kept as they are, the others
+    // are applied, and the run then exits 78 naming the file.
     let all = projects::load_all(cfg)?;
     let mut refusals = all.conflicts.clone();
     let current = projects::read_current(&cfg.nfs.exports_dir)?;
@@ -370,6 +370,21 @@ pub fn sync_once(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
         )),
     };
     execute::run(ctx, &mut plan, &recovery)?;
+    if !all.invalid.is_empty() {
+        let mut list: Vec<String> = all.invalid.iter().map(|i| i.error.clone()).collect();
+        list.extend(kept.iter().map(|k| {
+            format!(
+                "{}: clients could not be read, its exports were kept: {}",
+                k.project, k.reason
+            )
+        }));
+        return Err(Error::Config(format!(
+            "{}\n{} project file(s) are invalid: their current exports were kept as they are, the other projects were applied",
+            list.join("\n"),
+            all.invalid.len()
+        ))
+        .into());
+    }
     if !kept.is_empty() {
         let list: Vec<String> = kept
             .iter()

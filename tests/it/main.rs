@@ -7,6 +7,7 @@ mod bench;
 mod check;
 mod cli;
 mod config_check;
+mod config_cross;
 mod down;
 mod exports;
 mod failover;
