@@ -895,10 +895,29 @@ pub(crate) fn yaml_error(file: &str, e: &yaml_serde::Error) -> String {
         Some(i) => msg[..i].to_string(),
         None => msg,
     };
+    // A key or value quoted in the message may hold a line break: one error, one line.
+    let msg = one_line(&msg);
     match e.location() {
         Some(l) => format!("{file}:{}:{}: {msg}", l.line(), l.column()),
         None => format!("{file}: {msg}"),
     }
+}
+
+/// Line breaks and other control characters escaped, so that every error is one line that
+/// starts with its FILE:LINE:COLUMN.
+fn one_line(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 pub(crate) fn render_problems(file: &str, index: &Positions, problems: &[Problem]) -> String {
@@ -908,7 +927,12 @@ pub(crate) fn render_problems(file: &str, index: &Positions, problems: &[Problem
             out.push('\n');
         }
         let (line, col) = index.find(&pr.path).unwrap_or((1, 1));
-        let _ = write!(out, "{file}:{line}:{col}: {}: {}", pr.path, pr.message);
+        let _ = write!(
+            out,
+            "{file}:{line}:{col}: {}: {}",
+            one_line(&pr.path),
+            one_line(&pr.message)
+        );
         if let Some(other) = &pr.also {
             let (l, c) = index.find(other).unwrap_or((1, 1));
             let _ = write!(out, " (conflicts with {file}:{l}:{c}: {other})");

@@ -315,10 +315,11 @@ pub fn parse_dump(text: &str) -> Result<Vec<DumpResource>> {
         };
         let mut r = DumpResource {
             name: name.clone(),
+            // In order: the first unused `# defined at` of that name.
             defined_at: defined
                 .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, a)| a.clone()),
+                .position(|(n, _)| n == name)
+                .map(|i| defined.remove(i).1),
             ..DumpResource::default()
         };
         let mut two = None;

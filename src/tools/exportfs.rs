@@ -91,7 +91,8 @@ fn parse_exports_line(
     line: &str,
     out: &mut Vec<Export>,
 ) -> Result<()> {
-    let line = line.trim();
+    // exportfs splits on ASCII blanks only (C isspace): a no-break space is part of a path.
+    let line = line.trim_ascii();
     if line.is_empty() {
         return Ok(());
     }
@@ -101,7 +102,9 @@ fn parse_exports_line(
             .with_context(|| format!("{source}:{line_no}: unterminated quoted path"))?;
         (q[..end].to_string(), &q[end + 1..])
     } else {
-        let end = line.find(char::is_whitespace).unwrap_or(line.len());
+        let end = line
+            .find(|c: char| c.is_ascii_whitespace())
+            .unwrap_or(line.len());
         (unescape_octal(&line[..end]), &line[end..])
     };
     if !path.starts_with('/') {
@@ -109,7 +112,7 @@ fn parse_exports_line(
     }
     let mut defaults = String::new();
     let mut any = false;
-    for tok in rest.split_whitespace() {
+    for tok in rest.split_ascii_whitespace() {
         if let Some(d) = tok.strip_prefix('-') {
             defaults = d.to_string();
             continue;
