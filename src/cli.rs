@@ -51,7 +51,7 @@ pub struct Global {
     #[arg(long, global = true)]
     pub detailed_exitcode: bool,
     /// Wait this long (e.g. 30s) for another run's host lock instead of exiting 4 at once
-    #[arg(long, global = true, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, global = true, value_name = "DURATION", value_parser = crate::config::parse_duration)]
     pub wait_lock: Option<std::time::Duration>,
 }
 
@@ -182,7 +182,7 @@ pub enum ExportsCommand {
 #[derive(Debug, Args)]
 pub struct ExportsSyncArgs {
     /// Run again every SECONDS (as a service), taking the host lock for each run
-    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "SECONDS", value_parser = crate::config::parse_interval)]
     pub interval: Option<u64>,
     /// Apply even when more than exports.max_shrink_percent of the client entries would go
     #[arg(long)]
@@ -247,7 +247,7 @@ pub struct BackupMountArgs {
     pub mountpoint: Option<PathBuf>,
     /// How long the mount may stay before `backup umount --expired` removes it (default:
     /// backups[].ttl, 4h)
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::config::parse_duration)]
     pub ttl: Option<std::time::Duration>,
 }
 
@@ -331,6 +331,6 @@ pub struct SyncArgs {
     #[arg(value_name = "NAME")]
     pub name: Option<String>,
     /// Keep running: start again SECONDS after the previous run finished (at least 1)
-    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "SECONDS", value_parser = crate::config::parse_interval)]
     pub interval: Option<u64>,
 }

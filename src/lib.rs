@@ -21,3 +21,6 @@ pub mod error;
 pub mod exit;
 pub mod process;
 pub mod tools;
+
+#[cfg(test)]
+mod proptests;

@@ -610,14 +610,41 @@ fn finish(
     }
 }
 
-/// Whether a command line that clap rejected was meant for `check` (its first positional
-/// word, skipping the global options and their values).
+/// Whether a command line that clap rejected was meant for `check`: its first word that names
+/// a subcommand, skipping the global options, the values of those that take one (taken from
+/// the command-line definition, so a new global option cannot be forgotten here) and words
+/// that are neither (an unknown option's value).
 pub fn is_check_invocation(args: impl Iterator<Item = String>) -> bool {
+    use clap::CommandFactory;
+    let cli = crate::cli::Cli::command();
+    let takes_value = |word: &str| {
+        cli.get_arguments().any(|a| {
+            a.get_action().takes_values()
+                && (word
+                    .strip_prefix("--")
+                    .is_some_and(|l| a.get_long() == Some(l))
+                    || word
+                        .strip_prefix('-')
+                        .and_then(|s| s.chars().next().filter(|_| s.chars().count() == 1))
+                        .is_some_and(|c| a.get_short() == Some(c)))
+        })
+    };
+    let subcommands: Vec<String> = cli
+        .get_subcommands()
+        .flat_map(|s| {
+            std::iter::once(s.get_name().to_string()).chain(s.get_all_aliases().map(String::from))
+        })
+        .collect();
     let mut it = args.skip(1);
     while let Some(a) = it.next() {
-        if a == "--config" || a == "--node" {
-            it.next();
-        } else if !a.starts_with('-') {
+        if a == "--" {
+            return it.next().is_some_and(|w| w == "check");
+        }
+        if a.starts_with('-') && a.len() > 1 {
+            if !a.contains('=') && takes_value(&a) {
+                it.next();
+            }
+        } else if subcommands.contains(&a) {
             return a == "check";
         }
     }
@@ -656,6 +683,15 @@ mod tests {
             "nfs-manage --config check status"
         )));
         assert!(!is_check_invocation(argv("nfs-manage up --bad")));
+        // Every global option that takes a value, and words clap could not place.
+        assert!(is_check_invocation(argv(
+            "nfs-manage --wait-lock xyz check"
+        )));
+        assert!(is_check_invocation(argv("nfs-manage --bogus value check")));
+        assert!(is_check_invocation(argv(
+            "nfs-manage --wait-lock=1s -q check --expect x"
+        )));
+        assert!(!is_check_invocation(argv("nfs-manage --node check status")));
     }
 
     #[test]

@@ -6,11 +6,12 @@
 use anyhow::Result;
 
 use crate::cli::Global;
-use crate::config::{Config, Positions};
+use crate::config::{Config, Positions, Problem, names_or_none, render_problems};
+use crate::domain::projects;
 use crate::engine::runner::Runner;
 use crate::error::Error;
-use crate::tools::drbd;
 use crate::tools::package_of;
+use crate::tools::{drbd, exportfs};
 
 pub fn check(global: &Global) -> Result<()> {
     let config = Config::load(&global.config)?;
@@ -21,6 +22,10 @@ pub fn check(global: &Global) -> Result<()> {
         config.timeouts.step,
     );
     let mut notes = Vec::new();
+    let file = global.config.display().to_string();
+    let text = std::fs::read_to_string(&global.config).unwrap_or_default();
+    let pos = Positions::of(&text);
+    let mut errors = Vec::new();
 
     if let Some(conf) = &config.drbd_config
         && !conf.exists()
@@ -39,37 +44,71 @@ pub fn check(global: &Global) -> Result<()> {
             let out = runner.run(&drbd::dump_cmd(config.drbd_config.as_deref()))?;
             if !out.success() {
                 return Err(Error::Config(format!(
-                    "{}: cannot check the DRBD resources: `drbdadm dump all` failed ({}): {}",
-                    global.config.display(),
+                    "{file}: cannot check the DRBD resources: `drbdadm dump all` failed ({}): {}",
                     out.ending(),
                     out.complaint()
                 ))
                 .into());
             }
-            let known = drbd::parse_dump_resources(&out.stdout);
-            let text = std::fs::read_to_string(&global.config).unwrap_or_default();
-            let pos = Positions::of(&text);
-            let mut errors = Vec::new();
-            for (i, v) in config.volumes.iter().enumerate() {
-                if let Some(res) = &v.drbd
-                    && !known.contains(res)
-                {
-                    let path = format!("volumes[{i}].drbd");
-                    let (l, c) = pos.find(&path).unwrap_or((1, 1));
-                    errors.push(format!(
-                            "{}:{l}:{c}: {path}: DRBD resource {res:?} is not defined in the DRBD configuration (drbdadm dump all knows: {})",
-                            global.config.display(),
-                            crate::config::names_or_none(&known)
-                        ));
-                }
-            }
-            if !errors.is_empty() {
-                return Err(Error::Config(errors.join("\n")).into());
+            let dump = drbd::parse_dump(&out.stdout).map_err(|e| {
+                Error::Config(format!("{file}: cannot check the DRBD resources: {e:#}"))
+            })?;
+            let problems = drbd_problems(&config, &dump);
+            if !problems.is_empty() {
+                errors.push(render_problems(&file, &pos, &problems));
             }
         } else {
-            notes
-                .push("drbdadm is not installed: DRBD resource names were not checked".to_string());
+            notes.push("drbdadm is not installed: DRBD resources were not checked".to_string());
         }
+    }
+
+    // Every project, rendered as `exports sync` would: a typo is found here, before a run.
+    match projects::load_all(&config) {
+        Err(e) => errors.push(e.to_string()),
+        Ok(all) => {
+            errors.extend(all.invalid.iter().map(|i| i.error.clone()));
+            errors.extend(
+                all.conflicts
+                    .iter()
+                    .map(|c| format!("{}: {c}", config.projects_dir.display())),
+            );
+            for p in &all.list {
+                // A project with only a clients_command is rendered with a stand-in client,
+                // so its path and options are checked all the same.
+                let clients = if p.clients.is_empty() {
+                    vec!["192.0.2.1".to_string()]
+                } else {
+                    p.clients.clone()
+                };
+                let text = projects::render_project(p, &clients);
+                if let Err(e) = exportfs::parse_exports("rendered", &text)
+                    .map_err(|e| format!("{e:#}"))
+                    .and_then(|back| {
+                        let want: Vec<(&std::path::Path, &str, &str)> = clients
+                            .iter()
+                            .map(|c| (p.export_path.as_path(), c.as_str(), p.options.as_str()))
+                            .collect();
+                        let got: Vec<(&std::path::Path, &str, &str)> = back
+                            .iter()
+                            .map(|e| (e.path.as_path(), e.client.as_str(), e.options.as_str()))
+                            .collect();
+                        if want == got {
+                            Ok(())
+                        } else {
+                            Err("its exports file would not read back as written".to_string())
+                        }
+                    })
+                {
+                    errors.push(format!("{}: {e}", p.file.display()));
+                }
+            }
+            if !all.list.is_empty() {
+                notes.push(format!("{} project(s) checked", all.list.len()));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Error::Config(errors.join("\n")).into());
     }
 
     let missing: Vec<String> = needed_tools(&config)
@@ -103,6 +142,80 @@ pub fn check(global: &Global) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Each volume against the DRBD resource it names, as `drbdadm dump` reads the DRBD
+/// configuration: the resource exists, has the volume's device, runs on the config's nodes
+/// (the pair: with a third node listed, two of them), and allows two primaries exactly when
+/// the volume is dual_primary. Each problem names the volume's key and the resource's file.
+pub fn drbd_problems(config: &Config, dump: &[drbd::DumpResource]) -> Vec<Problem> {
+    let mut p = Vec::new();
+    let known: Vec<&str> = dump.iter().map(|r| r.name.as_str()).collect();
+    let nodes: Vec<&str> = config.nodes.keys().map(String::as_str).collect();
+    for (i, v) in config.volumes.iter().enumerate() {
+        let Some(res) = &v.drbd else { continue };
+        let at = |k: &str| format!("volumes[{i}].{k}");
+        let Some(r) = dump.iter().find(|r| &r.name == res) else {
+            p.push(Problem::new(
+                at("drbd"),
+                format!(
+                    "DRBD resource {res:?} is not defined in the DRBD configuration (drbdadm dump all knows: {})",
+                    names_or_none(&known)
+                ),
+            ));
+            continue;
+        };
+        let where_ = r
+            .defined_at
+            .as_deref()
+            .map(|a| format!("defined at {a}"))
+            .unwrap_or_else(|| "in `drbdadm dump all`".to_string());
+        let device = v.device.display().to_string();
+        if !r.devices.contains(&device) {
+            p.push(Problem::conflict(
+                at("device"),
+                at("drbd"),
+                format!(
+                    "{device} is not a device of DRBD resource {res} ({where_}), which has {}",
+                    names_or_none(&r.devices)
+                ),
+            ));
+        }
+        if !r.floating {
+            let mut hosts: Vec<&str> = r.hosts.iter().map(String::as_str).collect();
+            hosts.sort_unstable();
+            let fits = if nodes.len() <= 2 {
+                hosts == nodes
+            } else {
+                hosts.len() == 2 && hosts.iter().all(|h| nodes.contains(h))
+            };
+            if !fits {
+                p.push(Problem::conflict(
+                    at("drbd"),
+                    "nodes",
+                    format!(
+                        "DRBD resource {res} ({where_}) runs on {}, but the config's nodes are {}; expected the same host names",
+                        names_or_none(&hosts),
+                        names_or_none(&nodes)
+                    ),
+                ));
+            }
+        }
+        if v.dual_primary && !r.allow_two_primaries {
+            p.push(Problem::conflict(
+                at("dual_primary"),
+                at("drbd"),
+                format!("the volume is dual_primary, but DRBD resource {res} ({where_}) does not set `allow-two-primaries yes`: the second node's promotion would fail"),
+            ));
+        } else if !v.dual_primary && r.allow_two_primaries {
+            p.push(Problem::conflict(
+                at("drbd"),
+                at("dual_primary"),
+                format!("DRBD resource {res} ({where_}) sets `allow-two-primaries yes`, but the volume is not dual_primary: DRBD would not stop a second node from promoting and mounting it; set dual_primary: true (a cluster filesystem) or remove allow-two-primaries"),
+            ));
+        }
+    }
+    p
 }
 
 /// The tools `up`, `down`, `status` and `backup` will call for this config.
@@ -144,4 +257,58 @@ pub fn needed_tools(c: &Config) -> Vec<&'static str> {
         t.push("ssh");
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    const CFG: &str = "\
+cluster: t
+nodes:
+  alpha: { address: 192.0.2.6 }
+  beta: { address: 192.0.2.7 }
+volumes:
+  - { name: a, drbd: r0, device: /dev/drbd7, mountpoint: /srv/a, fstype: ext4, dual_primary: true }
+  - { name: b, drbd: r1, device: /dev/drbd9, mountpoint: /srv/b, fstype: ext4 }
+";
+
+    fn dump() -> Vec<drbd::DumpResource> {
+        let text = std::fs::read_to_string(format!(
+            "{}/tests/fixtures/drbd/drbdadm-dump.txt",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        drbd::parse_dump(&text).unwrap()
+    }
+
+    fn problems(yaml: &str) -> String {
+        let c = Config::parse(Path::new("c.yaml"), yaml).unwrap();
+        render_problems("c.yaml", &Positions::of(yaml), &drbd_problems(&c, &dump()))
+    }
+
+    #[test]
+    fn volumes_agree_with_their_drbd_resources() {
+        assert_eq!(
+            problems(CFG),
+            "c.yaml:7:34: volumes[1].device: /dev/drbd9 is not a device of DRBD resource r1 (defined at /etc/drbd.d/r.res:9), which has /dev/drbd_x (conflicts with c.yaml:7:22: volumes[1].drbd)"
+        );
+        let e = problems(&CFG.replace("/dev/drbd7", "/dev/drbd1"));
+        assert!(e.contains("volumes[0].device: /dev/drbd1 is not a device of DRBD resource r0 (defined at /etc/drbd.d/r.res:3), which has /dev/drbd7, /dev/drbd8"), "{e}");
+        let e = problems(&CFG.replace("beta:", "gamma:"));
+        assert!(e.contains("c.yaml:6:22: volumes[0].drbd: DRBD resource r0 (defined at /etc/drbd.d/r.res:3) runs on alpha, beta, but the config's nodes are alpha, gamma") && e.contains("(conflicts with c.yaml:3:3: nodes)"), "{e}");
+        let e = problems(&CFG.replace(", dual_primary: true", ""));
+        assert!(e.contains("volumes[0].drbd: DRBD resource r0 (defined at /etc/drbd.d/r.res:3) sets `allow-two-primaries yes`, but the volume is not dual_primary"), "{e}");
+        let e = problems(&CFG.replace(
+            "drbd: r1, device: /dev/drbd9",
+            "drbd: r1, device: /dev/drbd_x, dual_primary: true",
+        ));
+        assert!(
+            e.contains("volumes[1].dual_primary: the volume is dual_primary, but DRBD resource r1"),
+            "{e}"
+        );
+        let e = problems(&CFG.replace("drbd: r1", "drbd: r2"));
+        assert!(e.contains("volumes[1].drbd: DRBD resource \"r2\" is not defined in the DRBD configuration (drbdadm dump all knows: r0, r1)"), "{e}");
+    }
 }

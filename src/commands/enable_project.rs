@@ -50,7 +50,8 @@ pub fn run(ctx: &Ctx, args: &EnableProjectArgs) -> Result<()> {
         ))
         .into());
     }
-    let all = projects::load(cfg)?;
+    // Another project's broken file does not block this one (config check reports it).
+    let all = projects::load_all(cfg)?;
     let group = format!("project-{name}");
     let gid = match args.gid {
         Some(gid) => gid,
@@ -154,7 +155,7 @@ pub fn run(ctx: &Ctx, args: &EnableProjectArgs) -> Result<()> {
             let got = if out.timed_out || !out.success() {
                 Err(format!("failed ({}): {}", out.ending(), out.complaint()))
             } else {
-                projects::parse_clients_output(&out.stdout)
+                projects::parse_clients_output(&out.stdout, &cfg.exports)
             };
             match got {
                 Ok(c) => clients.extend(c),

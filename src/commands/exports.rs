@@ -87,7 +87,10 @@ pub fn sync(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
             return result;
         }
         // Sleep, waking only to notice a stop request: never a busy loop.
-        let until = Instant::now() + Duration::from_secs(secs);
+        // The interval is bounded (config::parse_interval); checked all the same.
+        let until = Instant::now()
+            .checked_add(Duration::from_secs(secs))
+            .unwrap_or_else(|| Instant::now() + crate::config::MAX_DURATION);
         while Instant::now() < until {
             if STOP.load(Ordering::SeqCst) {
                 return result;
@@ -125,7 +128,9 @@ pub fn sync_once(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
         return Ok(());
     }
 
-    let all = projects::load(cfg)?;
+    // A bad project file stops nobody: its current exports are kept as they are, the others
+    // are applied, and the run then exits 78 naming the file.
+    let all = projects::load_all(cfg)?;
     let mut refusals = all.conflicts.clone();
     let current = projects::read_current(&cfg.nfs.exports_dir)?;
     let etab = exportfs::read_etab()?;
@@ -159,10 +164,20 @@ pub fn sync_once(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
     }
 
     // Clients of each project; None = keep that project exactly as it is.
-    let mut kept: Vec<Kept> = Vec::new();
+    let mut kept: Vec<Kept> = all
+        .invalid
+        .iter()
+        .map(|i| Kept {
+            project: i.name.clone(),
+            reason: format!(
+                "its project file is invalid, its current exports are kept: {}",
+                i.error
+            ),
+        })
+        .collect();
     let clients = resolve_clients(ctx, &all.list, &current, &mut kept, &mut plan.notes);
 
-    let desired = desired(ctx, &all.list, &clients, &current);
+    let desired = desired(ctx, &all.list, &all.invalid, &clients, &current);
     let managed_paths: BTreeSet<PathBuf> = current
         .entries
         .values()
@@ -355,6 +370,21 @@ pub fn sync_once(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
         )),
     };
     execute::run(ctx, &mut plan, &recovery)?;
+    if !all.invalid.is_empty() {
+        let mut list: Vec<String> = all.invalid.iter().map(|i| i.error.clone()).collect();
+        list.extend(kept.iter().map(|k| {
+            format!(
+                "{}: clients could not be read, its exports were kept: {}",
+                k.project, k.reason
+            )
+        }));
+        return Err(Error::Config(format!(
+            "{}\n{} project file(s) are invalid: their current exports were kept as they are, the other projects were applied",
+            list.join("\n"),
+            all.invalid.len()
+        ))
+        .into());
+    }
     if !kept.is_empty() {
         let list: Vec<String> = kept
             .iter()
@@ -486,7 +516,7 @@ fn resolve_clients(
                     }
                     Err(format!("`{cmd}` failed ({}): {c}", o.ending()))
                 }
-                Ok(o) => projects::parse_clients_output(&o.stdout)
+                Ok(o) => projects::parse_clients_output(&o.stdout, &cfg.exports)
                     .map_err(|why| format!("`{cmd}`: {why}")),
             };
             match got {
@@ -513,12 +543,22 @@ fn resolve_clients(
 fn desired(
     ctx: &Ctx,
     list: &[Project],
+    invalid: &[projects::Invalid],
     clients: &[Option<Vec<String>>],
     current: &projects::Current,
 ) -> Desired {
     let cfg = &ctx.config;
     let mut d = Desired::default();
     let mut ours: BTreeSet<PathBuf> = BTreeSet::new();
+    for i in invalid {
+        // Its exports file (if any) and what it exports stay exactly as they are.
+        let file = projects::project_exports_file(cfg, &i.name);
+        if let Some(entries) = current.entries.get(&file) {
+            d.entries.extend(entries.iter().cloned());
+            d.kept_paths.extend(entries.iter().map(|e| e.path.clone()));
+        }
+        ours.insert(file);
+    }
     for (p, c) in list.iter().zip(clients) {
         let file = p.exports_file(cfg);
         ours.insert(file.clone());

@@ -210,7 +210,8 @@ pub fn parse_rate(s: &str) -> Option<u64> {
         _ => (s, 1),
     };
     let n: u64 = num.parse().ok()?;
-    (n > 0).then(|| n.saturating_mul(mult))
+    // Too large to count in bytes is a typing mistake, not "unlimited".
+    n.checked_mul(mult).filter(|_| n > 0)
 }
 
 /// lvm(8) VALID NAMES, for a VG.

@@ -36,7 +36,8 @@ impl Config {
         let file = path.display().to_string();
         let mut config: Config =
             yaml_serde::from_str(text).map_err(|e| Error::Config(yaml_error(&file, &e)))?;
-        let problems = config.validate();
+        let mut problems = nul_problems(text);
+        problems.extend(config.validate());
         if problems.is_empty() {
             // Absolute, so the plan, the journal and a peer run name the same file.
             if let Some(d) = &config.drbd_config {
@@ -124,6 +125,9 @@ pub fn unit_name(s: &str) -> &str {
 pub struct Problem {
     pub path: String,
     pub message: String,
+    /// The other key of a conflict between two places (e.g. the node whose address the
+    /// service IP repeats): rendered with its own FILE:LINE:COLUMN, so both can be found.
+    pub also: Option<String>,
 }
 
 impl Problem {
@@ -131,6 +135,19 @@ impl Problem {
         Problem {
             path: path.into(),
             message: message.into(),
+            also: None,
+        }
+    }
+
+    /// A conflict with the value at `other` (a key path of the same file).
+    pub fn conflict(
+        path: impl Into<String>,
+        other: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Problem {
+            also: Some(other.into()),
+            ..Problem::new(path, message)
         }
     }
 }
@@ -454,5 +471,177 @@ services: [nginx]
         assert_eq!(pos.find("volumes[1].fstype"), Some((20, 13)));
         assert_eq!(pos.find("volumes[0].mount_options[0]"), Some((15, 21)));
         assert_eq!(pos.find("volumes[0].nothing"), Some((10, 5)));
+    }
+
+    // ---- the config as a whole --------------------------------------------------------------
+
+    #[test]
+    fn service_ip_equal_to_a_node_address_names_both_places() {
+        let e = parse(&GOOD.replace("10.64.37.18/24", "10.64.37.6/24")).unwrap_err();
+        assert!(
+            e.contains(
+                "c.yaml:6:12: service_ip.address: 10.64.37.6 is node labstore1004's own address"
+            ) && e.contains("(conflicts with c.yaml:3:28: nodes.labstore1004.address)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn nodes_are_distinct_hosts() {
+        let e = parse(&GOOD.replace("address: 10.64.37.7", "address: 10.64.37.6")).unwrap_err();
+        assert!(
+            e.contains(
+                "c.yaml:4:28: nodes.labstore1005.address: 10.64.37.6 is also labstore1004's address"
+            ) && e.contains("conflicts with c.yaml:3:28: nodes.labstore1004.address"),
+            "{e}"
+        );
+        let e = parse(&GOOD.replace("  labstore1005:", "  LabStore1004:")).unwrap_err();
+        assert!(e.contains("are the same host name"), "{e}");
+        let e = parse(&GOOD.replace("address: 10.64.37.7", "address: 127.0.0.1")).unwrap_err();
+        assert!(
+            e.contains("nodes.labstore1005.address: 127.0.0.1 cannot be"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn announce_to_must_be_on_the_service_network() {
+        let e =
+            parse(&GOOD.replace("announce_to: 10.64.37.1", "announce_to: 10.64.38.1")).unwrap_err();
+        assert!(
+            e.contains("c.yaml:8:16: service_ip.announce_to: 10.64.38.1 is not on the service network 10.64.37.0/24")
+                && e.contains("conflicts with c.yaml:6:12: service_ip.address"),
+            "{e}"
+        );
+        let e = parse(&GOOD.replace("announce_to: 10.64.37.1", "announce_to: 10.64.37.18"))
+            .unwrap_err();
+        assert!(e.contains("is the service IP itself"), "{e}");
+        let e = parse(&GOOD.replace("10.64.37.18/24", "10.64.37.255/24")).unwrap_err();
+        assert!(
+            e.contains("is the broadcast address of 10.64.37.0/24"),
+            "{e}"
+        );
+        // Nodes on another network than the service IP (its own VLAN) are fine.
+        assert!(parse(&GOOD.replace("10.64.37.6 }", "10.64.40.6 }")).is_ok());
+    }
+
+    #[test]
+    fn node_count_fits_a_pair() {
+        let three = GOOD.replace(
+            "  labstore1005: { address: 10.64.37.7 }\n",
+            "  labstore1005: { address: 10.64.37.7 }\n  backup1001: { address: 10.64.37.9 }\n",
+        );
+        assert!(parse(&three).is_ok());
+        let four = three.replace(
+            "  backup1001: { address: 10.64.37.9 }\n",
+            "  backup1001: { address: 10.64.37.9 }\n  other: { address: 10.64.37.10 }\n",
+        );
+        let e = parse(&four).unwrap_err();
+        assert!(e.contains("c.yaml:3:3: nodes: 4 nodes listed"), "{e}");
+        let one = GOOD.replace("  labstore1005: { address: 10.64.37.7 }\n", "");
+        let e = parse(&one).unwrap_err();
+        assert!(
+            e.contains("volumes[0].drbd: a DRBD volume replicates between two nodes")
+                && e.contains("conflicts with c.yaml:3:3: nodes)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn host_paths_are_not_on_a_volume() {
+        let e = parse(&format!(
+            "{GOOD}nfs: {{ exports_dir: /srv/tools/exports }}\n"
+        ))
+        .unwrap_err();
+        assert!(
+            e.contains("nfs.exports_dir: /srv/tools/exports is on volume tools")
+                && e.contains("conflicts with c.yaml:13:17: volumes[0].mountpoint"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn values_that_reach_an_argv_cannot_be_options_or_hold_nul() {
+        let e = parse(&GOOD.replace("interface: eth0", "interface: -eth0")).unwrap_err();
+        assert!(
+            e.contains("c.yaml:7:14: service_ip.interface: \"-eth0\" starts with '-'"),
+            "{e}"
+        );
+        let e = parse(&GOOD.replace("[noatime]", "[noatime, -oremount]")).unwrap_err();
+        assert!(
+            e.contains("volumes[0].mount_options[1]: \"-oremount\" starts with '-'"),
+            "{e}"
+        );
+        let e = parse(&GOOD.replace("fstype: ext4\n    mount", "fstype: -ext4\n    mount"))
+            .unwrap_err();
+        assert!(
+            e.contains("volumes[0].fstype: \"-ext4\" starts with '-'"),
+            "{e}"
+        );
+        let e =
+            parse(&GOOD.replace("device: /dev/drbd4", "device: \"/dev/drbd4\\0x\"")).unwrap_err();
+        assert!(
+            e.contains("c.yaml:12:13: volumes[0].device: holds a NUL byte"),
+            "{e}"
+        );
+        let e = parse(&GOOD.replace("[noatime]", "[\"noa\\0time\"]")).unwrap_err();
+        assert!(
+            e.contains("volumes[0].mount_options[0]: holds a NUL byte"),
+            "{e}"
+        );
+        let e = parse(&format!("{GOOD}remote: {{ ssh: [-oProxyCommand=x] }}\n")).unwrap_err();
+        assert!(e.contains("remote.ssh[0]"), "{e}");
+    }
+
+    #[test]
+    fn absurd_durations_are_refused_not_a_panic() {
+        for v in ["500000000000y", "18446744073709551615s", "101y"] {
+            let e = parse(&format!("{GOOD}timeouts: {{ step: {v} }}\n")).unwrap_err();
+            // serde reports a bad value at its mapping (`timeouts`), with the position.
+            assert!(
+                e.contains("c.yaml:22:11: timeouts:")
+                    && e.contains("longest accepted duration (100years)"),
+                "{v}: {e}"
+            );
+        }
+        assert!(parse(&format!("{GOOD}timeouts: {{ step: 99y }}\n")).is_ok());
+        assert!(parse_interval("18446744073709551615").is_err());
+        assert!(parse_interval("0").is_err());
+        assert_eq!(parse_interval("300"), Ok(300));
+        assert!(
+            parse_duration("500000000000y")
+                .unwrap_err()
+                .contains("longest accepted")
+        );
+    }
+
+    #[test]
+    fn export_options_are_the_ones_exportfs_accepts() {
+        let e = parse(&format!(
+            "{GOOD}public:\n  - {{ name: s, path: /srv/misc/s, options: [rw, no_subtree_ch-ck, sec=sys:bogus, anonuid=x, fsid=3], fsid: 9 }}\n"
+        ))
+        .unwrap_err();
+        for want in [
+            "public[0].options[1]: \"no_subtree_ch-ck\" is not an export option exportfs accepts (did you mean no_subtree_check?)",
+            "public[0].options[2]: \"sec=sys:bogus\": the value of sec= must be",
+            "public[0].options[3]: \"anonuid=x\": the value of anonuid= must be a number",
+            "public[0].options[4]: the fsid has its own key",
+        ] {
+            assert!(e.contains(want), "missing {want:?} in {e}");
+        }
+        assert!(!e.contains("options[0]"), "{e}");
+        assert!(parse(&format!(
+            "{GOOD}public:\n  - {{ name: s, path: /srv/misc/s, options: [ro, sec=krb5:krb5i:sys, anonuid=65534, squash_uids=0-99, mp=/srv/misc, refer=/x@a+b:/y@c, no_root_squash, insecure, crossmnt], fsid: 9 }}\n"
+        ))
+        .is_ok());
+    }
+
+    #[test]
+    fn exported_paths_cannot_hold_a_backslash() {
+        let e = parse(&GOOD.replace("/srv/misc", "/srv/mi\\\\sc")).unwrap_err();
+        assert!(
+            e.contains("volumes[1].mountpoint:") && e.contains("backslash"),
+            "{e}"
+        );
     }
 }

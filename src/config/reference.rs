@@ -323,6 +323,24 @@ pub fn keys() -> Vec<Key> {
             "Time limit for each project's clients_command.",
         ),
         key(
+            "exports.allow_nested",
+            "boolean",
+            val(false),
+            "Whether one export (project or public) may lie inside another's path; refused unless true.",
+        ),
+        key(
+            "exports.widest_ipv4_prefix",
+            "integer",
+            val(super::default_widest_ipv4()),
+            "The widest IPv4 network a project may be exported to, static clients and clients_command output alike (0.0.0.0/0 is the world).",
+        ),
+        key(
+            "exports.widest_ipv6_prefix",
+            "integer",
+            val(super::default_widest_ipv6()),
+            "The same for IPv6.",
+        ),
+        key(
             "sync",
             "list of mappings",
             EMPTY,
@@ -690,6 +708,9 @@ exports:
   max_shrink_percent: 20
   backup: /etc/exports.bak
   clients_timeout: 30s
+  allow_nested: false
+  widest_ipv4_prefix: 16
+  widest_ipv6_prefix: 48
 sync:
   - name: home
     path: /srv/tools/home

@@ -77,6 +77,16 @@ pub struct ExportsConfig {
     /// Time limit for each project's `clients_command`.
     #[serde(default = "default_clients_timeout", deserialize_with = "duration")]
     pub clients_timeout: Duration,
+    /// Whether one export (project or public) may lie inside another's path.
+    #[serde(default)]
+    pub allow_nested: bool,
+    /// The widest IPv4 network a project may be exported to (static clients and what a
+    /// clients_command prints); `0.0.0.0/0` is the world.
+    #[serde(default = "default_widest_ipv4")]
+    pub widest_ipv4_prefix: u8,
+    /// The same for IPv6.
+    #[serde(default = "default_widest_ipv6")]
+    pub widest_ipv6_prefix: u8,
 }
 
 impl Default for ExportsConfig {
@@ -85,6 +95,9 @@ impl Default for ExportsConfig {
             max_shrink_percent: default_max_shrink_percent(),
             backup: default_exports_backup(),
             clients_timeout: default_clients_timeout(),
+            allow_nested: false,
+            widest_ipv4_prefix: default_widest_ipv4(),
+            widest_ipv6_prefix: default_widest_ipv6(),
         }
     }
 }
@@ -351,6 +364,12 @@ pub(super) fn default_exports_backup() -> PathBuf {
 pub(super) fn default_clients_timeout() -> Duration {
     Duration::from_secs(30)
 }
+pub(super) fn default_widest_ipv4() -> u8 {
+    16
+}
+pub(super) fn default_widest_ipv6() -> u8 {
+    48
+}
 pub(super) fn default_state_dir() -> PathBuf {
     "/var/lib/nfs-manage".into()
 }
@@ -378,11 +397,43 @@ fn ip_with_prefix<'de, D: Deserializer<'de>>(d: D) -> Result<IpNet, D::Error> {
     })
 }
 
+/// The longest duration nfs-manage accepts anywhere (config, `--ttl`, `--wait-lock`,
+/// `--interval`): 100 years. Longer ones are typing mistakes, and they would overflow
+/// the clock arithmetic (a deadline past the end of `Instant`, an expiry past year 9999).
+pub const MAX_DURATION: Duration = Duration::from_secs(36525 * 86400);
+
+/// A duration like `30s`, `5m` or `4h 30m`, at most [`MAX_DURATION`].
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s)
+        .map_err(|e| format!("expected a duration like 30s or 5m; got {s:?} ({e})"))?;
+    if d > MAX_DURATION {
+        return Err(format!(
+            "{s:?} is longer than the longest accepted duration ({}); expected something like 30s, 5m or 4h",
+            humantime::format_duration(MAX_DURATION)
+        ));
+    }
+    Ok(d)
+}
+
+/// `--interval SECONDS`: a whole number from 1 to [`MAX_DURATION`] in seconds.
+pub fn parse_interval(s: &str) -> Result<u64, String> {
+    let n: u64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a whole number of seconds, like 300; got {s:?}"))?;
+    if n == 0 {
+        return Err("0 would run without a pause; expected at least 1 second".into());
+    }
+    if n > MAX_DURATION.as_secs() {
+        return Err(format!(
+            "{n} seconds is longer than the longest accepted interval ({} s, 100 years)",
+            MAX_DURATION.as_secs()
+        ));
+    }
+    Ok(n)
+}
+
 pub(crate) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let s = String::deserialize(d)?;
-    humantime::parse_duration(&s).map_err(|e| {
-        serde::de::Error::custom(format!(
-            "expected a duration like 30s or 5m; got {s:?} ({e})"
-        ))
-    })
+    parse_duration(&s).map_err(serde::de::Error::custom)
 }

@@ -9,6 +9,10 @@ use std::path::{Component, Path};
 use ipnet::IpNet;
 
 use super::*;
+use crate::tools::exportfs;
+
+/// The pair plus one host that serves nothing (a backup host).
+pub const MAX_NODES: usize = 3;
 
 impl Config {
     /// Semantic checks that serde cannot express. Returns (key path, message) pairs.
@@ -103,6 +107,7 @@ impl Config {
                 ));
             }
             check_abs(&mut p, &at("mountpoint"), &v.mountpoint);
+            check_exportable(&mut p, &at("mountpoint"), &v.mountpoint);
             if v.mountpoint == Path::new("/") {
                 p.push(Problem::new(
                     at("mountpoint"),
@@ -184,6 +189,8 @@ impl Config {
                 "expected a command as a list (argv, no shell), like [ipmitool, -H, 10.64.40.7, chassis, power, off]; leave it out for none",
             ));
         }
+        self.validate_topology(&mut p);
+        self.validate_argv_values(&mut p);
         self.validate_exports(&mut p);
         self.validate_sync(&mut p);
         backups::validate(self, &mut p);
@@ -211,6 +218,223 @@ impl Config {
         p
     }
 
+    /// What the config says must be possible together: distinct nodes, a service IP that
+    /// belongs to no node and can be announced on its own network, a node count that makes a
+    /// pair, and host paths that do not vanish with a volume. Each conflict names both keys.
+    fn validate_topology(&self, p: &mut Vec<Problem>) {
+        // The pair, optionally with a host that serves nothing (a backup host): more would
+        // leave failover without a single peer and DRBD without a pair.
+        if self.nodes.len() > MAX_NODES {
+            p.push(Problem::new(
+                "nodes",
+                format!(
+                    "{} nodes listed; expected the storage pair (1 node for a single server, 2 for a pair) and at most one more host that serves nothing, like a backup host ({MAX_NODES} at most)",
+                    self.nodes.len()
+                ),
+            ));
+        }
+        if self.has_drbd() && self.nodes.len() < 2 {
+            let i = self
+                .volumes
+                .iter()
+                .position(|v| v.drbd.is_some())
+                .unwrap_or(0);
+            p.push(Problem::conflict(
+                format!("volumes[{i}].drbd"),
+                "nodes",
+                "a DRBD volume replicates between two nodes, but `nodes` lists only one",
+            ));
+        }
+        let names: Vec<&String> = self.nodes.keys().collect();
+        for (i, a) in names.iter().enumerate() {
+            for b in &names[i + 1..] {
+                if a.eq_ignore_ascii_case(b) {
+                    p.push(Problem::conflict(
+                        format!("nodes.{b}"),
+                        format!("nodes.{a}"),
+                        format!("{b:?} and {a:?} are the same host name (host names ignore case)"),
+                    ));
+                }
+                let (x, y) = (self.nodes[*a].address, self.nodes[*b].address);
+                if x == y {
+                    p.push(Problem::conflict(
+                        format!("nodes.{b}.address"),
+                        format!("nodes.{a}.address"),
+                        format!("{y} is also {a}'s address; each node needs its own"),
+                    ));
+                }
+            }
+        }
+        for (name, n) in &self.nodes {
+            if n.address.is_unspecified() || n.address.is_loopback() || n.address.is_multicast() {
+                p.push(Problem::new(
+                    format!("nodes.{name}.address"),
+                    format!(
+                        "{} cannot be a node's address (unspecified, loopback or multicast); expected the address the other node reaches it at",
+                        n.address
+                    ),
+                ));
+            }
+        }
+        if let Some(ip) = &self.service_ip {
+            self.validate_service_ip(p, ip);
+        }
+        // These must be there while the volumes are not mounted (the host lock is taken
+        // before anything is mounted; exportfs -ra reads exports_dir at boot).
+        for (key, path) in [
+            ("nfs.exports_dir", &self.nfs.exports_dir),
+            ("paths.lock", &self.paths.lock),
+            ("paths.journal", &self.paths.journal),
+            ("paths.state", &self.paths.state),
+        ] {
+            if let Some(i) = self
+                .volumes
+                .iter()
+                .position(|v| path.starts_with(&v.mountpoint))
+            {
+                p.push(Problem::conflict(
+                    key,
+                    format!("volumes[{i}].mountpoint"),
+                    format!(
+                        "{} is on volume {}, which is not mounted on the standby node or before `up`; expected a path outside every volume",
+                        path.display(),
+                        self.volumes[i].name
+                    ),
+                ));
+            }
+        }
+    }
+
+    /// The service IP is added with its prefix, so the kernel puts its network on the
+    /// interface: the address must be a usable host of that network and no node's own
+    /// address (`down` deletes it). Node addresses need not be in that network (the service
+    /// may live on its own VLAN), but one that is must be a host of it too, and the address
+    /// that arping announces to must be on that network, since ARP does not cross routers.
+    fn validate_service_ip(&self, p: &mut Vec<Problem>, ip: &ServiceIp) {
+        let net = ip.address.trunc();
+        let addr = ip.address.addr();
+        if ip.address.prefix_len() == 0 {
+            p.push(Problem::new(
+                "service_ip.address",
+                format!(
+                    "{}: a /0 prefix makes every address on-link; expected the prefix of the service network, like /24",
+                    ip.address
+                ),
+            ));
+        }
+        let broadcast =
+            |a: IpAddr| a.is_ipv4() && ip.address.prefix_len() < 31 && a == ip.address.broadcast();
+        if broadcast(addr) {
+            p.push(Problem::new(
+                "service_ip.address",
+                format!(
+                    "{} is the broadcast address of {net}; expected a host address inside it",
+                    ip.address
+                ),
+            ));
+        }
+        if addr.is_unspecified() || addr.is_loopback() || addr.is_multicast() {
+            p.push(Problem::new(
+                "service_ip.address",
+                format!("{addr} cannot be a service address (unspecified, loopback or multicast)"),
+            ));
+        }
+        for (name, n) in &self.nodes {
+            if n.address == addr {
+                p.push(Problem::conflict(
+                    "service_ip.address",
+                    format!("nodes.{name}.address"),
+                    format!(
+                        "{addr} is node {name}'s own address; the service IP moves between nodes and `down` deletes it, so it must be an address of its own"
+                    ),
+                ));
+            } else if net.contains(&n.address)
+                && (n.address == net.network() || broadcast(n.address))
+            {
+                p.push(Problem::conflict(
+                    format!("nodes.{name}.address"),
+                    "service_ip.address",
+                    format!(
+                        "{} is the network or broadcast address of the service network {net}",
+                        n.address
+                    ),
+                ));
+            }
+        }
+        if let Some(gw) = ip.announce_to
+            && gw.is_ipv4() == addr.is_ipv4()
+        {
+            if gw == addr {
+                p.push(Problem::conflict(
+                    "service_ip.announce_to",
+                    "service_ip.address",
+                    format!("{gw} is the service IP itself; expected another host on its network, like the gateway"),
+                ));
+            } else if !net.contains(&gw) {
+                p.push(Problem::conflict(
+                    "service_ip.announce_to",
+                    "service_ip.address",
+                    format!(
+                        "{gw} is not on the service network {net}: ARP does not cross routers; expected a host on that network, like its gateway"
+                    ),
+                ));
+            } else if gw == net.network() || broadcast(gw) {
+                p.push(Problem::conflict(
+                    "service_ip.announce_to",
+                    "service_ip.address",
+                    format!("{gw} is the network or broadcast address of {net}; expected a host, like the gateway"),
+                ));
+            }
+        }
+    }
+
+    /// Values that end up as a command's argument: one that starts with '-' would be read as
+    /// an option by the tool (`ip … dev -x`, `mount -o -x`), so it is refused here rather
+    /// than discovered half-way through `up`. (NUL bytes are refused for every value: see
+    /// [`nul_problems`].)
+    fn validate_argv_values(&self, p: &mut Vec<Problem>) {
+        let mut dash = |key: String, v: &str, what: &str| {
+            if v.starts_with('-') {
+                p.push(Problem::new(
+                    key,
+                    format!("{v:?} starts with '-', so {what} would read it as an option; expected a value"),
+                ));
+            }
+        };
+        if let Some(ip) = &self.service_ip {
+            dash("service_ip.interface".into(), &ip.interface, "ip");
+        }
+        for (i, v) in self.volumes.iter().enumerate() {
+            dash(format!("volumes[{i}].fstype"), &v.fstype, "mount");
+            for (j, o) in v.mount_options.iter().enumerate() {
+                dash(format!("volumes[{i}].mount_options[{j}]"), o, "mount");
+            }
+        }
+        if let Some(r) = &self.remote
+            && let Some(first) = r.ssh.first()
+        {
+            dash("remote.ssh[0]".into(), first, "the shell");
+        }
+        if let Some(first) = self.failover.fence_command.as_ref().and_then(|f| f.first()) {
+            dash("failover.fence_command[0]".into(), first, "the shell");
+        }
+        for (i, b) in self.backups.iter().enumerate() {
+            if let Some(first) = b.ssh.as_ref().and_then(|s| s.first()) {
+                dash(format!("backups[{i}].ssh[0]"), first, "the shell");
+            }
+        }
+        for (i, e) in self.sync.iter().enumerate() {
+            for (j, x) in e.exclude.iter().enumerate() {
+                if x.chars().any(char::is_control) {
+                    p.push(Problem::new(
+                        format!("sync[{i}].exclude[{j}]"),
+                        "expected one rsync exclude pattern per item, without control characters",
+                    ));
+                }
+            }
+        }
+    }
+
     fn validate_exports(&self, p: &mut Vec<Problem>) {
         let e = &self.exports;
         if e.max_shrink_percent > 100 {
@@ -223,6 +447,18 @@ impl Config {
             ));
         }
         check_abs(p, "exports.backup", &e.backup);
+        // /0 would let a project reach the world; the limit itself must be a prefix length.
+        for (key, v, max) in [
+            ("exports.widest_ipv4_prefix", e.widest_ipv4_prefix, 32),
+            ("exports.widest_ipv6_prefix", e.widest_ipv6_prefix, 128),
+        ] {
+            if v == 0 || v > max {
+                p.push(Problem::new(
+                    key,
+                    format!("{v} is not a limit: expected a prefix length from 1 to {max}"),
+                ));
+            }
+        }
         if e.clients_timeout.is_zero() {
             p.push(Problem::new(
                 "exports.clients_timeout",
@@ -245,6 +481,7 @@ impl Config {
                 ));
             }
             check_abs(p, &at("path"), &x.path);
+            check_exportable(p, &at("path"), &x.path);
             if let Some(first) = paths.insert(&x.path, i) {
                 p.push(Problem::new(
                     at("path"),
@@ -420,6 +657,58 @@ impl Config {
     }
 }
 
+/// Every string value (and key) holding a NUL byte, by key path. No argv can carry one: a
+/// NUL reaching a command would fail its spawn half-way through a run.
+pub fn nul_problems(text: &str) -> Vec<Problem> {
+    fn walk(v: &yaml_serde::Value, path: &str, out: &mut Vec<Problem>) {
+        use yaml_serde::Value;
+        let here = |out: &mut Vec<Problem>| {
+            out.push(Problem::new(
+                if path.is_empty() { "(document)" } else { path },
+                "holds a NUL byte (\\0); no command argument can carry one",
+            ))
+        };
+        match v {
+            Value::String(s) if s.contains('\0') => here(out),
+            Value::Sequence(items) => {
+                for (i, x) in items.iter().enumerate() {
+                    walk(x, &format!("{path}[{i}]"), out);
+                }
+            }
+            Value::Mapping(m) => {
+                for (k, x) in m {
+                    let key = match k {
+                        Value::String(s) => s.clone(),
+                        other => yaml_serde::to_string(other)
+                            .unwrap_or_default()
+                            .trim()
+                            .to_string(),
+                    };
+                    let sub = if path.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{path}.{key}")
+                    };
+                    if key.contains('\0') {
+                        out.push(Problem::new(
+                            path.to_string(),
+                            "a key holds a NUL byte (\\0)",
+                        ));
+                    }
+                    walk(x, &sub, out);
+                }
+            }
+            Value::Tagged(t) => walk(&t.value, path, out),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    if let Ok(v) = yaml_serde::from_str::<yaml_serde::Value>(text) {
+        walk(&v, "", &mut out);
+    }
+    out
+}
+
 /// An NFS client as nfs-manage writes it: an IP address, or a network in CIDR form
 /// (normalised: host bits cleared; a full-length prefix is written as a plain address).
 pub fn parse_client(s: &str) -> Option<String> {
@@ -435,12 +724,13 @@ pub fn parse_client(s: &str) -> Option<String> {
 }
 
 /// Export options as a list, one per item: `rw`, `sync`, `sec=sys`… The fsid is its own key.
+/// Each must be one exportfs accepts (see [`exportfs::option_problem`]): an option it refuses
+/// would make every later `exportfs -ra` fail, for every export.
 pub fn check_export_options(p: &mut Vec<Problem>, path: &str, options: &[String]) {
     for (j, o) in options.iter().enumerate() {
         let bad = o.is_empty()
-            || !o
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_=:.-/@".contains(c));
+            || o.chars()
+                .any(|c| c.is_whitespace() || c.is_control() || ",()\"".contains(c));
         if bad {
             p.push(Problem::new(
                 format!("{path}[{j}]"),
@@ -451,7 +741,23 @@ pub fn check_export_options(p: &mut Vec<Problem>, path: &str, options: &[String]
                 format!("{path}[{j}]"),
                 "the fsid has its own key (fsid:); do not put it in the options",
             ));
+        } else if let Some(why) = exportfs::option_problem(o) {
+            p.push(Problem::new(format!("{path}[{j}]"), why));
         }
+    }
+}
+
+/// A path that goes into an exports file. exportfs decodes `\NNN` escapes in paths more
+/// than once, so a path with a backslash cannot be written so that it reads it back.
+pub fn check_exportable(p: &mut Vec<Problem>, path: &str, value: &Path) {
+    if value.to_string_lossy().contains('\\') {
+        p.push(Problem::new(
+            path,
+            format!(
+                "{}: a backslash in an exported path cannot be written to an exports file (exportfs decodes \\NNN escapes twice); expected a path without '\\'",
+                value.display()
+            ),
+        ));
     }
 }
 
@@ -597,10 +903,29 @@ pub(crate) fn yaml_error(file: &str, e: &yaml_serde::Error) -> String {
         Some(i) => msg[..i].to_string(),
         None => msg,
     };
+    // A key or value quoted in the message may hold a line break: one error, one line.
+    let msg = one_line(&msg);
     match e.location() {
         Some(l) => format!("{file}:{}:{}: {msg}", l.line(), l.column()),
         None => format!("{file}: {msg}"),
     }
+}
+
+/// Line breaks and other control characters escaped, so that every error is one line that
+/// starts with its FILE:LINE:COLUMN.
+fn one_line(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 pub(crate) fn render_problems(file: &str, index: &Positions, problems: &[Problem]) -> String {
@@ -610,7 +935,16 @@ pub(crate) fn render_problems(file: &str, index: &Positions, problems: &[Problem
             out.push('\n');
         }
         let (line, col) = index.find(&pr.path).unwrap_or((1, 1));
-        let _ = write!(out, "{file}:{line}:{col}: {}: {}", pr.path, pr.message);
+        let _ = write!(
+            out,
+            "{file}:{line}:{col}: {}: {}",
+            one_line(&pr.path),
+            one_line(&pr.message)
+        );
+        if let Some(other) = &pr.also {
+            let (l, c) = index.find(other).unwrap_or((1, 1));
+            let _ = write!(out, " (conflicts with {file}:{l}:{c}: {other})");
+        }
     }
     out
 }

@@ -147,12 +147,14 @@ impl ProjectFile {
             let clean = !s.is_empty()
                 && !s.ends_with('/')
                 && !s.contains("//")
+                && !s.starts_with(char::is_whitespace)
+                && !s.ends_with(char::is_whitespace)
                 && path.components().all(|c| matches!(c, Component::Normal(_)))
-                && !s.chars().any(|c| c.is_control() || c.is_whitespace());
+                && !s.chars().any(|c| c.is_control() || c == '\\');
             if !clean {
                 p.push(Problem::new(
                     "path",
-                    format!("{s:?} is not a clean relative path under the volume (expected like shared/NAME, without '/', '.', '..' at its ends or spaces)"),
+                    format!("{s:?} is not a clean relative path under the volume (expected like shared/NAME: no '/', '.', '..' or spaces at its ends, no control characters, no '\\' — exportfs cannot read one back)"),
                 ));
             }
         }
@@ -169,13 +171,16 @@ impl ProjectFile {
                     format!("clients[{j}]"),
                     format!("{c:?} is not a client: expected an address or a CIDR like 192.0.2.0/24 (public exports go in the cluster config)"),
                 ));
+            } else if let Some(why) = too_wide(&cfg.exports, c) {
+                p.push(Problem::new(format!("clients[{j}]"), why));
             }
         }
         match &self.clients_command {
-            Some(argv) if argv.is_empty() || argv[0].is_empty() => p.push(Problem::new(
-                "clients_command",
-                "expected the command as a list, like [/usr/local/bin/project-ips, NAME]",
-            )),
+            Some(argv) if argv.is_empty() || argv[0].is_empty() || argv[0].starts_with('-') => p
+                .push(Problem::new(
+                    "clients_command",
+                    "expected the command as a list, like [/usr/local/bin/project-ips, NAME]",
+                )),
             None if self.clients.is_empty() => p.push(Problem::new(
                 "clients",
                 "expected clients or clients_command (a project with neither exports nothing)",
@@ -220,8 +225,10 @@ impl ProjectFile {
 #[derive(Debug, Default)]
 pub struct Projects {
     pub list: Vec<Project>,
-    /// Duplicate GIDs, export paths or fsids: a sync refuses them (exit 3).
+    /// Duplicate GIDs, export paths or fsids, nested paths: a sync refuses them (exit 3).
     pub conflicts: Vec<String>,
+    /// Files that do not load ([`load_all`] only; [`load`] fails instead).
+    pub invalid: Vec<Invalid>,
 }
 
 impl Projects {
@@ -239,7 +246,8 @@ pub fn parse_file(cfg: &Config, path: &Path, text: &str) -> Result<Project, Erro
         .file_name()
         .and_then(|n| n.to_str())
         .and_then(|n| n.strip_suffix(".yaml"));
-    let problems = spec.validate(cfg, stem);
+    let mut problems = config::nul_problems(text);
+    problems.extend(spec.validate(cfg, stem));
     if !problems.is_empty() {
         return Err(Error::Config(config::render_problems(
             &file,
@@ -251,8 +259,19 @@ pub fn parse_file(cfg: &Config, path: &Path, text: &str) -> Result<Project, Erro
 }
 
 /// Load `projects_dir/*.yaml` (a missing directory holds no projects). Every bad file is
-/// reported at once.
+/// reported at once (exit 78).
 pub fn load(cfg: &Config) -> Result<Projects, Error> {
+    let all = load_all(cfg)?;
+    if !all.invalid.is_empty() {
+        let errors: Vec<&str> = all.invalid.iter().map(|i| i.error.as_str()).collect();
+        return Err(Error::Config(errors.join("\n")));
+    }
+    Ok(all)
+}
+
+/// Like [`load`], but a bad project file does not stop the others: it is listed in
+/// `invalid` (what `exports sync` keeps as it is, like a project whose clients failed).
+pub fn load_all(cfg: &Config) -> Result<Projects, Error> {
     let dir = &cfg.projects_dir;
     let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
         Ok(rd) => rd
@@ -269,26 +288,57 @@ pub fn load(cfg: &Config) -> Result<Projects, Error> {
     };
     files.sort();
     let mut list = Vec::with_capacity(files.len());
-    let mut errors = Vec::new();
+    let mut invalid = Vec::new();
     for f in files {
-        let text = match std::fs::read_to_string(&f) {
-            Ok(t) => t,
-            Err(e) => {
-                errors.push(format!("{}: cannot read: {e}", f.display()));
-                continue;
-            }
-        };
-        match parse_file(cfg, &f, &text) {
+        let name = f
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let parsed = std::fs::read_to_string(&f)
+            .map_err(|e| format!("{}: cannot read: {e}", f.display()))
+            .and_then(|text| parse_file(cfg, &f, &text).map_err(|e| e.to_string()));
+        match parsed {
             Ok(p) => list.push(p),
-            Err(e) => errors.push(e.to_string()),
+            Err(error) => invalid.push(Invalid {
+                name,
+                file: f,
+                error,
+            }),
         }
-    }
-    if !errors.is_empty() {
-        return Err(Error::Config(errors.join("\n")));
     }
     list.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
     let conflicts = conflicts_of(cfg, &list);
-    Ok(Projects { list, conflicts })
+    Ok(Projects {
+        list,
+        conflicts,
+        invalid,
+    })
+}
+
+/// A project file that does not load; `name` is its file name without `.yaml`.
+#[derive(Debug, Clone)]
+pub struct Invalid {
+    pub name: String,
+    pub file: PathBuf,
+    pub error: String,
+}
+
+/// Why a client is wider than `exports.widest_ipv4_prefix`/`widest_ipv6_prefix` allow
+/// (a project never exports to the world: that is what `public:` is for).
+pub fn too_wide(limits: &config::ExportsConfig, client: &str) -> Option<String> {
+    let net: ipnet::IpNet = match client.parse::<std::net::IpAddr>() {
+        Ok(a) => ipnet::IpNet::from(a),
+        Err(_) => client.parse().ok()?,
+    };
+    let (widest, key) = match net {
+        ipnet::IpNet::V4(_) => (limits.widest_ipv4_prefix, "exports.widest_ipv4_prefix"),
+        ipnet::IpNet::V6(_) => (limits.widest_ipv6_prefix, "exports.widest_ipv6_prefix"),
+    };
+    (net.prefix_len() < widest).then(|| {
+        format!(
+            "{client} is wider than /{widest} ({key}); a project is never exported that widely (world-wide exports belong in `public:`)"
+        )
+    })
 }
 
 /// Duplicate GIDs, export paths and fsids among `list` and the public exports.
@@ -300,6 +350,30 @@ pub fn conflicts_of(cfg: &Config, list: &[Project]) -> Vec<String> {
     for x in &cfg.public {
         paths.insert(&x.path, format!("public export {}", x.name));
         fsids.insert(x.fsid, format!("public export {}", x.name));
+    }
+    if !cfg.exports.allow_nested {
+        let mut all: Vec<(&Path, String)> = cfg
+            .public
+            .iter()
+            .map(|x| (x.path.as_path(), format!("public export {}", x.name)))
+            .collect();
+        all.extend(list.iter().map(|p| {
+            (
+                p.export_path.as_path(),
+                format!("project {} ({})", p.name(), p.file.display()),
+            )
+        }));
+        for (outer, a) in &all {
+            for (inner, b) in &all {
+                if inner != outer && inner.starts_with(outer) {
+                    out.push(format!(
+                        "{} ({b}) is inside {} ({a}): the outer export would also hand out the inner one's files under other options; set exports.allow_nested: true in the cluster config if that is intended",
+                        inner.display(),
+                        outer.display()
+                    ));
+                }
+            }
+        }
     }
     for p in list {
         if let Some(first) = gids.insert(p.spec.gid, p.name()) {
@@ -351,13 +425,22 @@ impl From<Export> for Entry {
     }
 }
 
-fn quote_path(p: &Path) -> String {
+/// A path as an exports file spells it: characters the file format gives a meaning to
+/// (blanks, quotes, `#`, `\`, parentheses, control characters) as exports(5) octal escapes,
+/// `\040` for a space. [`exportfs::parse_exports`] decodes them, so the path reads back exactly.
+pub fn escape_path(p: &Path) -> String {
     let s = p.display().to_string();
-    if s.chars().any(|c| c.is_whitespace() || c == '"' || c == '#') {
-        format!("\"{s}\"")
-    } else {
-        s
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_ascii()
+            && (c.is_ascii_whitespace() || c.is_ascii_control() || "\"#\\()".contains(c))
+        {
+            out.push_str(&format!("\\{:03o}", c as u32));
+        } else {
+            out.push(c);
+        }
     }
+    out
 }
 
 /// An exports file: a header, then one export with one client per line.
@@ -368,7 +451,7 @@ pub fn render(header: &str, exports: &[(&Path, &str, &[String])]) -> String {
         if clients.is_empty() {
             continue;
         }
-        s.push_str(&quote_path(path));
+        s.push_str(&escape_path(path));
         for c in clients.iter() {
             s.push_str(&format!(" \\\n    {c}({options})"));
         }
@@ -436,8 +519,21 @@ pub fn render_public(cfg: &Config) -> Option<String> {
     ))
 }
 
-/// Parse a `clients_command`'s output: a JSON list of addresses (or CIDRs).
-pub fn parse_clients_output(stdout: &str) -> Result<Vec<String>, String> {
+/// The most a `clients_command` may print: a list of addresses is small; more is garbage.
+pub const MAX_CLIENTS_OUTPUT: usize = 1 << 20;
+
+/// Parse a `clients_command`'s output: a JSON list of addresses (or CIDRs), none wider than
+/// the configured limits, at most [`MAX_CLIENTS_OUTPUT`] bytes.
+pub fn parse_clients_output(
+    stdout: &str,
+    limits: &config::ExportsConfig,
+) -> Result<Vec<String>, String> {
+    if stdout.len() > MAX_CLIENTS_OUTPUT {
+        return Err(format!(
+            "it printed {} bytes, more than the {MAX_CLIENTS_OUTPUT} a list of addresses may take",
+            stdout.len()
+        ));
+    }
     let v: serde_json::Value = serde_json::from_str(stdout.trim()).map_err(|e| {
         let mut shown: String = stdout.trim().chars().take(80).collect();
         if shown.is_empty() {
@@ -451,7 +547,12 @@ pub fn parse_clients_output(stdout: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::with_capacity(items.len());
     for it in items {
         match it.as_str().and_then(config::parse_client) {
-            Some(c) => out.push(c),
+            Some(c) => {
+                if let Some(why) = too_wide(limits, &c) {
+                    return Err(format!("{why}: refused"));
+                }
+                out.push(c)
+            }
             None => return Err(format!("{it} in its output is not an address or a CIDR")),
         }
     }
@@ -747,30 +848,39 @@ public:
 
     #[test]
     fn clients_output() {
+        let lim = config::ExportsConfig::default();
         assert_eq!(
             parse_clients_output(
-                "[\"192.0.2.10\", \"192.0.2.9\", \"192.0.2.10\", \"2001:db8::1\"]\n"
+                "[\"192.0.2.10\", \"192.0.2.9\", \"192.0.2.10\", \"2001:db8::1\"]\n",
+                &lim
             )
             .unwrap(),
             ["192.0.2.10", "192.0.2.9", "2001:db8::1"]
         );
-        assert_eq!(parse_clients_output("[]").unwrap(), Vec::<String>::new());
+        assert_eq!(
+            parse_clients_output("[]", &lim).unwrap(),
+            Vec::<String>::new()
+        );
         assert!(
-            parse_clients_output("<html>401 Unauthorized</html>")
+            parse_clients_output("<html>401 Unauthorized</html>", &lim)
                 .unwrap_err()
                 .contains("not JSON")
         );
         assert!(
-            parse_clients_output("{\"a\": 1}")
+            parse_clients_output("{\"a\": 1}", &lim)
                 .unwrap_err()
                 .contains("an object")
         );
         assert!(
-            parse_clients_output("[\"host.example\"]")
+            parse_clients_output("[\"host.example\"]", &lim)
                 .unwrap_err()
                 .contains("not an address")
         );
-        assert!(parse_clients_output("").unwrap_err().contains("nothing"));
+        assert!(
+            parse_clients_output("", &lim)
+                .unwrap_err()
+                .contains("nothing")
+        );
     }
 
     #[test]
@@ -811,5 +921,143 @@ public:
             ]
         );
         assert_eq!(ch.export.len(), 1);
+    }
+
+    #[test]
+    fn nested_exports_are_refused_unless_allowed() {
+        let c = cfg();
+        let outer = parse_file(
+            &c,
+            Path::new("/p/a.yaml"),
+            "name: a\ngid: 70\nvolume: tools\npath: shared\nclients: [192.0.2.1]\n",
+        )
+        .unwrap();
+        let inner = parse_file(
+            &c,
+            Path::new("/p/b.yaml"),
+            "name: b\ngid: 71\nvolume: tools\npath: shared/b\nclients: [192.0.2.1]\n",
+        )
+        .unwrap();
+        let found = conflicts_of(&c, &[outer.clone(), inner.clone()]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with("/srv/tools/shared/b (project b (/p/b.yaml)) is inside /srv/tools/shared (project a (/p/a.yaml))"),
+            "{found:?}"
+        );
+        // A project below a public export is nested too.
+        let under_public = parse_file(
+            &c,
+            Path::new("/p/d.yaml"),
+            "name: d\ngid: 72\nvolume: misc\npath: scratch/d\nclients: [192.0.2.1]\n",
+        )
+        .unwrap();
+        assert!(conflicts_of(&c, &[under_public])[0].contains("(public export scratch)"));
+        let mut allowed = c.clone();
+        allowed.exports.allow_nested = true;
+        assert!(conflicts_of(&allowed, &[outer, inner]).is_empty());
+    }
+
+    #[test]
+    fn projects_are_never_exported_to_the_world() {
+        let c = cfg();
+        let lim = &c.exports;
+        for wide in ["0.0.0.0/0", "::/0", "10.0.0.0/8", "2001:db8::/32"] {
+            let e = parse_clients_output(&format!("[\"{wide}\"]"), lim).unwrap_err();
+            assert!(
+                e.contains("wider than") && e.contains("refused"),
+                "{wide}: {e}"
+            );
+        }
+        assert!(parse_clients_output("[\"*\"]", lim).is_err());
+        assert_eq!(
+            parse_clients_output("[\"10.1.0.0/16\", \"2001:db8:1::/48\"]", lim).unwrap(),
+            ["10.1.0.0/16", "2001:db8:1::/48"]
+        );
+        let big = format!("[{}\"192.0.2.1\"]", " ".repeat(MAX_CLIENTS_OUTPUT));
+        assert!(
+            parse_clients_output(&big, lim)
+                .unwrap_err()
+                .contains("more than")
+        );
+        let e = parse_file(
+            &c,
+            Path::new("/p/x.yaml"),
+            "name: x\ngid: 5\nvolume: tools\nclients: [0.0.0.0/0]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("/p/x.yaml:4:11: clients[0]: 0.0.0.0/0 is wider than /16"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn project_options_are_checked_against_exportfs() {
+        let e = parse_file(
+            &cfg(),
+            Path::new("/p/x.yaml"),
+            "name: x\ngid: 5\nvolume: tools\noptions: [rw, no_subtree_ch-ck]\nclients: [192.0.2.9]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("/p/x.yaml:4:15: options[1]: \"no_subtree_ch-ck\" is not an export option exportfs accepts (did you mean no_subtree_check?)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn paths_with_characters_the_exports_file_escapes_read_back_exactly() {
+        let c = cfg();
+        for rel in [
+            "shared/a\"b",
+            "shared/a b",
+            "shared/x#y",
+            "shared/t(1)",
+            "shared/ü",
+        ] {
+            let yaml = format!(
+                "name: p\ngid: 5\nvolume: tools\npath: {}\nclients: [192.0.2.9]\n",
+                serde_json::to_string(rel).unwrap()
+            );
+            let p = parse_file(&c, Path::new("/p/p.yaml"), &yaml).unwrap();
+            let text = render_project(&p, &p.clients);
+            let back = exportfs::parse_exports("x", &text).unwrap();
+            assert_eq!(back.len(), 1, "{rel}: {text}");
+            assert_eq!(back[0].path, p.export_path, "{rel}: {text}");
+        }
+        // exportfs decodes \NNN twice: a backslash cannot be written, so it is refused.
+        let e = parse_file(
+            &c,
+            Path::new("/p/p.yaml"),
+            "name: p\ngid: 5\nvolume: tools\npath: 'shared/a\\040b'\nclients: [192.0.2.9]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("path:") && e.contains("'\\'"), "{e}");
+    }
+
+    #[test]
+    fn a_bad_project_file_does_not_hide_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = cfg();
+        c.projects_dir = dir.path().to_path_buf();
+        std::fs::write(
+            dir.path().join("good.yaml"),
+            "name: good\ngid: 5\nvolume: tools\nclients: [192.0.2.9]\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("bad.yaml"),
+            "name: bad\ngid: 6\nvolume: tools\noptions: [rw, no_subtree_ch-ck]\nclients: [192.0.2.9]\n",
+        )
+        .unwrap();
+        let all = load_all(&c).unwrap();
+        assert_eq!(all.list.len(), 1);
+        assert_eq!(all.invalid.len(), 1);
+        assert_eq!(all.invalid[0].name, "bad");
+        assert!(all.invalid[0].error.contains("no_subtree_ch-ck"));
+        assert!(load(&c).is_err());
     }
 }

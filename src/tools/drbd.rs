@@ -115,15 +115,236 @@ pub fn status_cmd(conf: Option<&Path>) -> Cmd {
     Cmd::probe(drbdadm(conf, &["status"]))
 }
 
-/// Resource names from `drbdadm dump`: lines `resource NAME {` (possibly quoted).
+/// Resource names from `drbdadm dump` (see [`parse_dump`]); unparsable text gives none.
 pub fn parse_dump_resources(text: &str) -> Vec<String> {
-    text.lines()
-        .filter_map(|l| {
-            let rest = l.trim_start().strip_prefix("resource ")?;
-            let name = rest.split_whitespace().next()?.trim_matches('"');
-            (!name.is_empty() && name != "{").then(|| name.to_string())
-        })
-        .collect()
+    parse_dump(text)
+        .map(|r| r.into_iter().map(|r| r.name).collect())
+        .unwrap_or_default()
+}
+
+/// One resource as `drbdadm dump` prints it: what a volume of the config must agree with.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DumpResource {
+    pub name: String,
+    /// Where it is defined (`# defined at FILE:LINE` above it), when drbdadm says.
+    pub defined_at: Option<String>,
+    /// The devices of its volumes, resource-wide or per host (`device /dev/drbd4 minor 4;`,
+    /// `device minor 7;` meaning /dev/drbd7), each once.
+    pub devices: Vec<String>,
+    /// The host names of its `on NAME { … }` sections.
+    pub hosts: Vec<String>,
+    /// Hosts given by address (`floating` sections) rather than by name.
+    pub floating: bool,
+    /// `allow-two-primaries yes` in a `net` section of the resource (or of `common`).
+    pub allow_two_primaries: bool,
+}
+
+#[derive(Debug)]
+enum Node {
+    Stmt(Vec<String>),
+    Section(Vec<String>, Vec<Node>),
+}
+
+/// drbd.conf's tokens: words, quoted strings, `{`, `}`, `;`; `#` starts a comment.
+fn dump_tokens(text: &str) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut it = text.chars().peekable();
+    while let Some(c) = it.next() {
+        match c {
+            '#' => {
+                for c in it.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+            }
+            '{' | '}' | ';' => out.push(c.to_string()),
+            '"' => {
+                let mut w = String::new();
+                loop {
+                    match it.next() {
+                        None => bail!("a quoted string is not closed"),
+                        Some('"') => break,
+                        Some('\\') => w.extend(it.next()),
+                        Some(c) => w.push(c),
+                    }
+                }
+                // Quoted words are marked so that a quoted "{" is not a brace.
+                out.push(format!("\u{0}{w}"));
+            }
+            c if c.is_whitespace() => {}
+            c => {
+                let mut w = c.to_string();
+                while let Some(&n) = it.peek() {
+                    if n.is_whitespace() || "{};\"#".contains(n) {
+                        break;
+                    }
+                    w.push(n);
+                    it.next();
+                }
+                out.push(w);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn dump_block(tokens: &[String], i: &mut usize, depth: usize) -> Result<Vec<Node>> {
+    if depth > 16 {
+        bail!("sections nested more than 16 deep");
+    }
+    let mut nodes = Vec::new();
+    let mut words: Vec<String> = Vec::new();
+    while *i < tokens.len() {
+        let t = &tokens[*i];
+        *i += 1;
+        match t.as_str() {
+            ";" => nodes.push(Node::Stmt(std::mem::take(&mut words))),
+            "{" => {
+                let body = dump_block(tokens, i, depth + 1)?;
+                if tokens.get(*i - 1).map(String::as_str) != Some("}") {
+                    bail!("a section `{}` is not closed", words.join(" "));
+                }
+                nodes.push(Node::Section(std::mem::take(&mut words), body));
+            }
+            "}" => {
+                if depth == 0 {
+                    bail!("a `}}` closes no section");
+                }
+                if !words.is_empty() {
+                    bail!("`{}` is not ended by ';'", words.join(" "));
+                }
+                return Ok(nodes);
+            }
+            w => words.push(w.strip_prefix('\u{0}').unwrap_or(w).to_string()),
+        }
+    }
+    if depth > 0 {
+        bail!("the text ends inside a section");
+    }
+    if !words.is_empty() {
+        bail!("`{}` is not ended by ';'", words.join(" "));
+    }
+    Ok(nodes)
+}
+
+fn two_primaries(nodes: &[Node]) -> Option<bool> {
+    let mut found = None;
+    for n in nodes {
+        if let Node::Stmt(w) = n
+            && w.first().is_some_and(|k| k == "allow-two-primaries")
+        {
+            found = Some(matches!(
+                w.get(1).map(String::as_str),
+                Some("yes" | "true" | "on")
+            ));
+        }
+    }
+    found
+}
+
+fn walk_resource(nodes: &[Node], r: &mut DumpResource, two: &mut Option<bool>) {
+    for n in nodes {
+        match n {
+            Node::Stmt(w) if w.first().is_some_and(|k| k == "device") => {
+                let dev = match w.get(1).map(String::as_str) {
+                    Some("minor") => w.get(2).map(|m| format!("/dev/drbd{m}")),
+                    Some(path) => Some(path.to_string()),
+                    None => None,
+                };
+                if let Some(d) = dev
+                    && !r.devices.contains(&d)
+                {
+                    r.devices.push(d);
+                }
+            }
+            Node::Stmt(_) => {}
+            Node::Section(head, body) => {
+                match head.first().map(String::as_str) {
+                    Some("on") => {
+                        for h in &head[1..] {
+                            if !r.hosts.contains(h) {
+                                r.hosts.push(h.clone());
+                            }
+                        }
+                    }
+                    Some("floating") => r.floating = true,
+                    Some("net") => {
+                        if let Some(v) = two_primaries(body) {
+                            *two = Some(two.unwrap_or(false) || v);
+                        }
+                    }
+                    _ => {}
+                }
+                walk_resource(body, r, two);
+            }
+        }
+    }
+}
+
+/// The resources of `drbdadm dump` (the configuration as drbdadm reads it; it needs no kernel
+/// module): names, devices, `on` hosts and allow-two-primaries (a `net` option of the
+/// resource, else of `common`).
+pub fn parse_dump(text: &str) -> Result<Vec<DumpResource>> {
+    let tokens = dump_tokens(text).context("`drbdadm dump` printed something it never prints")?;
+    let mut i = 0;
+    let nodes = dump_block(&tokens, &mut i, 0)
+        .context("`drbdadm dump` printed something it never prints")?;
+    // drbdadm writes `# defined at FILE:LINE` right above each resource.
+    let mut defined: Vec<(String, String)> = Vec::new();
+    let mut last = None;
+    for line in text.lines() {
+        let l = line.trim();
+        if let Some(at) = l.strip_prefix("# defined at ") {
+            last = Some(at.trim().to_string());
+        } else if let Some(rest) = l.strip_prefix("resource ") {
+            if let (Some(at), Some(name)) = (last.take(), rest.split_whitespace().next()) {
+                defined.push((name.trim_matches('"').to_string(), at));
+            }
+        } else if !l.is_empty() && !l.starts_with('#') {
+            last = None;
+        }
+    }
+    let mut common_two = None;
+    for n in &nodes {
+        if let Node::Section(head, body) = n
+            && head.first().is_some_and(|h| h == "common")
+        {
+            for b in body {
+                if let Node::Section(h, nb) = b
+                    && h.first().is_some_and(|h| h == "net")
+                {
+                    common_two = two_primaries(nb).or(common_two);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for n in &nodes {
+        let Node::Section(head, body) = n else {
+            continue;
+        };
+        if head.first().is_none_or(|h| h != "resource") {
+            continue;
+        }
+        let Some(name) = head.get(1).filter(|n| !n.is_empty()) else {
+            bail!("`drbdadm dump` printed a resource without a name");
+        };
+        let mut r = DumpResource {
+            name: name.clone(),
+            // In order: the first unused `# defined at` of that name.
+            defined_at: defined
+                .iter()
+                .position(|(n, _)| n == name)
+                .map(|i| defined.remove(i).1),
+            ..DumpResource::default()
+        };
+        let mut two = None;
+        walk_resource(body, &mut r, &mut two);
+        r.allow_two_primaries = two.or(common_two).unwrap_or(false);
+        out.push(r);
+    }
+    Ok(out)
 }
 
 // ---- drbdsetup status --json ------------------------------------------------------------
@@ -584,7 +805,7 @@ mod tests {
 
     #[test]
     fn dump_resource_names() {
-        let dump = "# /etc/drbd.conf\nglobal {\n}\n\n# resource tools on labstore1004: not ignored, not stacked\n# defined at /etc/drbd.d/tools.res:1\nresource tools {\n    on labstore1004 {\n";
+        let dump = "# /etc/drbd.conf\nglobal {\n}\n\n# resource tools on labstore1004: not ignored, not stacked\n# defined at /etc/drbd.d/tools.res:1\nresource tools {\n    on labstore1004 {\n    }\n}\n";
         assert_eq!(parse_dump_resources(dump), ["tools"]);
     }
 
@@ -613,5 +834,38 @@ mod tests {
         assert_eq!(up_cmd(conf, "t").argv[3..], ["up", "t"]);
         assert_eq!(dump_cmd(conf).argv[3..], ["dump", "all"]);
         assert_eq!(status_cmd(conf).argv[3..], ["status"]);
+    }
+
+    #[test]
+    fn dump_of_the_real_drbdadm() {
+        let r = parse_dump(&fixture("drbdadm-dump.txt")).unwrap();
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].name, "r0");
+        assert_eq!(r[0].defined_at.as_deref(), Some("/etc/drbd.d/r.res:3"));
+        // `device minor 7;` is /dev/drbd7.
+        assert_eq!(r[0].devices, ["/dev/drbd7", "/dev/drbd8"]);
+        assert_eq!(r[0].hosts, ["alpha", "beta"]);
+        // Inherited from `common { net { … } }`.
+        assert!(r[0].allow_two_primaries);
+        assert!(!r[0].floating);
+        assert_eq!(r[1].devices, ["/dev/drbd_x"]);
+        assert!(r[1].floating && r[1].hosts.is_empty());
+        // The resource's own `net` overrides common.
+        assert!(!r[1].allow_two_primaries);
+    }
+
+    #[test]
+    fn dump_that_drbdadm_never_prints_is_an_error() {
+        for bad in [
+            "resource a {",
+            "resource a { device /dev/drbd1 }",
+            "}",
+            "resource \"a {",
+            "resource a { on x { } ",
+        ] {
+            assert!(parse_dump(bad).is_err(), "{bad:?}");
+        }
+        let deep = "a {".repeat(100);
+        assert!(parse_dump(&deep).is_err());
     }
 }

@@ -91,7 +91,8 @@ fn parse_exports_line(
     line: &str,
     out: &mut Vec<Export>,
 ) -> Result<()> {
-    let line = line.trim();
+    // exportfs splits on ASCII blanks only (C isspace): a no-break space is part of a path.
+    let line = line.trim_ascii();
     if line.is_empty() {
         return Ok(());
     }
@@ -101,7 +102,9 @@ fn parse_exports_line(
             .with_context(|| format!("{source}:{line_no}: unterminated quoted path"))?;
         (q[..end].to_string(), &q[end + 1..])
     } else {
-        let end = line.find(char::is_whitespace).unwrap_or(line.len());
+        let end = line
+            .find(|c: char| c.is_ascii_whitespace())
+            .unwrap_or(line.len());
         (unescape_octal(&line[..end]), &line[end..])
     };
     if !path.starts_with('/') {
@@ -109,7 +112,7 @@ fn parse_exports_line(
     }
     let mut defaults = String::new();
     let mut any = false;
-    for tok in rest.split_whitespace() {
+    for tok in rest.split_ascii_whitespace() {
         if let Some(d) = tok.strip_prefix('-') {
             defaults = d.to_string();
             continue;
@@ -197,6 +200,161 @@ pub fn export_cmd(options: &str, entries: &[(&str, &Path)]) -> Cmd {
     let mut argv = vec!["exportfs".to_string(), "-o".into(), options.to_string()];
     argv.extend(entries.iter().map(|(c, p)| client_arg(c, p)));
     Cmd::change(argv)
+}
+
+/// The export options nfs-utils' exportfs accepts (support/nfs/exports.c `parseopts()`, as
+/// Debian 12's exportfs 2.6.2 takes them: no `sign_fh`, `xprtsec=` or `reexport=`), without
+/// a value.
+pub const FLAG_OPTIONS: &[&str] = &[
+    "ro",
+    "rw",
+    "secure",
+    "insecure",
+    "sync",
+    "async",
+    "nordirplus",
+    "security_label",
+    "nohide",
+    "hide",
+    "crossmnt",
+    "nocrossmnt",
+    "wdelay",
+    "no_wdelay",
+    "root_squash",
+    "no_root_squash",
+    "all_squash",
+    "no_all_squash",
+    "subtree_check",
+    "no_subtree_check",
+    "auth_nlm",
+    "no_auth_nlm",
+    "secure_locks",
+    "insecure_locks",
+    "acl",
+    "no_acl",
+    "pnfs",
+    "no_pnfs",
+    "mountpoint",
+    "mp",
+];
+
+/// Options with a value, and the form of the value.
+pub const VALUE_OPTIONS: &[(&str, &str)] = &[
+    ("anonuid", "a number"),
+    ("anongid", "a number"),
+    ("squash_uids", "a number or a range N-M"),
+    ("squash_gids", "a number or a range N-M"),
+    ("fsid", "a number, root or a UUID"),
+    ("mountpoint", "a path"),
+    ("mp", "a path"),
+    ("refer", "path@host[+host][:path@host…]"),
+    ("replicas", "path@host[+host][:path@host…]"),
+    (
+        "sec",
+        "flavors separated by ':' (sys, krb5, krb5i, krb5p, none, null, unix)",
+    ),
+];
+
+/// The security flavors exportfs knows (`sec=`).
+pub const SEC_FLAVORS: &[&str] = &["krb5", "krb5i", "krb5p", "unix", "sys", "null", "none"];
+
+fn is_number(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn is_uuid(s: &str) -> bool {
+    // exportfs takes 32 hex digits, with or without the usual dashes.
+    let hex: String = s.chars().filter(|c| *c != '-').collect();
+    hex.len() == 32
+        && hex.chars().all(|c| c.is_ascii_hexdigit())
+        && s.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+}
+
+fn is_fs_location(s: &str) -> bool {
+    !s.is_empty()
+        && s.split(':').all(|loc| {
+            loc.split_once('@').is_some_and(|(path, hosts)| {
+                path.starts_with('/')
+                    && !hosts.is_empty()
+                    && hosts.split('+').all(|h| {
+                        !h.is_empty()
+                            && h.chars()
+                                .all(|c| c.is_ascii_alphanumeric() || ".-".contains(c))
+                    })
+            })
+        })
+}
+
+/// Why exportfs would refuse one export option (one item, no commas), or None when it takes
+/// it. The message names the nearest option it accepts.
+pub fn option_problem(o: &str) -> Option<String> {
+    let (key, value) = match o.split_once('=') {
+        Some((k, v)) => (k, Some(v)),
+        None => (o, None),
+    };
+    let form = VALUE_OPTIONS
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, f)| *f);
+    match (value, form) {
+        (None, _) if FLAG_OPTIONS.contains(&key) => None,
+        (None, Some(f)) => Some(format!("{key} needs a value: {key}=({f})")),
+        (Some(v), Some(f)) => {
+            let ok = match key {
+                "anonuid" | "anongid" => is_number(v) || v.strip_prefix('-').is_some_and(is_number),
+                "squash_uids" | "squash_gids" => match v.split_once('-') {
+                    Some((a, b)) => is_number(a) && is_number(b),
+                    None => is_number(v),
+                },
+                "fsid" => v == "root" || is_number(v) || is_uuid(v),
+                "mountpoint" | "mp" => v.starts_with('/') && !v.contains([',', '(', ')']),
+                "refer" | "replicas" => is_fs_location(v),
+                "sec" => !v.is_empty() && v.split(':').all(|f| SEC_FLAVORS.contains(&f)),
+                _ => false,
+            };
+            (!ok).then(|| format!("{o:?}: the value of {key}= must be {f}"))
+        }
+        (Some(_), None) if FLAG_OPTIONS.contains(&key) => {
+            Some(format!("{o:?}: {key} takes no value"))
+        }
+        _ => Some(format!(
+            "{o:?} is not an export option exportfs accepts{}",
+            nearest_option(key)
+                .map(|n| format!(" (did you mean {n}?)"))
+                .unwrap_or_default()
+        )),
+    }
+}
+
+/// The accepted option spelled most like `word` (edit distance at most a third of it).
+fn nearest_option(word: &str) -> Option<String> {
+    let names = FLAG_OPTIONS
+        .iter()
+        .copied()
+        .chain(VALUE_OPTIONS.iter().map(|(k, _)| *k));
+    let best = names.map(|n| (edit_distance(word, n), n)).min()?;
+    (best.0 <= word.chars().count().max(3) / 3 + 1).then(|| {
+        if VALUE_OPTIONS.iter().any(|(k, _)| *k == best.1) && !FLAG_OPTIONS.contains(&best.1) {
+            format!("{}=", best.1)
+        } else {
+            best.1.to_string()
+        }
+    })
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 /// Options that come in pairs, with the one exportfs uses when neither is given

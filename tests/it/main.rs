@@ -9,6 +9,7 @@ mod ci;
 mod cli;
 mod completions;
 mod config_check;
+mod config_cross;
 mod down;
 mod exports;
 mod failover;

@@ -212,6 +212,13 @@ pub fn mount(ctx: &Ctx, args: &BackupMountArgs) -> Result<()> {
     };
     // Written before the steps, so an interrupted mount is still found by `umount`.
     let now = SystemTime::now();
+    let Some(expiry) = now.checked_add(ttl) else {
+        return Err(Error::Usage(format!(
+            "a TTL of {} ends past the clock's range",
+            humantime::format_duration(ttl)
+        ))
+        .into());
+    };
     let rec = MountRecord {
         backup: name.clone(),
         vg: b.target.vg.clone(),
@@ -219,7 +226,7 @@ pub fn mount(ctx: &Ctx, args: &BackupMountArgs) -> Result<()> {
         device: device.clone(),
         mountpoint: mountpoint.clone(),
         since: rfc3339(now),
-        expires: rfc3339(now + ttl),
+        expires: rfc3339(expiry),
         operator: operator(),
     };
     execute::run_with(ctx, &mut p, &recovery, Policy::default(), || {
