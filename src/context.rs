@@ -116,3 +116,25 @@ impl Drop for Ctx {
         }
     }
 }
+
+/// A context for unit tests: `config` (YAML) on node `node`, nothing run yet.
+#[cfg(test)]
+pub fn test_ctx(config: &str, node: &str) -> Ctx {
+    let global = Global {
+        config: PathBuf::from("c.yaml"),
+        node: Some(node.into()),
+        dry_run: false,
+        yes: false,
+        json: false,
+        quiet: false,
+        verbose: false,
+        no_color: true,
+        wait_lock: None,
+        detailed_exitcode: false,
+    };
+    Ctx::with_config(
+        &global,
+        Config::parse(std::path::Path::new("c.yaml"), config).unwrap(),
+    )
+    .unwrap()
+}

@@ -732,10 +732,9 @@ mod tests {
 
 #[cfg(test)]
 mod substring_tests {
-    use std::path::{Path, PathBuf};
 
     use super::*;
-    use crate::config::Config;
+
     use crate::tools::ip;
 
     const CONFIG: &str = "\
@@ -749,19 +748,7 @@ volumes:
 ";
 
     fn ctx() -> Ctx {
-        let global = Global {
-            config: PathBuf::from("c.yaml"),
-            node: Some("labstore1004".into()),
-            dry_run: false,
-            yes: false,
-            json: false,
-            quiet: false,
-            verbose: false,
-            no_color: true,
-            wait_lock: None,
-            detailed_exitcode: false,
-        };
-        Ctx::with_config(&global, Config::parse(Path::new("c.yaml"), CONFIG).unwrap()).unwrap()
+        crate::context::test_ctx(CONFIG, "labstore1004")
     }
 
     fn addrs(list: &[&str]) -> ip::Addrs {

@@ -283,11 +283,9 @@ pub fn probe_units(ctx: &Ctx, units: &[&str]) -> Result<BTreeMap<String, String>
 
 #[cfg(test)]
 mod tests {
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
 
     use super::*;
-    use crate::cli::Global;
-    use crate::config::Config;
 
     /// Recorded on Debian 12's kernel in the VM test bed (tests/vm/).
     const REAL: &str = concat!(
@@ -308,19 +306,7 @@ nodes:
 volumes:
   - { name: tools, drbd: tools, device: /dev/drbd4, mountpoint: /srv/tools, fstype: ext4 }
 ";
-        let global = Global {
-            config: PathBuf::from("c.yaml"),
-            node: Some(node.into()),
-            dry_run: false,
-            yes: false,
-            json: false,
-            quiet: false,
-            verbose: false,
-            no_color: true,
-            wait_lock: None,
-            detailed_exitcode: false,
-        };
-        Ctx::with_config(&global, Config::parse(Path::new("c.yaml"), config).unwrap()).unwrap()
+        crate::context::test_ctx(config, node)
     }
 
     #[test]

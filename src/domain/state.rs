@@ -600,11 +600,9 @@ impl Parts<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::{Path, PathBuf};
 
     use super::*;
-    use crate::cli::Global;
-    use crate::config::Config;
+
     use crate::tools::drbd::{Connection, Device, PeerDevice, Resource};
     use crate::tools::exportfs::Export;
     use crate::tools::{ip, mount};
@@ -620,19 +618,7 @@ volumes:
 ";
 
     fn ctx(config: &str) -> Ctx {
-        let global = Global {
-            config: PathBuf::from("c.yaml"),
-            node: Some("n1".into()),
-            dry_run: false,
-            yes: false,
-            json: false,
-            quiet: false,
-            verbose: false,
-            no_color: true,
-            wait_lock: None,
-            detailed_exitcode: false,
-        };
-        Ctx::with_config(&global, Config::parse(Path::new("c.yaml"), config).unwrap()).unwrap()
+        crate::context::test_ctx(config, "n1")
     }
 
     fn resource(role: &str) -> Resource {

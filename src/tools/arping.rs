@@ -84,37 +84,34 @@ pub const GRATUITOUS_OK_RCS: &[i32] = &[0, 1];
 
 /// How many packets the run sent, from its summary line; an error when there is none.
 pub fn sent(flavor: Flavor, out: &Output) -> Result<u32> {
-    let found = out.stdout.lines().find_map(|l| match flavor {
-        Flavor::Habets => l.split_once(" packets transmitted")?.0.trim().parse().ok(),
-        Flavor::Iputils => l
-            .trim()
-            .strip_prefix("Sent ")?
-            .split_whitespace()
-            .next()?
-            .parse()
-            .ok(),
-    });
-    match found {
-        Some(n) => Ok(n),
-        None => bail!("arping failed ({}): {}", out.ending(), out.complaint()),
-    }
+    summary(flavor, out, "Sent ", |l| {
+        l.split_once(" packets transmitted").map(|(n, _)| n)
+    })
 }
 
 /// How many replies the run got, from its summary line. No summary means arping itself failed
 /// (no such interface, no permission), which is never read as "nobody answered".
 pub fn replies(flavor: Flavor, out: &Output) -> Result<u32> {
-    let found = out.stdout.lines().find_map(|l| match flavor {
-        Flavor::Habets => {
-            let (_, rest) = l.split_once(" packets transmitted, ")?;
-            rest.split_whitespace().next()?.parse().ok()
-        }
-        Flavor::Iputils => l
-            .trim()
-            .strip_prefix("Received ")?
-            .split_whitespace()
-            .next()?
-            .parse()
-            .ok(),
+    summary(flavor, out, "Received ", |l| {
+        l.split_once(" packets transmitted, ").map(|(_, rest)| rest)
+    })
+}
+
+/// A count from arping's closing summary: iputils says it after `word` ("Sent 3 probes",
+/// "Received 0 response(s)"); ARPing (Habets) puts both in one line, where `habets` finds
+/// the number's place ("3 packets transmitted, 0 packets received, …").
+fn summary(
+    flavor: Flavor,
+    out: &Output,
+    word: &str,
+    habets: fn(&str) -> Option<&str>,
+) -> Result<u32> {
+    let found = out.stdout.lines().find_map(|l| {
+        let at = match flavor {
+            Flavor::Habets => habets(l)?,
+            Flavor::Iputils => l.trim().strip_prefix(word)?,
+        };
+        at.split_whitespace().next()?.parse().ok()
     });
     match found {
         Some(n) => Ok(n),

@@ -3,6 +3,8 @@
 
 use serde_json::{Value, json};
 
+use nfs_manage::process::shell_quote;
+
 use crate::harness::*;
 use crate::up::up_host;
 
@@ -19,18 +21,6 @@ fn plan_steps(h: &Host, cmd: &str) -> Vec<Value> {
         .filter(|s| s["state"] == "pending")
         .cloned()
         .collect()
-}
-
-/// An argument as the failure message shows it: quoted for a root shell when it needs it.
-fn quoted(a: &str) -> String {
-    let plain = !a.is_empty()
-        && a.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c));
-    if plain {
-        a.to_string()
-    } else {
-        format!("'{}'", a.replace('\'', r"'\''"))
-    }
 }
 
 fn inject_and_converge(cmd: &str, prepare: fn() -> Host, verify_only: bool) {
@@ -89,7 +79,8 @@ fn inject_and_converge(cmd: &str, prepare: fn() -> Host, verify_only: bool) {
                     "{id}: {}",
                     r.stderr
                 );
-                let shown: Vec<String> = argv.iter().map(|a| quoted(a)).collect();
+                // As the failure message shows it: quoted for a root shell where needed.
+                let shown: Vec<String> = argv.iter().map(|a| shell_quote(a)).collect();
                 assert!(
                     r.stderr
                         .contains(&format!("  command: {}", shown.join(" "))),
