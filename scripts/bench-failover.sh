@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark `nfs-manage failover` on the two-node test bed (tests/it/harness.rs `Pair`: two
+# Benchmark `nfs-manage failover` on the two-node test bed (tests/it/harness/pair.rs `Pair`: two
 # network/mount namespaces, real ssh, a real etcd) with stand-ins of fixed latency for DRBD
 # and systemctl (a `sleep_ms` fault on every call):
 #   1. failover of 8 volumes ÷ failover of 1 volume — target ≤ 1.5 (independent per-volume
