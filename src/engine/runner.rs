@@ -248,9 +248,11 @@ impl Runner {
             }
         };
         reaped(&s.child);
-        // Ended, but a descendant may still hold its pipes: the group goes, and what was
-        // read by then is the output. Waiting for the end of the pipes (not for a time) keeps
-        // every byte the tool wrote, however loaded the machine.
+        // Ended, but a descendant may still hold its pipes: after a moment the group goes,
+        // and then the pipes end as soon as the readers run. Their end is waited for up to the
+        // time limit (a holder outside the group cannot stretch the run past it), never for a
+        // fixed time: on a loaded machine a reader may not have run yet, and every byte the
+        // tool wrote is kept.
         let soon = Instant::now() + DRAIN;
         if !(s.stdout.closed_by(soon) && s.stderr.closed_by(soon)) {
             let _ = nix::sys::signal::killpg(
@@ -258,7 +260,11 @@ impl Runner {
                 nix::sys::signal::Signal::SIGKILL,
             );
         }
-        let drained = Instant::now() + DRAIN;
+        let drained = if timed_out {
+            Instant::now() + 4 * DRAIN
+        } else {
+            s.deadline.max(Instant::now() + DRAIN)
+        };
         let output = Output {
             rc: if timed_out { None } else { status.code() },
             stdout: s.stdout.take(drained),
