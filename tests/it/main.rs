@@ -16,6 +16,7 @@ mod failover;
 mod faults;
 mod harness;
 mod interrupts;
+mod limits;
 mod lock;
 mod man;
 mod metrics;
