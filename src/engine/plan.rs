@@ -420,7 +420,12 @@ impl<C: ?Sized> Plan<C> {
 
     /// The numbered table and a closing tally.
     pub fn render(&self, node: &str) -> String {
-        let mut t = terminal_table(140);
+        self.render_in(node, terminal_table(140))
+    }
+
+    /// The table in `t`, then, whole and one per line, every command the table had to cut
+    /// inside an argument: a path split across two lines cannot be pasted into a shell.
+    fn render_in(&self, node: &str, mut t: Table) -> String {
         t.set_header(vec!["#", "step", "command", "state", "why"]);
         for (i, s) in self.steps.iter().enumerate() {
             let state = match s.state {
@@ -440,7 +445,26 @@ impl<C: ?Sized> Plan<C> {
                 s.why.clone(),
             ]);
         }
-        let mut out = format!("nfs-manage {} on {node}: plan\n{t}\n", self.command);
+        let table = t.to_string();
+        let mut out = format!("nfs-manage {} on {node}: plan\n{table}\n", self.command);
+        let cut: Vec<String> = self
+            .steps
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| {
+                s.command_text()
+                    .split_whitespace()
+                    .any(|arg| !table.lines().any(|l| l.contains(arg)))
+            })
+            .map(|(i, s)| format!("  {}. {}", i + 1, s.command_text()))
+            .collect();
+        if !cut.is_empty() {
+            out.push_str("commands in full (cut in the table):\n");
+            for c in cut {
+                out.push_str(&c);
+                out.push('\n');
+            }
+        }
         for n in &self.notes {
             out.push_str(&format!(
                 "note: {}\n",
@@ -481,5 +505,57 @@ impl<C: ?Sized> Plan<C> {
         } else {
             format!("{} steps: {}", self.steps.len(), parts.join(", "))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::check::{Check, Verdict};
+
+    struct Fine;
+    impl Check<()> for Fine {
+        fn check(&self, _ctx: &(), _out: &Output) -> anyhow::Result<Verdict> {
+            Ok(Ok(()))
+        }
+    }
+
+    /// At 80 columns a long argument is cut in the table; the command is then printed whole.
+    #[test]
+    fn a_command_cut_in_the_table_is_printed_whole_under_it() {
+        let mut plan: Plan<()> = Plan::new("up");
+        let long = Cmd::change([
+            "ssh",
+            "-o",
+            "UserKnownHostsFile=/tmp/nfs-manage-it.Na9DoV/ssh/known_hosts",
+            "-i",
+            "/tmp/nfs-manage-it.Na9DoV/ssh/id",
+            "root@192.0.2.1",
+            "lvcreate --snapshot --name tools-nfs-manage vd/tools",
+        ]);
+        plan.steps.push(
+            Step::new(
+                "snap",
+                "snapshot the source vd/tools on 192.0.2.1",
+                long.clone(),
+                Fine,
+            )
+            .why("a consistent, frozen source to copy from"),
+        );
+        let mut t = Table::new();
+        t.load_style(UTF8_BORDERS_ONLY)
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_width(80);
+        let text = plan.render_in("n1", t);
+        // Cut in the table at this width, so printed whole under it, on one line.
+        assert!(
+            text.lines().any(|l| l == format!("  1. {long}")),
+            "the command is not whole on one line:\n{text}"
+        );
+        // Wide enough, the table alone shows it.
+        let mut t = Table::new();
+        t.set_width(400);
+        let text = plan.render_in("n1", t);
+        assert!(!text.contains("commands in full"), "{text}");
     }
 }
