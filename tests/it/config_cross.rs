@@ -22,8 +22,16 @@ fn run_with(config_text: &str, args: &[&str]) -> Run {
     )
 }
 
+/// The shipped example, reading drbdadm's own /etc/drbd.conf (the tests bind their DRBD
+/// resources there) instead of the example's `drbd_config`, which is relative to its file.
 fn example() -> String {
-    std::fs::read_to_string(repo_path("examples/labstore-primary.yaml")).unwrap()
+    std::fs::read_to_string(repo_path("examples/labstore-primary.yaml"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("drbd_config:"))
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
 }
 
 #[test]
