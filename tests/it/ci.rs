@@ -7,6 +7,11 @@ fn ci_script() -> String {
     std::fs::read_to_string(repo_path(".ci/run")).unwrap()
 }
 
+/// The README's test command, which .ci/run ends with: it installs what the tests use.
+fn test_script() -> String {
+    std::fs::read_to_string(repo_path("scripts/test")).unwrap()
+}
+
 #[test]
 fn ci_checks_formatting_and_lints_before_the_tests() {
     let ci = ci_script();
@@ -16,8 +21,15 @@ fn ci_checks_formatting_and_lints_before_the_tests() {
     };
     assert!(at("rustup component add rustfmt") < at("cargo fmt --check"));
     assert!(at("rustup component add clippy") < at("cargo clippy"));
-    assert!(at("cargo fmt --check") < at("cargo test --locked"));
-    assert!(at("cargo clippy --all-targets --locked -- -D warnings") < at("cargo test --locked"));
+    assert!(at("cargo fmt --check") < at("\nscripts/test"));
+    assert!(at("cargo clippy --all-targets --locked -- -D warnings") < at("\nscripts/test"));
+    assert!(ci.trim_end().ends_with("scripts/test"), "{ci}");
+    let readme = std::fs::read_to_string(repo_path("README.md")).unwrap();
+    assert!(
+        readme.lines().take(8).any(|l| l.trim() == "scripts/test"),
+        "the README opens with the test command"
+    );
+    assert!(test_script().contains("cargo test --locked"));
     let manifest = std::fs::read_to_string(repo_path("Cargo.toml")).unwrap();
     assert!(manifest.contains("[lints.rust]") && manifest.contains("[lints.clippy]"));
     assert!(manifest.contains("undocumented_unsafe_blocks = \"deny\""));
@@ -26,7 +38,7 @@ fn ci_checks_formatting_and_lints_before_the_tests() {
 /// The shells and man-db that the completion and man page tests drive are installed by CI.
 #[test]
 fn ci_installs_what_the_new_tests_use() {
-    let ci = ci_script();
+    let ci = test_script();
     let install = ci
         .split("apt-get install")
         .nth(1)
@@ -50,7 +62,7 @@ fn ci_installs_what_the_new_tests_use() {
     ] {
         assert!(
             packages.contains(&p),
-            "{p} is not installed by .ci/run: {packages:?}"
+            "{p} is not installed by scripts/test: {packages:?}"
         );
     }
 }
