@@ -21,6 +21,8 @@ use anyhow::{Context, Result, bail};
 /// TEST-NET-1 (RFC 5737): documentation addresses, never routed.
 pub const PREFIX: &str = "192.0.2";
 pub const SERVICE_IP: &str = "192.0.2.100";
+/// The host's own address on the bridge: where etcd listens for the guests.
+pub const GATEWAY: &str = "192.0.2.1";
 
 /// Storage node data disks: big enough that a throttled resync can be caught mid-way.
 pub const DISK_MIB: u64 = 128;
@@ -492,9 +494,11 @@ impl Drop for Bed {
 
 /// Process groups of the running guests, for the SIGINT/SIGTERM handler (0 = none).
 static GROUPS: [AtomicI32; NODES.len()] = [const { AtomicI32::new(0) }; NODES.len()];
+/// The process group of the bed's etcd while one runs (0 = none).
+static ETCD_GROUP: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn on_interrupt(_: nix::libc::c_int) {
-    for g in &GROUPS {
+    for g in GROUPS.iter().chain([&ETCD_GROUP]) {
         let pgid = g.load(Ordering::SeqCst);
         if pgid > 0 {
             // SAFETY: kill(2) is async-signal-safe.
@@ -541,8 +545,11 @@ fn kill_stale(run_dir: &Path) {
         let _ = run_host(&["ip", "netns", "del", ns.trim()]);
         let _ = fs::remove_file(run_dir.join("netns"));
     }
-    for spec in &NODES {
-        let f = run_dir.join(spec.name).join("pgid");
+    for f in NODES
+        .iter()
+        .map(|spec| run_dir.join(spec.name).join("pgid"))
+        .chain([run_dir.join("etcd.pgid")])
+    {
         if let Ok(s) = fs::read_to_string(&f)
             && let Ok(pgid) = s.trim().parse::<i32>()
         {
@@ -563,6 +570,7 @@ fn setup_network(netns: &str) -> Result<()> {
     ns(&["ip", "link", "set", "lo", "up"])?;
     ns(&["ip", "link", "add", "br0", "type", "bridge"])?;
     ns(&["ip", "link", "set", "br0", "up"])?;
+    ns(&["ip", "addr", "add", &format!("{GATEWAY}/24"), "dev", "br0"])?;
     Ok(())
 }
 
@@ -579,4 +587,205 @@ fn run_host(argv: &[&str]) -> Result<()> {
         );
     }
     Ok(())
+}
+
+impl Bed {
+    /// A command on the host inside the bed's network namespace (the bridge's side).
+    pub fn in_netns(&self, argv: &[&str]) -> Result<String> {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.netns])
+            .args(argv)
+            .output()
+            .with_context(|| format!("running {argv:?} in {}", self.netns))?;
+        if !out.status.success() {
+            bail!(
+                "{argv:?} in {} failed ({}): {}",
+                self.netns,
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Take a guest's port on the bridge down or up: the guest runs on, cut off from the
+    /// segment (what a hung NIC or a pulled cable looks like to its peers).
+    pub fn set_link(&self, name: &str, up: bool) -> Result<()> {
+        let tap = format!("tap-{name}");
+        self.in_netns(&["ip", "link", "set", &tap, if up { "up" } else { "down" }])?;
+        Ok(())
+    }
+
+    /// The power switch: end the guest's qemu (SIGKILL to its process group, as abrupt as
+    /// pulling the plug) and return once no live process of the group is left.
+    pub fn power_off(&self, name: &str) -> Result<()> {
+        let vm = self.vm(name);
+        let Some(pgid) = vm.child.as_ref().map(|c| c.id() as i32) else {
+            bail!("{name}: not started by this bed");
+        };
+        kill_group(pgid);
+        let started = Instant::now();
+        while group_alive(pgid) {
+            if started.elapsed() > Duration::from_secs(30) {
+                bail!("{name}: qemu's process group {pgid} still alive 30 s after SIGKILL");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
+    }
+
+    /// Whether a guest's qemu still runs (false once the power switch turned it off).
+    pub fn powered(&self, name: &str) -> bool {
+        self.vm(name)
+            .child
+            .as_ref()
+            .is_some_and(|c| group_alive(c.id() as i32))
+    }
+
+    /// Answer the guests' fence requests until `stop` is set: a guest's fence command (see
+    /// guest/fence) writes the victim's name into `fence-request` in its own share; the host
+    /// turns the victim off with the power switch and answers with `fence-done` ("off" or the
+    /// error). Returns the fences it carried out, as (requester, victim).
+    pub fn serve_fences(&self, stop: &std::sync::atomic::AtomicBool) -> Vec<(String, String)> {
+        let mut done = Vec::new();
+        while !stop.load(Ordering::SeqCst) {
+            for vm in &self.vms {
+                let req = vm.share.join("fence-request");
+                let Ok(victim) = fs::read_to_string(&req) else {
+                    continue;
+                };
+                let victim = victim.trim().to_string();
+                let _ = fs::remove_file(&req);
+                let answer = if NODES.iter().any(|n| n.name == victim) {
+                    match self.power_off(&victim) {
+                        Ok(()) => {
+                            done.push((vm.name.to_string(), victim.clone()));
+                            "off".to_string()
+                        }
+                        Err(e) => format!("{e:#}"),
+                    }
+                } else {
+                    format!("no such node: {victim}")
+                };
+                let tmp = vm.share.join("fence-done.tmp");
+                let _ = fs::write(&tmp, format!("{answer}\n"));
+                let _ = fs::rename(&tmp, vm.share.join("fence-done"));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        done
+    }
+}
+
+/// A live (not zombie) process in process group `pgid`.
+fn group_alive(pgid: i32) -> bool {
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return false;
+    };
+    dir.filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+        .filter_map(|e| fs::read_to_string(e.path().join("stat")).ok())
+        .any(|stat| {
+            // "pid (comm) state ppid pgrp …": comm may hold spaces, so read after the last ')'.
+            let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+            let mut f = rest.split_whitespace();
+            let state = f.next().unwrap_or("");
+            let pgrp = f.nth(1).and_then(|p| p.parse::<i32>().ok());
+            pgrp == Some(pgid) && state != "Z" && state != "X"
+        })
+}
+
+/// A real etcd (v3 API) on the host's side of the bridge (GATEWAY:2379), for the cluster
+/// lock; fresh data per start, killed on drop.
+pub struct Etcd {
+    netns: String,
+    child: Option<Child>,
+    dir: PathBuf,
+}
+
+impl Etcd {
+    pub fn start(bed: &Bed) -> Result<Etcd> {
+        let run_dir = target_dir().join("vm-run");
+        let dir = run_dir.join("etcd");
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir)?;
+        let log = fs::File::create(logs_dir().join("etcd.log"))?;
+        let client = format!("http://{GATEWAY}:2379");
+        let child = Command::new("ip")
+            .args(["netns", "exec", &bed.netns, "nice", "-n", "5", "etcd"])
+            .args(["--name", "vm-bed", "--data-dir"])
+            .arg(dir.join("data"))
+            .args(["--listen-client-urls", &client])
+            .args(["--advertise-client-urls", &client])
+            .args(["--listen-peer-urls", "http://127.0.0.1:2380"])
+            .args(["--initial-advertise-peer-urls", "http://127.0.0.1:2380"])
+            .args(["--initial-cluster", "vm-bed=http://127.0.0.1:2380"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .context("starting etcd")?;
+        let pgid = child.id() as i32;
+        fs::write(run_dir.join("etcd.pgid"), pgid.to_string())?;
+        ETCD_GROUP.store(pgid, Ordering::SeqCst);
+        let e = Etcd {
+            netns: bed.netns.clone(),
+            child: Some(child),
+            dir,
+        };
+        for _ in 0..150 {
+            if e.ctl(&["endpoint", "health"]).is_ok() {
+                return Ok(e);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        bail!(
+            "etcd did not answer on {client}; see {}",
+            logs_dir().join("etcd.log").display()
+        )
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{GATEWAY}:2379")
+    }
+
+    /// etcdctl from the host's side of the bridge.
+    pub fn ctl(&self, args: &[&str]) -> Result<String> {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.netns, "etcdctl"])
+            .arg(format!("--endpoints={}", self.endpoint()))
+            .args(["--dial-timeout=2s", "--command-timeout=5s"])
+            .args(args)
+            .env("ETCDCTL_API", "3")
+            .stdin(Stdio::null())
+            .output()?;
+        if !out.status.success() {
+            bail!(
+                "etcdctl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// The value of a key, None when absent.
+    pub fn get(&self, key: &str) -> Result<Option<String>> {
+        let v = self.ctl(&["get", "--print-value-only", key])?;
+        let v = v.trim_end().to_string();
+        Ok((!v.is_empty()).then_some(v))
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        if let Some(c) = self.child.take() {
+            kill_group(c.id() as i32);
+            let mut c = c;
+            let _ = c.wait();
+        }
+        ETCD_GROUP.store(0, Ordering::SeqCst);
+        let _ = fs::remove_file(target_dir().join("vm-run/etcd.pgid"));
+        let _ = fs::remove_dir_all(&self.dir);
+    }
 }
