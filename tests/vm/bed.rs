@@ -57,6 +57,7 @@ pub fn node_address(name: &str) -> String {
 }
 
 /// What the bed needs from the host, found once.
+#[derive(Clone)]
 pub struct Tools {
     pub vng: PathBuf,
     pub kernel: PathBuf,
@@ -175,7 +176,8 @@ pub struct Vm {
     pub name: &'static str,
     pub address: String,
     share: PathBuf,
-    child: Option<Child>,
+    /// Behind a lock: the power switch turns a guest off and on again during a scenario.
+    child: std::sync::Mutex<Option<Child>>,
     console: PathBuf,
     transcript: PathBuf,
     seq: AtomicU64,
@@ -283,6 +285,7 @@ pub struct Bed {
     pub netns: String,
     pub vms: Vec<Vm>,
     pub boot_time: Duration,
+    tools: Tools,
 }
 
 impl Bed {
@@ -307,69 +310,123 @@ impl Bed {
             netns,
             vms: Vec::new(),
             boot_time: Duration::ZERO,
+            tools: tools.clone(),
         };
         let started = Instant::now();
         for spec in &NODES {
-            let vm = bed.start_vm(tools, spec, &run_dir)?;
+            let vm = bed.start_vm(spec, &run_dir)?;
             bed.vms.push(vm);
         }
-        // Generous: three TCG guests share two host cores with whatever else runs here.
-        let deadline = Duration::from_secs(900);
         for vm in &mut bed.vms {
-            let ready = vm.share.join("ready");
-            loop {
-                if let Ok(r) = fs::read_to_string(&ready) {
-                    vm.kernel_release = r.trim().to_string();
-                    break;
-                }
-                if let Some(child) = vm.child.as_mut()
-                    && let Ok(Some(st)) = child.try_wait()
-                {
-                    bail!(
-                        "{} exited during boot ({st}); console {}:\n{}",
-                        vm.name,
-                        vm.console.display(),
-                        vm.console_tail(40)
-                    );
-                }
-                if started.elapsed() > deadline {
-                    bail!(
-                        "{} did not come up within {deadline:?}; console {}:\n{}",
-                        vm.name,
-                        vm.console.display(),
-                        vm.console_tail(40)
-                    );
-                }
-                std::thread::sleep(Duration::from_millis(200));
-            }
+            vm.kernel_release = wait_ready(vm, started)?;
         }
         bed.boot_time = started.elapsed();
         Ok(bed)
     }
 
-    fn start_vm(&self, tools: &Tools, spec: &NodeSpec, run_dir: &Path) -> Result<Vm> {
+    /// The power switch, on: boot a guest that was turned off again, with the disk it had
+    /// (a new agent, a fresh tmpfs /etc and /run, as after a real power cycle).
+    pub fn power_on(&self, name: &str) -> Result<Duration> {
+        let vm = self.vm(name);
+        let spec = NODES.iter().find(|n| n.name == name).expect("known node");
+        if self.powered(name) {
+            bail!("{name} is still on");
+        }
+        let started = Instant::now();
+        let child = self.spawn_vm(spec, &target_dir().join("vm-run"), true)?;
+        let pgid = child.id() as i32;
+        *vm.child.lock().expect("not poisoned") = Some(child);
+        if let Some(i) = NODES.iter().position(|n| n.name == name)
+            && GROUPS[i].load(Ordering::SeqCst) != 0
+        {
+            GROUPS[i].store(pgid, Ordering::SeqCst);
+        }
+        wait_ready(vm, started)?;
+        Ok(started.elapsed())
+    }
+
+    fn start_vm(&self, spec: &NodeSpec, run_dir: &Path) -> Result<Vm> {
+        let child = self.spawn_vm(spec, run_dir, false)?;
         let dir = run_dir.join(spec.name);
-        let _ = fs::remove_dir_all(&dir);
+        Ok(Vm {
+            name: spec.name,
+            address: format!("{PREFIX}.{}", spec.host),
+            share: dir.join("share"),
+            child: std::sync::Mutex::new(Some(child)),
+            console: logs_dir().join(format!("{}.console.log", spec.name)),
+            transcript: logs_dir().join(format!("{}.commands.log", spec.name)),
+            seq: AtomicU64::new(0),
+            kernel_release: String::new(),
+        })
+    }
+}
+
+/// Wait until the guest's agent is up; its kernel release.
+fn wait_ready(vm: &Vm, started: Instant) -> Result<String> {
+    // Generous: three TCG guests share two host cores with whatever else runs here.
+    let deadline = Duration::from_secs(900);
+    {
+        let ready = vm.share.join("ready");
+        loop {
+            if let Ok(r) = fs::read_to_string(&ready) {
+                return Ok(r.trim().to_string());
+            }
+            if let Some(child) = vm.child.lock().expect("not poisoned").as_mut()
+                && let Ok(Some(st)) = child.try_wait()
+            {
+                bail!(
+                    "{} exited during boot ({st}); console {}:\n{}",
+                    vm.name,
+                    vm.console.display(),
+                    vm.console_tail(40)
+                );
+            }
+            if started.elapsed() > deadline {
+                bail!(
+                    "{} did not come up within {deadline:?}; console {}:\n{}",
+                    vm.name,
+                    vm.console.display(),
+                    vm.console_tail(40)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Bed {
+    /// Start a guest's vng/qemu. `power_cycle`: the guest ran before; keep its disk, tap
+    /// device and logs (the console is appended to).
+    fn spawn_vm(&self, spec: &NodeSpec, run_dir: &Path, power_cycle: bool) -> Result<Child> {
+        let tools = &self.tools;
+        let dir = run_dir.join(spec.name);
         let share = dir.join("share");
-        fs::create_dir_all(share.join("req"))?;
-        fs::create_dir_all(share.join("res"))?;
         let console = logs_dir().join(format!("{}.console.log", spec.name));
         let transcript = logs_dir().join(format!("{}.commands.log", spec.name));
-        let _ = fs::remove_file(&transcript);
         let address = format!("{PREFIX}.{}", spec.host);
         let tap = format!("tap-{}", spec.name);
-        run_host(&[
-            "ip",
-            "netns",
-            "exec",
-            &self.netns,
-            "ip",
-            "tuntap",
-            "add",
-            &tap,
-            "mode",
-            "tap",
-        ])?;
+        if power_cycle {
+            let _ = fs::remove_dir_all(&share);
+        } else {
+            let _ = fs::remove_dir_all(&dir);
+            let _ = fs::remove_file(&transcript);
+        }
+        fs::create_dir_all(share.join("req"))?;
+        fs::create_dir_all(share.join("res"))?;
+        if !power_cycle {
+            run_host(&[
+                "ip",
+                "netns",
+                "exec",
+                &self.netns,
+                "ip",
+                "tuntap",
+                "add",
+                &tap,
+                "mode",
+                "tap",
+            ])?;
+        }
         run_host(&[
             "ip",
             "netns",
@@ -394,8 +451,10 @@ impl Bed {
             // with blkdiscard (discard=unmap punches holes in the file), so no reboot or
             // image copy is needed between scenarios.
             let disk = dir.join("data.raw");
-            let f = fs::File::create(&disk)?;
-            f.set_len(DISK_MIB << 20)?;
+            if !power_cycle {
+                let f = fs::File::create(&disk)?;
+                f.set_len(DISK_MIB << 20)?;
+            }
             let _ = write!(
                 qemu,
                 " -drive if=none,id=data,file={},format=raw,discard=unmap,cache=unsafe \
@@ -405,7 +464,12 @@ impl Bed {
         }
         let agent = manifest_dir().join("tests/vm/guest/agent.sh");
         let exec = format!("bash {} {} {address}/24", agent.display(), share.display());
-        let log = fs::File::create(&console)?;
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(power_cycle)
+            .truncate(!power_cycle)
+            .open(&console)?;
         let vng_dir = tools.vng.parent().unwrap_or(Path::new("/"));
         let path = format!(
             "{}:{}",
@@ -440,16 +504,7 @@ impl Bed {
             .process_group(0);
         let child = cmd.spawn().context("starting vng")?;
         fs::write(dir.join("pgid"), child.id().to_string())?;
-        Ok(Vm {
-            name: spec.name,
-            address,
-            share,
-            child: Some(child),
-            console,
-            transcript,
-            seq: AtomicU64::new(0),
-            kernel_release: String::new(),
-        })
+        Ok(child)
     }
 
     /// Ask each agent to stop (the guest then powers off), then end whatever is left.
@@ -459,7 +514,7 @@ impl Bed {
         }
         let deadline = Instant::now() + Duration::from_secs(60);
         for vm in &mut self.vms {
-            if let Some(mut child) = vm.child.take() {
+            if let Some(mut child) = vm.child.get_mut().expect("not poisoned").take() {
                 loop {
                     match child.try_wait() {
                         Ok(Some(_)) => break,
@@ -513,7 +568,7 @@ extern "C" fn on_interrupt(_: nix::libc::c_int) {
 /// in their own process groups, which the terminal's signal does not reach.
 pub fn install_interrupt_handler(bed: &Bed) {
     for (g, vm) in GROUPS.iter().zip(&bed.vms) {
-        if let Some(c) = &vm.child {
+        if let Some(c) = vm.child.lock().expect("not poisoned").as_ref() {
             g.store(c.id() as i32, Ordering::SeqCst);
         }
     }
@@ -620,7 +675,13 @@ impl Bed {
     /// pulling the plug) and return once no live process of the group is left.
     pub fn power_off(&self, name: &str) -> Result<()> {
         let vm = self.vm(name);
-        let Some(pgid) = vm.child.as_ref().map(|c| c.id() as i32) else {
+        let pgid = vm
+            .child
+            .lock()
+            .expect("not poisoned")
+            .as_ref()
+            .map(|c| c.id() as i32);
+        let Some(pgid) = pgid else {
             bail!("{name}: not started by this bed");
         };
         kill_group(pgid);
@@ -638,6 +699,8 @@ impl Bed {
     pub fn powered(&self, name: &str) -> bool {
         self.vm(name)
             .child
+            .lock()
+            .expect("not poisoned")
             .as_ref()
             .is_some_and(|c| group_alive(c.id() as i32))
     }

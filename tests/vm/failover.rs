@@ -625,8 +625,8 @@ pub fn failover_while_writing(bed: &Bed) -> Result<()> {
 
 /// nfs1 drops off the network while the client writes; `failover --peer-dead` on nfs2 fences
 /// it (its qemu is killed by the host: the power switch), takes the lock from it and promotes
-/// with --force. The writer goes on and no acknowledged record is lost. nfs1 stays off, so
-/// this scenario runs last.
+/// with --force. The writer goes on and no acknowledged record is lost. Then nfs1 is powered
+/// on again: its `up` is refused by the lock.
 pub fn hard_down_failover(bed: &Bed) -> Result<()> {
     let etcd = Etcd::start(bed)?;
     setup(bed)?;
@@ -718,5 +718,46 @@ pub fn hard_down_failover(bed: &Bed) -> Result<()> {
     }
     text.push('\n');
     report(&text);
+
+    // nfs1 is powered on again, with the disk it had: its `up` is refused by the lock (exit 4)
+    // and changes nothing, whatever its own disk says.
+    let booted = bed.power_on("nfs1")?;
+    let config = failover_config();
+    a.ok(&format!(
+        "set -e
+modprobe drbd
+mkdir -p /etc/drbd.d /etc/nfs-manage/projects.d {MOUNTPOINT}
+printf 'global {{ usage-count no; }}\ninclude \"drbd.d/*.res\";\n' > /etc/drbd.conf
+cat > /etc/drbd.d/{RESOURCE}.res <<'EOF'
+{}EOF
+cat > {NFS_MANAGE_CONFIG} <<'EOF'
+{config}EOF",
+        crate::scenarios::drbd_res("")
+    ))?;
+    let up = nfs_manage(a, "up --yes")?;
+    ensure!(
+        up.rc == 4,
+        "nfs1 back after the hard-down failover: up --yes exit {} (want 4, the lock names nfs2)\n--- stdout\n{}--- stderr\n{}",
+        up.rc,
+        up.stdout,
+        up.stderr
+    );
+    let left = a.ok(&format!(
+        "grep -q '^ *4: .*ro:Primary' /proc/drbd && echo primary
+findmnt -n {MOUNTPOINT} >/dev/null && echo mounted
+ip -4 -o addr show dev eth0 | grep -q ' {SERVICE_IP}/24 ' && echo ip
+true"
+    ))?;
+    ensure!(
+        left.trim().is_empty(),
+        "nfs1's refused up changed something: {}",
+        left.split_whitespace().collect::<Vec<_>>().join(", ")
+    );
+    assert_serving(bed, &etcd, "nfs2", false)?;
+    report(&format!(
+        "nfs1 powered on again in {:.0} s; its `up --yes` was refused (exit 4): {}\n\n",
+        booted.as_secs_f64(),
+        up.stderr.lines().next().unwrap_or("")
+    ));
     Ok(())
 }

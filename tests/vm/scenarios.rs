@@ -51,7 +51,7 @@ pub fn all() -> Vec<Scenario> {
             run: crate::failover::failover_while_writing,
             ignore: None,
         },
-        // Last: it powers nfs1 off for good.
+        // Last: it powers nfs1 off (and on again); if it fails half-way, nfs1 may stay off.
         Scenario {
             name: "hard_down_failover",
             run: crate::failover::hard_down_failover,
