@@ -21,6 +21,8 @@ use anyhow::{Context, Result, bail};
 /// TEST-NET-1 (RFC 5737): documentation addresses, never routed.
 pub const PREFIX: &str = "192.0.2";
 pub const SERVICE_IP: &str = "192.0.2.100";
+/// The host's own address on the bridge: where etcd listens for the guests.
+pub const GATEWAY: &str = "192.0.2.1";
 
 /// Storage node data disks: big enough that a throttled resync can be caught mid-way.
 pub const DISK_MIB: u64 = 128;
@@ -55,6 +57,7 @@ pub fn node_address(name: &str) -> String {
 }
 
 /// What the bed needs from the host, found once.
+#[derive(Clone)]
 pub struct Tools {
     pub vng: PathBuf,
     pub kernel: PathBuf,
@@ -173,7 +176,8 @@ pub struct Vm {
     pub name: &'static str,
     pub address: String,
     share: PathBuf,
-    child: Option<Child>,
+    /// Behind a lock: the power switch turns a guest off and on again during a scenario.
+    child: std::sync::Mutex<Option<Child>>,
     console: PathBuf,
     transcript: PathBuf,
     seq: AtomicU64,
@@ -281,6 +285,7 @@ pub struct Bed {
     pub netns: String,
     pub vms: Vec<Vm>,
     pub boot_time: Duration,
+    tools: Tools,
 }
 
 impl Bed {
@@ -305,69 +310,123 @@ impl Bed {
             netns,
             vms: Vec::new(),
             boot_time: Duration::ZERO,
+            tools: tools.clone(),
         };
         let started = Instant::now();
         for spec in &NODES {
-            let vm = bed.start_vm(tools, spec, &run_dir)?;
+            let vm = bed.start_vm(spec, &run_dir)?;
             bed.vms.push(vm);
         }
-        // Generous: three TCG guests share two host cores with whatever else runs here.
-        let deadline = Duration::from_secs(900);
         for vm in &mut bed.vms {
-            let ready = vm.share.join("ready");
-            loop {
-                if let Ok(r) = fs::read_to_string(&ready) {
-                    vm.kernel_release = r.trim().to_string();
-                    break;
-                }
-                if let Some(child) = vm.child.as_mut()
-                    && let Ok(Some(st)) = child.try_wait()
-                {
-                    bail!(
-                        "{} exited during boot ({st}); console {}:\n{}",
-                        vm.name,
-                        vm.console.display(),
-                        vm.console_tail(40)
-                    );
-                }
-                if started.elapsed() > deadline {
-                    bail!(
-                        "{} did not come up within {deadline:?}; console {}:\n{}",
-                        vm.name,
-                        vm.console.display(),
-                        vm.console_tail(40)
-                    );
-                }
-                std::thread::sleep(Duration::from_millis(200));
-            }
+            vm.kernel_release = wait_ready(vm, started)?;
         }
         bed.boot_time = started.elapsed();
         Ok(bed)
     }
 
-    fn start_vm(&self, tools: &Tools, spec: &NodeSpec, run_dir: &Path) -> Result<Vm> {
+    /// The power switch, on: boot a guest that was turned off again, with the disk it had
+    /// (a new agent, a fresh tmpfs /etc and /run, as after a real power cycle).
+    pub fn power_on(&self, name: &str) -> Result<Duration> {
+        let vm = self.vm(name);
+        let spec = NODES.iter().find(|n| n.name == name).expect("known node");
+        if self.powered(name) {
+            bail!("{name} is still on");
+        }
+        let started = Instant::now();
+        let child = self.spawn_vm(spec, &target_dir().join("vm-run"), true)?;
+        let pgid = child.id() as i32;
+        *vm.child.lock().expect("not poisoned") = Some(child);
+        if let Some(i) = NODES.iter().position(|n| n.name == name)
+            && GROUPS[i].load(Ordering::SeqCst) != 0
+        {
+            GROUPS[i].store(pgid, Ordering::SeqCst);
+        }
+        wait_ready(vm, started)?;
+        Ok(started.elapsed())
+    }
+
+    fn start_vm(&self, spec: &NodeSpec, run_dir: &Path) -> Result<Vm> {
+        let child = self.spawn_vm(spec, run_dir, false)?;
         let dir = run_dir.join(spec.name);
-        let _ = fs::remove_dir_all(&dir);
+        Ok(Vm {
+            name: spec.name,
+            address: format!("{PREFIX}.{}", spec.host),
+            share: dir.join("share"),
+            child: std::sync::Mutex::new(Some(child)),
+            console: logs_dir().join(format!("{}.console.log", spec.name)),
+            transcript: logs_dir().join(format!("{}.commands.log", spec.name)),
+            seq: AtomicU64::new(0),
+            kernel_release: String::new(),
+        })
+    }
+}
+
+/// Wait until the guest's agent is up; its kernel release.
+fn wait_ready(vm: &Vm, started: Instant) -> Result<String> {
+    // Generous: three TCG guests share two host cores with whatever else runs here.
+    let deadline = Duration::from_secs(900);
+    {
+        let ready = vm.share.join("ready");
+        loop {
+            if let Ok(r) = fs::read_to_string(&ready) {
+                return Ok(r.trim().to_string());
+            }
+            if let Some(child) = vm.child.lock().expect("not poisoned").as_mut()
+                && let Ok(Some(st)) = child.try_wait()
+            {
+                bail!(
+                    "{} exited during boot ({st}); console {}:\n{}",
+                    vm.name,
+                    vm.console.display(),
+                    vm.console_tail(40)
+                );
+            }
+            if started.elapsed() > deadline {
+                bail!(
+                    "{} did not come up within {deadline:?}; console {}:\n{}",
+                    vm.name,
+                    vm.console.display(),
+                    vm.console_tail(40)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Bed {
+    /// Start a guest's vng/qemu. `power_cycle`: the guest ran before; keep its disk, tap
+    /// device and logs (the console is appended to).
+    fn spawn_vm(&self, spec: &NodeSpec, run_dir: &Path, power_cycle: bool) -> Result<Child> {
+        let tools = &self.tools;
+        let dir = run_dir.join(spec.name);
         let share = dir.join("share");
-        fs::create_dir_all(share.join("req"))?;
-        fs::create_dir_all(share.join("res"))?;
         let console = logs_dir().join(format!("{}.console.log", spec.name));
         let transcript = logs_dir().join(format!("{}.commands.log", spec.name));
-        let _ = fs::remove_file(&transcript);
         let address = format!("{PREFIX}.{}", spec.host);
         let tap = format!("tap-{}", spec.name);
-        run_host(&[
-            "ip",
-            "netns",
-            "exec",
-            &self.netns,
-            "ip",
-            "tuntap",
-            "add",
-            &tap,
-            "mode",
-            "tap",
-        ])?;
+        if power_cycle {
+            let _ = fs::remove_dir_all(&share);
+        } else {
+            let _ = fs::remove_dir_all(&dir);
+            let _ = fs::remove_file(&transcript);
+        }
+        fs::create_dir_all(share.join("req"))?;
+        fs::create_dir_all(share.join("res"))?;
+        if !power_cycle {
+            run_host(&[
+                "ip",
+                "netns",
+                "exec",
+                &self.netns,
+                "ip",
+                "tuntap",
+                "add",
+                &tap,
+                "mode",
+                "tap",
+            ])?;
+        }
         run_host(&[
             "ip",
             "netns",
@@ -392,8 +451,10 @@ impl Bed {
             // with blkdiscard (discard=unmap punches holes in the file), so no reboot or
             // image copy is needed between scenarios.
             let disk = dir.join("data.raw");
-            let f = fs::File::create(&disk)?;
-            f.set_len(DISK_MIB << 20)?;
+            if !power_cycle {
+                let f = fs::File::create(&disk)?;
+                f.set_len(DISK_MIB << 20)?;
+            }
             let _ = write!(
                 qemu,
                 " -drive if=none,id=data,file={},format=raw,discard=unmap,cache=unsafe \
@@ -403,7 +464,12 @@ impl Bed {
         }
         let agent = manifest_dir().join("tests/vm/guest/agent.sh");
         let exec = format!("bash {} {} {address}/24", agent.display(), share.display());
-        let log = fs::File::create(&console)?;
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(power_cycle)
+            .truncate(!power_cycle)
+            .open(&console)?;
         let vng_dir = tools.vng.parent().unwrap_or(Path::new("/"));
         let path = format!(
             "{}:{}",
@@ -438,16 +504,7 @@ impl Bed {
             .process_group(0);
         let child = cmd.spawn().context("starting vng")?;
         fs::write(dir.join("pgid"), child.id().to_string())?;
-        Ok(Vm {
-            name: spec.name,
-            address,
-            share,
-            child: Some(child),
-            console,
-            transcript,
-            seq: AtomicU64::new(0),
-            kernel_release: String::new(),
-        })
+        Ok(child)
     }
 
     /// Ask each agent to stop (the guest then powers off), then end whatever is left.
@@ -457,7 +514,7 @@ impl Bed {
         }
         let deadline = Instant::now() + Duration::from_secs(60);
         for vm in &mut self.vms {
-            if let Some(mut child) = vm.child.take() {
+            if let Some(mut child) = vm.child.get_mut().expect("not poisoned").take() {
                 loop {
                     match child.try_wait() {
                         Ok(Some(_)) => break,
@@ -492,9 +549,11 @@ impl Drop for Bed {
 
 /// Process groups of the running guests, for the SIGINT/SIGTERM handler (0 = none).
 static GROUPS: [AtomicI32; NODES.len()] = [const { AtomicI32::new(0) }; NODES.len()];
+/// The process group of the bed's etcd while one runs (0 = none).
+static ETCD_GROUP: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn on_interrupt(_: nix::libc::c_int) {
-    for g in &GROUPS {
+    for g in GROUPS.iter().chain([&ETCD_GROUP]) {
         let pgid = g.load(Ordering::SeqCst);
         if pgid > 0 {
             // SAFETY: kill(2) is async-signal-safe.
@@ -509,7 +568,7 @@ extern "C" fn on_interrupt(_: nix::libc::c_int) {
 /// in their own process groups, which the terminal's signal does not reach.
 pub fn install_interrupt_handler(bed: &Bed) {
     for (g, vm) in GROUPS.iter().zip(&bed.vms) {
-        if let Some(c) = &vm.child {
+        if let Some(c) = vm.child.lock().expect("not poisoned").as_ref() {
             g.store(c.id() as i32, Ordering::SeqCst);
         }
     }
@@ -541,8 +600,11 @@ fn kill_stale(run_dir: &Path) {
         let _ = run_host(&["ip", "netns", "del", ns.trim()]);
         let _ = fs::remove_file(run_dir.join("netns"));
     }
-    for spec in &NODES {
-        let f = run_dir.join(spec.name).join("pgid");
+    for f in NODES
+        .iter()
+        .map(|spec| run_dir.join(spec.name).join("pgid"))
+        .chain([run_dir.join("etcd.pgid")])
+    {
         if let Ok(s) = fs::read_to_string(&f)
             && let Ok(pgid) = s.trim().parse::<i32>()
         {
@@ -563,6 +625,7 @@ fn setup_network(netns: &str) -> Result<()> {
     ns(&["ip", "link", "set", "lo", "up"])?;
     ns(&["ip", "link", "add", "br0", "type", "bridge"])?;
     ns(&["ip", "link", "set", "br0", "up"])?;
+    ns(&["ip", "addr", "add", &format!("{GATEWAY}/24"), "dev", "br0"])?;
     Ok(())
 }
 
@@ -579,4 +642,213 @@ fn run_host(argv: &[&str]) -> Result<()> {
         );
     }
     Ok(())
+}
+
+impl Bed {
+    /// A command on the host inside the bed's network namespace (the bridge's side).
+    pub fn in_netns(&self, argv: &[&str]) -> Result<String> {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.netns])
+            .args(argv)
+            .output()
+            .with_context(|| format!("running {argv:?} in {}", self.netns))?;
+        if !out.status.success() {
+            bail!(
+                "{argv:?} in {} failed ({}): {}",
+                self.netns,
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Take a guest's port on the bridge down or up: the guest runs on, cut off from the
+    /// segment (what a hung NIC or a pulled cable looks like to its peers).
+    pub fn set_link(&self, name: &str, up: bool) -> Result<()> {
+        let tap = format!("tap-{name}");
+        self.in_netns(&["ip", "link", "set", &tap, if up { "up" } else { "down" }])?;
+        Ok(())
+    }
+
+    /// The power switch: end the guest's qemu (SIGKILL to its process group, as abrupt as
+    /// pulling the plug) and return once no live process of the group is left.
+    pub fn power_off(&self, name: &str) -> Result<()> {
+        let vm = self.vm(name);
+        let pgid = vm
+            .child
+            .lock()
+            .expect("not poisoned")
+            .as_ref()
+            .map(|c| c.id() as i32);
+        let Some(pgid) = pgid else {
+            bail!("{name}: not started by this bed");
+        };
+        kill_group(pgid);
+        let started = Instant::now();
+        while group_alive(pgid) {
+            if started.elapsed() > Duration::from_secs(30) {
+                bail!("{name}: qemu's process group {pgid} still alive 30 s after SIGKILL");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
+    }
+
+    /// Whether a guest's qemu still runs (false once the power switch turned it off).
+    pub fn powered(&self, name: &str) -> bool {
+        self.vm(name)
+            .child
+            .lock()
+            .expect("not poisoned")
+            .as_ref()
+            .is_some_and(|c| group_alive(c.id() as i32))
+    }
+
+    /// Answer the guests' fence requests until `stop` is set: a guest's fence command (see
+    /// guest/fence) writes the victim's name into `fence-request` in its own share; the host
+    /// turns the victim off with the power switch and answers with `fence-done` ("off" or the
+    /// error). Returns the fences it carried out, as (requester, victim).
+    pub fn serve_fences(&self, stop: &std::sync::atomic::AtomicBool) -> Vec<(String, String)> {
+        let mut done = Vec::new();
+        while !stop.load(Ordering::SeqCst) {
+            for vm in &self.vms {
+                let req = vm.share.join("fence-request");
+                let Ok(victim) = fs::read_to_string(&req) else {
+                    continue;
+                };
+                let victim = victim.trim().to_string();
+                let _ = fs::remove_file(&req);
+                let answer = if NODES.iter().any(|n| n.name == victim) {
+                    match self.power_off(&victim) {
+                        Ok(()) => {
+                            done.push((vm.name.to_string(), victim.clone()));
+                            "off".to_string()
+                        }
+                        Err(e) => format!("{e:#}"),
+                    }
+                } else {
+                    format!("no such node: {victim}")
+                };
+                let tmp = vm.share.join("fence-done.tmp");
+                let _ = fs::write(&tmp, format!("{answer}\n"));
+                let _ = fs::rename(&tmp, vm.share.join("fence-done"));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        done
+    }
+}
+
+/// A live (not zombie) process in process group `pgid`.
+fn group_alive(pgid: i32) -> bool {
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return false;
+    };
+    dir.filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+        .filter_map(|e| fs::read_to_string(e.path().join("stat")).ok())
+        .any(|stat| {
+            // "pid (comm) state ppid pgrp …": comm may hold spaces, so read after the last ')'.
+            let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+            let mut f = rest.split_whitespace();
+            let state = f.next().unwrap_or("");
+            let pgrp = f.nth(1).and_then(|p| p.parse::<i32>().ok());
+            pgrp == Some(pgid) && state != "Z" && state != "X"
+        })
+}
+
+/// A real etcd (v3 API) on the host's side of the bridge (GATEWAY:2379), for the cluster
+/// lock; fresh data per start, killed on drop.
+pub struct Etcd {
+    netns: String,
+    child: Option<Child>,
+    dir: PathBuf,
+}
+
+impl Etcd {
+    pub fn start(bed: &Bed) -> Result<Etcd> {
+        let run_dir = target_dir().join("vm-run");
+        let dir = run_dir.join("etcd");
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir)?;
+        let log = fs::File::create(logs_dir().join("etcd.log"))?;
+        let client = format!("http://{GATEWAY}:2379");
+        let child = Command::new("ip")
+            .args(["netns", "exec", &bed.netns, "nice", "-n", "5", "etcd"])
+            .args(["--name", "vm-bed", "--data-dir"])
+            .arg(dir.join("data"))
+            .args(["--listen-client-urls", &client])
+            .args(["--advertise-client-urls", &client])
+            .args(["--listen-peer-urls", "http://127.0.0.1:2380"])
+            .args(["--initial-advertise-peer-urls", "http://127.0.0.1:2380"])
+            .args(["--initial-cluster", "vm-bed=http://127.0.0.1:2380"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .context("starting etcd")?;
+        let pgid = child.id() as i32;
+        fs::write(run_dir.join("etcd.pgid"), pgid.to_string())?;
+        ETCD_GROUP.store(pgid, Ordering::SeqCst);
+        let e = Etcd {
+            netns: bed.netns.clone(),
+            child: Some(child),
+            dir,
+        };
+        for _ in 0..150 {
+            if e.ctl(&["endpoint", "health"]).is_ok() {
+                return Ok(e);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        bail!(
+            "etcd did not answer on {client}; see {}",
+            logs_dir().join("etcd.log").display()
+        )
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{GATEWAY}:2379")
+    }
+
+    /// etcdctl from the host's side of the bridge.
+    pub fn ctl(&self, args: &[&str]) -> Result<String> {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.netns, "etcdctl"])
+            .arg(format!("--endpoints={}", self.endpoint()))
+            .args(["--dial-timeout=2s", "--command-timeout=5s"])
+            .args(args)
+            .env("ETCDCTL_API", "3")
+            .stdin(Stdio::null())
+            .output()?;
+        if !out.status.success() {
+            bail!(
+                "etcdctl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// The value of a key, None when absent.
+    pub fn get(&self, key: &str) -> Result<Option<String>> {
+        let v = self.ctl(&["get", "--print-value-only", key])?;
+        let v = v.trim_end().to_string();
+        Ok((!v.is_empty()).then_some(v))
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        if let Some(c) = self.child.take() {
+            kill_group(c.id() as i32);
+            let mut c = c;
+            let _ = c.wait();
+        }
+        ETCD_GROUP.store(0, Ordering::SeqCst);
+        let _ = fs::remove_file(target_dir().join("vm-run/etcd.pgid"));
+        let _ = fs::remove_dir_all(&self.dir);
+    }
 }

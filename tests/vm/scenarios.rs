@@ -46,6 +46,17 @@ pub fn all() -> Vec<Scenario> {
             run: crate::fixtures::record_fixtures,
             ignore: None,
         },
+        Scenario {
+            name: "failover_while_writing",
+            run: crate::failover::failover_while_writing,
+            ignore: None,
+        },
+        // Last: it powers nfs1 off (and on again); if it fails half-way, nfs1 may stay off.
+        Scenario {
+            name: "hard_down_failover",
+            run: crate::failover::hard_down_failover,
+            ignore: None,
+        },
     ]
 }
 
