@@ -36,7 +36,7 @@ fn command_steps(h: &Host, cmd: &str) -> Vec<Value> {
         .collect()
 }
 
-fn line_of(step: &Value) -> String {
+pub fn line_of(step: &Value) -> String {
     step["argv"]
         .as_array()
         .unwrap()

@@ -19,24 +19,25 @@ fn run_with(h: &Host, config: &std::path::Path, args: &[&str]) -> Run {
     Run::from(h.ns(&argv))
 }
 
+/// The command line of the first step of `up`'s plan that `which` picks, as the stand-in logs it.
+fn up_step_line(h: &Host, which: impl Fn(&Value) -> bool) -> String {
+    let plan = h.run(&["up", "--dry-run", "--json"]).json();
+    let step = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| which(s))
+        .cloned()
+        .unwrap_or_else(|| panic!("no such step in {plan:#}"));
+    crate::interrupts::line_of(&step)
+}
+
 #[test]
 fn promoted_but_not_mounted_is_degraded_in_status_check_and_metrics() {
     privileged!();
     let h = up_host();
     h.wrap_real_tool("mount");
-    let steps = h.run(&["up", "--dry-run", "--json"]).json()["steps"].clone();
-    let mount = steps
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["argv"][0] == "mount")
-        .unwrap()["argv"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let mount = up_step_line(&h, |s| s["argv"][0] == "mount");
     h.faults(json!([{ "match": mount, "nth": 1, "rc": 32, "stderr": "mount: wrong fs type\n" }]));
     h.run(&["up", "--yes"]).status(1);
     // DRBD is Primary here, and nothing is served.
@@ -235,19 +236,7 @@ fn a_failed_announcement_is_a_warning_and_a_rerun_announces_again() {
     privileged!();
     let h = up_host();
     h.wrap_real_tool("arping");
-    let steps = h.run(&["up", "--dry-run", "--json"]).json()["steps"].clone();
-    let line = steps
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["id"] == "announce")
-        .expect("an announce step")["argv"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let line = up_step_line(&h, |s| s["id"] == "announce");
     assert!(line.starts_with("arping -U"), "unsolicited ARP: {line}");
     h.faults(json!([{ "match": line, "nth": 1, "rc": 2, "stderr": "arping: send failed\n" }]));
     let r = h.run(&["up", "--yes"]);
