@@ -607,7 +607,8 @@ fn nfs_manage_setup(bed: &Bed) -> Result<()> {
 mkfs.ext4 -q -F {DEVICE}
 mkdir -p {MOUNTPOINT}
 mount -t ext4 {DEVICE} {MOUNTPOINT}
-install -d -m 2775 {MOUNTPOINT}/shared/alpha
+# World-writable (sticky): the export squashes the client's root, which then writes as nobody.
+install -d -m 3777 {MOUNTPOINT}/shared/alpha
 umount {MOUNTPOINT}
 drbdadm secondary {RESOURCE}"
     ))?;
