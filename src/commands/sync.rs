@@ -20,7 +20,6 @@
 //!   failures are reported and the next run still happens.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -261,27 +260,7 @@ const TAIL: u64 = 4 << 20;
 
 pub fn last_runs(journal: &Path) -> BTreeMap<String, LastRun> {
     let mut out = BTreeMap::new();
-    let Ok(mut f) = std::fs::File::open(journal) else {
-        return out;
-    };
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let skip_partial = len > TAIL;
-    if f.seek(SeekFrom::Start(len.saturating_sub(TAIL))).is_err() {
-        return out;
-    }
-    let mut bytes = Vec::new();
-    if f.read_to_end(&mut bytes).is_err() {
-        return out;
-    }
-    let text = String::from_utf8_lossy(&bytes);
-    let mut lines = text.lines();
-    if skip_partial {
-        lines.next();
-    }
-    for line in lines {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
-            continue;
-        };
+    for v in crate::engine::journal::tail(journal, TAIL) {
         if v["command"] != "sync" {
             continue;
         }

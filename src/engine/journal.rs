@@ -159,10 +159,12 @@ pub fn tail(path: &Path, max_bytes: u64) -> Vec<serde_json::Value> {
     {
         return Vec::new();
     }
-    let mut text = String::new();
-    if f.read_to_string(&mut text).is_err() {
+    // Bytes, not a String: the cut may fall inside a multi-byte character.
+    let mut bytes = Vec::new();
+    if f.read_to_end(&mut bytes).is_err() {
         return Vec::new();
     }
+    let text = String::from_utf8_lossy(&bytes);
     let skip_first = len > max_bytes;
     text.lines()
         .skip(usize::from(skip_first))
@@ -249,5 +251,19 @@ mod tests {
             serde_json::from_str::<serde_json::Value>(l).unwrap();
         }
         assert!(text.ends_with("\"c\"}\n"));
+    }
+
+    #[test]
+    fn the_tail_is_read_even_when_it_starts_inside_a_character() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("journal.jsonl");
+        let first = "{\"title\":\"é\"}\n";
+        std::fs::write(&path, format!("{first}{{\"step\":\"b\"}}\n")).unwrap();
+        // The cut falls inside "é" (two bytes): that first, partial line is skipped.
+        let len = std::fs::metadata(&path).unwrap().len();
+        // Byte 11 is the second byte of "é".
+        assert!(!first.is_char_boundary(11));
+        let recs = tail(&path, len - 11);
+        assert_eq!(recs, [serde_json::json!({"step": "b"})]);
     }
 }

@@ -20,8 +20,8 @@ use anyhow::{Context, Result, bail, ensure};
 
 use crate::bed::{Bed, Etcd, GATEWAY, SERVICE_IP, Vm, logs_dir, manifest_dir, node_address};
 use crate::scenarios::{
-    DEVICE, MOUNTPOINT, NFS_MANAGE_CONFIG, RESOURCE, STORAGE, expect_state, nfs_manage_config,
-    wait_for, write_res,
+    DEVICE, MOUNTPOINT, NFS_MANAGE_CONFIG, RESOURCE, STORAGE, drbd_up_blank, expect_state,
+    nfs_manage_config, wait_for, write_res,
 };
 
 const EXPORT: &str = "/srv/tools/shared/alpha";
@@ -216,19 +216,7 @@ EOF
 /// reset(), so they are identical and the initial sync is skipped (--clear-bitmap).
 fn setup(bed: &Bed) -> Result<()> {
     write_res(bed, "")?;
-    for name in STORAGE {
-        bed.vm(name).ok(&format!(
-            "drbdadm create-md --force {RESOURCE} && drbdadm up {RESOURCE}"
-        ))?;
-    }
-    for name in STORAGE {
-        wait_for(
-            bed.vm(name),
-            &format!("[ \"$(drbdadm cstate {RESOURCE})\" = Connected ]"),
-            "Connected",
-            120,
-        )?;
-    }
+    drbd_up_blank(bed)?;
     bed.vm("nfs1").ok(&format!(
         "drbdadm -- --clear-bitmap new-current-uuid {RESOURCE}"
     ))?;
