@@ -267,13 +267,20 @@ fn refused_when_the_peer_is_unreachable_or_busy() {
 #[test]
 fn two_failovers_at_once_exactly_one_wins() {
     privileged!();
-    let p = active_pair();
+    let mut p = active_pair();
+    // The lock's limit well above the 2 s the transactions are held below, so that a loaded
+    // machine cannot turn the race into a killed etcdctl.
+    for h in [&mut p.a, &mut p.b] {
+        assert!(h.extra_config.contains("timeout: 3s"), "{}", h.extra_config);
+        h.extra_config = h.extra_config.replace("timeout: 3s", "timeout: 10s");
+        h.rewrite_config();
+    }
     // Both read the lock, then their transactions are slowed so that both are in flight
     // before either applies: the etcd compare lets exactly one through.
     for h in p.hosts() {
         h.wrap_real_tool("etcdctl");
         let txn = format!(
-            "etcdctl --endpoints={} --dial-timeout=1500ms --command-timeout=2400ms -w json txn",
+            "etcdctl --endpoints={} --dial-timeout=5000ms --command-timeout=8000ms -w json txn",
             p.etcd.endpoint()
         );
         h.faults(serde_json::json!([{ "match": txn, "nth": 1, "sleep_ms": 2000 }]));
