@@ -22,6 +22,9 @@ _nfs__manage() {
             nfs__manage,check)
                 cmd="nfs__manage__subcmd__check"
                 ;;
+            nfs__manage,client-config)
+                cmd="nfs__manage__subcmd__client__subcmd__config"
+                ;;
             nfs__manage,config)
                 cmd="nfs__manage__subcmd__config"
                 ;;
@@ -40,6 +43,9 @@ _nfs__manage() {
             nfs__manage,failover)
                 cmd="nfs__manage__subcmd__failover"
                 ;;
+            nfs__manage,fleet)
+                cmd="nfs__manage__subcmd__fleet"
+                ;;
             nfs__manage,help)
                 cmd="nfs__manage__subcmd__help"
                 ;;
@@ -57,6 +63,9 @@ _nfs__manage() {
                 ;;
             nfs__manage,up)
                 cmd="nfs__manage__subcmd__up"
+                ;;
+            nfs__manage,where)
+                cmd="nfs__manage__subcmd__where"
                 ;;
             nfs__manage__subcmd__backup,help)
                 cmd="nfs__manage__subcmd__backup__subcmd__help"
@@ -118,11 +127,38 @@ _nfs__manage() {
             nfs__manage__subcmd__exports__subcmd__help,sync)
                 cmd="nfs__manage__subcmd__exports__subcmd__help__subcmd__sync"
                 ;;
+            nfs__manage__subcmd__fleet,help)
+                cmd="nfs__manage__subcmd__fleet__subcmd__help"
+                ;;
+            nfs__manage__subcmd__fleet,place)
+                cmd="nfs__manage__subcmd__fleet__subcmd__place"
+                ;;
+            nfs__manage__subcmd__fleet,render)
+                cmd="nfs__manage__subcmd__fleet__subcmd__render"
+                ;;
+            nfs__manage__subcmd__fleet,status)
+                cmd="nfs__manage__subcmd__fleet__subcmd__status"
+                ;;
+            nfs__manage__subcmd__fleet__subcmd__help,help)
+                cmd="nfs__manage__subcmd__fleet__subcmd__help__subcmd__help"
+                ;;
+            nfs__manage__subcmd__fleet__subcmd__help,place)
+                cmd="nfs__manage__subcmd__fleet__subcmd__help__subcmd__place"
+                ;;
+            nfs__manage__subcmd__fleet__subcmd__help,render)
+                cmd="nfs__manage__subcmd__fleet__subcmd__help__subcmd__render"
+                ;;
+            nfs__manage__subcmd__fleet__subcmd__help,status)
+                cmd="nfs__manage__subcmd__fleet__subcmd__help__subcmd__status"
+                ;;
             nfs__manage__subcmd__help,backup)
                 cmd="nfs__manage__subcmd__help__subcmd__backup"
                 ;;
             nfs__manage__subcmd__help,check)
                 cmd="nfs__manage__subcmd__help__subcmd__check"
+                ;;
+            nfs__manage__subcmd__help,client-config)
+                cmd="nfs__manage__subcmd__help__subcmd__client__subcmd__config"
                 ;;
             nfs__manage__subcmd__help,config)
                 cmd="nfs__manage__subcmd__help__subcmd__config"
@@ -142,6 +178,9 @@ _nfs__manage() {
             nfs__manage__subcmd__help,failover)
                 cmd="nfs__manage__subcmd__help__subcmd__failover"
                 ;;
+            nfs__manage__subcmd__help,fleet)
+                cmd="nfs__manage__subcmd__help__subcmd__fleet"
+                ;;
             nfs__manage__subcmd__help,help)
                 cmd="nfs__manage__subcmd__help__subcmd__help"
                 ;;
@@ -159,6 +198,9 @@ _nfs__manage() {
                 ;;
             nfs__manage__subcmd__help,up)
                 cmd="nfs__manage__subcmd__help__subcmd__up"
+                ;;
+            nfs__manage__subcmd__help,where)
+                cmd="nfs__manage__subcmd__help__subcmd__where"
                 ;;
             nfs__manage__subcmd__help__subcmd__backup,list)
                 cmd="nfs__manage__subcmd__help__subcmd__backup__subcmd__list"
@@ -180,6 +222,15 @@ _nfs__manage() {
                 ;;
             nfs__manage__subcmd__help__subcmd__exports,sync)
                 cmd="nfs__manage__subcmd__help__subcmd__exports__subcmd__sync"
+                ;;
+            nfs__manage__subcmd__help__subcmd__fleet,place)
+                cmd="nfs__manage__subcmd__help__subcmd__fleet__subcmd__place"
+                ;;
+            nfs__manage__subcmd__help__subcmd__fleet,render)
+                cmd="nfs__manage__subcmd__help__subcmd__fleet__subcmd__render"
+                ;;
+            nfs__manage__subcmd__help__subcmd__fleet,status)
+                cmd="nfs__manage__subcmd__help__subcmd__fleet__subcmd__status"
                 ;;
             nfs__manage__subcmd__help__subcmd__lock,break)
                 cmd="nfs__manage__subcmd__help__subcmd__lock__subcmd__break"
@@ -212,7 +263,7 @@ _nfs__manage() {
 
     case "${cmd}" in
         nfs__manage)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version status up down failover config enable-project disable-project exports check metrics sync backup lock help"
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version status up down failover config enable-project disable-project exports check metrics sync backup lock fleet where client-config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -464,6 +515,40 @@ _nfs__manage() {
             case "${prev}" in
                 --expect)
                     COMPREPLY=($(compgen -W "active standby" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__manage__subcmd__client__subcmd__config)
+            opts="-y -q -v -h -V --fleet --all --format --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --fleet)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "fstab autofs systemd" -- "${cur}"))
                     return 0
                     ;;
                 --config)
@@ -865,8 +950,210 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        nfs__manage__subcmd__fleet)
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version render status place help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__manage__subcmd__fleet__subcmd__help)
+            opts="render status place help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__manage__subcmd__fleet__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__manage__subcmd__fleet__subcmd__help__subcmd__place)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__manage__subcmd__fleet__subcmd__help__subcmd__render)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__manage__subcmd__fleet__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__manage__subcmd__fleet__subcmd__place)
+            opts="-y -q -v -h -V --fleet --size --host-timeout --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --fleet)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__manage__subcmd__fleet__subcmd__render)
+            opts="-y -q -v -h -V --fleet --check --out --force --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --fleet)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__manage__subcmd__fleet__subcmd__status)
+            opts="-y -q -v -h -V --fleet --host-timeout --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --fleet)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         nfs__manage__subcmd__help)
-            opts="status up down failover config enable-project disable-project exports check metrics sync backup lock help"
+            opts="status up down failover config enable-project disable-project exports check metrics sync backup lock fleet where client-config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -950,6 +1237,20 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__manage__subcmd__help__subcmd__client__subcmd__config)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1089,6 +1390,62 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        nfs__manage__subcmd__help__subcmd__fleet)
+            opts="render status place"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__manage__subcmd__help__subcmd__fleet__subcmd__place)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__manage__subcmd__help__subcmd__fleet__subcmd__render)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__manage__subcmd__help__subcmd__fleet__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         nfs__manage__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1188,6 +1545,20 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__help__subcmd__up)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__manage__subcmd__help__subcmd__where)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1432,6 +1803,36 @@ _nfs__manage() {
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__manage__subcmd__where)
+            opts="-y -q -v -h -V --fleet --offline --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --fleet)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

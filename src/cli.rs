@@ -87,6 +87,13 @@ pub enum Command {
     /// The cluster lock in etcd: who holds it, and the audited manual override
     #[command(subcommand)]
     Lock(LockCommand),
+    /// The fleet layout (fleet.yaml): every cluster in one file
+    #[command(subcommand)]
+    Fleet(FleetCommand),
+    /// Where a project, volume, path or client address lives, and the commands to run for it
+    Where(WhereArgs),
+    /// The mount lines clients need for projects' exports (fstab, autofs or systemd)
+    ClientConfig(ClientConfigArgs),
     /// Write shell completions and man pages (used to refresh completions/ and man/)
     #[command(hide = true)]
     Generate(GenerateArgs),
@@ -333,4 +340,101 @@ pub struct SyncArgs {
     /// Keep running: start again SECONDS after the previous run finished (at least 1)
     #[arg(long, value_name = "SECONDS", value_parser = crate::config::parse_interval)]
     pub interval: Option<u64>,
+}
+
+/// Where the fleet layout is read from.
+#[derive(Debug, Clone, Args)]
+pub struct FleetSource {
+    /// The fleet layout: a file, or etcd://HOST:PORT[,HOST:PORT…]/KEY (one etcd key holding
+    /// the same YAML). Without a layout file at the default place, the cluster config
+    /// (--config) is a fleet of one
+    #[arg(long = "fleet", env = "NFS_MANAGE_FLEET", default_value = crate::config::fleet::DEFAULT_FLEET, value_name = "SOURCE")]
+    pub source: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FleetCommand {
+    /// Write (or --check) the cluster.yaml each node derives from the layout
+    Render(FleetRenderArgs),
+    /// Every cluster at once: each node's role, volumes and their usage against the target,
+    /// replication, problems; asked in parallel, a host that does not answer shown as unknown
+    Status(FleetStatusArgs),
+    /// Propose the volume with the most headroom under its target for a new project
+    Place(FleetPlaceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FleetRenderArgs {
+    #[command(flatten)]
+    pub fleet: FleetSource,
+    /// Change nothing: say which configs differ from the layout; exit 1 if any does
+    #[arg(long)]
+    pub check: bool,
+    /// Write DIR/NODE/cluster.yaml for every node of every cluster, instead of this host's
+    /// own config (--config)
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Replace a config that was not rendered from a layout (a hand-written one)
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FleetStatusArgs {
+    #[command(flatten)]
+    pub fleet: FleetSource,
+    /// How long each host may take to answer before it is shown as unknown
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = crate::config::parse_duration)]
+    pub host_timeout: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct FleetPlaceArgs {
+    #[command(flatten)]
+    pub fleet: FleetSource,
+    /// The new project's name
+    pub project: String,
+    /// The space it needs, e.g. 500G or 2T (binary units)
+    #[arg(long, value_name = "SIZE", value_parser = crate::config::fleet::parse_size)]
+    pub size: u64,
+    /// How long each host may take to answer before it is shown as unknown
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = crate::config::parse_duration)]
+    pub host_timeout: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct WhereArgs {
+    #[command(flatten)]
+    pub fleet: FleetSource,
+    /// A project, a volume (NAME or CLUSTER/NAME), a cluster, a node, a path on a storage
+    /// node, or a client's address
+    pub thing: String,
+    /// Do not ask etcd or the nodes which node serves now
+    #[arg(long)]
+    pub offline: bool,
+}
+
+/// How `client-config` writes a mount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MountFormat {
+    /// /etc/fstab lines
+    Fstab,
+    /// autofs map entries (auto.master: MOUNT_ROOT /etc/auto.nfs-manage)
+    Autofs,
+    /// systemd .mount units
+    Systemd,
+}
+
+#[derive(Debug, Args)]
+pub struct ClientConfigArgs {
+    #[command(flatten)]
+    pub fleet: FleetSource,
+    /// The project (default with --all: every project of the fleet)
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub project: Option<String>,
+    /// Every project of the fleet
+    #[arg(long)]
+    pub all: bool,
+    #[arg(long, value_enum, default_value = "fstab")]
+    pub format: MountFormat,
 }

@@ -128,6 +128,41 @@ fn no_help_subcommand(cmd: Command) -> Command {
 /// test parses every line with the real CLI.
 const EXAMPLES: &[(&[&str], &str, &str)] = &[
     (
+        &["fleet", "render"],
+        "nfs-manage fleet render --check",
+        "Say whether this node's cluster.yaml is what /etc/nfs-manage/fleet.yaml derives (exit 1 if not).",
+    ),
+    (
+        &["fleet", "render"],
+        "nfs-manage fleet render --out /srv/puppet/files/nfs-manage",
+        "Write every node's cluster.yaml as DIR/NODE/cluster.yaml, for configuration management.",
+    ),
+    (
+        &["fleet", "status"],
+        "nfs-manage fleet status --host-timeout 10s",
+        "Every cluster's nodes asked at once; a node silent for 10 s is shown as unknown.",
+    ),
+    (
+        &["fleet", "place"],
+        "nfs-manage fleet place paws --size 500G",
+        "The volume with the most headroom under its target for a 500 GiB project, and why.",
+    ),
+    (
+        &["where"],
+        "nfs-manage where tools",
+        "Where project (or volume, cluster, node) tools lives, who serves it now, and the commands for it.",
+    ),
+    (
+        &["where"],
+        "nfs-manage where 172.16.1.20",
+        "The projects exported to this client address.",
+    ),
+    (
+        &["client-config"],
+        "nfs-manage client-config --all --format autofs",
+        "An autofs map with every project of the fleet.",
+    ),
+    (
         &["config", "check"],
         "nfs-manage config check",
         "Validate /etc/nfs-manage/cluster.yaml, its DRBD resources and the tools it needs.",
@@ -258,6 +293,10 @@ const EXAMPLES: &[(&[&str], &str, &str)] = &[
 /// from clap).
 const ENVIRONMENT: &[(&str, &str)] = &[
     (
+        "NFS_MANAGE_FLEET",
+        "The fleet layout of fleet, where and client-config (--fleet): a file, or etcd://HOST:PORT/KEY.",
+    ),
+    (
         "NFS_MANAGE_TRACE",
         "A file: one line is appended per spawned command (start and end in nanoseconds since the epoch, then the command), for profiling where a run's time goes.",
     ),
@@ -283,6 +322,11 @@ enum FileAt {
 
 /// (where, what, the subcommand words of the pages that show it; empty: only nfs-manage(1)).
 const FILES: &[(FileAt, &str, &[&str])] = &[
+    (
+        FileAt::Fixed(crate::config::fleet::DEFAULT_FLEET),
+        "The fleet layout (--fleet, NFS_MANAGE_FLEET); see nfs-manage.yaml(5), FLEET LAYOUT.",
+        &["fleet", "where", "client-config"],
+    ),
     (
         FileAt::Fixed(DEFAULT_CONFIG),
         "The configuration (--config, NFS_MANAGE_CONFIG); see nfs-manage.yaml(5).",
@@ -542,6 +586,48 @@ fn config_page() -> String {
             r.text([roman("Example: "), bold(format!("{leaf}: {v}"))]);
         }
     }
+    r.control("SH", ["FLEET LAYOUT"]);
+    r.text([roman(
+        "Several clusters can be described in one layout, /etc/nfs-manage/fleet.yaml (--fleet; or one \
+         etcd key, etcd://HOST:PORT/KEY). Each entry of clusters is a cluster configuration as above \
+         without cluster: (the entry's key is its name); nfs-manage fleet render writes each node's \
+         configuration from it, and where, fleet status, fleet place and client-config read it. Errors \
+         name FILE:LINE:COLUMN in the layout, at the cluster's own key or at the default it inherited. \
+         The layout's own keys:",
+    )]);
+    let doc: yaml_serde::Value =
+        yaml_serde::from_str(reference::FLEET_EXAMPLE).expect("FLEET_EXAMPLE is YAML");
+    let fleet_examples: Vec<(String, Option<String>)> = reference::walk(&doc)
+        .into_iter()
+        .map(|(p, v)| (p, reference::show(&v)))
+        .collect();
+    for k in reference::fleet_keys() {
+        r.control("TP", []);
+        r.text([bold(k.path), roman(format!(" ({})", k.ty))]);
+        r.text([roman(k.about)]);
+        let default = match &k.default {
+            KeyDefault::Required => "Required.".to_string(),
+            KeyDefault::Unset(what) => format!("Default: {what}."),
+            KeyDefault::Value(v) => format!("Default: {v}."),
+        };
+        r.control("br", []);
+        r.text([roman(default)]);
+        let leaf = k.path.rsplit('.').next().unwrap_or(k.path);
+        if let Some((_, Some(v))) = fleet_examples.iter().find(|(p, _)| p == k.path) {
+            r.control("br", []);
+            r.text([roman("Example: "), bold(format!("{leaf}: {v}"))]);
+        }
+    }
+    r.control("PP", []);
+    r.text([roman("A layout that uses every fleet key:")]);
+    r.control("PP", []);
+    r.control("nf", []);
+    r.control("RS", ["4"]);
+    for line in reference::FLEET_EXAMPLE.lines() {
+        r.text([roman(line)]);
+    }
+    r.control("RE", []);
+    r.control("fi", []);
     r.control("SH", ["EXAMPLE"]);
     r.text([roman("A configuration that uses every key:")]);
     r.control("PP", []);

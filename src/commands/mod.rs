@@ -2,18 +2,21 @@
 
 pub mod backup;
 pub mod check;
+pub mod client_config;
 pub mod config;
 pub mod disable_project;
 pub mod down;
 pub mod enable_project;
 pub mod exports;
 pub mod failover;
+pub mod fleet;
 pub mod generate;
 pub mod lock;
 pub mod metrics;
 pub mod status;
 pub mod sync;
 pub mod up;
+pub mod where_;
 
 use anyhow::Result;
 
@@ -48,5 +51,9 @@ pub fn dispatch(cli: &Cli) -> Result<()> {
         Command::Failover(args) => failover::run(&Ctx::new(&cli.global)?, args),
         Command::Lock(LockCommand::Show) => lock::show(&Ctx::new(&cli.global)?),
         Command::Lock(LockCommand::Break(args)) => lock::break_lock(&Ctx::new(&cli.global)?, args),
+        // The fleet commands read a layout of many clusters, not one cluster config.
+        Command::Fleet(cmd) => fleet::dispatch(&cli.global, cmd),
+        Command::Where(args) => where_::run(&cli.global, args),
+        Command::ClientConfig(args) => client_config::run(&cli.global, args),
     }
 }

@@ -72,6 +72,11 @@ impl Positions {
         Positions(map)
     }
 
+    /// Whether `path` itself is in the document.
+    pub fn has(&self, path: &str) -> bool {
+        self.0.contains_key(path)
+    }
+
     /// The position of `path`, or of its nearest ancestor that exists.
     pub fn find(&self, path: &str) -> Option<(usize, usize)> {
         let mut p = path;

@@ -649,6 +649,118 @@ pub fn keys() -> Vec<Key> {
     ]
 }
 
+/// The keys of the fleet layout (`fleet.yaml`, see [`super::fleet`]) that are not cluster
+/// config keys: everything else under `clusters.<name>` is a key of the table above.
+pub fn fleet_keys() -> Vec<Key> {
+    use KeyDefault::{Required, Unset};
+    vec![
+        key(
+            "defaults",
+            "mapping of cluster config keys",
+            Unset("empty"),
+            "Top-level cluster config keys every cluster gets unless it sets the key itself (whole: no deep merge). A cluster's KEY: null takes the default away.",
+        ),
+        key(
+            "target_usage",
+            "percent",
+            val(super::fleet::default_target_usage()),
+            "How full fleet place lets a volume get (used space against its size); a volume's own target_usage overrides it.",
+        ),
+        key(
+            "node_config",
+            "path",
+            path(super::fleet::default_node_config()),
+            "Where each node keeps its cluster.yaml: fleet render writes it there (on the node), and fleet status and where run nfs-manage --config PATH on the nodes.",
+        ),
+        key(
+            "clients",
+            "mapping",
+            Unset("the defaults below"),
+            "What client-config writes into each client's mount lines.",
+        ),
+        key(
+            "clients.nfs_version",
+            "3, 4, 4.0, 4.1 or 4.2",
+            val(super::fleet::default_nfs_version()),
+            "The nfsvers= of every mount.",
+        ),
+        key(
+            "clients.options",
+            "list of mount options",
+            val(format!(
+                "[{}]",
+                super::fleet::default_client_options().join(", ")
+            )),
+            "Added after the options that follow from the export (rw or ro, sec=).",
+        ),
+        key(
+            "clients.mount_root",
+            "path",
+            path(super::fleet::default_mount_root()),
+            "A client mounts each project at MOUNT_ROOT/NAME (and autofs maps are keyed under it).",
+        ),
+        key(
+            "clusters",
+            "map of cluster name to mapping",
+            Required,
+            "Every cluster of the fleet.",
+        ),
+        key(
+            "clusters.<name>",
+            "mapping",
+            Required,
+            "One cluster: its cluster.yaml without cluster: (the key is its name), plus the keys below.",
+        ),
+        key(
+            "clusters.<name>.backup_host",
+            "host name",
+            Unset("none: where prints no backup commands"),
+            "The host that runs this cluster's backups (backup run, backup mount).",
+        ),
+        key(
+            "clusters.<name>.volumes[].target_usage",
+            "percent",
+            Unset("the layout's target_usage"),
+            "How full fleet place lets this volume get.",
+        ),
+        key(
+            "clusters.<name>.volumes[].backup",
+            "name",
+            Unset("the volume's name"),
+            "The name of this volume's backup on backup_host (backups[].name there).",
+        ),
+    ]
+}
+
+/// A fleet layout that uses every key of [`fleet_keys`] (shown in nfs-manage.yaml(5)).
+pub const FLEET_EXAMPLE: &str = "\
+defaults:
+  remote: { ssh: [ssh, -o, BatchMode=yes, -i, /root/.ssh/id_nfs_manage], user: root }
+  lock: { etcd: { endpoints: [\"http://10.64.37.20:2379\"] } }
+target_usage: 90
+node_config: /etc/nfs-manage/cluster.yaml
+clients:
+  nfs_version: \"4.2\"
+  options: [hard, noatime]
+  mount_root: /mnt/nfs
+clusters:
+  labstore-primary:
+    backup_host: labstore2003
+    nodes:
+      labstore1004: { address: 10.64.37.6 }
+      labstore1005: { address: 10.64.37.7 }
+    service_ip: { address: 10.64.37.18/24, interface: eth0 }
+    volumes:
+      - { name: tools, drbd: tools, device: /dev/drbd4, mountpoint: /srv/tools, fstype: ext4,
+          target_usage: 85, backup: tools }
+  dumps:
+    nodes:
+      labstore1006: { address: 10.64.4.10 }
+    volumes:
+      - { name: data, device: /dev/mapper/data-dumps, mountpoint: /srv/dumps, fstype: ext4 }
+    lock: null
+";
+
 /// The documented default of `path` (for the man pages' FILES).
 pub fn default_of(path: &str) -> Option<String> {
     keys()
@@ -954,5 +1066,60 @@ mod tests {
         );
         assert_eq!(default_of("timeouts.step").unwrap(), "5m");
         assert_eq!(default_of("sync[].timeout").unwrap(), "20m");
+    }
+
+    #[test]
+    fn fleet_example_loads_and_uses_every_fleet_key() {
+        crate::config::fleet::Layout::parse("fleet.yaml", FLEET_EXAMPLE).unwrap();
+        let doc: yaml_serde::Value = yaml_serde::from_str(FLEET_EXAMPLE).unwrap();
+        for k in fleet_keys() {
+            let mut node = vec![&doc];
+            for part in k.path.split('.') {
+                let (name, item) = match part.strip_suffix("[]") {
+                    Some(n) => (n, true),
+                    None => (part, false),
+                };
+                let mut next = vec![];
+                for n in node {
+                    let children: Vec<&yaml_serde::Value> = if name == "<name>" {
+                        n.as_mapping()
+                            .map(|m| m.values().collect())
+                            .unwrap_or_default()
+                    } else {
+                        n.get(name).into_iter().collect()
+                    };
+                    for c in children {
+                        if item {
+                            next.extend(c.as_sequence().into_iter().flatten());
+                        } else {
+                            next.push(c);
+                        }
+                    }
+                }
+                node = next;
+            }
+            assert!(
+                !node.is_empty(),
+                "{} is documented but FLEET_EXAMPLE does not use it",
+                k.path
+            );
+        }
+    }
+
+    #[test]
+    fn every_top_level_fleet_key_is_documented() {
+        let err = crate::config::fleet::Layout::parse("f", "zz_not_a_key: 1\nclusters: {}\n")
+            .unwrap_err()
+            .to_string();
+        let list = err.split_once("expected ").unwrap().1;
+        let fields: Vec<&str> = list.split('`').skip(1).step_by(2).collect();
+        assert!(fields.len() >= 5, "{err}");
+        let documented: Vec<&str> = fleet_keys().iter().map(|k| k.path).collect();
+        for f in fields {
+            assert!(
+                documented.contains(&f),
+                "fleet key {f} is not documented in fleet_keys()"
+            );
+        }
     }
 }

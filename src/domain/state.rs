@@ -121,10 +121,34 @@ pub struct VolumeStatus {
     pub fstype: Option<String>,
     pub exported: bool,
     pub drbd: Option<DrbdStatus>,
+    /// Space of the mounted filesystem (statvfs); null when not mounted.
+    pub usage: Option<Usage>,
     /// With `--holders`: the processes using the mounted volume (`[]`: none; absent when not
     /// asked or not mounted).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub holders: Option<Vec<fuser::Holder>>,
+}
+
+/// What `df` says of a mounted volume, in bytes: `used` and `available` are what a user
+/// sees (the root reserve counts as neither).
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize)]
+pub struct Usage {
+    pub size_bytes: u64,
+    pub used_bytes: u64,
+    pub available_bytes: u64,
+}
+
+impl Usage {
+    pub fn of(mountpoint: &std::path::Path) -> Option<Usage> {
+        let s = nix::sys::statvfs::statvfs(mountpoint).ok()?;
+        let frag = s.fragment_size() as u64;
+        let blocks = s.blocks() as u64;
+        Some(Usage {
+            size_bytes: blocks * frag,
+            used_bytes: blocks.saturating_sub(s.blocks_free() as u64) * frag,
+            available_bytes: s.blocks_available() as u64 * frag,
+        })
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -227,6 +251,11 @@ pub fn compute(ctx: &Ctx, f: &Facts) -> Status {
             fstype,
             exported,
             drbd,
+            usage: if m.mounted {
+                Usage::of(&v.mountpoint)
+            } else {
+                None
+            },
             holders: None,
         });
     }

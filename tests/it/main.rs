@@ -14,6 +14,7 @@ mod down;
 mod exports;
 mod failover;
 mod faults;
+mod fleet;
 mod harness;
 mod interrupts;
 mod limits;

@@ -1,0 +1,440 @@
+//! `fleet status` and `fleet place`: every node of every cluster asked at once.
+//!
+//! Each node runs its own `nfs-manage status --json` (over the cluster's `remote.ssh`, with
+//! the layout's `node_config`), all of them started together, each with its own time limit:
+//! the whole report takes as long as the slowest host, not the sum. A host that does not
+//! answer in time, refuses the login or prints no status is reported as unknown with the
+//! reason — never left out.
+
+use std::time::Instant;
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+
+use super::*;
+use crate::cli::{FleetPlaceArgs, FleetStatusArgs};
+use crate::config::fleet::FleetCluster;
+use crate::domain::state::Usage;
+use crate::process::Cmd;
+use crate::tools::ssh;
+
+/// The part of a node's `status --json` the fleet shows.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RemoteStatus {
+    pub role: String,
+    pub volumes: Vec<RemoteVolume>,
+    #[serde(default)]
+    pub problems: Vec<RemoteProblem>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RemoteVolume {
+    pub name: String,
+    pub mounted: bool,
+    pub exported: bool,
+    pub drbd: Option<RemoteDrbd>,
+    #[serde(default)]
+    pub usage: Option<Usage>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RemoteDrbd {
+    pub role: String,
+    pub disk: String,
+    pub peers: Vec<RemotePeer>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RemotePeer {
+    pub name: String,
+    pub connection: String,
+    pub replication: String,
+    pub sync_percent: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RemoteProblem {
+    #[serde(default)]
+    pub severity: serde_json::Value,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeReport {
+    pub cluster: String,
+    pub node: String,
+    pub address: String,
+    /// "answered" or "unknown"
+    pub state: &'static str,
+    /// Why the node is unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<RemoteStatus>,
+}
+
+/// The command that asks `node` of `c` for its status, or why there is none.
+fn status_cmd(
+    layout: &Layout,
+    c: &FleetCluster,
+    node: &str,
+    limit: Duration,
+) -> Result<Cmd, String> {
+    let Some(remote) = &c.config.remote else {
+        return Err("the cluster's config has no remote: (ssh), so it cannot be asked".into());
+    };
+    let words: Vec<String> = [
+        "nfs-manage",
+        "--config",
+        &layout.node_config.display().to_string(),
+        "--node",
+        node,
+        "status",
+        "--json",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    Ok(ssh::cmd(
+        remote,
+        c.config.nodes[node].address,
+        &words,
+        crate::process::Effect::Probe,
+    )
+    .with_timeout(limit))
+}
+
+/// Ask every node of `clusters` at once; one report per node, in layout order.
+pub fn gather(
+    runner: &Runner,
+    layout: &Layout,
+    clusters: &[&FleetCluster],
+    limit: Duration,
+) -> Vec<NodeReport> {
+    let mut reports = Vec::new();
+    let mut cmds: Vec<(usize, Cmd)> = Vec::new();
+    for c in clusters {
+        for (node, n) in &c.config.nodes {
+            let mut r = NodeReport {
+                cluster: c.name.clone(),
+                node: node.clone(),
+                address: n.address.to_string(),
+                state: "unknown",
+                reason: None,
+                seconds: 0.0,
+                status: None,
+            };
+            match status_cmd(layout, c, node, limit) {
+                Ok(cmd) => cmds.push((reports.len(), cmd)),
+                Err(why) => r.reason = Some(why),
+            }
+            reports.push(r);
+        }
+    }
+    let start = Instant::now();
+    let refs: Vec<&Cmd> = cmds.iter().map(|(_, c)| c).collect();
+    for ((i, cmd), out) in cmds.iter().zip(runner.run_all_limited(&refs, limit)) {
+        let r = &mut reports[*i];
+        r.seconds = start.elapsed().as_secs_f64();
+        let out = match out {
+            Ok(o) => o,
+            Err(e) => {
+                r.reason = Some(format!("{e:#}"));
+                continue;
+            }
+        };
+        r.seconds = out.duration.as_secs_f64();
+        if out.timed_out {
+            r.reason = Some(format!(
+                "no answer within {} (`{cmd}`)",
+                humantime::format_duration(limit)
+            ));
+            continue;
+        }
+        match serde_json::from_str::<RemoteStatus>(out.stdout.trim()) {
+            Ok(st) => {
+                r.state = "answered";
+                r.status = Some(st);
+            }
+            Err(_) => {
+                let why = out.stderr.trim();
+                r.reason = Some(format!(
+                    "`{cmd}` exited {} without a status: {}",
+                    out.rc.map_or("by a signal".to_string(), |c| c.to_string()),
+                    if why.is_empty() { "no message" } else { why }
+                ));
+            }
+        }
+    }
+    reports
+}
+
+pub fn run(global: &Global, args: &FleetStatusArgs) -> Result<()> {
+    let runner = runner(global);
+    let layout = load(global, &args.fleet, &runner)?;
+    let all: Vec<&FleetCluster> = layout.clusters.iter().collect();
+    let reports = gather(&runner, &layout, &all, args.host_timeout);
+    if global.json {
+        let clusters: Vec<serde_json::Value> = layout
+            .clusters
+            .iter()
+            .map(|c| {
+                let nodes: Vec<&NodeReport> =
+                    reports.iter().filter(|r| r.cluster == c.name).collect();
+                serde_json::json!({
+                    "name": c.name,
+                    "active": active_of(&nodes),
+                    "backup_host": c.backup_host,
+                    "targets": c.volumes.iter().map(|(v, x)| (v.clone(), x.target_usage)).collect::<std::collections::BTreeMap<_, _>>(),
+                    "nodes": nodes,
+                })
+            })
+            .collect();
+        crate::output::json(&serde_json::to_string_pretty(&serde_json::json!({
+            "format_version": 1,
+            "command": "fleet status",
+            "source": layout.origin,
+            "clusters": clusters,
+        }))?);
+    } else if !global.quiet {
+        outln!("{}", render(&layout, &reports));
+    }
+    Ok(())
+}
+
+/// The node whose role is active (dual-primary clusters may have two: both are named).
+fn active_of(nodes: &[&NodeReport]) -> Option<String> {
+    let active: Vec<&str> = nodes
+        .iter()
+        .filter(|r| r.status.as_ref().is_some_and(|s| s.role == "active"))
+        .map(|r| r.node.as_str())
+        .collect();
+    (!active.is_empty()).then(|| active.join(","))
+}
+
+pub fn human_bytes(b: u64) -> String {
+    let units = ["B", "K", "M", "G", "T", "P"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < units.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b}B")
+    } else {
+        format!("{v:.1}{}", units[u])
+    }
+}
+
+fn render(layout: &Layout, reports: &[NodeReport]) -> String {
+    use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
+    let mut t = Table::new();
+    t.load_style(UTF8_BORDERS_ONLY)
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    t.set_header(vec![
+        "cluster",
+        "node",
+        "role",
+        "volumes (used/size, target)",
+        "replication",
+        "problems",
+    ]);
+    for r in reports {
+        let Some(st) = &r.status else {
+            t.add_row(vec![
+                r.cluster.clone(),
+                r.node.clone(),
+                "unknown".into(),
+                String::new(),
+                String::new(),
+                r.reason.clone().unwrap_or_default(),
+            ]);
+            continue;
+        };
+        let c = layout.cluster(&r.cluster);
+        let vols: Vec<String> = st
+            .volumes
+            .iter()
+            .filter(|v| v.mounted)
+            .map(|v| {
+                let target = c.map_or(90, |c| c.target_usage(&v.name));
+                match v.usage {
+                    Some(u) if u.size_bytes > 0 => format!(
+                        "{} {}/{} {}%{} (target {target}%)",
+                        v.name,
+                        human_bytes(u.used_bytes),
+                        human_bytes(u.size_bytes),
+                        u.used_bytes * 100 / u.size_bytes,
+                        if u.used_bytes * 100 > u.size_bytes * u64::from(target) {
+                            " OVER"
+                        } else {
+                            ""
+                        },
+                    ),
+                    _ => format!("{} (usage unknown)", v.name),
+                }
+            })
+            .collect();
+        let repl: Vec<String> = st
+            .volumes
+            .iter()
+            .filter_map(|v| {
+                let d = v.drbd.as_ref()?;
+                let peers: Vec<String> = d
+                    .peers
+                    .iter()
+                    .map(|p| match p.sync_percent {
+                        Some(s) => format!("{} {:.1}%", p.replication, s),
+                        None => p.replication.clone(),
+                    })
+                    .collect();
+                Some(format!(
+                    "{} {}/{} {}",
+                    v.name,
+                    d.role,
+                    d.disk,
+                    peers.join(",")
+                ))
+            })
+            .collect();
+        let problems: Vec<&str> = st.problems.iter().map(|p| p.message.as_str()).collect();
+        t.add_row(vec![
+            r.cluster.clone(),
+            r.node.clone(),
+            st.role.clone(),
+            vols.join("\n"),
+            repl.join("\n"),
+            problems.join("\n"),
+        ]);
+    }
+    let unknown = reports.iter().filter(|r| r.state == "unknown").count();
+    format!(
+        "{t}\n{} clusters, {} nodes, {} answered, {unknown} unknown",
+        layout.clusters.len(),
+        reports.len(),
+        reports.len() - unknown
+    )
+}
+
+/// One volume `fleet place` considered.
+#[derive(Debug, Serialize)]
+struct Candidate {
+    cluster: String,
+    volume: String,
+    node: String,
+    size_bytes: u64,
+    used_bytes: u64,
+    target_percent: u8,
+    /// What is left under the target once the project is there (negative: over).
+    headroom_after_bytes: i128,
+}
+
+pub fn place(global: &Global, args: &FleetPlaceArgs) -> Result<()> {
+    let mut bad = Vec::new();
+    crate::config::check_name(&mut bad, "project", &args.project, "a project name");
+    if let Some(b) = bad.first() {
+        return Err(Error::Usage(b.message.clone()).into());
+    }
+    let runner = runner(global);
+    let layout = load(global, &args.fleet, &runner)?;
+    let all: Vec<&FleetCluster> = layout.clusters.iter().collect();
+    let reports = gather(&runner, &layout, &all, args.host_timeout);
+    let mut candidates = Vec::new();
+    let mut unseen = Vec::new();
+    for c in &layout.clusters {
+        for v in &c.config.volumes {
+            // The node that has it mounted (any of them, for a dual-primary volume).
+            let seen = reports
+                .iter()
+                .filter(|r| r.cluster == c.name)
+                .find_map(|r| {
+                    let st = r.status.as_ref()?;
+                    let rv = st.volumes.iter().find(|x| x.name == v.name && x.mounted)?;
+                    Some((r.node.clone(), rv.usage?))
+                });
+            let Some((node, u)) = seen else {
+                unseen.push(format!("{}/{}", c.name, v.name));
+                continue;
+            };
+            let target = c.target_usage(&v.name);
+            let limit = u128::from(u.size_bytes) * u128::from(target) / 100;
+            candidates.push(Candidate {
+                cluster: c.name.clone(),
+                volume: v.name.clone(),
+                node,
+                size_bytes: u.size_bytes,
+                used_bytes: u.used_bytes,
+                target_percent: target,
+                headroom_after_bytes: limit as i128
+                    - i128::from(u.used_bytes)
+                    - i128::from(args.size),
+            });
+        }
+    }
+    candidates.sort_by_key(|c| std::cmp::Reverse(c.headroom_after_bytes));
+    let best = candidates.first().filter(|c| c.headroom_after_bytes >= 0);
+    let command = best.map(|b| {
+        format!(
+            "ssh root@{} nfs-manage enable-project {} --volume {}",
+            b.node, args.project, b.volume
+        )
+    });
+    if global.json {
+        crate::output::json(&serde_json::to_string_pretty(&serde_json::json!({
+            "format_version": 1,
+            "command": "fleet place",
+            "project": args.project,
+            "size_bytes": args.size,
+            "chosen": best,
+            "next": command,
+            "candidates": candidates,
+            "not_considered": unseen,
+        }))?);
+    } else if !global.quiet {
+        for c in &candidates {
+            let h = c.headroom_after_bytes;
+            outln!(
+                "{}/{} on {}: {} used of {} ({}%), target {}%: {}",
+                c.cluster,
+                c.volume,
+                c.node,
+                human_bytes(c.used_bytes),
+                human_bytes(c.size_bytes),
+                c.used_bytes * 100 / c.size_bytes.max(1),
+                c.target_percent,
+                if h >= 0 {
+                    format!("{} left under the target after it", human_bytes(h as u64))
+                } else {
+                    format!(
+                        "{} over the target with it",
+                        human_bytes(h.unsigned_abs() as u64)
+                    )
+                }
+            );
+        }
+        for u in &unseen {
+            outln!("{u}: not considered, no node answered with its usage");
+        }
+        if let (Some(b), Some(cmd)) = (best, &command) {
+            outln!(
+                "\nplace {} ({}) on {}/{}: the most headroom under its target\n  {cmd}",
+                args.project,
+                human_bytes(args.size),
+                b.cluster,
+                b.volume
+            );
+        }
+    }
+    if best.is_none() {
+        return Err(Error::Refused(format!(
+            "no volume has room for {} under its target usage ({} considered, {} not answering)",
+            human_bytes(args.size),
+            candidates.len(),
+            unseen.len()
+        ))
+        .into());
+    }
+    Ok(())
+}

@@ -1,0 +1,327 @@
+//! The fleet layout: `fleet render`, `where`, `client-config` from files (no privileges
+//! needed), and, on the two-node bed, the layout read from etcd, who serves from the cluster
+//! lock, and `fleet status` / `fleet place` asking every node over real ssh at once.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::harness::*;
+
+/// A fleet of two clusters whose projects live in `dir`.
+fn fleet_text(dir: &Path) -> String {
+    format!(
+        "\
+defaults:
+  remote: {{ ssh: [ssh, -o, BatchMode=yes], user: root }}
+target_usage: 90
+clients: {{ nfs_version: \"3\", options: [noquota, noatime], mount_root: /data/project }}
+clusters:
+  labstore-primary:
+    backup_host: labstore2003
+    nodes:
+      labstore1004: {{ address: 192.0.2.6 }}
+      labstore1005: {{ address: 192.0.2.7 }}
+    service_ip: {{ address: 192.0.2.18/24, interface: eth0 }}
+    projects_dir: {p}
+    volumes:
+      - {{ name: tools, drbd: tools, device: /dev/drbd4, mountpoint: /srv/tools, fstype: ext4,
+          target_usage: 85 }}
+  home:
+    nodes:
+      fiori: {{ address: 192.0.2.30 }}
+      torchio: {{ address: 192.0.2.31 }}
+    projects_dir: {h}
+    volumes:
+      - {{ name: home, drbd: home, device: /dev/drbd1, mountpoint: /vol/home, fstype: ocfs2,
+          dual_primary: true }}
+",
+        p = dir.join("primary").display(),
+        h = dir.join("home").display(),
+    )
+}
+
+struct Bed {
+    dir: tempfile::TempDir,
+    fleet: PathBuf,
+}
+
+fn bed() -> Bed {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("primary")).unwrap();
+    std::fs::create_dir_all(d.join("home")).unwrap();
+    std::fs::write(
+        d.join("primary/paws.yaml"),
+        "name: paws\ngid: 50380\nvolume: tools\nclients: [198.51.100.0/24]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("primary/quarry.yaml"),
+        "name: quarry\ngid: 50381\nvolume: tools\npath: shared/quarry-data\noptions: [ro, sync, no_subtree_check, root_squash, sec=krb5p]\nclients: [198.51.100.7]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("home/alexis.yaml"),
+        "name: alexis\ngid: 60001\nvolume: home\npath: alexis\nclients: [203.0.113.0/24]\n",
+    )
+    .unwrap();
+    let fleet = d.join("fleet.yaml");
+    std::fs::write(&fleet, fleet_text(d)).unwrap();
+    Bed { dir, fleet }
+}
+
+impl Bed {
+    fn run(&self, args: &[&str]) -> Run {
+        let mut c = Command::new(bin());
+        c.env("NFS_MANAGE_FLEET", &self.fleet)
+            .args(args)
+            .env_remove("NFS_MANAGE_CONFIG")
+            .env_remove("NFS_MANAGE_NODE")
+            .env("NO_COLOR", "1");
+        Run::of(&mut c)
+    }
+}
+
+#[test]
+fn render_writes_each_nodes_config_and_check_finds_drift() {
+    let b = bed();
+    let out = b.dir.path().join("out");
+    let o = out.to_str().unwrap();
+    b.run(&["fleet", "render", "--out", o])
+        .status(0)
+        .stdout_has("written");
+    for node in ["labstore1004", "labstore1005", "fiori", "torchio"] {
+        let f = out.join(node).join("cluster.yaml");
+        let text = std::fs::read_to_string(&f).unwrap();
+        assert!(
+            text.starts_with("# Rendered by `nfs-manage fleet render`"),
+            "{text}"
+        );
+        // What a node loads: the rendered file is a valid cluster config.
+        let mut c = Command::new(bin());
+        c.args([
+            "--config",
+            f.to_str().unwrap(),
+            "--node",
+            node,
+            "where",
+            "--offline",
+        ]);
+        let cluster = if node.starts_with("labstore") {
+            "labstore-primary"
+        } else {
+            "home"
+        };
+        c.arg(cluster);
+        Run::of(&mut c)
+            .status(0)
+            .stdout_has(format!("cluster {cluster}"));
+        assert!(
+            !text.contains("target_usage") && !text.contains("backup_host"),
+            "{text}"
+        );
+    }
+    let j = b
+        .run(&["--json", "fleet", "render", "--out", o, "--check"])
+        .status(0)
+        .json();
+    assert!(
+        j["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["state"] == "unchanged"),
+        "{j:#}"
+    );
+
+    // A layout change: --check names the stale configs and exits 1, changing nothing.
+    let changed = fleet_text(b.dir.path()).replace("192.0.2.18/24", "192.0.2.19/24");
+    std::fs::write(&b.fleet, changed).unwrap();
+    let before = std::fs::read_to_string(out.join("labstore1004/cluster.yaml")).unwrap();
+    b.run(&["fleet", "render", "--out", o, "--check"])
+        .status(1)
+        .stdout_has(format!(
+            "differs     {}",
+            out.join("labstore1004/cluster.yaml").display()
+        ))
+        .stdout_has("unchanged   ")
+        .stderr_has("2 of 4 cluster configs differ");
+    assert_eq!(
+        before,
+        std::fs::read_to_string(out.join("labstore1004/cluster.yaml")).unwrap()
+    );
+    b.run(&["fleet", "render", "--out", o]).status(0);
+    assert!(
+        std::fs::read_to_string(out.join("labstore1004/cluster.yaml"))
+            .unwrap()
+            .contains("192.0.2.19/24")
+    );
+}
+
+#[test]
+fn render_of_this_nodes_config_never_replaces_a_hand_written_one() {
+    let b = bed();
+    let cfg = b.dir.path().join("cluster.yaml");
+    let c = cfg.to_str().unwrap();
+    let hand = "# written by hand\ncluster: labstore-primary\nnodes: { labstore1004: { address: 192.0.2.6 } }\nvolumes: []\n";
+    std::fs::write(&cfg, hand).unwrap();
+    b.run(&["--config", c, "--node", "labstore1004", "fleet", "render"])
+        .status(3)
+        .stderr_has("not rendered from a fleet layout")
+        .stderr_has(c);
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), hand);
+    b.run(&[
+        "--config",
+        c,
+        "--node",
+        "labstore1004",
+        "fleet",
+        "render",
+        "--force",
+    ])
+    .status(0)
+    .stdout_has(format!(
+        "written     {c} (cluster labstore-primary, node labstore1004)"
+    ));
+    // Rendered now: a rerun has nothing to do, and no --force is needed after a change.
+    b.run(&["--config", c, "--node", "labstore1004", "fleet", "render"])
+        .status(0)
+        .stdout_has("unchanged");
+    b.run(&["--config", c, "--node", "nosuchhost", "fleet", "render"])
+        .status(2)
+        .stderr_has("nosuchhost is not a node of any cluster");
+}
+
+#[test]
+fn layout_errors_name_file_line_column_and_exit_78() {
+    let b = bed();
+    let bad = fleet_text(b.dir.path()).replace("fstype: ocfs2", "fstyp: ocfs2");
+    std::fs::write(&b.fleet, bad).unwrap();
+    let f = b.fleet.display().to_string();
+    b.run(&["where", "--offline", "paws"])
+        .status(78)
+        .stderr_has(format!(
+            "{f}:22:85: clusters.home.volumes[0].fstyp: unknown field `fstyp`"
+        ));
+    let bad = fleet_text(b.dir.path()).replace("fiori: {", "labstore1005: {");
+    std::fs::write(&b.fleet, bad).unwrap();
+    b.run(&["fleet", "render", "--check", "--out", "/nonexistent"])
+        .status(78)
+        .stderr_has(format!("{f}:18:21: clusters.home.nodes.labstore1005: host labstore1005 is in clusters labstore-primary and home"));
+}
+
+#[test]
+fn where_finds_projects_volumes_paths_and_clients() {
+    let b = bed();
+    let fl = b.fleet.display().to_string();
+    let j = b
+        .run(&["--json", "where", "--offline", "paws"])
+        .status(0)
+        .json();
+    let m = &j["matches"][0];
+    assert_eq!(j["matches"].as_array().unwrap().len(), 1, "{j:#}");
+    assert_eq!(m["kind"], "project");
+    assert_eq!(m["cluster"], "labstore-primary");
+    assert_eq!(m["volume"], "tools");
+    assert_eq!(m["path"], "/srv/tools/shared/paws");
+    assert_eq!(
+        m["exports"][0]["options"],
+        "rw,sync,no_subtree_check,root_squash,fsid=50380"
+    );
+    assert_eq!(m["exports"][0]["clients"][0], "198.51.100.0/24");
+    assert_eq!(m["backup"]["host"], "labstore2003");
+    assert_eq!(m["serving"]["source"], "not-asked");
+    let cmds: Vec<&str> = m["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        cmds,
+        [
+            "ssh root@labstore1004 nfs-manage status".to_string(),
+            format!("nfs-manage client-config paws --fleet {fl}"),
+            "ssh root@labstore2003 nfs-manage backup mount tools".to_string(),
+        ]
+    );
+    // A path deep inside a project's directory.
+    let j = b
+        .run(&[
+            "--json",
+            "where",
+            "--offline",
+            "/srv/tools/shared/quarry-data/a/b",
+        ])
+        .status(0)
+        .json();
+    assert_eq!(j["matches"][0]["kind"], "path");
+    assert_eq!(j["matches"][0]["project"], "quarry");
+    // A client address: every project exported to it (CIDR or exact).
+    let j = b
+        .run(&["--json", "where", "--offline", "198.51.100.7"])
+        .status(0)
+        .json();
+    let names: Vec<&str> = j["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["project"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["paws", "quarry"]);
+    // A volume as CLUSTER/NAME, a node, a cluster.
+    b.run(&["where", "--offline", "home/home"])
+        .status(0)
+        .stdout_has("volume home (volume): cluster home");
+    b.run(&["where", "--offline", "torchio"])
+        .status(0)
+        .stdout_has("node (node): cluster home");
+    // Human output carries the same facts.
+    b.run(&["where", "--offline", "paws"])
+        .status(0)
+        .stdout_has("export:    /srv/tools/shared/paws (rw,sync,no_subtree_check,root_squash,fsid=50380) to 198.51.100.0/24")
+        .stdout_has("    ssh root@labstore2003 nfs-manage backup mount tools");
+    b.run(&["where", "--offline", "nothing-here"])
+        .status(2)
+        .stderr_has("nothing in the fleet")
+        .stderr_has("\"nothing-here\"");
+}
+
+#[test]
+fn client_config_writes_fstab_autofs_and_systemd_lines() {
+    let b = bed();
+    b.run(&["client-config", "paws"]).status(0).stdout_is(
+        "192.0.2.18:/srv/tools/shared/paws /data/project/paws nfs rw,nfsvers=3,noquota,noatime,_netdev 0 0\n",
+    );
+    // Read-only, krb5p export: the client mounts it ro with the same flavour.
+    b.run(&["client-config", "quarry", "--format", "autofs"]).status(0).stdout_is(
+        "# auto.master: /data/project /etc/auto.nfs-manage\nquarry -ro,sec=krb5p,nfsvers=3,noquota,noatime 192.0.2.18:/srv/tools/shared/quarry-data\n",
+    );
+    // Dual-primary: both nodes, as an auto.home map lists them.
+    b.run(&["client-config", "alexis", "--format", "autofs"])
+        .status(0)
+        .stdout_has("alexis -rw,nfsvers=3,noquota,noatime fiori,torchio:/vol/home/alexis");
+    b.run(&["client-config", "alexis", "--format", "fstab"])
+        .status(0)
+        .stdout_has("# alexis: also served by torchio")
+        .stdout_has("fiori:/vol/home/alexis /data/project/alexis nfs rw,nfsvers=3,noquota,noatime,_netdev 0 0");
+    b.run(&["client-config", "paws", "--format", "systemd"])
+        .status(0)
+        .stdout_has("# /etc/systemd/system/data-project-paws.mount\n[Unit]")
+        .stdout_has("What=192.0.2.18:/srv/tools/shared/paws\nWhere=/data/project/paws\nType=nfs\nOptions=rw,nfsvers=3,noquota,noatime,_netdev\n");
+    let j = b
+        .run(&["--json", "client-config", "--all"])
+        .status(0)
+        .json();
+    let names: Vec<&str> = j["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["project"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["alexis", "paws", "quarry"]);
+    b.run(&["client-config", "nope"])
+        .status(2)
+        .stderr_has("no cluster of");
+    b.run(&["client-config"]).status(2);
+}
