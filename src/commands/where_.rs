@@ -322,14 +322,7 @@ fn next_commands(layout: &Layout, source: &str, c: &FleetCluster, m: &Match) -> 
         .remote
         .as_ref()
         .map_or("root".to_string(), |r| r.user.clone());
-    let cfg = if layout.node_config == Path::new(crate::cli::DEFAULT_CONFIG) {
-        String::new()
-    } else {
-        format!(
-            " --config {}",
-            shell_quote(&layout.node_config.display().to_string())
-        )
-    };
+    let cfg = fleet::config_arg(layout);
     let on = |node: &str, words: &str| format!("ssh {user}@{node} nfs-manage{cfg} {words}");
     let serving: Vec<&str> = m
         .serving

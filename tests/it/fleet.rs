@@ -325,3 +325,152 @@ fn client_config_writes_fstab_autofs_and_systemd_lines() {
         .stderr_has("no cluster of");
     b.run(&["client-config"]).status(2);
 }
+
+/// Let node a log in to itself with its own key (an operator's host that is also a node).
+fn self_login(h: &Host) {
+    let s = h.dir.path().join("ssh");
+    let auth = std::fs::read_to_string(s.join("authorized_keys")).unwrap();
+    let options = auth.split(" ssh-ed25519 ").next().unwrap().to_string();
+    let own = std::fs::read_to_string(s.join("id_ed25519.pub")).unwrap();
+    std::fs::write(
+        s.join("authorized_keys"),
+        format!("{}\n{options} {own}", auth.trim_end()),
+    )
+    .unwrap();
+    let hostkey = std::fs::read_to_string(s.join("host_ed25519.pub")).unwrap();
+    let mut kh = std::fs::read_to_string(s.join("known_hosts")).unwrap();
+    kh.push_str(&format!(
+        "\n{} {hostkey}",
+        h.addr.split('/').next().unwrap()
+    ));
+    std::fs::write(s.join("known_hosts"), kh).unwrap();
+}
+
+#[test]
+fn layout_in_etcd_where_asks_the_lock_and_fleet_status_asks_every_node() {
+    privileged!();
+    let p = crate::failover::pair();
+    self_login(&p.a);
+    p.b.run(&["up", "--yes"]).status(0);
+    // Cluster "test" is the pair, exactly as its hand-written config says; cluster "gone"
+    // has two nodes that do not exist on the LAN.
+    let cfg = std::fs::read_to_string(p.a.inside("/run/node/cluster.yaml")).unwrap();
+    let entry: String = cfg
+        .lines()
+        .filter(|l| *l != "cluster: test")
+        .map(|l| format!("    {l}\n"))
+        .collect();
+    let remote = cfg
+        .lines()
+        .skip_while(|l| !l.starts_with("remote:"))
+        .take(3)
+        .map(|l| format!("    {l}\n"))
+        .collect::<String>();
+    let layout = format!(
+        "node_config: /run/node/cluster.yaml\nclusters:\n  test:\n{entry}  gone:\n    nodes:\n      dumps1: {{ address: 192.0.2.50 }}\n      dumps2: {{ address: 192.0.2.51 }}\n    volumes:\n      - {{ name: data, device: /dev/vdz, mountpoint: /srv/dumps, fstype: ext4 }}\n{remote}"
+    );
+    let src = "etcd://192.0.2.1:2379/nfs-manage/fleet";
+    p.a.run(&["where", "--fleet", src, "tools"])
+        .status(78)
+        .stderr_has("etcd:/nfs-manage/fleet: etcd (http://192.0.2.1:2379) has no fleet layout under this key");
+    p.etcd.put("/nfs-manage/fleet", &layout);
+
+    // Who serves: the cluster lock says b.
+    let j =
+        p.a.run(&["--json", "where", "--fleet", src, "tools"])
+            .status(0)
+            .json();
+    let m = &j["matches"][0];
+    assert_eq!(m["kind"], "volume", "{j:#}");
+    assert_eq!(m["serving"]["node"], PEER, "{j:#}");
+    assert_eq!(m["serving"]["source"], "etcd-lock");
+    let cmds: Vec<&str> = m["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        cmds,
+        [
+            format!("ssh root@{PEER} nfs-manage --config /run/node/cluster.yaml status"),
+            format!("ssh root@{NODE} nfs-manage --config /run/node/cluster.yaml failover"),
+        ]
+    );
+
+    // Every node asked at once; the two that do not exist are unknown, with the reason.
+    let j =
+        p.a.run(&[
+            "--json",
+            "fleet",
+            "status",
+            "--fleet",
+            src,
+            "--host-timeout",
+            "8s",
+        ])
+        .status(0)
+        .json();
+    let clusters = j["clusters"].as_array().unwrap();
+    assert_eq!(clusters.len(), 2, "{j:#}");
+    let gone = &clusters[0];
+    assert_eq!(gone["name"], "gone");
+    for n in gone["nodes"].as_array().unwrap() {
+        assert_eq!(n["state"], "unknown", "{n:#}");
+        assert!(n["reason"].as_str().unwrap().contains("192.0.2.5"), "{n:#}");
+    }
+    let test = &clusters[1];
+    assert_eq!(test["active"], PEER, "{test:#}");
+    let nodes = test["nodes"].as_array().unwrap();
+    let role =
+        |name: &str| nodes.iter().find(|n| n["node"] == name).unwrap()["status"]["role"].clone();
+    assert_eq!(role(PEER), "active", "{test:#}");
+    assert_eq!(role(NODE), "standby", "{test:#}");
+    let b = nodes.iter().find(|n| n["node"] == PEER).unwrap();
+    let tools = &b["status"]["volumes"][0];
+    assert_eq!(tools["name"], "tools");
+    assert!(
+        tools["usage"]["size_bytes"].as_u64().unwrap() > 0,
+        "{tools:#}"
+    );
+    p.a.run(&["fleet", "status", "--fleet", src, "--host-timeout", "8s"])
+        .status(0)
+        .stdout_has("4 nodes, 2 answered, 2 unknown");
+
+    // Placement: only volumes some node reported count; the others are named.
+    let j =
+        p.a.run(&[
+            "--json",
+            "fleet",
+            "place",
+            "newproj",
+            "--size",
+            "1M",
+            "--fleet",
+            src,
+            "--host-timeout",
+            "8s",
+        ])
+        .status(0)
+        .json();
+    assert_eq!(j["chosen"]["cluster"], "test", "{j:#}");
+    assert_eq!(j["chosen"]["node"], PEER);
+    assert_eq!(j["not_considered"][0], "gone/data");
+    assert!(
+        j["next"].as_str().unwrap().starts_with(&format!("ssh root@{PEER} nfs-manage --config /run/node/cluster.yaml enable-project newproj --volume ")),
+        "{j:#}"
+    );
+    p.a.run(&[
+        "fleet",
+        "place",
+        "huge",
+        "--size",
+        "1P",
+        "--fleet",
+        src,
+        "--host-timeout",
+        "8s",
+    ])
+    .status(3)
+    .stderr_has("no volume has room for 1.0P");
+}

@@ -20,7 +20,7 @@ use crate::engine::runner::Runner;
 use crate::error::Error;
 use crate::tools::etcd;
 
-pub use status::{NodeReport, gather};
+pub use status::{NodeReport, config_arg, gather};
 
 pub fn dispatch(global: &Global, cmd: &FleetCommand) -> Result<()> {
     match cmd {

@@ -376,9 +376,16 @@ pub fn place(global: &Global, args: &FleetPlaceArgs) -> Result<()> {
     candidates.sort_by_key(|c| std::cmp::Reverse(c.headroom_after_bytes));
     let best = candidates.first().filter(|c| c.headroom_after_bytes >= 0);
     let command = best.map(|b| {
+        let user = layout
+            .cluster(&b.cluster)
+            .and_then(|c| c.config.remote.as_ref())
+            .map_or("root", |r| r.user.as_str());
         format!(
-            "ssh root@{} nfs-manage enable-project {} --volume {}",
-            b.node, args.project, b.volume
+            "ssh {user}@{} nfs-manage{} enable-project {} --volume {}",
+            b.node,
+            config_arg(&layout),
+            args.project,
+            b.volume
         )
     });
     if global.json {
@@ -437,4 +444,17 @@ pub fn place(global: &Global, args: &FleetPlaceArgs) -> Result<()> {
         .into());
     }
     Ok(())
+}
+
+/// ` --config PATH` for a command run on a node, when the nodes keep it elsewhere than the
+/// default.
+pub fn config_arg(layout: &Layout) -> String {
+    if layout.node_config == std::path::Path::new(crate::cli::DEFAULT_CONFIG) {
+        String::new()
+    } else {
+        format!(
+            " --config {}",
+            crate::process::shell_quote(&layout.node_config.display().to_string())
+        )
+    }
 }
