@@ -203,11 +203,10 @@ pub fn find(layout: &Layout, thing: &str) -> Result<Vec<Match>> {
             {
                 out.push(base("cluster", c));
             }
-            for p in projects::load_all(&c.config)?.list {
-                if p.clients.iter().any(|cl| client_has(cl, addr)) {
-                    out.push(with_project(base("client", c), c, &p));
-                }
-            }
+        }
+        for (i, p) in projects_for_client(layout, addr)? {
+            let c = &layout.clusters[i];
+            out.push(with_project(base("client", c), c, &p));
         }
         return Ok(out);
     }
@@ -239,6 +238,79 @@ pub fn find(layout: &Layout, thing: &str) -> Result<Vec<Match>> {
         }
     }
     Ok(out)
+}
+
+/// The projects (with their cluster's index) whose static clients take `addr`. A lookup by
+/// address reads every project of the fleet and must stay instant at thousands of them, so
+/// each file's text is first scanned for addresses and networks (see [`may_take`]), the
+/// clusters shared out over the CPUs; only the files that may match are loaded and
+/// validated in full, and the loaded project decides.
+fn projects_for_client(layout: &Layout, addr: IpAddr) -> Result<Vec<(usize, Project)>> {
+    let files_of = |c: &FleetCluster| -> Vec<std::path::PathBuf> {
+        let mut v: Vec<_> = std::fs::read_dir(&c.config.projects_dir)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    let scan = |i: usize| -> Result<Vec<(usize, Project)>> {
+        let c = &layout.clusters[i];
+        let mut found = Vec::new();
+        for f in files_of(c) {
+            let Ok(text) = std::fs::read_to_string(&f) else {
+                continue;
+            };
+            if may_take(&text, addr) {
+                let p = projects::parse_file(&c.config, &f, &text)?;
+                if p.clients.iter().any(|cl| client_has(cl, addr)) {
+                    found.push((i, p));
+                }
+            }
+        }
+        Ok(found)
+    };
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(layout.clusters.len().max(1));
+    let mut parts: Vec<Result<Vec<(usize, Project)>>> = Vec::new();
+    std::thread::scope(|sc| {
+        let handles: Vec<_> = (0..workers)
+            .map(|w| {
+                sc.spawn(move || {
+                    let mut mine = Vec::new();
+                    for i in (w..layout.clusters.len()).step_by(workers) {
+                        mine.extend(scan(i)?);
+                    }
+                    Ok(mine)
+                })
+            })
+            .collect();
+        for h in handles {
+            parts.push(h.join().expect("a lookup thread does not panic"));
+        }
+    });
+    let mut all = Vec::new();
+    for p in parts {
+        all.extend(p?);
+    }
+    all.sort_by(|a, b| (a.0, a.1.name()).cmp(&(b.0, b.1.name())));
+    Ok(all)
+}
+
+/// Whether a project file's text may export to `addr`: some word of it, read as an address or
+/// a network, takes it. Every client entry is such a word, so a file this says no to cannot
+/// match; a file with a backslash (a YAML escape could spell an address) is always loaded.
+fn may_take(text: &str, addr: IpAddr) -> bool {
+    if text.contains('\\') {
+        return true;
+    }
+    text.split(|c: char| !(c.is_ascii_hexdigit() || matches!(c, '.' | ':' | '/')))
+        .filter(|w| w.len() >= 2)
+        .any(|w| crate::config::parse_client(w).is_some_and(|cl| client_has(&cl, addr)))
 }
 
 /// Whether an export's client entry (an address or a CIDR, normalised) takes `addr`.
@@ -428,4 +500,31 @@ fn render(m: &Match) -> String {
         s.push_str(&format!("    {c}\n"));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_text_scan_finds_every_client_form() {
+        let a: IpAddr = "198.51.100.7".parse().unwrap();
+        for yes in [
+            "clients: [198.51.100.7]",
+            "clients:\n  - \"198.51.100.0/24\"\n",
+            "clients: ['198.51.0.0/16']",
+            "clients: [\"19\\x38.51.100.7\"]",
+        ] {
+            assert!(may_take(yes, a), "{yes}");
+        }
+        for no in [
+            "name: p7\ngid: 198517\nclients: [198.51.100.8, 198.51.101.0/24]",
+            "clients: [192.0.2.0/24]",
+        ] {
+            assert!(!may_take(no, a), "{no}");
+        }
+        let six: IpAddr = "2001:db8::7".parse().unwrap();
+        assert!(may_take("clients: [\"2001:db8::/32\"]", six));
+        assert!(!may_take("clients: [\"2001:db9::/32\"]", six));
+    }
 }
