@@ -474,3 +474,39 @@ fn layout_in_etcd_where_asks_the_lock_and_fleet_status_asks_every_node() {
     .status(3)
     .stderr_has("no volume has room for 1.0P");
 }
+
+#[test]
+fn the_shipped_example_layout_renders_configs_the_nodes_load() {
+    let out = tempfile::tempdir().unwrap();
+    let example = repo_path("examples/fleet.yaml");
+    let mut c = Command::new(bin());
+    c.args([
+        "fleet",
+        "render",
+        "--fleet",
+        example.to_str().unwrap(),
+        "--out",
+    ])
+    .arg(out.path());
+    Run::of(&mut c).status(0);
+    let mut nodes = 0;
+    for d in std::fs::read_dir(out.path()).unwrap() {
+        let d = d.unwrap();
+        let node = d.file_name().into_string().unwrap();
+        let cfg = d.path().join("cluster.yaml");
+        // The node's own loader takes it (a fleet of one: no layout at the default place).
+        let mut c = Command::new(bin());
+        c.env_remove("NFS_MANAGE_FLEET").args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "--node",
+            &node,
+            "where",
+            "--offline",
+            &node,
+        ]);
+        Run::of(&mut c).status(0).stdout_has("node (node)");
+        nodes += 1;
+    }
+    assert_eq!(nodes, 5);
+}
