@@ -324,6 +324,16 @@ fn client_config_writes_fstab_autofs_and_systemd_lines() {
         .status(2)
         .stderr_has("no cluster of");
     b.run(&["client-config"]).status(2);
+    // A project that exists is not placed again (nothing is asked of any node).
+    b.run(&["fleet", "place", "paws", "--size", "1G"])
+        .status(3)
+        .stderr_has("project paws already lives on cluster labstore-primary");
+    b.run(&["fleet", "place", "no/slash", "--size", "1G"])
+        .status(2)
+        .stderr_has("is not a project name");
+    b.run(&["fleet", "place", "new", "--size", "lots"])
+        .status(2)
+        .stderr_has("is not a size");
 }
 
 /// Let node a log in to itself with its own key (an operator's host that is also a node).

@@ -98,13 +98,8 @@ pub fn run(global: &Global, args: &FleetRenderArgs) -> Result<()> {
         ))
         .into());
     }
-    for ((path, ..), r) in targets.iter().zip(&reports) {
+    for ((path, _, _, text), r) in targets.iter().zip(&reports) {
         if r.state == "written" {
-            let text = targets
-                .iter()
-                .find(|t| t.0 == *path)
-                .map(|t| t.3)
-                .unwrap_or_default();
             write_atomic(path, text)?;
         }
     }

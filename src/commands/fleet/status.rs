@@ -339,6 +339,19 @@ pub fn place(global: &Global, args: &FleetPlaceArgs) -> Result<()> {
     }
     let runner = runner(global);
     let layout = load(global, &args.fleet, &runner)?;
+    for c in &layout.clusters {
+        let file = crate::domain::projects::project_file(&c.config, &args.project);
+        if file.exists() {
+            return Err(Error::Refused(format!(
+                "project {} already lives on cluster {} ({}); see `nfs-manage where {}`",
+                args.project,
+                c.name,
+                file.display(),
+                args.project
+            ))
+            .into());
+        }
+    }
     let all: Vec<&FleetCluster> = layout.clusters.iter().collect();
     let reports = gather(&runner, &layout, &all, args.host_timeout);
     let mut candidates = Vec::new();
