@@ -357,7 +357,8 @@ pub enum FleetCommand {
     /// Write (or --check) the cluster.yaml each node derives from the layout
     Render(FleetRenderArgs),
     /// Every cluster at once: each node's role, volumes and their usage against the target,
-    /// replication, problems; asked in parallel, a host that does not answer shown as unknown
+    /// replication, problems, and the backup host's last runs; asked in parallel, a host that
+    /// does not answer shown as unknown
     Status(FleetStatusArgs),
     /// Propose the volume with the most headroom under its target for a new project
     Place(FleetPlaceArgs),

@@ -377,7 +377,7 @@ fn layout_in_etcd_where_asks_the_lock_and_fleet_status_asks_every_node() {
         .map(|l| format!("    {l}\n"))
         .collect::<String>();
     let layout = format!(
-        "node_config: /run/node/cluster.yaml\nclusters:\n  test:\n{entry}  gone:\n    nodes:\n      dumps1: {{ address: 192.0.2.50 }}\n      dumps2: {{ address: 192.0.2.51 }}\n    volumes:\n      - {{ name: data, device: /dev/vdz, mountpoint: /srv/dumps, fstype: ext4 }}\n{remote}"
+        "node_config: /run/node/cluster.yaml\nclusters:\n  test:\n    backup_host: {PEER}\n{entry}  gone:\n    backup_host: dumps1\n    nodes:\n      dumps1: {{ address: 192.0.2.50 }}\n      dumps2: {{ address: 192.0.2.51 }}\n    volumes:\n      - {{ name: data, device: /dev/vdz, mountpoint: /srv/dumps, fstype: ext4 }}\n{remote}"
     );
     let src = "etcd://192.0.2.1:2379/nfs-manage/fleet";
     p.a.run(&["where", "--fleet", src, "tools"])
@@ -404,6 +404,9 @@ fn layout_in_etcd_where_asks_the_lock_and_fleet_status_asks_every_node() {
         cmds,
         [
             format!("ssh root@{PEER} nfs-manage --config /run/node/cluster.yaml status"),
+            format!(
+                "ssh root@{PEER} nfs-manage --config /run/node/cluster.yaml backup mount tools"
+            ),
             format!("ssh root@{NODE} nfs-manage --config /run/node/cluster.yaml failover"),
         ]
     );
@@ -443,9 +446,20 @@ fn layout_in_etcd_where_asks_the_lock_and_fleet_status_asks_every_node() {
         tools["usage"]["size_bytes"].as_u64().unwrap() > 0,
         "{tools:#}"
     );
+    // The backup hosts are asked too: b answers (no backups configured), dumps1 does not.
+    assert_eq!(test["backups"]["host"], PEER, "{test:#}");
+    assert_eq!(test["backups"]["state"], "answered", "{test:#}");
+    assert_eq!(
+        test["backups"]["backups"],
+        serde_json::json!([]),
+        "{test:#}"
+    );
+    assert_eq!(gone["backups"]["state"], "unknown", "{gone:#}");
     p.a.run(&["fleet", "status", "--fleet", src, "--host-timeout", "8s"])
         .status(0)
-        .stdout_has("4 nodes, 2 answered, 2 unknown");
+        .stdout_has("4 nodes, 2 answered, 2 unknown")
+        .stdout_has(format!("backups of test on {PEER}: none configured"))
+        .stdout_has("backups of gone on dumps1: unknown (");
 
     // Placement: only volumes some node reported count; the others are named.
     let j =

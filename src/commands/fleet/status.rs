@@ -74,6 +74,134 @@ pub struct NodeReport {
     pub status: Option<RemoteStatus>,
 }
 
+/// What a cluster's backup host says of its backups (`backup list --json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct BackupReport {
+    pub host: String,
+    /// "answered" or "unknown"
+    pub state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub backups: Vec<BackupAge>,
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BackupAge {
+    pub name: String,
+    /// The last run's time, result and age; null: never ran.
+    pub last_time: Option<String>,
+    pub last_result: Option<String>,
+    pub age_seconds: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RemoteBackups {
+    backups: Vec<RemoteBackup>,
+    #[serde(default)]
+    problems: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RemoteBackup {
+    name: String,
+    last_run: Option<RemoteRun>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RemoteRun {
+    time: String,
+    result: String,
+}
+
+/// `nfs-manage backup list --json` on `c`'s backup host: by its address when it is one of
+/// the cluster's nodes, else by its name.
+fn backups_cmd(layout: &Layout, c: &FleetCluster, limit: Duration) -> Option<Cmd> {
+    let host = c.backup_host.as_ref()?;
+    let remote = c.config.remote.as_ref()?;
+    let mut words: Vec<String> = vec![
+        "nfs-manage".into(),
+        "--config".into(),
+        layout.node_config.display().to_string(),
+    ];
+    let dest = match c.config.nodes.get(host) {
+        Some(n) => {
+            words.extend(["--node".into(), host.clone()]);
+            format!("{}@{}", remote.user, n.address)
+        }
+        None => format!("{}@{host}", remote.user),
+    };
+    words.extend(["backup".into(), "list".into(), "--json".into()]);
+    Some(ssh::remote(&remote.ssh, &dest, &words, crate::process::Effect::Probe).with_timeout(limit))
+}
+
+/// Ask every backup host at once; one report per cluster that has one, by cluster name.
+pub fn gather_backups(
+    runner: &Runner,
+    layout: &Layout,
+    limit: Duration,
+) -> Vec<(String, BackupReport)> {
+    let mut out = Vec::new();
+    let mut cmds = Vec::new();
+    for c in &layout.clusters {
+        let Some(host) = &c.backup_host else { continue };
+        let mut r = BackupReport {
+            host: host.clone(),
+            state: "unknown",
+            reason: None,
+            backups: Vec::new(),
+            problems: Vec::new(),
+        };
+        match backups_cmd(layout, c, limit) {
+            Some(cmd) => cmds.push((out.len(), cmd)),
+            None => r.reason = Some("the cluster's config has no remote: (ssh)".into()),
+        }
+        out.push((c.name.clone(), r));
+    }
+    let refs: Vec<&Cmd> = cmds.iter().map(|(_, c)| c).collect();
+    let now = std::time::SystemTime::now();
+    for ((i, cmd), res) in cmds.iter().zip(runner.run_all_limited(&refs, limit)) {
+        let r = &mut out[*i].1;
+        let parsed = res.map_err(|e| format!("{e:#}")).and_then(|o| {
+            serde_json::from_str::<RemoteBackups>(o.stdout.trim()).map_err(|_| {
+                if o.timed_out {
+                    format!("no answer within {}", humantime::format_duration(limit))
+                } else {
+                    format!(
+                        "`{cmd}` exited {} without a backup list: {}",
+                        o.rc.map_or("by a signal".to_string(), |c| c.to_string()),
+                        o.stderr.trim()
+                    )
+                }
+            })
+        });
+        match parsed {
+            Ok(b) => {
+                r.state = "answered";
+                r.problems = b.problems;
+                r.backups = b
+                    .backups
+                    .into_iter()
+                    .map(|x| {
+                        let age = x.last_run.as_ref().and_then(|l| {
+                            let t = humantime::parse_rfc3339_weak(&l.time).ok()?;
+                            Some(now.duration_since(t).unwrap_or_default().as_secs())
+                        });
+                        BackupAge {
+                            name: x.name,
+                            last_time: x.last_run.as_ref().map(|l| l.time.clone()),
+                            last_result: x.last_run.map(|l| l.result),
+                            age_seconds: age,
+                        }
+                    })
+                    .collect();
+            }
+            Err(why) => r.reason = Some(why),
+        }
+    }
+    out
+}
+
 /// The command that asks `node` of `c` for its status, or why there is none.
 fn status_cmd(
     layout: &Layout,
@@ -174,7 +302,13 @@ pub fn run(global: &Global, args: &FleetStatusArgs) -> Result<()> {
     let runner = runner(global);
     let layout = load(global, &args.fleet, &runner)?;
     let all: Vec<&FleetCluster> = layout.clusters.iter().collect();
-    let reports = gather(&runner, &layout, &all, args.host_timeout);
+    // The backup hosts are asked while the nodes are.
+    let (reports, backups) = std::thread::scope(|sc| {
+        let b = sc.spawn(|| gather_backups(&runner, &layout, args.host_timeout));
+        let r = gather(&runner, &layout, &all, args.host_timeout);
+        (r, b.join().expect("the backup survey does not panic"))
+    });
+    let backups_of = |name: &str| backups.iter().find(|(c, _)| c == name).map(|(_, b)| b);
     if global.json {
         let clusters: Vec<serde_json::Value> = layout
             .clusters
@@ -186,6 +320,7 @@ pub fn run(global: &Global, args: &FleetStatusArgs) -> Result<()> {
                     "name": c.name,
                     "active": active_of(&nodes),
                     "backup_host": c.backup_host,
+                    "backups": backups_of(&c.name),
                     "targets": c.volumes.iter().map(|(v, x)| (v.clone(), x.target_usage)).collect::<std::collections::BTreeMap<_, _>>(),
                     "nodes": nodes,
                 })
@@ -199,6 +334,9 @@ pub fn run(global: &Global, args: &FleetStatusArgs) -> Result<()> {
         }))?);
     } else if !global.quiet {
         outln!("{}", render(&layout, &reports));
+        for (cluster, b) in &backups {
+            outln!("{}", render_backups(cluster, b));
+        }
     }
     Ok(())
 }
@@ -316,6 +454,34 @@ fn render(layout: &Layout, reports: &[NodeReport]) -> String {
         reports.len(),
         reports.len() - unknown
     )
+}
+
+fn render_backups(cluster: &str, b: &BackupReport) -> String {
+    if b.state == "unknown" {
+        return format!(
+            "backups of {cluster} on {}: unknown ({})",
+            b.host,
+            b.reason.as_deref().unwrap_or("no answer")
+        );
+    }
+    let mut parts: Vec<String> = b
+        .backups
+        .iter()
+        .map(|x| match (&x.last_result, x.age_seconds) {
+            (Some(res), Some(age)) => format!(
+                "{} {res} {} ago",
+                x.name,
+                humantime::format_duration(Duration::from_secs(age))
+            ),
+            (Some(res), None) => format!("{} {res}", x.name),
+            _ => format!("{} never ran", x.name),
+        })
+        .collect();
+    if parts.is_empty() {
+        parts.push("none configured".into());
+    }
+    parts.extend(b.problems.iter().cloned());
+    format!("backups of {cluster} on {}: {}", b.host, parts.join("; "))
 }
 
 /// One volume `fleet place` considered.
