@@ -218,6 +218,21 @@ proptest! {
     }
 
     #[test]
+    fn the_fleet_layout_loader_never_panics_and_always_says_where(
+        text in text_like(vec![
+            crate::config::reference::FLEET_EXAMPLE.to_string(),
+            include_str!("../examples/fleet.yaml").to_string(),
+        ])
+    ) {
+        if let Err(e) = crate::config::fleet::Layout::parse("fleet.yaml", &text) {
+            let e = e.to_string();
+            for line in e.lines() {
+                prop_assert!(has_position(line), "no FILE:LINE:COLUMN in {:?}", line);
+            }
+        }
+    }
+
+    #[test]
     fn accepted_exports_round_trip_exactly(
         rel in prop::collection::vec("[^/\\\\\\x00-\\x1f\\x7f]{1,12}", 1..4),
         clients in prop::collection::vec(client(), 1..6),
