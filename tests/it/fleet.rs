@@ -164,6 +164,19 @@ fn render_of_this_nodes_config_never_replaces_a_hand_written_one() {
     let cfg = b.dir.path().join("cluster.yaml");
     let c = cfg.to_str().unwrap();
     let hand = "# written by hand\ncluster: labstore-primary\nnodes: { labstore1004: { address: 192.0.2.6 } }\nvolumes: []\n";
+    // A dry run says what it would write and writes nothing.
+    b.run(&[
+        "--config",
+        c,
+        "--node",
+        "labstore1004",
+        "--dry-run",
+        "fleet",
+        "render",
+    ])
+    .status(0)
+    .stdout_has(format!("would-write {c}"));
+    assert!(!cfg.exists());
     std::fs::write(&cfg, hand).unwrap();
     b.run(&["--config", c, "--node", "labstore1004", "fleet", "render"])
         .status(3)
