@@ -105,10 +105,11 @@ pub fn plan_with(ctx: &Ctx, f: &Facts, opts: Opts) -> Result<(Plan, Vec<String>)
                         c.name, c.name
                     ));
                 }
-                // Forced (peer dead): Consistent data is as good as it gets; anything less is not.
-                let usable =
-                    |disk: &str| disk == "UpToDate" || (opts.force_promote && disk == "Consistent");
-                for d in r.devices.iter().filter(|d| !usable(&d.disk)) {
+                // Forced (peer dead) too: only UpToDate. Consistent (a node that restarted
+                // without its peer) and Outdated (its Primary outdated it when the replication
+                // link broke) may both lack writes the dead peer acknowledged; which copy is
+                // current is for the operator to judge, not for a forced promotion.
+                for d in r.devices.iter().filter(|d| d.disk != "UpToDate") {
                     refusals.push(format!(
                         "DRBD resource {res} volume {} has local disk {}: promoting it would serve data that is not up to date",
                         d.volume, d.disk

@@ -397,6 +397,36 @@ fn peer_dead_with_evidence_fences_forces_and_the_old_node_stays_out() {
 }
 
 #[test]
+fn peer_dead_refuses_a_disk_that_may_be_stale() {
+    privileged!();
+    let mut p = active_pair();
+    let fence = p.fence_script(&p.a);
+    p.set_fence(false, &[fence.to_str().unwrap()]);
+    p.cut_link(&p.a);
+    // Outdated: the Primary outdated this node when the replication link broke, then went on
+    // acknowledging writes. Consistent: this node restarted without its peer. Either may lack
+    // writes the dead node acknowledged: refused before the fence runs, nothing changes.
+    for disk in ["Outdated", "Consistent"] {
+        p.b.edit_resource("tools", |r| r["volumes"][0]["disk"] = disk.into());
+        p.b.run(&["failover", "--peer-dead", "--yes"])
+            .status(3)
+            .stderr_has(format!(
+                "DRBD resource tools volume 0 has local disk {disk}: promoting it would serve data that is not up to date"
+            ));
+        assert_eq!(p.b.role("tools"), "Secondary");
+        assert!(!p.b.has_service_ip());
+        assert_eq!(p.etcd.holder().as_deref(), Some(NODE));
+        // Not fenced: a still runs, Primary with the IP in its own namespace.
+        assert!(p.a.has_service_ip() && p.a.is_mounted("/srv/tools"));
+        assert!(
+            !steps_of(&p.b, "failover")
+                .iter()
+                .any(|s| s.starts_with("fence:"))
+        );
+    }
+}
+
+#[test]
 fn peer_dead_stops_when_fencing_fails() {
     privileged!();
     let mut p = active_pair();

@@ -768,16 +768,32 @@ pub struct Etcd {
 
 impl Etcd {
     pub fn start(bed: &Bed) -> Result<Etcd> {
-        let run_dir = target_dir().join("vm-run");
-        let dir = run_dir.join("etcd");
+        let dir = target_dir().join("vm-run/etcd");
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir)?;
-        let log = fs::File::create(logs_dir().join("etcd.log"))?;
+        let mut e = Etcd {
+            netns: bed.netns.clone(),
+            child: None,
+            dir,
+        };
+        e.spawn(false)?;
+        Ok(e)
+    }
+
+    /// Start etcd on `self.dir`'s data and wait until it answers. `append`: the log of an
+    /// earlier run of it is kept (a restart, see `restart`).
+    fn spawn(&mut self, append: bool) -> Result<()> {
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(append)
+            .truncate(!append)
+            .open(logs_dir().join("etcd.log"))?;
         let client = format!("http://{GATEWAY}:2379");
         let child = Command::new("ip")
-            .args(["netns", "exec", &bed.netns, "nice", "-n", "5", "etcd"])
+            .args(["netns", "exec", &self.netns, "nice", "-n", "5", "etcd"])
             .args(["--name", "vm-bed", "--data-dir"])
-            .arg(dir.join("data"))
+            .arg(self.dir.join("data"))
             .args(["--listen-client-urls", &client])
             .args(["--advertise-client-urls", &client])
             .args(["--listen-peer-urls", "http://127.0.0.1:2380"])
@@ -790,16 +806,12 @@ impl Etcd {
             .spawn()
             .context("starting etcd")?;
         let pgid = child.id() as i32;
-        fs::write(run_dir.join("etcd.pgid"), pgid.to_string())?;
+        fs::write(target_dir().join("vm-run/etcd.pgid"), pgid.to_string())?;
         ETCD_GROUP.store(pgid, Ordering::SeqCst);
-        let e = Etcd {
-            netns: bed.netns.clone(),
-            child: Some(child),
-            dir,
-        };
+        self.child = Some(child);
         for _ in 0..150 {
-            if e.ctl(&["endpoint", "health"]).is_ok() {
-                return Ok(e);
+            if self.ctl(&["endpoint", "health"]).is_ok() {
+                return Ok(());
             }
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -807,6 +819,21 @@ impl Etcd {
             "etcd did not answer on {client}; see {}",
             logs_dir().join("etcd.log").display()
         )
+    }
+
+    /// etcd stops (SIGKILL, as a crashed or powered-off etcd host): its data stays.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            kill_group(c.id() as i32);
+            let _ = c.wait();
+        }
+        ETCD_GROUP.store(0, Ordering::SeqCst);
+    }
+
+    /// Start it again on the data it had.
+    pub fn restart(&mut self) -> Result<()> {
+        self.kill();
+        self.spawn(true)
     }
 
     pub fn endpoint(&self) -> String {

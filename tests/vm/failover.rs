@@ -24,15 +24,15 @@ use crate::scenarios::{
     nfs_manage_config, wait_for, write_res,
 };
 
-const EXPORT: &str = "/srv/tools/shared/alpha";
-const CLIENT_MOUNT: &str = "/mnt/alpha";
-const LOCK_KEY: &str = "/nfs-manage/vm-bed/active";
+pub const EXPORT: &str = "/srv/tools/shared/alpha";
+pub const CLIENT_MOUNT: &str = "/mnt/alpha";
+pub const LOCK_KEY: &str = "/nfs-manage/vm-bed/active";
 /// Where the guests keep their ssh keys and config (tmpfs, gone with the guest).
 const SSH_DIR: &str = "/run/nfsm-ssh";
 /// On the PATH of ssh logins: `nfs-manage` (a link to the binary under test).
 const BIN_DIR: &str = "/run/nfsm-bin";
 
-fn bin() -> &'static str {
+pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_nfs-manage")
 }
 
@@ -77,7 +77,7 @@ fn ssh_argv() -> Vec<String> {
 
 /// The bed's config plus what failover needs: the lock, ssh, a fence, and an ARP
 /// announcement to the client (it stands in for the router in front of real clients).
-fn failover_config() -> String {
+pub fn failover_config() -> String {
     let run_dir = crate::bed::target_dir().join("vm-run");
     let ssh: Vec<String> = ssh_argv().iter().map(|a| format!("\"{a}\"")).collect();
     nfs_manage_config().replace(
@@ -114,7 +114,7 @@ fn exports_file() -> String {
 
 /// Host keys for both storage nodes and one client key, made on the host for this run;
 /// each node gets them in a tmpfs, plus sshd on its own address.
-fn setup_ssh(bed: &Bed) -> Result<()> {
+pub fn setup_ssh(bed: &Bed) -> Result<()> {
     let dir = crate::bed::target_dir().join("vm-run/ssh");
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir)?;
@@ -214,7 +214,7 @@ EOF
 /// A synced pair (both Secondary, UpToDate), ext4 with the export's directory, the config
 /// and exports on both nodes, sshd on both. The disks were both discarded to zeros by
 /// reset(), so they are identical and the initial sync is skipped (--clear-bitmap).
-fn setup(bed: &Bed) -> Result<()> {
+pub fn setup(bed: &Bed) -> Result<()> {
     write_res(bed, "")?;
     drbd_up_blank(bed)?;
     bed.vm("nfs1").ok(&format!(
@@ -259,14 +259,14 @@ printf '[nfsd]\\ngrace-time={grace}\\nlease-time={grace}\\n' > /etc/nfs.conf.d/v
     setup_ssh(bed)
 }
 
-fn nfs_manage(vm: &Vm, args: &str) -> Result<crate::bed::Output> {
+pub fn nfs_manage(vm: &Vm, args: &str) -> Result<crate::bed::Output> {
     vm.run(
         &format!("NO_COLOR=1 {} --config {NFS_MANAGE_CONFIG} {args}", bin()),
         Duration::from_secs(600),
     )
 }
 
-fn must(vm: &Vm, args: &str) -> Result<String> {
+pub fn must(vm: &Vm, args: &str) -> Result<String> {
     let out = nfs_manage(vm, args)?;
     ensure!(
         out.rc == 0,
@@ -281,12 +281,12 @@ fn must(vm: &Vm, args: &str) -> Result<String> {
 
 /// The client's writer (guest/writer.py) on the mount, in its own session so it outlives
 /// the agent's command.
-struct Writer {
-    tag: String,
+pub struct Writer {
+    pub tag: String,
 }
 
 impl Writer {
-    fn start(client: &Vm, tag: &str) -> Result<Writer> {
+    pub fn start(client: &Vm, tag: &str) -> Result<Writer> {
         client.ok(&format!(
             "rm -f /run/ack-{tag}.log /run/stop-{tag}
 setsid /usr/bin/python3 {}/writer.py {CLIENT_MOUNT}/records-{tag} /run/ack-{tag}.log /run/stop-{tag} \
@@ -300,7 +300,7 @@ echo $! > /run/writer-{tag}.pid",
     }
 
     /// Wait (liveness, not a timed assertion) until at least `n` records are acknowledged.
-    fn wait_acks(&self, client: &Vm, n: usize, what: &str) -> Result<()> {
+    pub fn wait_acks(&self, client: &Vm, n: usize, what: &str) -> Result<()> {
         let tag = &self.tag;
         let out = client.run(
             &format!(
@@ -321,11 +321,11 @@ exit 1"
         Ok(())
     }
 
-    fn acks(&self, client: &Vm) -> Result<Acks> {
+    pub fn acks(&self, client: &Vm) -> Result<Acks> {
         Acks::parse(&client.ok(&format!("cat /run/ack-{}.log", self.tag))?)
     }
 
-    fn stop(&self, client: &Vm) -> Result<Acks> {
+    pub fn stop(&self, client: &Vm) -> Result<Acks> {
         let tag = &self.tag;
         client.ok(&format!(
             "touch /run/stop-{tag}
@@ -338,9 +338,9 @@ for i in $(seq 300); do kill -0 $pid 2>/dev/null || break; sleep 0.2; done
 }
 
 /// The client's log: acknowledged records (number, client time) and errors it saw.
-struct Acks {
-    acked: Vec<(u64, f64)>,
-    errors: Vec<String>,
+pub struct Acks {
+    pub acked: Vec<(u64, f64)>,
+    pub errors: Vec<String>,
 }
 
 impl Acks {
@@ -361,13 +361,13 @@ impl Acks {
         Ok(Acks { acked, errors })
     }
 
-    fn last(&self) -> u64 {
+    pub fn last(&self) -> u64 {
         self.acked.last().map_or(0, |a| a.0)
     }
 
     /// The longest gap between two acknowledged records at or after client time `from`
     /// (and before `to`), with the usual gap (median) for comparison.
-    fn pause(&self, from: f64, to: f64) -> (f64, f64) {
+    pub fn pause(&self, from: f64, to: f64) -> (f64, f64) {
         let gaps: Vec<f64> = self
             .acked
             .windows(2)
@@ -383,7 +383,7 @@ impl Acks {
 }
 
 /// Every record the client saw acknowledged is in the file as `server` has it on disk.
-fn assert_durable(server: &Vm, tag: &str, acks: &Acks) -> Result<()> {
+pub fn assert_durable(server: &Vm, tag: &str, acks: &Acks) -> Result<()> {
     let text = server.ok(&format!("cat {EXPORT}/records-{tag}"))?;
     let mut have = std::collections::BTreeSet::<u64>::new();
     for line in text.lines() {
@@ -408,7 +408,7 @@ fn assert_durable(server: &Vm, tag: &str, acks: &Acks) -> Result<()> {
 }
 
 /// The live state of a pair where `active` serves and `standby` does not.
-fn assert_serving(bed: &Bed, etcd: &Etcd, active: &str, connected: bool) -> Result<()> {
+pub fn assert_serving(bed: &Bed, etcd: &Etcd, active: &str, connected: bool) -> Result<()> {
     let a = bed.vm(active);
     if connected {
         expect_state(a, "Primary/Secondary", "UpToDate/UpToDate")?;
@@ -491,12 +491,12 @@ fn journal_len(bed: &Bed) -> Result<[usize; 2]> {
     ])
 }
 
-fn client_now(client: &Vm) -> Result<f64> {
+pub fn client_now(client: &Vm) -> Result<f64> {
     Ok(client.ok("date +%s.%N")?.trim().parse()?)
 }
 
 /// Measurements, appended to target/vm-logs/failover-times.txt and printed.
-fn report(text: &str) {
+pub fn report(text: &str) {
     eprint!("{text}");
     if let Ok(mut f) = fs::OpenOptions::new()
         .create(true)
@@ -510,7 +510,7 @@ fn report(text: &str) {
 
 /// One controlled failover to `target`, run on `on`, with the writer going; checks the new
 /// state and that the writer goes on, and reports the times.
-fn move_to(
+pub fn move_to(
     bed: &Bed,
     etcd: &Etcd,
     writer: &Writer,
@@ -568,7 +568,7 @@ fn move_to(
     Ok(())
 }
 
-fn mount_client(client: &Vm, options: &str) -> Result<()> {
+pub fn mount_client(client: &Vm, options: &str) -> Result<()> {
     client.ok(&format!(
         "set -e
 mkdir -p {CLIENT_MOUNT}

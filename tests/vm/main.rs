@@ -14,6 +14,7 @@
 
 mod bed;
 mod failover;
+mod faults;
 mod fixtures;
 mod scenarios;
 

@@ -51,6 +51,16 @@ pub fn all() -> Vec<Scenario> {
             run: crate::failover::failover_while_writing,
             ignore: None,
         },
+        Scenario {
+            name: "replication_link_cut",
+            run: crate::faults::replication_link_cut,
+            ignore: None,
+        },
+        Scenario {
+            name: "fault_schedules",
+            run: crate::faults::fault_schedules,
+            ignore: None,
+        },
         // Last: it powers nfs1 off (and on again); if it fails half-way, nfs1 may stay off.
         Scenario {
             name: "hard_down_failover",
@@ -70,8 +80,11 @@ pub const STORAGE: [&str; 2] = ["nfs1", "nfs2"];
 /// mean the previous scenario left a mess the next one must not inherit.
 pub fn reset(bed: &Bed) -> Result<()> {
     for name in STORAGE {
+        // A fault scenario that failed half-way may have left a link cut.
+        bed.set_link(name, true)?;
         bed.vm(name).ok(&format!(
             r#"set -e
+tc qdisc del dev eth0 clsact 2>/dev/null || true
 ip addr del {SERVICE_IP}/24 dev eth0 2>/dev/null || true
 if [ -e /proc/fs/nfsd/threads ]; then systemctl stop nfs-server; fi
 pkill -x rpcbind || true
