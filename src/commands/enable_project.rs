@@ -2,7 +2,7 @@
 //! The GID comes from `getent group project-NAME` (unless `--gid`); a GID another project uses
 //! is refused. Steps: the project file (written atomically) → the project directory on the
 //! mounted volume, group = GID with the setgid bit (`install -d`, verified by stat) → its
-//! exports file → `exportfs -o` for its clients, verified in etab. Then the steps that remain
+//! exports file → `exportfs -i -o` for its clients, verified in etab. Then the steps that remain
 //! on the client side are printed. Runs on the node that holds the service IP.
 
 use anyhow::Result;

@@ -2,10 +2,11 @@
 //!
 //! sync: on the node that holds the service IP only (elsewhere it says so and exits 0), render
 //! one exports file per project plus `public.exports` into `exports_dir`, then apply only what
-//! changed: `exportfs -u` for withdrawn entries and `exportfs -o OPTS client:path …` per option
-//! set, or a single `exportfs -ra` when more than two exportfs runs would be needed (each run of
-//! exportfs reloads the whole etab, so past that point one `-ra` is cheaper). Every change is
-//! verified against /var/lib/nfs/etab.
+//! changed: `exportfs -u` when entries are only withdrawn, `exportfs -i -o OPTS client:path …`
+//! when entries of one option set are only added or changed, and a single `exportfs -ra` when
+//! more than one exportfs run would be needed (each run of exportfs reloads the whole etab, so a
+//! second run costs more than one `-ra`). Nothing to change runs no exportfs at all. Every
+//! change is verified against /var/lib/nfs/etab.
 //!
 //! It is built to be safe when a source fails — the old daemon's worst day was an API that
 //! answered 401, every project looking empty, and every export deleted:
@@ -45,10 +46,11 @@ use crate::process::Cmd;
 use crate::tools::{exportfs, mount};
 
 /// Past this many exportfs runs, one `exportfs -ra` is used instead: every exportfs run loads
-/// and rewrites the whole of etab (nfs-utils 2.6 looks entries up in linear lists, so a run
-/// costs about as much as `-ra` on a large table; see BENCHMARKS.md). Two covers the common
-/// one-project change (`-u` of the clients that went, `-o` of the ones that came).
-pub const MAX_INCREMENTAL_RUNS: usize = 2;
+/// and rewrites the whole of etab, and nfs-utils 2.6 looks each entry up in a linear list of
+/// clients, so on a large table any single run (`-u`, `-i -o`) costs about one `-ra`
+/// (see BENCHMARKS.md). A change that needs both a withdrawal and an export is therefore one
+/// `-ra`, never two runs.
+pub const MAX_INCREMENTAL_RUNS: usize = 1;
 /// How many clients_commands run at once.
 const CLIENTS_PARALLEL: usize = 16;
 

@@ -195,9 +195,16 @@ pub fn client_arg(client: &str, path: &Path) -> String {
 }
 
 /// Export (or re-export with new options) entries that share one option string:
-/// `exportfs -o OPTS client:path …`. Options given this way replace the entry's old ones.
+/// `exportfs -i -o OPTS client:path …`. Options given this way replace the entry's old ones.
+/// `-i` skips reading /etc/exports and exports.d: the entries are named on the command line,
+/// and parsing every exports file would cost as much again as loading etab.
 pub fn export_cmd(options: &str, entries: &[(&str, &Path)]) -> Cmd {
-    let mut argv = vec!["exportfs".to_string(), "-o".into(), options.to_string()];
+    let mut argv = vec![
+        "exportfs".to_string(),
+        "-i".into(),
+        "-o".into(),
+        options.to_string(),
+    ];
     argv.extend(entries.iter().map(|(c, p)| client_arg(c, p)));
     Cmd::change(argv)
 }
@@ -499,6 +506,7 @@ mod tests {
             .argv,
             [
                 "exportfs",
+                "-i",
                 "-o",
                 "rw,fsid=5",
                 "192.0.2.7:/srv/a",
