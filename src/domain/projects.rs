@@ -639,6 +639,35 @@ pub struct Desired {
     pub entries: Vec<Entry>,
     /// Export paths of projects whose clients could not be read: left exactly as they are.
     pub kept_paths: BTreeSet<PathBuf>,
+    /// One entry per client address (netgroups expanded): what the shrink guard counts.
+    pub members: Vec<Entry>,
+    /// The managed netgroups (`exports.layout: netgroup`): group → its addresses.
+    pub groups: BTreeMap<String, Vec<String>>,
+}
+
+/// Each file's entries with every `@group` of `groups` replaced by one entry per member: the
+/// clients as addresses, whichever layout wrote them.
+pub fn expand(
+    entries: &BTreeMap<PathBuf, Vec<Entry>>,
+    groups: &BTreeMap<String, Vec<String>>,
+) -> BTreeMap<PathBuf, Vec<Entry>> {
+    entries
+        .iter()
+        .map(|(file, list)| {
+            let mut out = Vec::with_capacity(list.len());
+            for e in list {
+                match e.client.strip_prefix('@').and_then(|g| groups.get(g)) {
+                    Some(members) => out.extend(members.iter().map(|m| Entry {
+                        path: e.path.clone(),
+                        client: m.clone(),
+                        options: e.options.clone(),
+                    })),
+                    None => out.push(e.clone()),
+                }
+            }
+            (file.clone(), out)
+        })
+        .collect()
 }
 
 /// The changes that take the live exports (etab) from what they are to what is wanted.

@@ -177,6 +177,12 @@ pub fn reexport_all_cmd() -> Cmd {
     Cmd::change(["exportfs", "-ra"])
 }
 
+/// Flush the kernel's export caches (`exportfs -f`): each client's next request makes the
+/// kernel ask rpc.mountd again. It does not load etab.
+pub fn flush_cmd() -> Cmd {
+    Cmd::change(["exportfs", "-f"])
+}
+
 /// Withdraw the given entries: `exportfs -u client:path …`.
 pub fn unexport_cmd(entries: &[&Export]) -> Cmd {
     let mut argv = vec!["exportfs".to_string(), "-u".into()];

@@ -11,7 +11,7 @@ use crate::harness::*;
 const GROUPS: &str =
     "root:x:0:\nproject-alpha:x:50100:alice\nproject-beta:x:50200:\nproject-gamma:x:50300:\n";
 
-fn exports_host() -> Host {
+pub(crate) fn exports_host() -> Host {
     let h = Host::new();
     h.enable_exports("");
     h.write_group(GROUPS);
@@ -19,7 +19,7 @@ fn exports_host() -> Host {
 }
 
 /// A project on volume misc with a clients_command script printing `json`.
-fn cmd_project(h: &Host, name: &str, gid: u32, json: &str) {
+pub(crate) fn cmd_project(h: &Host, name: &str, gid: u32, json: &str) {
     let script = h.script(name, &format!("echo '{json}'"));
     h.write_project(
         name,
@@ -31,7 +31,7 @@ fn cmd_project(h: &Host, name: &str, gid: u32, json: &str) {
     h.ns_ok(&["install", "-d", &format!("/srv/misc/shared/{name}")]);
 }
 
-fn static_project(h: &Host, name: &str, gid: u32, clients: &[&str]) {
+pub(crate) fn static_project(h: &Host, name: &str, gid: u32, clients: &[&str]) {
     h.write_project(
         name,
         &format!(
@@ -43,7 +43,7 @@ fn static_project(h: &Host, name: &str, gid: u32, clients: &[&str]) {
 }
 
 /// etab lines for one export path, as written by exportfs.
-fn etab_of(h: &Host, path: &str) -> Vec<String> {
+pub(crate) fn etab_of(h: &Host, path: &str) -> Vec<String> {
     let prefix = format!("{path}\t");
     let mut v: Vec<String> = h
         .etab()
@@ -55,7 +55,7 @@ fn etab_of(h: &Host, path: &str) -> Vec<String> {
     v
 }
 
-fn clients_of(h: &Host, path: &str) -> Vec<String> {
+pub(crate) fn clients_of(h: &Host, path: &str) -> Vec<String> {
     etab_of(h, path)
         .iter()
         .map(|l| {
@@ -71,7 +71,7 @@ fn clients_of(h: &Host, path: &str) -> Vec<String> {
 }
 
 /// The command line of each step of a `--json` plan (empty for a file step).
-fn step_argvs(plan: &serde_json::Value) -> Vec<Vec<String>> {
+pub(crate) fn step_argvs(plan: &serde_json::Value) -> Vec<Vec<String>> {
     plan["steps"]
         .as_array()
         .unwrap()
@@ -87,11 +87,11 @@ fn step_argvs(plan: &serde_json::Value) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn exports_file(h: &Host, name: &str) -> Option<String> {
+pub(crate) fn exports_file(h: &Host, name: &str) -> Option<String> {
     std::fs::read_to_string(h.inside(&format!("/etc/exports.d/{name}"))).ok()
 }
 
-fn three_projects(h: &Host) {
+pub(crate) fn three_projects(h: &Host) {
     cmd_project(h, "alpha", 50100, r#"["192.0.2.50", "192.0.2.51"]"#);
     cmd_project(h, "beta", 50200, r#"["192.0.2.60", "192.0.2.61"]"#);
     static_project(h, "gamma", 50300, &["198.51.100.0/24", "192.0.2.70"]);
