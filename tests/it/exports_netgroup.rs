@@ -219,3 +219,56 @@ fn failing_source_keeps_its_netgroup() {
     assert_eq!(getent(&h, "project-beta"), "(192.0.2.60,,) (192.0.2.61,,)");
     assert_eq!(getent(&h, "project-alpha"), "(192.0.2.50,,)");
 }
+
+#[test]
+fn enable_project_writes_its_netgroup() {
+    privileged!();
+    let h = netgroup_host("files");
+    h.run(&[
+        "enable-project",
+        "alpha",
+        "--volume",
+        "misc",
+        "--clients",
+        "192.0.2.50,192.0.2.51",
+        "--yes",
+    ])
+    .status(0);
+    assert_eq!(clients_of(&h, "/srv/misc/shared/alpha"), ["@project-alpha"]);
+    assert_eq!(getent(&h, "project-alpha"), "(192.0.2.50,,) (192.0.2.51,,)");
+    // New addresses: the netgroup and a flush; the export itself is already in place.
+    let etab = h.etab();
+    let plan = h
+        .run(&[
+            "enable-project",
+            "alpha",
+            "--volume",
+            "misc",
+            "--clients",
+            "192.0.2.50,192.0.2.52",
+            "--yes",
+            "--json",
+        ])
+        .status(0)
+        .json();
+    let ran: Vec<&str> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["state"] != "already")
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ran,
+        ["project-file", "netgroup", "netgroup:flush"],
+        "{plan:#}"
+    );
+    assert_eq!(h.etab(), etab);
+    assert_eq!(getent(&h, "project-alpha"), "(192.0.2.50,,) (192.0.2.52,,)");
+    // A sync afterwards has nothing to change.
+    let plan = h
+        .run(&["exports", "sync", "--yes", "--json"])
+        .status(0)
+        .json();
+    assert_eq!(plan["result"], "nothing to do", "{plan:#}");
+}

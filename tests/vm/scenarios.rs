@@ -51,6 +51,11 @@ pub fn all() -> Vec<Scenario> {
             run: crate::failover::failover_while_writing,
             ignore: None,
         },
+        Scenario {
+            name: "exports_netgroup_clients",
+            run: crate::exports_scale::exports_netgroup_clients,
+            ignore: None,
+        },
         // Last: it powers nfs1 off (and on again); if it fails half-way, nfs1 may stay off.
         Scenario {
             name: "hard_down_failover",
