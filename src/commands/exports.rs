@@ -165,10 +165,15 @@ pub fn sync_once(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
     } else {
         None
     };
-    let groups_now = netgroup_file
-        .as_ref()
-        .map(|(f, _)| f.groups.clone())
-        .unwrap_or_default();
+    // In the per-client layout the managed netgroups are only read, to count the clients of
+    // files still written as `@group` (a switch back from the netgroup layout); the block
+    // itself is left in place, unused, so no client is refused while exportfs catches up.
+    let groups_now = match &netgroup_file {
+        Some((f, _)) => f.groups.clone(),
+        None => netgroup::read_file()
+            .map(|(f, _)| f.groups)
+            .unwrap_or_default(),
+    };
     // The clients of each file as addresses, whichever layout wrote it.
     let members_now = projects::expand(&current.entries, &groups_now);
 

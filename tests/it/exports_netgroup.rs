@@ -202,6 +202,19 @@ fn switching_layouts_is_one_reexport_and_keeps_every_client() {
     assert_eq!(clients_of(&h, "/srv/misc/shared/alpha"), ["@project-alpha"]);
     assert_eq!(getent(&h, "project-beta"), "(192.0.2.60,,) (192.0.2.61,,)");
     assert_eq!(etab_of(&h, "/srv/misc/shared/beta").len(), 1);
+
+    // And back: the shrink guard counts the group's members, so nothing is refused.
+    let y = std::fs::read_to_string(&h.config).unwrap();
+    std::fs::write(&h.config, y.replace(", layout: netgroup }", " }")).unwrap();
+    let plan = h
+        .run(&["exports", "sync", "--yes", "--json"])
+        .status(0)
+        .json();
+    assert_eq!(step_argvs(&plan)[1], ["exportfs", "-ra"], "{plan:#}");
+    assert_eq!(
+        clients_of(&h, "/srv/misc/shared/alpha"),
+        ["192.0.2.50", "192.0.2.51"]
+    );
 }
 
 #[test]
