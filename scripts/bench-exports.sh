@@ -71,8 +71,18 @@ for ((i = 1; i <= P; i++)); do
 done
 
 nm() { "$BIN" --config "$T/cluster.yaml" --node a "$@"; }
+NM=("$BIN" --config "$T/cluster.yaml" --node a)
 now() { date +%s%N; }
 us() { local a b; a=$(now); "$@" >/dev/null; b=$(now); echo $(((b - a) / 1000)); }
+# Wall and CPU time (user + system, children included) of one command, in µs: "WALL CPU".
+# On a shared machine the CPU time is the steadier measure; both are reported.
+both() {
+  local a b
+  a=$(now)
+  /usr/bin/time -f '%U %S' -o "$T/cpu" "$@" >/dev/null
+  b=$(now)
+  echo "$(((b - a) / 1000)) $(awk '{ printf "%d", ($1 + $2) * 1e6 }' "$T/cpu")"
+}
 layout() { # ip: the yardstick's files and etab; ng: nfs-manage's
   umount /etc/exports.d
   mount --bind "$T/d.$1" /etc/exports.d
@@ -99,19 +109,30 @@ base=$(seq -s ', ' -f '10.0.1.%g' 1 "$C")
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", a / b }'; }
 declare -A R
 add() { R[$1]+="$2 "; }
+# Both ratios of a measure against the yardstick's "WALL CPU".
+pair() { # name "WALL CPU" "WALL CPU"
+  local w c yw yc
+  read -r w c <<<"$2"
+  read -r yw yc <<<"$3"
+  add "$1" "$(ratio "$w" "$yw")"
+  add "$1_cpu" "$(ratio "$c" "$((yc > 0 ? yc : 1))")"
+}
 for ((k = 1; k <= N; k++)); do
   layout ip
-  y=$(us exportfs -ra)
+  yy=$(both exportfs -ra)
+  y=${yy% *}
   add yardstick "$(awk -v y="$y" 'BEGIN { printf "%.1f", y / 1000 }')"
+  add yardstick_cpu "$(awk -v y="${yy#* }" 'BEGIN { printf "%.1f", y / 1000 }')"
   layout ng
   p1 "rw, sync, no_subtree_check, root_squash" "${base/10.0.1.1,/10.0.1.$((100 + k)),}"
-  add member "$(ratio "$(us nm -q --yes exports sync)" "$y")"
+  pair member "$(both "${NM[@]}" -q --yes exports sync)" "$yy"
   p1 "rw, async, no_subtree_check, root_squash" "${base/10.0.1.1,/10.0.1.$((100 + k)),}"
-  add option "$(ratio "$(us nm -q --yes exports sync)" "$y")"
-  add none "$(ratio "$(us nm -q --yes exports sync)" "$y")"
-  add ng_ra "$(ratio "$(us exportfs -ra)" "$y")"
-  d=$(us nm -q exports sync --dry-run)
-  add dry "$(awk -v d="$d" 'BEGIN { printf "%.1f", d / 1000 }')"
+  pair option "$(both "${NM[@]}" -q --yes exports sync)" "$yy"
+  pair none "$(both "${NM[@]}" -q --yes exports sync)" "$yy"
+  pair ng_ra "$(both exportfs -ra)" "$yy"
+  dd=$(both "${NM[@]}" -q exports sync --dry-run)
+  add dry "$(awk -v d="${dd% *}" 'BEGIN { printf "%.1f", d / 1000 }')"
+  add dry_cpu "$(awk -v d="${dd#* }" 'BEGIN { printf "%.1f", d / 1000 }')"
   # Back to the first state (untimed), so that every run measures the same change.
   p1 "rw, sync, no_subtree_check, root_squash" "$base"
   nm -q --yes exports sync
@@ -123,9 +144,9 @@ p1 "rw, sync, no_subtree_check, root_squash" "${base/10.0.1.1,/10.0.1.99,}"
 member_argv=$(nm --json --yes exports sync | tr -d '\n ' | grep -o '"argv":\[[^]]*\]' | grep -v '"argv":\[\]' | tr '\n' ' ' || true)
 
 stats() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%s | %s", v[1], m }'; }
-row() { echo "| $2 | $(echo "${R[$1]}" | stats) |"; }
-echo "| measure ($P projects × $C clients; $N paired runs) | min | median |"
-echo "|---|---|---|"
+row() { echo "| $2 | $(echo "${R[$1]}" | stats) | $(echo "${R[$1_cpu]}" | stats) |"; }
+echo "| measure ($P projects × $C clients; $N paired runs) | wall min | wall median | CPU min | CPU median |"
+echo "|---|---|---|---|---|"
 row yardstick "yardstick: \`exportfs -ra\` of $((P * C)) one-per-IP entries (ms)"
 row member "one-project membership change, whole \`exports sync\` ÷ yardstick (target ≤ 0.10)"
 row option "one-project option change, whole \`exports sync\` ÷ yardstick (target ≤ 0.25)"

@@ -188,6 +188,35 @@ fn scenario(bed: &Bed, me: &str) -> Result<()> {
 
     // The client's address is in the netgroup as a triple: real mountd admits it, NFSv4.2
     // and NFSv3 (the MNT call goes to rpc.mountd itself).
+    let first = client.run(
+        &format!(
+            "mkdir -p /mnt/alpha && mount -t nfs -o vers=3,proto=tcp,nolock,timeo=50,retry=0 {SERVICE_IP}:{MOUNTPOINT}/shared/alpha /mnt/alpha"
+        ),
+        Duration::from_secs(180),
+    )?;
+    if first.rc != 0 {
+        // What rpc.mountd had to go on: its name lookups for the client, and the kernel's
+        // caches it filled.
+        let why = a.run(
+            &format!(
+                "grep -E '^(hosts|netgroup):' /etc/nsswitch.conf; cat /etc/resolv.conf; \
+time getent hosts {me}; time getent netgroup project-alpha; pgrep -a rpc.mountd; \
+cat /proc/net/rpc/auth.unix.ip/content /proc/net/rpc/nfsd.export/content | grep -v '^#' | tail -20"
+            ),
+            Duration::from_secs(120),
+        )?;
+        report(&format!(
+            "netgroup member refused by rpc.mountd: {}\nserver side:\n{}\n{}",
+            first.stderr.trim(),
+            why.stdout,
+            why.stderr
+        ));
+        anyhow::bail!(
+            "the netgroup member {me} was refused: {}",
+            first.stderr.trim()
+        );
+    }
+    client.ok("umount /mnt/alpha")?;
     client.ok(&format!(
         "set -e
 mkdir -p /mnt/alpha /mnt/v3
