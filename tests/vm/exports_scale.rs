@@ -134,6 +134,11 @@ cp /etc/nsswitch.conf /run/nsswitch.conf.orig
 sed -i '/^netgroup:/d' /etc/nsswitch.conf
 echo 'netgroup: files' >> /etc/nsswitch.conf
 : > /etc/netgroup
+# rpc.mountd's netgroup check starts from the client's host name (nfs-utils check_netgroup():
+# no name for the address, no match, the address itself never tried); production has PTR
+# records, the bed has /etc/hosts.
+cp /etc/hosts /run/hosts.orig
+echo '{me} client-vm' >> /etc/hosts
 cat > {NFS_MANAGE_CONFIG} <<'EOF'
 {}EOF
 install -d -m 3777 {MOUNTPOINT}/shared/alpha {MOUNTPOINT}/shared/beta
@@ -164,7 +169,7 @@ install -d -m 3777 {MOUNTPOINT}/shared/alpha {MOUNTPOINT}/shared/beta
     );
     for name in STORAGE {
         let _ = bed.vm(name).ok(
-            "if [ -e /run/nsswitch.conf.orig ]; then cp /run/nsswitch.conf.orig /etc/nsswitch.conf; fi; rm -f /etc/netgroup",
+            "if [ -e /run/nsswitch.conf.orig ]; then cp /run/nsswitch.conf.orig /etc/nsswitch.conf; fi; if [ -e /run/hosts.orig ]; then cp /run/hosts.orig /etc/hosts; fi; rm -f /etc/netgroup",
         );
     }
     result
