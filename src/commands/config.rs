@@ -107,6 +107,16 @@ pub fn check(global: &Global) -> Result<()> {
             }
         }
     }
+    // The netgroup layout works only if glibc answers rpc.mountd from /etc/netgroup.
+    if config.exports.layout == crate::config::ExportsLayout::Netgroup {
+        let (l, c) = pos.find("exports.layout").unwrap_or((1, 1));
+        if let Some(why) = crate::domain::netgroup::nsswitch_problem() {
+            errors.push(format!("{file}:{l}:{c}: exports.layout: netgroup: {why}"));
+        }
+        if let Err(why) = crate::domain::netgroup::read_file() {
+            errors.push(format!("{file}:{l}:{c}: exports.layout: netgroup: {why}"));
+        }
+    }
     if !errors.is_empty() {
         return Err(Error::Config(errors.join("\n")).into());
     }

@@ -2,7 +2,7 @@
 //! The GID comes from `getent group project-NAME` (unless `--gid`); a GID another project uses
 //! is refused. Steps: the project file (written atomically) → the project directory on the
 //! mounted volume, group = GID with the setgid bit (`install -d`, verified by stat) → its
-//! exports file → `exportfs -o` for its clients, verified in etab. Then the steps that remain
+//! exports file → `exportfs -i -o` for its clients, verified in etab. Then the steps that remain
 //! on the client side are printed. Runs on the node that holds the service IP.
 
 use anyhow::Result;
@@ -13,6 +13,7 @@ use crate::context::Ctx;
 use crate::context::{Plan, Step};
 use crate::domain::exports::ExportsCheck;
 use crate::domain::exports::ExportsGuard;
+use crate::domain::netgroup;
 use crate::domain::projects::ProjectDir;
 use crate::domain::projects::{self, Entry, ProjectFile};
 use crate::engine::check::Check;
@@ -224,9 +225,53 @@ pub fn run(ctx: &Ctx, args: &EnableProjectArgs) -> Result<()> {
         step.why("does not exist")
     });
 
-    // 3. Its exports file.
+    // 3. Its exports file (and, in the netgroup layout, its netgroup: the file's single entry
+    // `@project-NAME` stands for its addresses).
+    let by_group = cfg.exports.layout == config::ExportsLayout::Netgroup;
+    let mut membership = None;
+    let listed = if by_group {
+        if let Some(why) = netgroup::nsswitch_problem() {
+            return Err(Error::Refused(format!("{why}; nothing was changed")).into());
+        }
+        let (file_now, text_now) = netgroup::read_file()
+            .map_err(|why| Error::Refused(format!("{why}; nothing was changed")))?;
+        let (hosts, mut rest) = netgroup::split_clients(&clients);
+        let group = netgroup::group_of(name);
+        let mut groups = file_now.groups.clone();
+        if hosts.is_empty() {
+            groups.remove(&group);
+        } else {
+            rest.insert(0, format!("@{group}"));
+            groups.insert(group, hosts);
+        }
+        let want = crate::tools::netgroup::render(&file_now, &groups);
+        let path = std::path::PathBuf::from(crate::tools::netgroup::NETGROUP);
+        let step = Step::files(
+            "netgroup",
+            format!(
+                "write netgroup {} in {}",
+                netgroup::group_of(name),
+                path.display()
+            ),
+            vec![FileOp::Write {
+                path: path.clone(),
+                content: want.clone(),
+            }],
+            Contents(vec![(path, Some(want.clone()))]),
+        );
+        plan.steps
+            .push(if text_now.as_deref().unwrap_or("") == want {
+                step.already("in place")
+            } else {
+                step.why("its addresses changed")
+            });
+        membership = Some(netgroup::Membership::between(&file_now.groups, &groups));
+        rest
+    } else {
+        clients.clone()
+    };
     let exports_file = project.exports_file(cfg);
-    let text = projects::render_project(&project, &clients);
+    let text = projects::render_project(&project, &listed);
     let step = Step::files(
         "exports-file",
         format!("write {}", exports_file.display()),
@@ -244,7 +289,7 @@ pub fn run(ctx: &Ctx, args: &EnableProjectArgs) -> Result<()> {
     });
 
     // 4. The live exports.
-    let wanted: Vec<Entry> = clients
+    let wanted: Vec<Entry> = listed
         .iter()
         .map(|c| Entry {
             path: dir.clone(),
@@ -265,10 +310,8 @@ pub fn run(ctx: &Ctx, args: &EnableProjectArgs) -> Result<()> {
             .why("no longer among the project's clients"),
         );
     }
-    let args_list: Vec<(&str, &std::path::Path)> = clients
-        .iter()
-        .map(|c| (c.as_str(), dir.as_path()))
-        .collect();
+    let args_list: Vec<(&str, &std::path::Path)> =
+        listed.iter().map(|c| (c.as_str(), dir.as_path())).collect();
     let step = Step::new(
         "export",
         format!("export {} to {} client(s)", dir.display(), clients.len()),
@@ -290,6 +333,23 @@ pub fn run(ctx: &Ctx, args: &EnableProjectArgs) -> Result<()> {
     } else {
         plan.steps
             .push(step.why(format!("{} entries to export", changes.exported())));
+    }
+    // A membership change alone needs no exportfs run: a cache flush, checked with innetgr().
+    if let Some(m) = membership.filter(|m| !m.is_empty()) {
+        let why = format!(
+            "{} address(es) joined and {} left the netgroup",
+            m.added.len(),
+            m.removed.len()
+        );
+        plan.steps.push(
+            Step::new(
+                "netgroup:flush",
+                "flush the kernel's export caches (clients are checked again against the netgroup)",
+                exportfs::flush_cmd(),
+                m,
+            )
+            .why(why),
+        );
     }
 
     execute::run(

@@ -2,10 +2,11 @@
 //!
 //! sync: on the node that holds the service IP only (elsewhere it says so and exits 0), render
 //! one exports file per project plus `public.exports` into `exports_dir`, then apply only what
-//! changed: `exportfs -u` for withdrawn entries and `exportfs -o OPTS client:path …` per option
-//! set, or a single `exportfs -ra` when more than two exportfs runs would be needed (each run of
-//! exportfs reloads the whole etab, so past that point one `-ra` is cheaper). Every change is
-//! verified against /var/lib/nfs/etab.
+//! changed: `exportfs -u` when entries are only withdrawn, `exportfs -i -o OPTS client:path …`
+//! when entries of one option set are only added or changed, and a single `exportfs -ra` when
+//! more than one exportfs run would be needed (each run of exportfs reloads the whole etab, so a
+//! second run costs more than one `-ra`). Nothing to change runs no exportfs at all. Every
+//! change is verified against /var/lib/nfs/etab.
 //!
 //! It is built to be safe when a source fails — the old daemon's worst day was an API that
 //! answered 401, every project looking empty, and every export deleted:
@@ -31,10 +32,11 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 
 use crate::cli::{ExportsSyncArgs, ImportArgs};
-use crate::config;
+use crate::config::{self, ExportsLayout};
 use crate::context::Ctx;
 use crate::context::{Plan, Step};
 use crate::domain::exports::{ExportsCheck, ExportsGuard};
+use crate::domain::netgroup::{self, Membership};
 use crate::domain::network::NetGuard;
 use crate::domain::projects::{self, Desired, Entry, Project, ProjectFile};
 use crate::engine::execute::{self, Recovery};
@@ -42,13 +44,15 @@ use crate::engine::files::Contents;
 use crate::engine::plan::FileOp;
 use crate::error::Error;
 use crate::process::Cmd;
+use crate::tools::netgroup::NETGROUP;
 use crate::tools::{exportfs, mount};
 
 /// Past this many exportfs runs, one `exportfs -ra` is used instead: every exportfs run loads
-/// and rewrites the whole of etab (nfs-utils 2.6 looks entries up in linear lists, so a run
-/// costs about as much as `-ra` on a large table; see BENCHMARKS.md). Two covers the common
-/// one-project change (`-u` of the clients that went, `-o` of the ones that came).
-pub const MAX_INCREMENTAL_RUNS: usize = 2;
+/// and rewrites the whole of etab, and nfs-utils 2.6 looks each entry up in a linear list of
+/// clients, so on a large table any single run (`-u`, `-i -o`) costs about one `-ra`
+/// (see BENCHMARKS.md). A change that needs both a withdrawal and an export is therefore one
+/// `-ra`, never two runs.
+pub const MAX_INCREMENTAL_RUNS: usize = 1;
 /// How many clients_commands run at once.
 const CLIENTS_PARALLEL: usize = 16;
 
@@ -145,6 +149,33 @@ pub fn sync_once(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
         plan.notes
             .push(format!("unreadable managed file, rewritten: {u}"));
     }
+    // The netgroup layout: /etc/netgroup and nsswitch.conf must be usable before anything
+    // changes (a broken file would make every `@project` export admit nobody).
+    let netgroup_file = if cfg.exports.layout == ExportsLayout::Netgroup {
+        if let Some(why) = netgroup::nsswitch_problem() {
+            refusals.push(why);
+        }
+        match netgroup::read_file() {
+            Ok(f) => Some(f),
+            Err(why) => {
+                refusals.push(why);
+                None
+            }
+        }
+    } else {
+        None
+    };
+    // In the per-client layout the managed netgroups are only read, to count the clients of
+    // files still written as `@group` (a switch back from the netgroup layout); the block
+    // itself is left in place, unused, so no client is refused while exportfs catches up.
+    let groups_now = match &netgroup_file {
+        Some((f, _)) => f.groups.clone(),
+        None => netgroup::read_file()
+            .map(|(f, _)| f.groups)
+            .unwrap_or_default(),
+    };
+    // The clients of each file as addresses, whichever layout wrote it.
+    let members_now = projects::expand(&current.entries, &groups_now);
 
     // Every export path must be on a mounted volume.
     let paths = all
@@ -175,9 +206,17 @@ pub fn sync_once(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
             ),
         })
         .collect();
-    let clients = resolve_clients(ctx, &all.list, &current, &mut kept, &mut plan.notes);
+    let clients = resolve_clients(ctx, &all.list, &members_now, &mut kept, &mut plan.notes);
 
-    let desired = desired(ctx, &all.list, &all.invalid, &clients, &current);
+    let desired = desired(
+        ctx,
+        &all.list,
+        &all.invalid,
+        &clients,
+        &current,
+        &members_now,
+        &groups_now,
+    );
     let managed_paths: BTreeSet<PathBuf> = current
         .entries
         .values()
@@ -187,7 +226,7 @@ pub fn sync_once(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
         .collect();
 
     // Safety rails on the result as a whole.
-    let current_count: usize = current.entries.values().map(Vec::len).sum();
+    let current_count: usize = members_now.values().map(Vec::len).sum();
     let live_managed = etab
         .iter()
         .filter(|e| managed_paths.contains(&e.path))
@@ -203,10 +242,10 @@ pub fn sync_once(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
                 .push("nothing to export: no projects and no public exports".into());
         }
     }
+    // Counted in addresses: a netgroup stands for each of its members.
     let want_keys: std::collections::HashSet<(&Path, &str)> =
-        desired.entries.iter().map(Entry::key).collect();
-    let removed: Vec<&Entry> = current
-        .entries
+        desired.members.iter().map(Entry::key).collect();
+    let removed: Vec<&Entry> = members_now
         .values()
         .flatten()
         .filter(|e| !want_keys.contains(&e.key()))
@@ -253,10 +292,28 @@ pub fn sync_once(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
             (None, None) => {}
         }
     }
+    let mut previous = current.files.clone();
+    let membership = match &netgroup_file {
+        Some((file, text)) => {
+            let want = crate::tools::netgroup::render(file, &desired.groups);
+            if text.as_deref().unwrap_or("") != want {
+                ops.push(FileOp::Write {
+                    path: PathBuf::from(NETGROUP),
+                    content: want.clone(),
+                });
+                verify_files.push((PathBuf::from(NETGROUP), Some(want)));
+                if let Some(t) = text {
+                    previous.insert(PathBuf::from(NETGROUP), t.clone());
+                }
+            }
+            Membership::between(&groups_now, &desired.groups)
+        }
+        None => Membership::between(&BTreeMap::new(), &BTreeMap::new()),
+    };
     if !ops.is_empty() {
         let n = ops.len();
-        if !current.files.is_empty() {
-            let backup = backup_text(&current.files);
+        if !previous.is_empty() {
+            let backup = backup_text(&previous);
             ops.insert(
                 0,
                 FileOp::Write {
@@ -270,8 +327,13 @@ pub fn sync_once(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
             Step::files(
                 "files",
                 format!(
-                    "write {n} exports file(s) in {}",
-                    cfg.nfs.exports_dir.display()
+                    "write {n} exports file(s) in {}{}",
+                    cfg.nfs.exports_dir.display(),
+                    if verify_files.iter().any(|(p, _)| p == Path::new(NETGROUP)) {
+                        format!(" and {NETGROUP}")
+                    } else {
+                        String::new()
+                    }
                 ),
                 ops,
                 Contents(verify_files),
@@ -356,6 +418,26 @@ pub fn sync_once(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
                 .guard(ExportsGuard::PathsOnMountedVolumes(paths)),
             );
         }
+    }
+
+    // A membership change needs no exportfs run: the kernel's caches are flushed so that each
+    // client's next request asks rpc.mountd, which asks glibc, which reads the new file.
+    if !membership.is_empty() {
+        let why = format!(
+            "{} address(es) joined and {} left project netgroups",
+            membership.added.len(),
+            membership.removed.len()
+        );
+        plan.steps.push(
+            Step::new(
+                "netgroup:flush",
+                "flush the kernel's export caches (clients are checked again against the netgroups)",
+                exportfs::flush_cmd(),
+                membership,
+            )
+            .why(why)
+            .guard(NetGuard::HoldsServiceIp),
+        );
     }
 
     if !refusals.is_empty() {
@@ -446,7 +528,7 @@ fn backup_text(files: &BTreeMap<PathBuf, String>) -> String {
 fn resolve_clients(
     ctx: &Ctx,
     list: &[Project],
-    current: &projects::Current,
+    current: &BTreeMap<PathBuf, Vec<Entry>>,
     kept: &mut Vec<Kept>,
     notes: &mut Vec<String>,
 ) -> Vec<Option<Vec<String>>> {
@@ -485,7 +567,7 @@ fn resolve_clients(
             let p = &list[i];
             let file = p.exports_file(cfg);
             let mut c = out[i].take().unwrap_or_default();
-            if let Some(entries) = current.entries.get(&file) {
+            if let Some(entries) = current.get(&file) {
                 c.extend(entries.iter().map(|e| e.client.clone()));
             }
             c.sort();
@@ -546,17 +628,30 @@ fn desired(
     invalid: &[projects::Invalid],
     clients: &[Option<Vec<String>>],
     current: &projects::Current,
+    members_now: &BTreeMap<PathBuf, Vec<Entry>>,
+    groups_now: &BTreeMap<String, Vec<String>>,
 ) -> Desired {
     let cfg = &ctx.config;
+    let by_group = cfg.exports.layout == ExportsLayout::Netgroup;
     let mut d = Desired::default();
     let mut ours: BTreeSet<PathBuf> = BTreeSet::new();
-    for i in invalid {
-        // Its exports file (if any) and what it exports stay exactly as they are.
-        let file = projects::project_exports_file(cfg, &i.name);
-        if let Some(entries) = current.entries.get(&file) {
+    // A project kept as it is keeps its file, its live entries and its netgroup.
+    let keep = |d: &mut Desired, file: &Path, name: &str| {
+        if let Some(entries) = current.entries.get(file) {
             d.entries.extend(entries.iter().cloned());
             d.kept_paths.extend(entries.iter().map(|e| e.path.clone()));
         }
+        if let Some(m) = members_now.get(file) {
+            d.members.extend(m.iter().cloned());
+        }
+        let group = netgroup::group_of(name);
+        if let Some(m) = groups_now.get(&group) {
+            d.groups.insert(group, m.clone());
+        }
+    };
+    for i in invalid {
+        let file = projects::project_exports_file(cfg, &i.name);
+        keep(&mut d, &file, &i.name);
         ours.insert(file);
     }
     for (p, c) in list.iter().zip(clients) {
@@ -564,20 +659,31 @@ fn desired(
         ours.insert(file.clone());
         match c {
             Some(c) => {
-                d.files.insert(file, Some(projects::render_project(p, c)));
-                d.entries.extend(c.iter().map(|client| Entry {
+                let entry = |client: &String| Entry {
                     path: p.export_path.clone(),
                     client: client.clone(),
                     options: p.options.clone(),
-                }));
+                };
+                d.members.extend(c.iter().map(entry));
+                let listed = if by_group {
+                    let (hosts, mut rest) = netgroup::split_clients(c);
+                    if !hosts.is_empty() {
+                        let group = netgroup::group_of(p.name());
+                        rest.insert(0, format!("@{group}"));
+                        d.groups.insert(group, hosts);
+                    }
+                    rest
+                } else {
+                    c.clone()
+                };
+                d.files
+                    .insert(file, Some(projects::render_project(p, &listed)));
+                d.entries.extend(listed.iter().map(entry));
             }
             None => {
                 // Kept: its file is not touched, and what it exports stays.
                 d.kept_paths.insert(p.export_path.clone());
-                if let Some(entries) = current.entries.get(&file) {
-                    d.entries.extend(entries.iter().cloned());
-                    d.kept_paths.extend(entries.iter().map(|e| e.path.clone()));
-                }
+                keep(&mut d, &file, p.name());
             }
         }
     }
@@ -586,12 +692,16 @@ fn desired(
     d.files.insert(public, projects::render_public(cfg));
     for x in &cfg.public {
         let opts = projects::public_options(x);
-        d.entries
-            .extend(projects::public_clients(x).into_iter().map(|c| Entry {
+        let entries: Vec<Entry> = projects::public_clients(x)
+            .into_iter()
+            .map(|c| Entry {
                 path: x.path.clone(),
                 client: c,
                 options: opts.clone(),
-            }));
+            })
+            .collect();
+        d.members.extend(entries.iter().cloned());
+        d.entries.extend(entries);
     }
     // Managed files of projects that no longer exist are removed.
     for f in current.files.keys() {

@@ -341,6 +341,12 @@ pub fn keys() -> Vec<Key> {
             "The same for IPv6.",
         ),
         key(
+            "exports.layout",
+            "per-client | netgroup",
+            val("per-client"),
+            "per-client: one exports entry per client address. netgroup: one entry per project, @project-NAME, its single addresses kept in a managed block of /etc/netgroup (networks and IPv6 addresses stay entries of their own); a membership change then needs no exportfs run, only a cache flush. netgroup needs `netgroup: files` first in /etc/nsswitch.conf (`config check` and `exports sync` refuse otherwise), and rpc.mountd admits a member only if its address resolves to a host name on the server (PTR record or /etc/hosts). See BENCHMARKS.md.",
+        ),
+        key(
             "sync",
             "list of mappings",
             EMPTY,
@@ -823,6 +829,7 @@ exports:
   allow_nested: false
   widest_ipv4_prefix: 16
   widest_ipv6_prefix: 48
+  layout: per-client
 sync:
   - name: home
     path: /srv/tools/home

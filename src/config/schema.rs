@@ -87,6 +87,21 @@ pub struct ExportsConfig {
     /// The same for IPv6.
     #[serde(default = "default_widest_ipv6")]
     pub widest_ipv6_prefix: u8,
+    /// How a project's clients are written for exportfs.
+    #[serde(default)]
+    pub layout: ExportsLayout,
+}
+
+/// How a project's client addresses reach exportfs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExportsLayout {
+    /// One exports entry per client address (the classic layout; nfs-exportd's).
+    #[default]
+    PerClient,
+    /// One entry per project, `@project-NAME`, its addresses in /etc/netgroup: exportfs's
+    /// table stays one entry per project, and a membership change needs no exportfs run.
+    Netgroup,
 }
 
 impl Default for ExportsConfig {
@@ -98,6 +113,7 @@ impl Default for ExportsConfig {
             allow_nested: false,
             widest_ipv4_prefix: default_widest_ipv4(),
             widest_ipv6_prefix: default_widest_ipv6(),
+            layout: ExportsLayout::default(),
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod drbd;
 pub mod exports;
 pub mod facts;
 pub mod mounts;
+pub mod netgroup;
 pub mod network;
 pub mod peer;
 pub mod projects;

@@ -363,16 +363,28 @@ pub fn conflicts_of(cfg: &Config, list: &[Project]) -> Vec<String> {
                 format!("project {} ({})", p.name(), p.file.display()),
             )
         }));
-        for (outer, a) in &all {
-            for (inner, b) in &all {
-                if inner != outer && inner.starts_with(outer) {
-                    out.push(format!(
-                        "{} ({b}) is inside {} ({a}): the outer export would also hand out the inner one's files under other options; set exports.allow_nested: true in the cluster config if that is intended",
-                        inner.display(),
-                        outer.display()
-                    ));
+        // Each path's ancestors looked up, not every pair compared: linear in the number of
+        // exports (thousands of projects), reported in the order of the pairs.
+        let mut at: HashMap<&Path, Vec<usize>> = HashMap::new();
+        for (i, (path, _)) in all.iter().enumerate() {
+            at.entry(path).or_default().push(i);
+        }
+        let mut pairs: Vec<(usize, usize)> = Vec::new();
+        for (j, (inner, _)) in all.iter().enumerate() {
+            for up in inner.ancestors().skip(1) {
+                if let Some(outers) = at.get(up) {
+                    pairs.extend(outers.iter().map(|&i| (i, j)));
                 }
             }
+        }
+        pairs.sort_unstable();
+        for (i, j) in pairs {
+            let ((outer, a), (inner, b)) = (&all[i], &all[j]);
+            out.push(format!(
+                "{} ({b}) is inside {} ({a}): the outer export would also hand out the inner one's files under other options; set exports.allow_nested: true in the cluster config if that is intended",
+                inner.display(),
+                outer.display()
+            ));
         }
     }
     for p in list {
@@ -639,6 +651,35 @@ pub struct Desired {
     pub entries: Vec<Entry>,
     /// Export paths of projects whose clients could not be read: left exactly as they are.
     pub kept_paths: BTreeSet<PathBuf>,
+    /// One entry per client address (netgroups expanded): what the shrink guard counts.
+    pub members: Vec<Entry>,
+    /// The managed netgroups (`exports.layout: netgroup`): group → its addresses.
+    pub groups: BTreeMap<String, Vec<String>>,
+}
+
+/// Each file's entries with every `@group` of `groups` replaced by one entry per member: the
+/// clients as addresses, whichever layout wrote them.
+pub fn expand(
+    entries: &BTreeMap<PathBuf, Vec<Entry>>,
+    groups: &BTreeMap<String, Vec<String>>,
+) -> BTreeMap<PathBuf, Vec<Entry>> {
+    entries
+        .iter()
+        .map(|(file, list)| {
+            let mut out = Vec::with_capacity(list.len());
+            for e in list {
+                match e.client.strip_prefix('@').and_then(|g| groups.get(g)) {
+                    Some(members) => out.extend(members.iter().map(|m| Entry {
+                        path: e.path.clone(),
+                        client: m.clone(),
+                        options: e.options.clone(),
+                    })),
+                    None => out.push(e.clone()),
+                }
+            }
+            (file.clone(), out)
+        })
+        .collect()
 }
 
 /// The changes that take the live exports (etab) from what they are to what is wanted.

@@ -177,6 +177,12 @@ pub fn reexport_all_cmd() -> Cmd {
     Cmd::change(["exportfs", "-ra"])
 }
 
+/// Flush the kernel's export caches (`exportfs -f`): each client's next request makes the
+/// kernel ask rpc.mountd again. It does not load etab.
+pub fn flush_cmd() -> Cmd {
+    Cmd::change(["exportfs", "-f"])
+}
+
 /// Withdraw the given entries: `exportfs -u client:path …`.
 pub fn unexport_cmd(entries: &[&Export]) -> Cmd {
     let mut argv = vec!["exportfs".to_string(), "-u".into()];
@@ -195,9 +201,16 @@ pub fn client_arg(client: &str, path: &Path) -> String {
 }
 
 /// Export (or re-export with new options) entries that share one option string:
-/// `exportfs -o OPTS client:path …`. Options given this way replace the entry's old ones.
+/// `exportfs -i -o OPTS client:path …`. Options given this way replace the entry's old ones.
+/// `-i` skips reading /etc/exports and exports.d: the entries are named on the command line,
+/// and parsing every exports file would cost as much again as loading etab.
 pub fn export_cmd(options: &str, entries: &[(&str, &Path)]) -> Cmd {
-    let mut argv = vec!["exportfs".to_string(), "-o".into(), options.to_string()];
+    let mut argv = vec![
+        "exportfs".to_string(),
+        "-i".into(),
+        "-o".into(),
+        options.to_string(),
+    ];
     argv.extend(entries.iter().map(|(c, p)| client_arg(c, p)));
     Cmd::change(argv)
 }
@@ -499,6 +512,7 @@ mod tests {
             .argv,
             [
                 "exportfs",
+                "-i",
                 "-o",
                 "rw,fsid=5",
                 "192.0.2.7:/srv/a",

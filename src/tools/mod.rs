@@ -11,6 +11,7 @@ pub mod getent;
 pub mod ip;
 pub mod lvm;
 pub mod mount;
+pub mod netgroup;
 pub mod rsync;
 pub mod ssh;
 pub mod systemctl;

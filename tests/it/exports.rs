@@ -11,7 +11,7 @@ use crate::harness::*;
 const GROUPS: &str =
     "root:x:0:\nproject-alpha:x:50100:alice\nproject-beta:x:50200:\nproject-gamma:x:50300:\n";
 
-fn exports_host() -> Host {
+pub(crate) fn exports_host() -> Host {
     let h = Host::new();
     h.enable_exports("");
     h.write_group(GROUPS);
@@ -19,7 +19,7 @@ fn exports_host() -> Host {
 }
 
 /// A project on volume misc with a clients_command script printing `json`.
-fn cmd_project(h: &Host, name: &str, gid: u32, json: &str) {
+pub(crate) fn cmd_project(h: &Host, name: &str, gid: u32, json: &str) {
     let script = h.script(name, &format!("echo '{json}'"));
     h.write_project(
         name,
@@ -31,7 +31,7 @@ fn cmd_project(h: &Host, name: &str, gid: u32, json: &str) {
     h.ns_ok(&["install", "-d", &format!("/srv/misc/shared/{name}")]);
 }
 
-fn static_project(h: &Host, name: &str, gid: u32, clients: &[&str]) {
+pub(crate) fn static_project(h: &Host, name: &str, gid: u32, clients: &[&str]) {
     h.write_project(
         name,
         &format!(
@@ -43,7 +43,7 @@ fn static_project(h: &Host, name: &str, gid: u32, clients: &[&str]) {
 }
 
 /// etab lines for one export path, as written by exportfs.
-fn etab_of(h: &Host, path: &str) -> Vec<String> {
+pub(crate) fn etab_of(h: &Host, path: &str) -> Vec<String> {
     let prefix = format!("{path}\t");
     let mut v: Vec<String> = h
         .etab()
@@ -55,7 +55,7 @@ fn etab_of(h: &Host, path: &str) -> Vec<String> {
     v
 }
 
-fn clients_of(h: &Host, path: &str) -> Vec<String> {
+pub(crate) fn clients_of(h: &Host, path: &str) -> Vec<String> {
     etab_of(h, path)
         .iter()
         .map(|l| {
@@ -70,11 +70,28 @@ fn clients_of(h: &Host, path: &str) -> Vec<String> {
         .collect()
 }
 
-fn exports_file(h: &Host, name: &str) -> Option<String> {
+/// The command line of each step of a `--json` plan (empty for a file step).
+pub(crate) fn step_argvs(plan: &serde_json::Value) -> Vec<Vec<String>> {
+    plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            s["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+pub(crate) fn exports_file(h: &Host, name: &str) -> Option<String> {
     std::fs::read_to_string(h.inside(&format!("/etc/exports.d/{name}"))).ok()
 }
 
-fn three_projects(h: &Host) {
+pub(crate) fn three_projects(h: &Host) {
     cmd_project(h, "alpha", 50100, r#"["192.0.2.50", "192.0.2.51"]"#);
     cmd_project(h, "beta", 50200, r#"["192.0.2.60", "192.0.2.61"]"#);
     static_project(h, "gamma", 50300, &["198.51.100.0/24", "192.0.2.70"]);
@@ -296,47 +313,22 @@ fn incremental_apply_touches_only_the_changed_project() {
         .collect();
     let journal_before = h.journal().len();
 
-    // alpha: one client replaced.
+    // alpha: one client replaced. A withdrawal plus an export would be two exportfs runs,
+    // each as dear as a full re-export on a large table: one `exportfs -ra` instead.
     cmd_project(&h, "alpha", 50100, r#"["192.0.2.50", "192.0.2.52"]"#);
     let plan = h
         .run(&["exports", "sync", "--yes", "--json"])
         .status(0)
         .json();
-    let ran: Vec<&serde_json::Value> = plan["steps"].as_array().unwrap().iter().collect();
-    let argvs: Vec<Vec<String>> = ran
-        .iter()
-        .map(|s| {
-            s["argv"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|a| a.as_str().unwrap().to_string())
-                .collect()
-        })
-        .collect();
     assert_eq!(
-        argvs,
-        [
-            vec![],
-            vec!["exportfs", "-u", "192.0.2.51:/srv/misc/shared/alpha"]
-                .into_iter()
-                .map(String::from)
-                .collect(),
-            vec![
-                "exportfs",
-                "-o",
-                "rw,sync,no_subtree_check,root_squash,fsid=50100",
-                "192.0.2.52:/srv/misc/shared/alpha"
-            ]
-            .into_iter()
-            .map(String::from)
-            .collect(),
-        ],
+        step_argvs(&plan),
+        [vec![], vec!["exportfs", "-ra"]],
         "{plan:#}"
     );
-    // The file step wrote alpha's file (and the backup) only.
+    // Two journal records (the files, the re-export); the file step wrote alpha's file (and
+    // the backup) only.
     let recs = &h.journal()[journal_before..];
-    assert_eq!(recs.len(), 3);
+    assert_eq!(recs.len(), 2);
     assert!(recs.iter().all(|j| j["verify"] == "ok"));
     // etab: alpha changed, the others byte for byte the same.
     assert_eq!(
@@ -356,6 +348,101 @@ fn incremental_apply_touches_only_the_changed_project() {
         bak.contains("192.0.2.51(") && bak.contains("project-beta.exports"),
         "{bak}"
     );
+}
+
+#[test]
+fn one_exportfs_run_per_sync_at_most() {
+    privileged!();
+    let h = exports_host();
+    h.activate();
+    three_projects(&h);
+    h.run(&["exports", "sync", "--yes"]).status(0);
+    let before_beta = etab_of(&h, "/srv/misc/shared/beta");
+
+    // Only an addition: `exportfs -i -o` of the new entry alone (no exports file parsed).
+    cmd_project(
+        &h,
+        "alpha",
+        50100,
+        r#"["192.0.2.50", "192.0.2.51", "192.0.2.53"]"#,
+    );
+    let plan = h
+        .run(&["exports", "sync", "--yes", "--json"])
+        .status(0)
+        .json();
+    assert_eq!(
+        step_argvs(&plan),
+        [
+            vec![],
+            vec![
+                "exportfs",
+                "-i",
+                "-o",
+                "rw,sync,no_subtree_check,root_squash,fsid=50100",
+                "192.0.2.53:/srv/misc/shared/alpha"
+            ]
+        ],
+        "{plan:#}"
+    );
+    assert_eq!(
+        clients_of(&h, "/srv/misc/shared/alpha"),
+        ["192.0.2.50", "192.0.2.51", "192.0.2.53"]
+    );
+
+    // Only a withdrawal: `exportfs -u` of that entry alone.
+    cmd_project(&h, "alpha", 50100, r#"["192.0.2.50", "192.0.2.53"]"#);
+    let plan = h
+        .run(&["exports", "sync", "--yes", "--json"])
+        .status(0)
+        .json();
+    assert_eq!(
+        step_argvs(&plan),
+        [
+            vec![],
+            vec!["exportfs", "-u", "192.0.2.51:/srv/misc/shared/alpha"]
+        ],
+        "{plan:#}"
+    );
+    assert_eq!(
+        clients_of(&h, "/srv/misc/shared/alpha"),
+        ["192.0.2.50", "192.0.2.53"]
+    );
+
+    // Two option sets to export (two projects changed): one `exportfs -ra`, not two runs.
+    cmd_project(
+        &h,
+        "alpha",
+        50100,
+        r#"["192.0.2.50", "192.0.2.53", "192.0.2.54"]"#,
+    );
+    static_project(
+        &h,
+        "gamma",
+        50300,
+        &["198.51.100.0/24", "192.0.2.70", "192.0.2.71"],
+    );
+    let plan = h
+        .run(&["exports", "sync", "--yes", "--json"])
+        .status(0)
+        .json();
+    assert_eq!(
+        step_argvs(&plan),
+        [vec![], vec!["exportfs", "-ra"]],
+        "{plan:#}"
+    );
+    assert_eq!(
+        clients_of(&h, "/srv/misc/shared/gamma"),
+        ["192.0.2.70", "192.0.2.71", "198.51.100.0/24"]
+    );
+    assert_eq!(etab_of(&h, "/srv/misc/shared/beta"), before_beta);
+
+    // Nothing to change: no exportfs at all, no step.
+    let plan = h
+        .run(&["exports", "sync", "--yes", "--json"])
+        .status(0)
+        .json();
+    assert_eq!(plan["result"], "nothing to do", "{plan:#}");
+    assert!(step_argvs(&plan).is_empty(), "{plan:#}");
 }
 
 #[test]
@@ -570,6 +657,7 @@ fn dry_run_changes_nothing_and_runs_no_clients_command() {
         p["steps"][1]["argv"],
         serde_json::json!([
             "exportfs",
+            "-i",
             "-o",
             "rw,sync,no_subtree_check,root_squash,fsid=50100",
             "192.0.2.9:/srv/misc/shared/alpha"

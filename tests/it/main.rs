@@ -12,6 +12,7 @@ mod config_check;
 mod config_cross;
 mod down;
 mod exports;
+mod exports_netgroup;
 mod failover;
 mod faults;
 mod fleet;

@@ -13,6 +13,7 @@
 //! what to install and skips, except under CI=true, where that is a failure.
 
 mod bed;
+mod exports_scale;
 mod failover;
 mod faults;
 mod fixtures;

@@ -61,6 +61,13 @@ pub fn all() -> Vec<Scenario> {
             run: crate::faults::fault_schedules,
             ignore: None,
         },
+        Scenario {
+            name: "exports_netgroup_clients",
+            run: crate::exports_scale::exports_netgroup_clients,
+            // Its last check fails: after being refused and re-admitted, the client's open
+            // NFSv4.2 mount had not recovered 2 s later (new mounts are admitted again).
+            ignore: Some("a re-admitted client's open NFSv4.2 mount does not recover at once"),
+        },
         // Last: it powers nfs1 off (and on again); if it fails half-way, nfs1 may stay off.
         Scenario {
             name: "hard_down_failover",

@@ -416,6 +416,49 @@ impl Host {
         }
     }
 
+    /// A private, writable /etc inside the namespace (an overlay whose changes land in the
+    /// test directory), with `netgroup: SOURCES` in nsswitch.conf, so the real glibc answers
+    /// netgroup questions from the namespace's own /etc/netgroup. Call it before the first
+    /// sync: /etc/exports.d starts empty again.
+    pub fn private_etc(&self, netgroup_sources: &str) {
+        let upper = self.dir.path().join("etc.upper");
+        let work = self.dir.path().join("etc.work");
+        std::fs::create_dir_all(&upper).unwrap();
+        std::fs::create_dir_all(&work).unwrap();
+        let opts = format!(
+            "lowerdir=/etc,upperdir={},workdir={}",
+            upper.display(),
+            work.display()
+        );
+        self.ns_ok(&[
+            "mount",
+            "-t",
+            "overlay",
+            "nfs-manage-test",
+            "-o",
+            &opts,
+            "/etc",
+        ]);
+        let empty = self.dir.path().join("exports.empty");
+        self.ns_ok(&["mkdir", "-p", "/etc/exports.d"]);
+        self.ns_ok(&["mount", "-t", "tmpfs", "nfs-manage-test", "/etc/exports.d"]);
+        self.ns_ok(&["mount", "--bind", empty.to_str().unwrap(), "/etc/exports"]);
+        let group = self.dir.path().join("group");
+        if group.exists() {
+            self.ns_ok(&["mount", "--bind", group.to_str().unwrap(), "/etc/group"]);
+        }
+        let nss = std::fs::read_to_string("/etc/nsswitch.conf").unwrap_or_default();
+        let mut text: String = nss
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("netgroup:"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        if !netgroup_sources.is_empty() {
+            text.push_str(&format!("netgroup: {netgroup_sources}\n"));
+        }
+        std::fs::write(self.inside("/etc/nsswitch.conf"), text).unwrap();
+    }
+
     /// An executable shell script in the test directory (e.g. a clients_command stand-in).
     pub fn script(&self, name: &str, body: &str) -> PathBuf {
         use std::os::unix::fs::PermissionsExt;

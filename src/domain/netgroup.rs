@@ -1,0 +1,196 @@
+//! Project clients as netgroups (`exports.layout: netgroup`): the group of each project, the
+//! state of /etc/netgroup and nsswitch.conf, and the check that glibc — what rpc.mountd asks —
+//! answers the new membership.
+
+use std::collections::BTreeMap;
+use std::ffi::CString;
+use std::net::Ipv4Addr;
+
+use anyhow::Result;
+
+use crate::context::Ctx;
+use crate::engine::check::{Check, Verdict};
+use crate::process::Output;
+use crate::tools::netgroup::{self, NetgroupFile};
+
+/// The netgroup that holds project `name`'s addresses; exports name it as `@project-NAME`.
+pub fn group_of(project: &str) -> String {
+    format!("project-{project}")
+}
+
+/// A project's clients split for the netgroup layout: single IPv4 addresses go into its
+/// netgroup (rpc.mountd matches them as text against the client's address); networks and
+/// IPv6 addresses stay exports entries of their own.
+pub fn split_clients(clients: &[String]) -> (Vec<String>, Vec<String>) {
+    clients
+        .iter()
+        .cloned()
+        .partition(|c| c.parse::<Ipv4Addr>().is_ok())
+}
+
+/// /etc/netgroup as it is now (empty when absent), or why it cannot be used.
+pub fn read_file() -> Result<(NetgroupFile, Option<String>), String> {
+    match std::fs::read_to_string(netgroup::NETGROUP) {
+        Ok(t) => netgroup::parse(&t).map(|f| (f, Some(t))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((NetgroupFile::default(), None)),
+        Err(e) => Err(format!("cannot read {}: {e}", netgroup::NETGROUP)),
+    }
+}
+
+/// Why glibc would not answer netgroup questions from /etc/netgroup, or None.
+pub fn nsswitch_problem() -> Option<String> {
+    match std::fs::read_to_string(netgroup::NSSWITCH) {
+        Ok(t) => netgroup::nsswitch_problem(&t),
+        Err(e) => Some(format!(
+            "cannot read {}: {e} (expected `netgroup: files`)",
+            netgroup::NSSWITCH
+        )),
+    }
+}
+
+unsafe extern "C" {
+    // glibc, <netdb.h>; rpc.mountd's check_netgroup() makes this very call.
+    fn innetgr(
+        netgroup: *const std::ffi::c_char,
+        host: *const std::ffi::c_char,
+        user: *const std::ffi::c_char,
+        domain: *const std::ffi::c_char,
+    ) -> std::ffi::c_int;
+}
+
+/// Whether glibc (NSS, as configured) says `host` is in `group`.
+pub fn in_group(group: &str, host: &str) -> bool {
+    let (Ok(g), Ok(h)) = (CString::new(group), CString::new(host)) else {
+        return false;
+    };
+    // SAFETY: two valid NUL-terminated strings and two NULLs (wildcards), as innetgr(3) takes.
+    unsafe { innetgr(g.as_ptr(), h.as_ptr(), std::ptr::null(), std::ptr::null()) == 1 }
+}
+
+/// After a membership change: each added address is in its group and each removed one is not,
+/// as glibc answers now. Only the changed members are asked, at most [`MAX_ASKED`] of them.
+pub struct Membership {
+    pub added: Vec<(String, String)>,
+    pub removed: Vec<(String, String)>,
+}
+
+impl Membership {
+    /// What changes from `old` groups to `new` groups.
+    pub fn between(
+        old: &BTreeMap<String, Vec<String>>,
+        new: &BTreeMap<String, Vec<String>>,
+    ) -> Membership {
+        let mut m = Membership {
+            added: Vec::new(),
+            removed: Vec::new(),
+        };
+        let empty = Vec::new();
+        for (g, members) in new {
+            let was = old.get(g).unwrap_or(&empty);
+            m.added.extend(
+                members
+                    .iter()
+                    .filter(|x| !was.contains(x))
+                    .map(|x| (g.clone(), x.clone())),
+            );
+        }
+        for (g, members) in old {
+            let now = new.get(g).unwrap_or(&empty);
+            m.removed.extend(
+                members
+                    .iter()
+                    .filter(|x| !now.contains(x))
+                    .map(|x| (g.clone(), x.clone())),
+            );
+        }
+        m
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty()
+    }
+}
+
+/// At most this many changed members are asked (evenly spread over the change): each call
+/// reads /etc/netgroup (about 1 ms at 5,000 groups), and a first sync adds every address.
+pub const MAX_ASKED: usize = 256;
+
+/// Every `step`-th item, so that at most `max` are taken, first and last included.
+fn spread<T>(v: &[T], max: usize) -> impl Iterator<Item = &T> {
+    let step = v.len().div_ceil(max.max(1)).max(1);
+    v.iter()
+        .enumerate()
+        .filter(move |(i, _)| i % step == 0 || *i + 1 == v.len())
+        .map(|(_, x)| x)
+}
+
+impl Check<Ctx> for Membership {
+    fn check(&self, _ctx: &Ctx, _out: &Output) -> Result<Verdict> {
+        let total = self.added.len() + self.removed.len();
+        let share = |n: usize| (n * MAX_ASKED).div_ceil(total.max(1));
+        let mut wrong: Vec<String> = spread(&self.added, share(self.added.len()))
+            .filter(|(g, h)| !in_group(g, h))
+            .map(|(g, h)| format!("{h} is not in netgroup {g}"))
+            .chain(
+                spread(&self.removed, share(self.removed.len()))
+                    .filter(|(g, h)| in_group(g, h))
+                    .map(|(g, h)| format!("{h} is still in netgroup {g}")),
+            )
+            .collect();
+        Ok(if wrong.is_empty() {
+            Ok(())
+        } else {
+            let n = wrong.len();
+            wrong.truncate(10);
+            Err(format!(
+                "{} ({n} wrong, as glibc's innetgr() answers from {})",
+                wrong.join("; "),
+                netgroup::NETGROUP
+            ))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn membership_diff() {
+        let g = |v: &[(&str, &[&str])]| -> BTreeMap<String, Vec<String>> {
+            v.iter()
+                .map(|(k, m)| (k.to_string(), m.iter().map(|s| s.to_string()).collect()))
+                .collect()
+        };
+        let m = Membership::between(
+            &g(&[("a", &["1", "2"]), ("gone", &["9"])]),
+            &g(&[("a", &["2", "3"]), ("new", &["4"])]),
+        );
+        let s = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
+        };
+        assert_eq!(m.added, s(&[("a", "3"), ("new", "4")]));
+        assert_eq!(m.removed, s(&[("a", "1"), ("gone", "9")]));
+    }
+
+    #[test]
+    fn large_changes_are_sampled_evenly() {
+        let v: Vec<usize> = (0..1000).collect();
+        let got: Vec<usize> = spread(&v, 10).copied().collect();
+        assert_eq!(got, [0, 100, 200, 300, 400, 500, 600, 700, 800, 900, 999]);
+        let small: Vec<usize> = spread(&v[..5], 10).copied().collect();
+        assert_eq!(small, [0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn only_ipv4_addresses_join_the_netgroup() {
+        let c: Vec<String> = ["192.0.2.1", "198.51.100.0/24", "2001:db8::1", "192.0.2.2"]
+            .map(String::from)
+            .into();
+        let (hosts, rest) = split_clients(&c);
+        assert_eq!(hosts, ["192.0.2.1", "192.0.2.2"]);
+        assert_eq!(rest, ["198.51.100.0/24", "2001:db8::1"]);
+    }
+}

@@ -1,0 +1,287 @@
+//! `exports.layout: netgroup`: one exports entry per project (`@project-NAME`), its addresses
+//! in a managed block of /etc/netgroup, answered by the real glibc (NSS files) inside a private
+//! /etc. A membership change runs no exportfs, only a cache flush; a broken netgroup file or
+//! nsswitch setting is refused before anything changes.
+
+use crate::exports::{
+    clients_of, cmd_project, etab_of, exports_file, exports_host, static_project, step_argvs,
+    three_projects,
+};
+use crate::harness::*;
+
+const OPTS: &str = "rw,sync,no_subtree_check,root_squash";
+
+/// An exports host with a private /etc whose nsswitch.conf says `netgroup: SOURCES`, and the
+/// netgroup layout in its config.
+fn netgroup_host(sources: &str) -> Host {
+    let h = exports_host();
+    h.private_etc(sources);
+    let y = std::fs::read_to_string(&h.config).unwrap();
+    std::fs::write(
+        &h.config,
+        y.replace(
+            "clients_timeout: 2s }",
+            "clients_timeout: 2s, layout: netgroup }",
+        ),
+    )
+    .unwrap();
+    h.activate();
+    h
+}
+
+fn netgroup(h: &Host) -> String {
+    std::fs::read_to_string(h.inside("/etc/netgroup")).unwrap_or_default()
+}
+
+/// `getent netgroup NAME` inside the namespace: what glibc (and so rpc.mountd) sees.
+fn getent(h: &Host, group: &str) -> String {
+    let out = h.ns(&["getent", "netgroup", group]);
+    String::from_utf8_lossy(&out.stdout)
+        .split_ascii_whitespace()
+        .skip(1)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn membership_change_runs_no_exportfs_only_a_flush() {
+    privileged!();
+    let h = netgroup_host("files");
+    // The operator's own netgroups stay as they are.
+    std::fs::write(h.inside("/etc/netgroup"), "admins (bastion1,,)\n").unwrap();
+    three_projects(&h);
+    h.run(&["exports", "sync", "--yes"]).status(0);
+
+    // One entry per project; a network stays an entry of its own.
+    assert_eq!(clients_of(&h, "/srv/misc/shared/alpha"), ["@project-alpha"]);
+    assert_eq!(
+        clients_of(&h, "/srv/misc/shared/gamma"),
+        ["198.51.100.0/24", "@project-gamma"]
+    );
+    let file = exports_file(&h, "project-alpha.exports").unwrap();
+    assert!(
+        file.contains(&format!("@project-alpha({OPTS},fsid=50100)")),
+        "{file}"
+    );
+    let ng = netgroup(&h);
+    assert!(ng.starts_with("admins (bastion1,,)\n"), "{ng}");
+    assert_eq!(getent(&h, "project-alpha"), "(192.0.2.50,,) (192.0.2.51,,)");
+    assert_eq!(getent(&h, "project-gamma"), "(192.0.2.70,,)");
+    assert_eq!(getent(&h, "admins"), "(bastion1,,)");
+    let etab = h.etab();
+
+    // alpha: one address replaced. No exportfs run touches etab: the file, then a flush,
+    // verified by asking glibc's innetgr() as rpc.mountd does.
+    cmd_project(&h, "alpha", 50100, r#"["192.0.2.50", "192.0.2.52"]"#);
+    let plan = h
+        .run(&["exports", "sync", "--yes", "--json"])
+        .status(0)
+        .json();
+    assert_eq!(
+        step_argvs(&plan),
+        [vec![], vec!["exportfs", "-f"]],
+        "{plan:#}"
+    );
+    assert_eq!(h.etab(), etab, "etab is not rewritten");
+    assert_eq!(getent(&h, "project-alpha"), "(192.0.2.50,,) (192.0.2.52,,)");
+    assert!(netgroup(&h).starts_with("admins (bastion1,,)\n"));
+    let recs = h.journal();
+    assert!(recs.iter().all(|j| j["verify"] == "ok"), "{recs:?}");
+    // The previous netgroup file is in the backup.
+    let bak = std::fs::read_to_string(h.dir.path().join("exports.bak")).unwrap();
+    assert!(
+        bak.contains("# ==> /etc/netgroup <==") && bak.contains("(192.0.2.51,,)"),
+        "{bak}"
+    );
+
+    // Nothing to change: no step, no exportfs.
+    let plan = h
+        .run(&["exports", "sync", "--yes", "--json"])
+        .status(0)
+        .json();
+    assert_eq!(plan["result"], "nothing to do", "{plan:#}");
+
+    // An option change: one `exportfs -i -o` of gamma's two entries (group and network).
+    h.write_project(
+        "gamma",
+        "name: gamma\ngid: 50300\nvolume: misc\noptions: [ro, sync, no_subtree_check, root_squash]\nclients: [198.51.100.0/24, 192.0.2.70]\n",
+    );
+    let plan = h
+        .run(&["exports", "sync", "--yes", "--json"])
+        .status(0)
+        .json();
+    let argvs = step_argvs(&plan);
+    assert_eq!(argvs.len(), 2, "{plan:#}");
+    let mut run = argvs[1].clone();
+    run[4..].sort();
+    assert_eq!(
+        run,
+        [
+            "exportfs",
+            "-i",
+            "-o",
+            "ro,sync,no_subtree_check,root_squash,fsid=50300",
+            "198.51.100.0/24:/srv/misc/shared/gamma",
+            "@project-gamma:/srv/misc/shared/gamma"
+        ],
+        "{plan:#}"
+    );
+    assert!(
+        etab_of(&h, "/srv/misc/shared/gamma")
+            .iter()
+            .all(|l| l.contains("(ro,"))
+    );
+    assert_eq!(etab_of(&h, "/srv/misc/shared/beta").len(), 1);
+}
+
+#[test]
+fn broken_netgroup_file_or_nsswitch_is_refused_before_anything_changes() {
+    privileged!();
+    // nsswitch asks NIS: rpc.mountd would never read /etc/netgroup.
+    let h = netgroup_host("nis");
+    three_projects(&h);
+    let r = h.run(&["exports", "sync", "--yes"]);
+    r.status(3)
+        .stderr_has("netgroup: nis")
+        .stderr_has("expected `files` first");
+    assert_eq!(h.etab(), "");
+    assert!(exports_file(&h, "project-alpha.exports").is_none());
+    assert_eq!(netgroup(&h), "");
+    h.run(&["config", "check"])
+        .status(78)
+        .stderr_has("exports.layout: netgroup")
+        .stderr_has("expected `files` first");
+
+    // nsswitch right, but the managed block has lost its end.
+    let h = netgroup_host("files");
+    three_projects(&h);
+    h.run(&["exports", "sync", "--yes"]).status(0);
+    let etab = h.etab();
+    let broken = netgroup(&h).replace("# END nfs-manage\n", "");
+    std::fs::write(h.inside("/etc/netgroup"), &broken).unwrap();
+    cmd_project(&h, "alpha", 50100, r#"["192.0.2.50", "192.0.2.52"]"#);
+    let r = h.run(&["exports", "sync", "--yes"]);
+    r.status(3)
+        .stderr_has("/etc/netgroup: the nfs-manage block has no");
+    assert_eq!(h.etab(), etab);
+    assert_eq!(netgroup(&h), broken);
+    h.run(&["config", "check"])
+        .status(78)
+        .stderr_has("the nfs-manage block has no");
+}
+
+#[test]
+fn switching_layouts_is_one_reexport_and_keeps_every_client() {
+    privileged!();
+    let h = exports_host();
+    h.private_etc("files");
+    h.activate();
+    three_projects(&h);
+    h.run(&["exports", "sync", "--yes"]).status(0);
+    assert_eq!(
+        clients_of(&h, "/srv/misc/shared/alpha"),
+        ["192.0.2.50", "192.0.2.51"]
+    );
+    let y = std::fs::read_to_string(&h.config).unwrap();
+    std::fs::write(
+        &h.config,
+        y.replace(
+            "clients_timeout: 2s }",
+            "clients_timeout: 2s, layout: netgroup }",
+        ),
+    )
+    .unwrap();
+    // Every per-address entry goes and one group entry comes: the shrink guard counts
+    // addresses, so nothing is refused, and one `exportfs -ra` does it all.
+    let plan = h
+        .run(&["exports", "sync", "--yes", "--json"])
+        .status(0)
+        .json();
+    let argvs = step_argvs(&plan);
+    assert_eq!(argvs[1], ["exportfs", "-ra"], "{plan:#}");
+    assert_eq!(clients_of(&h, "/srv/misc/shared/alpha"), ["@project-alpha"]);
+    assert_eq!(getent(&h, "project-beta"), "(192.0.2.60,,) (192.0.2.61,,)");
+    assert_eq!(etab_of(&h, "/srv/misc/shared/beta").len(), 1);
+
+    // And back: the shrink guard counts the group's members, so nothing is refused.
+    let y = std::fs::read_to_string(&h.config).unwrap();
+    std::fs::write(&h.config, y.replace(", layout: netgroup }", " }")).unwrap();
+    let plan = h
+        .run(&["exports", "sync", "--yes", "--json"])
+        .status(0)
+        .json();
+    assert_eq!(step_argvs(&plan)[1], ["exportfs", "-ra"], "{plan:#}");
+    assert_eq!(
+        clients_of(&h, "/srv/misc/shared/alpha"),
+        ["192.0.2.50", "192.0.2.51"]
+    );
+}
+
+#[test]
+fn failing_source_keeps_its_netgroup() {
+    privileged!();
+    let h = netgroup_host("files");
+    three_projects(&h);
+    static_project(&h, "p1", 51000, &["192.0.2.100"]);
+    h.run(&["exports", "sync", "--yes"]).status(0);
+    h.script("beta", "echo 'HTTP 401 Unauthorized' >&2\nexit 1");
+    cmd_project(&h, "alpha", 50100, r#"["192.0.2.50"]"#);
+    h.run(&["exports", "sync", "--yes", "--force"])
+        .status(3)
+        .stderr_has("beta: ");
+    assert_eq!(getent(&h, "project-beta"), "(192.0.2.60,,) (192.0.2.61,,)");
+    assert_eq!(getent(&h, "project-alpha"), "(192.0.2.50,,)");
+}
+
+#[test]
+fn enable_project_writes_its_netgroup() {
+    privileged!();
+    let h = netgroup_host("files");
+    h.run(&[
+        "enable-project",
+        "alpha",
+        "--volume",
+        "misc",
+        "--clients",
+        "192.0.2.50,192.0.2.51",
+        "--yes",
+    ])
+    .status(0);
+    assert_eq!(clients_of(&h, "/srv/misc/shared/alpha"), ["@project-alpha"]);
+    assert_eq!(getent(&h, "project-alpha"), "(192.0.2.50,,) (192.0.2.51,,)");
+    // New addresses: the netgroup and a flush; the export itself is already in place.
+    let etab = h.etab();
+    let plan = h
+        .run(&[
+            "enable-project",
+            "alpha",
+            "--volume",
+            "misc",
+            "--clients",
+            "192.0.2.50,192.0.2.52",
+            "--yes",
+            "--json",
+        ])
+        .status(0)
+        .json();
+    let ran: Vec<&str> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["state"] != "already")
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ran,
+        ["project-file", "netgroup", "netgroup:flush"],
+        "{plan:#}"
+    );
+    assert_eq!(h.etab(), etab);
+    assert_eq!(getent(&h, "project-alpha"), "(192.0.2.50,,) (192.0.2.52,,)");
+    // A sync afterwards has nothing to change.
+    let plan = h
+        .run(&["exports", "sync", "--yes", "--json"])
+        .status(0)
+        .json();
+    assert_eq!(plan["result"], "nothing to do", "{plan:#}");
+}

@@ -1,0 +1,376 @@
+//! `exports.layout: netgroup` against the real nfsd, rpc.mountd and a kernel NFS client:
+//! an address in a project's netgroup is admitted, an address removed is refused after the
+//! sync, and the longest stall a working client sees while other things change. Times are
+//! reported (target/vm-logs/exports-times.txt), not asserted: TCG under load varies.
+
+use std::time::Duration;
+
+use anyhow::{Result, ensure};
+
+use crate::bed::{Bed, SERVICE_IP, Vm, logs_dir, manifest_dir, node_address};
+use crate::scenarios::{
+    DEVICE, MOUNTPOINT, NFS_MANAGE_CONFIG, RESOURCE, STORAGE, drbd_initial_sync, drbd_up_blank,
+    nfs_manage_config, write_res,
+};
+
+/// Projects besides alpha and beta, each with this many addresses: a table that is not
+/// trivial for mountd to load, small enough for TCG.
+const FILLER: usize = 200;
+const PER_PROJECT: usize = 10;
+const PROBE_DIR: &str = "/mnt/alpha";
+
+fn nfs_manage(vm: &Vm, args: &str) -> Result<crate::bed::Output> {
+    let bin = env!("CARGO_BIN_EXE_nfs-manage");
+    vm.run(
+        &format!("{bin} --config {NFS_MANAGE_CONFIG} {args}"),
+        Duration::from_secs(600),
+    )
+}
+
+fn must(vm: &Vm, args: &str) -> Result<String> {
+    let o = nfs_manage(vm, args)?;
+    ensure!(
+        o.rc == 0,
+        "{}: nfs-manage {args}: exit {}\n{}\n{}",
+        vm.name,
+        o.rc,
+        o.stdout,
+        o.stderr
+    );
+    Ok(o.stdout)
+}
+
+fn report(text: &str) {
+    use std::io::Write as _;
+    eprintln!("{text}");
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(logs_dir().join("exports-times.txt"))
+    {
+        let _ = writeln!(f, "{text}");
+    }
+}
+
+fn client_now(client: &Vm) -> Result<f64> {
+    Ok(client.ok("date +%s.%N")?.trim().parse()?)
+}
+
+fn project(name: &str, gid: u32, clients: &[String]) -> String {
+    format!(
+        "cat > /etc/nfs-manage/projects.d/{name}.yaml <<'EOF'\nname: {name}\ngid: {gid}\nvolume: {RESOURCE}\nclients: [{}]\nEOF\n",
+        clients.join(", ")
+    )
+}
+
+fn config(layout: &str) -> String {
+    format!(
+        "{}exports: {{ layout: {layout}, backup: /etc/nfs-manage/exports.bak }}\n",
+        nfs_manage_config()
+    )
+}
+
+/// The prober's log lines: (start, duration, ok).
+fn probes(client: &Vm) -> Result<Vec<(f64, f64, bool)>> {
+    let text = client.ok("cat /run/probe.log")?;
+    Ok(text
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let t = w.next()?.parse().ok()?;
+            let d = w.next()?.parse().ok()?;
+            Some((t, d, w.next() == Some("ok")))
+        })
+        .collect())
+}
+
+/// The longest a probe waited, of those running at any time in [from, to], and how many
+/// failed.
+fn stall(p: &[(f64, f64, bool)], from: f64, to: f64) -> (f64, usize, usize) {
+    let inside: Vec<&(f64, f64, bool)> = p
+        .iter()
+        .filter(|(t, d, _)| *t <= to && t + d >= from)
+        .collect();
+    let worst = inside.iter().map(|(_, d, _)| *d).fold(0.0, f64::max);
+    let failed = inside.iter().filter(|(_, _, ok)| !ok).count();
+    (worst, inside.len(), failed)
+}
+
+/// Run `what` on the server while the client probes; the window ends 3 s after it.
+fn measured(client: &Vm, label: &str, what: impl FnOnce() -> Result<()>) -> Result<(f64, f64)> {
+    let from = client_now(client)?;
+    what()?;
+    let done = client_now(client)?;
+    std::thread::sleep(Duration::from_secs(3));
+    let p = probes(client)?;
+    let (worst, n, failed) = stall(&p, from, done + 3.0);
+    report(&format!(
+        "{label}: took {:.2} s; longest client stall {:.3} s over {n} probes, {failed} failed",
+        done - from,
+        worst
+    ));
+    ensure!(
+        failed == 0,
+        "{label}: {failed} of the client's requests failed"
+    );
+    Ok((done - from, worst))
+}
+
+pub fn exports_netgroup_clients(bed: &Bed) -> Result<()> {
+    let (a, client) = (bed.vm("nfs1"), bed.vm("client"));
+    let me = node_address("client");
+    write_res(bed, "")?;
+    drbd_up_blank(bed)?;
+    drbd_initial_sync(bed, "nfs1")?;
+
+    // Served by hand on nfs1 (the up order), with alpha (the client), beta and the filler
+    // projects in the netgroup layout; glibc answers netgroups from files.
+    let mut setup = format!(
+        "set -e
+mkfs.ext4 -q -F {DEVICE}
+mkdir -p {MOUNTPOINT} /etc/nfs-manage/projects.d
+mount -t ext4 -o noatime {DEVICE} {MOUNTPOINT}
+cp /etc/nsswitch.conf /run/nsswitch.conf.orig
+sed -i '/^netgroup:/d' /etc/nsswitch.conf
+echo 'netgroup: files' >> /etc/nsswitch.conf
+: > /etc/netgroup
+# rpc.mountd's netgroup check starts from the client's host name (nfs-utils check_netgroup():
+# no name for the address, no match, the address itself never tried); production has PTR
+# records, the bed has /etc/hosts.
+cp /etc/hosts /run/hosts.orig
+echo '{me} client-vm' >> /etc/hosts
+cat > {NFS_MANAGE_CONFIG} <<'EOF'
+{}EOF
+install -d -m 3777 {MOUNTPOINT}/shared/alpha {MOUNTPOINT}/shared/beta
+",
+        config("netgroup")
+    );
+    setup.push_str(&project(
+        "alpha",
+        50100,
+        &[me.clone(), "192.0.2.201".into()],
+    ));
+    setup.push_str(&project("beta", 50200, &["192.0.2.202".into()]));
+    for i in 0..FILLER {
+        let clients: Vec<String> = (1..=PER_PROJECT)
+            .map(|j| format!("10.{}.{}.{j}", i / 250, i % 250))
+            .collect();
+        setup.push_str(&format!("install -d {MOUNTPOINT}/shared/f{i}\n"));
+        setup.push_str(&project(&format!("f{i}"), 60000 + i as u32, &clients));
+    }
+    setup.push_str(&format!(
+        "systemctl start nfs-server\nip addr add {SERVICE_IP}/24 dev eth0\narping -U -c 1 -I eth0 {SERVICE_IP} >/dev/null || true\n"
+    ));
+    a.ok(&setup)?;
+    let result = scenario(bed, &me);
+    // The guests' /etc outlives the scenario: put nsswitch.conf back, drop the netgroups.
+    let _ = client.ok(
+        "touch /run/probe.stop; for m in $(awk '$3 ~ \"^nfs\" {print $2}' /proc/mounts); do umount -f -l \"$m\"; done",
+    );
+    for name in STORAGE {
+        let _ = bed.vm(name).ok(
+            "if [ -e /run/nsswitch.conf.orig ]; then cp /run/nsswitch.conf.orig /etc/nsswitch.conf; fi; if [ -e /run/hosts.orig ]; then cp /run/hosts.orig /etc/hosts; fi; rm -f /etc/netgroup",
+        );
+    }
+    result
+}
+
+fn scenario(bed: &Bed, me: &str) -> Result<()> {
+    let (a, client) = (bed.vm("nfs1"), bed.vm("client"));
+    must(a, "exports sync --yes")?;
+    let etab = a.ok("cat /var/lib/nfs/etab | wc -l")?;
+    let groups = a.ok("getent netgroup project-alpha")?;
+    report(&format!(
+        "netgroup layout: {} etab entries for {} projects; project-alpha: {}",
+        etab.trim(),
+        FILLER + 2,
+        groups.trim()
+    ));
+    ensure!(
+        groups.contains(&format!("({me},,)")),
+        "project-alpha: {groups}"
+    );
+
+    // The client's address is in the netgroup as a triple: real mountd admits it, NFSv4.2
+    // and NFSv3 (the MNT call goes to rpc.mountd itself).
+    let first = client.run(
+        &format!(
+            "mkdir -p /mnt/alpha && mount -t nfs -o vers=3,proto=tcp,nolock,timeo=50,retry=0 {SERVICE_IP}:{MOUNTPOINT}/shared/alpha /mnt/alpha"
+        ),
+        Duration::from_secs(180),
+    )?;
+    if first.rc != 0 {
+        // What rpc.mountd had to go on: its name lookups for the client, and the kernel's
+        // caches it filled.
+        let why = a.run(
+            &format!(
+                "grep -E '^(hosts|netgroup):' /etc/nsswitch.conf; cat /etc/resolv.conf; \
+time getent hosts {me}; time getent netgroup project-alpha; pgrep -a rpc.mountd; \
+cat /proc/net/rpc/auth.unix.ip/content /proc/net/rpc/nfsd.export/content | grep -v '^#' | tail -20"
+            ),
+            Duration::from_secs(120),
+        )?;
+        report(&format!(
+            "netgroup member refused by rpc.mountd: {}\nserver side:\n{}\n{}",
+            first.stderr.trim(),
+            why.stdout,
+            why.stderr
+        ));
+        anyhow::bail!(
+            "the netgroup member {me} was refused: {}",
+            first.stderr.trim()
+        );
+    }
+    client.ok("umount /mnt/alpha")?;
+    client.ok(&format!(
+        "set -e
+mkdir -p /mnt/alpha /mnt/v3
+mount -t nfs -o vers=4.2,timeo=50 {SERVICE_IP}:{MOUNTPOINT}/shared/alpha /mnt/alpha
+mount -t nfs -o vers=3,proto=tcp,nolock,timeo=50 {SERVICE_IP}:{MOUNTPOINT}/shared/alpha /mnt/v3
+echo admitted > /mnt/alpha/f
+cat /mnt/v3/f
+umount /mnt/v3
+rm -f /run/probe.log /run/probe.stop
+setsid /usr/bin/python3 {}/prober.py {PROBE_DIR} /run/probe.log /run/probe.stop \
+    </dev/null >/run/prober.out 2>&1 &",
+        manifest_dir().join("tests/vm/guest").display()
+    ))?;
+    std::thread::sleep(Duration::from_secs(5));
+    let p = probes(client)?;
+    ensure!(p.len() > 10, "the prober is not probing: {p:?}");
+    let end = p.last().map(|x| x.0).unwrap_or_default();
+    let (base, n, failed) = stall(&p, end - 4.0, end);
+    report(&format!(
+        "quiet baseline: longest client stall {base:.3} s over {n} probes, {failed} failed"
+    ));
+
+    // (a) a sync that changes another project: beta gains an address (no exportfs run).
+    let sync_a = must(a, "exports sync --yes --json")?;
+    ensure!(
+        !sync_a.contains("\"exportfs\""),
+        "nothing changed yet: {sync_a}"
+    );
+    a.ok(&project(
+        "beta",
+        50200,
+        &["192.0.2.202".into(), "192.0.2.203".into()],
+    ))?;
+    let mut plan = String::new();
+    measured(
+        client,
+        "(a) sync changing another project's members",
+        || {
+            plan = must(a, "exports sync --yes --json")?;
+            Ok(())
+        },
+    )?;
+    ensure!(
+        plan.contains("\"-f\"") && !plan.contains("\"-ra\""),
+        "(a) ran more than a flush: {plan}"
+    );
+    // (b) a sync with nothing to change.
+    measured(client, "(b) sync with nothing to change", || {
+        plan = must(a, "exports sync --yes --json")?;
+        Ok(())
+    })?;
+    ensure!(plan.contains("nothing to do"), "(b): {plan}");
+    // (c) a full re-export of the netgroup layout.
+    measured(client, "(c) exportfs -ra, netgroup layout", || {
+        a.ok("exportfs -ra")?;
+        Ok(())
+    })?;
+
+    // The client's address leaves alpha: refused by rpc.mountd (a new NFSv3 mount) and on
+    // its existing NFSv4.2 mount, after the sync.
+    a.ok(&project("alpha", 50100, &["192.0.2.201".into()]))?;
+    let from = client_now(client)?;
+    must(a, "exports sync --yes --force")?;
+    let synced = client_now(client)?;
+    let mounted = client.run(
+        &format!(
+            "mount -t nfs -o vers=3,proto=tcp,nolock,timeo=50,retry=0 {SERVICE_IP}:{MOUNTPOINT}/shared/alpha /mnt/v3"
+        ),
+        Duration::from_secs(120),
+    )?;
+    let refused_at = client_now(client)?;
+    ensure!(
+        mounted.rc != 0,
+        "a removed client could still mount: {}",
+        mounted.stdout
+    );
+    report(&format!(
+        "removed client: sync took {:.2} s; a new NFSv3 mount refused {:.2} s after the sync ({})",
+        synced - from,
+        refused_at - synced,
+        mounted.stderr.trim()
+    ));
+    // The open mount: the first failing probe after the sync.
+    let mut refused = None;
+    for _ in 0..60 {
+        let p = probes(client)?;
+        if let Some((t, d, _)) = p.iter().find(|(t, _, ok)| !ok && *t >= from) {
+            refused = Some(t + d);
+            break;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let Some(refused) = refused else {
+        anyhow::bail!("the removed client's open NFSv4.2 mount kept working for 60 s");
+    };
+    report(&format!(
+        "removed client: its open NFSv4.2 mount refused {:.2} s after the sync ended",
+        refused - synced
+    ));
+
+    // Back in: admitted again at once (the flush also drops the kernel's cached refusal).
+    a.ok(&project(
+        "alpha",
+        50100,
+        &[me.to_string(), "192.0.2.201".into()],
+    ))?;
+    must(a, "exports sync --yes")?;
+    client.ok(&format!(
+        "set -e
+mount -t nfs -o vers=3,proto=tcp,nolock,timeo=50,retry=0 {SERVICE_IP}:{MOUNTPOINT}/shared/alpha /mnt/v3
+cat /mnt/v3/f
+umount /mnt/v3"
+    ))?;
+    let ok_again = client_now(client)?;
+    std::thread::sleep(Duration::from_secs(2));
+    let p = probes(client)?;
+    ensure!(
+        p.iter().any(|(t, _, ok)| *ok && *t >= ok_again),
+        "the re-admitted client's open mount does not work again"
+    );
+
+    // The same clients one entry per address (per-client layout), for comparison.
+    a.ok(&format!(
+        "cat > {NFS_MANAGE_CONFIG} <<'EOF'\n{}EOF",
+        config("per-client")
+    ))?;
+    must(a, "exports sync --yes --force")?;
+    let etab = a.ok("cat /var/lib/nfs/etab | wc -l")?;
+    report(&format!("per-client layout: {} etab entries", etab.trim()));
+    a.ok(&project(
+        "beta",
+        50200,
+        &[
+            "192.0.2.202".into(),
+            "192.0.2.203".into(),
+            "192.0.2.204".into(),
+        ],
+    ))?;
+    measured(
+        client,
+        "(a') per-client layout: sync adding an address to another project",
+        || {
+            must(a, "exports sync --yes")?;
+            Ok(())
+        },
+    )?;
+    measured(client, "(c') exportfs -ra, per-client layout", || {
+        a.ok("exportfs -ra")?;
+        Ok(())
+    })?;
+    Ok(())
+}
