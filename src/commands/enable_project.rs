@@ -259,13 +259,17 @@ pub fn run(ctx: &Ctx, args: &EnableProjectArgs) -> Result<()> {
             }],
             Contents(vec![(path, Some(want.clone()))]),
         );
+        let change = netgroup::Membership::between(&file_now.groups, &groups);
         plan.steps
             .push(if text_now.as_deref().unwrap_or("") == want {
                 step.already("in place")
+            } else if change.is_empty() {
+                step.why("its text changed")
             } else {
                 step.why("its addresses changed")
+                    .field(netgroup::WRITTEN, true)
             });
-        membership = Some(netgroup::Membership::between(&file_now.groups, &groups));
+        membership = Some(change);
         rest
     } else {
         clients.clone()
@@ -335,12 +339,19 @@ pub fn run(ctx: &Ctx, args: &EnableProjectArgs) -> Result<()> {
             .push(step.why(format!("{} entries to export", changes.exported())));
     }
     // A membership change alone needs no exportfs run: a cache flush, checked with innetgr().
-    if let Some(m) = membership.filter(|m| !m.is_empty()) {
-        let why = format!(
-            "{} address(es) joined and {} left the netgroup",
-            m.added.len(),
-            m.removed.len()
-        );
+    // A change an earlier run wrote but never flushed is flushed now.
+    let unflushed = membership
+        .as_ref()
+        .filter(|m| m.is_empty())
+        .and_then(|_| netgroup::unflushed(ctx));
+    if let Some(m) = membership.filter(|m| !m.is_empty() || unflushed.is_some()) {
+        let why = unflushed.unwrap_or_else(|| {
+            format!(
+                "{} address(es) joined and {} left the netgroup",
+                m.added.len(),
+                m.removed.len()
+            )
+        });
         plan.steps.push(
             Step::new(
                 "netgroup:flush",

@@ -323,28 +323,31 @@ pub fn sync_once(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
             );
             verify_files.insert(0, (cfg.exports.backup.clone(), Some(backup)));
         }
-        plan.steps.push(
-            Step::files(
-                "files",
-                format!(
-                    "write {n} exports file(s) in {}{}",
-                    cfg.nfs.exports_dir.display(),
-                    if verify_files.iter().any(|(p, _)| p == Path::new(NETGROUP)) {
-                        format!(" and {NETGROUP}")
-                    } else {
-                        String::new()
-                    }
-                ),
-                ops,
-                Contents(verify_files),
-            )
-            .why(if current.files.is_empty() {
-                "first sync".to_string()
-            } else {
-                format!("previous set kept in {}", cfg.exports.backup.display())
-            })
-            .guard(NetGuard::HoldsServiceIp),
-        );
+        let step = Step::files(
+            "files",
+            format!(
+                "write {n} exports file(s) in {}{}",
+                cfg.nfs.exports_dir.display(),
+                if verify_files.iter().any(|(p, _)| p == Path::new(NETGROUP)) {
+                    format!(" and {NETGROUP}")
+                } else {
+                    String::new()
+                }
+            ),
+            ops,
+            Contents(verify_files),
+        )
+        .why(if current.files.is_empty() {
+            "first sync".to_string()
+        } else {
+            format!("previous set kept in {}", cfg.exports.backup.display())
+        })
+        .guard(NetGuard::HoldsServiceIp);
+        plan.steps.push(if membership.is_empty() {
+            step
+        } else {
+            step.field(netgroup::WRITTEN, true)
+        });
     }
 
     let changes = projects::diff(&desired.entries, &etab, &managed_paths, &desired.kept_paths);
@@ -421,13 +424,19 @@ pub fn sync_once(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
     }
 
     // A membership change needs no exportfs run: the kernel's caches are flushed so that each
-    // client's next request asks rpc.mountd, which asks glibc, which reads the new file.
-    if !membership.is_empty() {
-        let why = format!(
-            "{} address(es) joined and {} left project netgroups",
-            membership.added.len(),
-            membership.removed.len()
-        );
+    // client's next request asks rpc.mountd, which asks glibc, which reads the new file. A
+    // change an earlier run wrote but never flushed is flushed now.
+    let unflushed = (netgroup_file.is_some() && membership.is_empty())
+        .then(|| netgroup::unflushed(ctx))
+        .flatten();
+    if !membership.is_empty() || unflushed.is_some() {
+        let why = unflushed.unwrap_or_else(|| {
+            format!(
+                "{} address(es) joined and {} left project netgroups",
+                membership.added.len(),
+                membership.removed.len()
+            )
+        });
         plan.steps.push(
             Step::new(
                 "netgroup:flush",

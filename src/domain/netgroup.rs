@@ -67,6 +67,34 @@ pub fn in_group(group: &str, host: &str) -> bool {
     unsafe { innetgr(g.as_ptr(), h.as_ptr(), std::ptr::null(), std::ptr::null()) == 1 }
 }
 
+/// The journal field of a step that wrote a membership change into /etc/netgroup. Until the
+/// kernel's export caches are flushed, clients keep being admitted or refused by the old
+/// membership, and nothing in the files shows that: only the journal does.
+pub const WRITTEN: &str = "netgroup_written";
+
+/// How far back the journal is read for a netgroup write that was not flushed.
+const JOURNAL_TAIL: u64 = 1 << 20;
+
+/// Why the caches still need a flush: this node's journal has a netgroup write that no flush
+/// followed (the run died or failed between the two). Any exportfs run counts as a flush:
+/// exportfs flushes the caches as it ends. `None` when the last write was flushed.
+pub fn unflushed(ctx: &Ctx) -> Option<String> {
+    let records = crate::engine::journal::tail(&ctx.config.paths.journal, JOURNAL_TAIL);
+    let done_here = |r: &serde_json::Value| r["node"] == ctx.node.as_str() && r["result"] == "done";
+    let written = records
+        .iter()
+        .rposition(|r| done_here(r) && r[WRITTEN] == true)?;
+    let flushed = records[written + 1..]
+        .iter()
+        .any(|r| done_here(r) && r["argv"][0] == "exportfs");
+    (!flushed).then(|| {
+        format!(
+            "the netgroup change written at {} was never flushed to the kernel's caches",
+            records[written]["time"].as_str().unwrap_or("?")
+        )
+    })
+}
+
 /// After a membership change: each added address is in its group and each removed one is not,
 /// as glibc answers now. Only the changed members are asked, at most [`MAX_ASKED`] of them.
 pub struct Membership {

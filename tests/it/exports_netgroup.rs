@@ -285,3 +285,53 @@ fn enable_project_writes_its_netgroup() {
         .json();
     assert_eq!(plan["result"], "nothing to do", "{plan:#}");
 }
+
+/// A membership change written to /etc/netgroup but never flushed leaves the files looking
+/// right while the kernel keeps answering with the old membership: the rerun must see it in the
+/// journal and flush, not say "nothing to do".
+#[test]
+fn a_membership_change_whose_flush_failed_is_flushed_by_the_rerun() {
+    privileged!();
+    let h = netgroup_host("files");
+    three_projects(&h);
+    h.run(&["exports", "sync", "--yes"]).status(0);
+
+    h.wrap_real_tool("exportfs");
+    h.faults(serde_json::json!([
+        { "match": "exportfs -f", "rc": 1, "stderr": "exportfs: could not flush" }
+    ]));
+    cmd_project(&h, "alpha", 50100, r#"["192.0.2.50", "192.0.2.53"]"#);
+    h.run(&["exports", "sync", "--yes"])
+        .status(1)
+        .stderr_has("exportfs -f");
+    // The file holds the new membership: comparing files alone, nothing is left to do.
+    assert_eq!(getent(&h, "project-alpha"), "(192.0.2.50,,) (192.0.2.53,,)");
+    let written = h
+        .journal()
+        .into_iter()
+        .rfind(|r| r["step"] == "files")
+        .unwrap();
+    assert_eq!(written["netgroup_written"], true, "{written}");
+
+    h.clear_faults();
+    let plan = h.run(&["exports", "sync", "--dry-run", "--json"]).json();
+    let steps = plan["steps"].as_array().unwrap();
+    assert_eq!(step_argvs(&plan), [vec!["exportfs", "-f"]], "{plan:#}");
+    assert!(
+        steps[0]["why"].as_str().unwrap().contains("never flushed"),
+        "{plan:#}"
+    );
+    h.clear_calls();
+    h.run(&["exports", "sync", "--yes"]).status(0);
+    assert!(
+        h.calls().iter().any(|c| c == "exportfs -f"),
+        "{:?}",
+        h.calls()
+    );
+    // Flushed now: the next sync has nothing to do.
+    let plan = h
+        .run(&["exports", "sync", "--yes", "--json"])
+        .status(0)
+        .json();
+    assert_eq!(plan["result"], "nothing to do", "{plan:#}");
+}
