@@ -27,3 +27,4 @@ mod status;
 mod sync;
 mod units;
 mod up;
+mod volume_init;
