@@ -23,6 +23,7 @@ mod metrics;
 mod never_lie;
 mod package;
 mod readme;
+mod standin_84;
 mod status;
 mod sync;
 mod units;

@@ -40,7 +40,9 @@ pub struct DrbdState {
     /// 9.22.0 prints (tests/fixtures/real/…); anything else (the default) DRBD 9.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-    /// Percent of an initial sync done per status call (default 25).
+    /// Percent of a sync done per status call. Unset, a sync moves only when a test says
+    /// so (it edits `done`); set, a node with Inconsistent data connected to one with
+    /// UpToDate data becomes its SyncTarget and gets there (see advance_sync).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_step: Option<f64>,
 }
@@ -530,9 +532,11 @@ pub fn drbdsetup(call: &Call) -> Result<Out> {
 // ---- drbdadm -------------------------------------------------------------------------------
 
 /// drbdadm appends this to the failing drbdsetup child's stderr (shared_main.c, rv >= 10).
+/// `child` is the whole command line: `drbdsetup primary tools` (9), `drbdsetup-84 primary 4`
+/// (8.4, where drbdsetup addresses a device by minor).
 pub fn child_failed(out: Out, child: &str, code: i32) -> Out {
     out.err(
-        &format!("Command 'drbdsetup {child}' terminated with exit code {code}"),
+        &format!("Command '{child}' terminated with exit code {code}"),
         code,
     )
 }
@@ -612,13 +616,22 @@ pub fn drbdadm(call: &Call) -> Result<Action> {
             out.code = 1; // exit(E_USAGE), whatever failed before
             break;
         };
-        let child = format!("{cmd} {name}");
+        let minor = state.resources[i].volumes.first().map_or(0, |v| v.minor);
+        // 8.4's drbdsetup takes a minor for device commands, the name for resource ones.
+        let (child, prefix) = if state.is_84() && cmd != "down" {
+            (format!("drbdsetup-84 {cmd} {minor}"), minor.to_string())
+        } else if state.is_84() {
+            (format!("drbdsetup-84 {cmd} {name}"), name.to_string())
+        } else {
+            (format!("drbdsetup {cmd} {name}"), name.to_string())
+        };
         if cmd == "status" {
             // Includes the "# No currently configured DRBD found." line when nothing is up.
             let s = status(&eff, Some(name), false);
             out.stdout.push_str(&s.stdout);
             out.stderr.push_str(&s.stderr);
-            if s.code != 0 {
+            out.code = out.code.max(s.code);
+            if s.code != 0 && !state.is_84() {
                 out = child_failed(out, &child, s.code);
             }
             continue;
@@ -631,7 +644,7 @@ pub fn drbdadm(call: &Call) -> Result<Action> {
             out = child_failed(out.err(&text, 10), &attach_line(&state, &seen), 10);
             continue;
         }
-        match drbdsetup_change(cmd, &mut seen, &mut out.stdout, force) {
+        match drbdsetup_change(cmd, &mut seen, &mut out.stdout, force, state.is_84()) {
             Ok(c) => {
                 changed |= c;
                 state.resources[i].role = seen.role;
@@ -639,7 +652,7 @@ pub fn drbdadm(call: &Call) -> Result<Action> {
                 state.resources[i].volumes = seen.volumes;
             }
             Err((text, code)) => {
-                out = child_failed(out.err(&format!("{name}: {text}"), code), &child, code)
+                out = child_failed(out.err(&format!("{prefix}: {text}"), code), &child, code)
             }
         }
     }
@@ -656,13 +669,27 @@ pub fn drbdsetup_change(
     r: &mut Resource,
     stdout: &mut String,
     force: bool,
+    v84: bool,
 ) -> Result<bool, (String, i32)> {
     let fail = |text: &str, code: i32| Err((text.to_string(), code));
+    // 8.4: a minor that is not up is not allocated; a refused demotion says why.
+    let not_up = if v84 {
+        "Failure: (127) Device minor not allocated\nadditional info from kernel:\nunknown minor"
+    } else {
+        "Failure: (158) Unknown resource"
+    };
     let held_open = "State change failed: (-12) Device is held open by someone";
     let connected = |p: &&Peer| p.connection == "Connected";
     match cmd {
+        "role" if !r.up && v84 => fail(not_up, 10),
         "role" if !r.up => fail("Unknown resource", 10),
-        "primary" | "secondary" if !r.up => fail("Failure: (158) Unknown resource", 10),
+        "primary" | "secondary" if !r.up => fail(not_up, 10),
+        // 8.4 says both roles, this node's first.
+        "role" if v84 => {
+            let peer = r.peers.first().map_or("Unknown", peer_role);
+            stdout.push_str(&format!("{}/{peer}\n", r.role));
+            Ok(false)
+        }
         "role" => {
             stdout.push_str(&format!("{}\n", r.role));
             Ok(false)
@@ -701,6 +728,10 @@ pub fn drbdsetup_change(
         }
         // Already Secondary is SS_NOTHING_TO_DO for the kernel: success, no open check.
         "secondary" if r.role == "Secondary" => Ok(false),
+        "down" if v84 && r.up && r.volumes.iter().any(|v| is_mounted(&v.device)) => fail(
+            &format!("{held_open}\nadditional info from kernel:\nfailed to demote"),
+            11,
+        ),
         "secondary" | "down" if r.up && r.volumes.iter().any(|v| is_mounted(&v.device)) => {
             fail(held_open, 11)
         }
@@ -870,7 +901,10 @@ fn new_current_uuid(call: &Call, state: &mut DrbdState, i: usize) -> Result<Out>
                 &format!("{minor}: Failure: (127) Device minor not allocated"),
                 10,
             ),
-            &format!("new-current-uuid {minor} --clear-bitmap"),
+            &format!(
+                "{} new-current-uuid {minor} --clear-bitmap",
+                setup_tool(state)
+            ),
             10,
         ));
     }
@@ -881,7 +915,10 @@ fn new_current_uuid(call: &Call, state: &mut DrbdState, i: usize) -> Result<Out>
                 &format!("{minor}: State change failed: (-2) Need access to UpToDate data"),
                 17,
             ),
-            &format!("new-current-uuid {minor} --clear-bitmap"),
+            &format!(
+                "{} new-current-uuid {minor} --clear-bitmap",
+                setup_tool(state)
+            ),
             17,
         ));
     }
@@ -920,6 +957,14 @@ fn no_metadata(state: &DrbdState, r: &Resource) -> Result<Option<String>> {
     }))
 }
 
+fn setup_tool(state: &DrbdState) -> &'static str {
+    if state.is_84() {
+        "drbdsetup-84"
+    } else {
+        "drbdsetup"
+    }
+}
+
 fn attach_line(state: &DrbdState, r: &Resource) -> String {
     let (v, backing) = backing_of(r).expect("checked by no_metadata");
     let tool = if state.is_84() {
@@ -928,8 +973,6 @@ fn attach_line(state: &DrbdState, r: &Resource) -> String {
         "drbdsetup"
     };
     format!("{tool} attach {} {backing} {backing} internal", v.minor)
-        .trim_start_matches("drbdsetup ")
-        .to_string()
 }
 
 /// An initial sync in progress moves on with every status call: a node with Inconsistent data
@@ -938,7 +981,9 @@ pub fn advance_sync(dir: &Path) -> Result<()> {
     let path = dir.join("drbd.json");
     let mut state: DrbdState = load(&path)?;
     let eff = effective(&state, dir)?;
-    let step = state.sync_step.unwrap_or(25.0);
+    let Some(step) = state.sync_step else {
+        return Ok(());
+    };
     let mut changed = false;
     for (r, e) in state.resources.iter_mut().zip(&eff.resources) {
         if !r.up {

@@ -16,6 +16,7 @@ mod bed;
 mod failover;
 mod fixtures;
 mod scenarios;
+mod volume_init;
 
 use std::io::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
