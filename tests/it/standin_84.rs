@@ -358,3 +358,29 @@ fn up_status_down_on_drbd_84() {
     h.run(&["down", "--yes"]).status(0);
     assert_eq!(h.role("tools"), "Secondary");
 }
+
+/// A controlled failover between two DRBD 8.4 nodes, and `--peer-dead` refused while the
+/// 8.4 peer is plainly Connected and Primary.
+#[test]
+fn failover_on_drbd_84() {
+    privileged!();
+    let p = crate::failover::pair();
+    for h in p.hosts() {
+        let mut st = h.drbd();
+        st["version"] = json!("8.4");
+        h.set_drbd(st);
+    }
+    p.a.run(&["up", "--yes"]).status(0);
+    p.b.run(&["failover", "--yes"])
+        .status(0)
+        .stdout_has(format!("DRBD tools: Connected to {NODE}, {PEER} UpToDate"));
+    assert_eq!(p.a.role("tools"), "Secondary");
+    assert_eq!(p.b.role("tools"), "Primary");
+    assert!(p.b.has_service_ip() && !p.a.has_service_ip());
+    p.a.run(&["failover", "--peer-dead", "--yes"])
+        .status(3)
+        .stderr_has(format!(
+            "DRBD tools is Connected to {PEER} (peer Primary): it is not dead"
+        ));
+    assert_eq!(p.b.role("tools"), "Primary");
+}
