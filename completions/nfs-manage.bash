@@ -64,6 +64,9 @@ _nfs__manage() {
             nfs__manage,up)
                 cmd="nfs__manage__subcmd__up"
                 ;;
+            nfs__manage,volume)
+                cmd="nfs__manage__subcmd__volume"
+                ;;
             nfs__manage,where)
                 cmd="nfs__manage__subcmd__where"
                 ;;
@@ -199,6 +202,9 @@ _nfs__manage() {
             nfs__manage__subcmd__help,up)
                 cmd="nfs__manage__subcmd__help__subcmd__up"
                 ;;
+            nfs__manage__subcmd__help,volume)
+                cmd="nfs__manage__subcmd__help__subcmd__volume"
+                ;;
             nfs__manage__subcmd__help,where)
                 cmd="nfs__manage__subcmd__help__subcmd__where"
                 ;;
@@ -238,6 +244,9 @@ _nfs__manage() {
             nfs__manage__subcmd__help__subcmd__lock,show)
                 cmd="nfs__manage__subcmd__help__subcmd__lock__subcmd__show"
                 ;;
+            nfs__manage__subcmd__help__subcmd__volume,init)
+                cmd="nfs__manage__subcmd__help__subcmd__volume__subcmd__init"
+                ;;
             nfs__manage__subcmd__lock,break)
                 cmd="nfs__manage__subcmd__lock__subcmd__break"
                 ;;
@@ -256,6 +265,18 @@ _nfs__manage() {
             nfs__manage__subcmd__lock__subcmd__help,show)
                 cmd="nfs__manage__subcmd__lock__subcmd__help__subcmd__show"
                 ;;
+            nfs__manage__subcmd__volume,help)
+                cmd="nfs__manage__subcmd__volume__subcmd__help"
+                ;;
+            nfs__manage__subcmd__volume,init)
+                cmd="nfs__manage__subcmd__volume__subcmd__init"
+                ;;
+            nfs__manage__subcmd__volume__subcmd__help,help)
+                cmd="nfs__manage__subcmd__volume__subcmd__help__subcmd__help"
+                ;;
+            nfs__manage__subcmd__volume__subcmd__help,init)
+                cmd="nfs__manage__subcmd__volume__subcmd__help__subcmd__init"
+                ;;
             *)
                 ;;
         esac
@@ -263,7 +284,7 @@ _nfs__manage() {
 
     case "${cmd}" in
         nfs__manage)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version status up down failover config enable-project disable-project exports check metrics sync backup lock fleet where client-config help"
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version status up down failover volume config enable-project disable-project exports check metrics sync backup lock fleet where client-config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1153,7 +1174,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__help)
-            opts="status up down failover config enable-project disable-project exports check metrics sync backup lock fleet where client-config help"
+            opts="status up down failover volume config enable-project disable-project exports check metrics sync backup lock fleet where client-config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1558,6 +1579,34 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        nfs__manage__subcmd__help__subcmd__volume)
+            opts="init"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__manage__subcmd__help__subcmd__volume__subcmd__init)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         nfs__manage__subcmd__help__subcmd__where)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1803,6 +1852,112 @@ _nfs__manage() {
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__manage__subcmd__volume)
+            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version init help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__manage__subcmd__volume__subcmd__help)
+            opts="init help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__manage__subcmd__volume__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__manage__subcmd__volume__subcmd__help__subcmd__init)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__manage__subcmd__volume__subcmd__init)
+            opts="-y -q -v -h -V --first --skip-initial-sync --join --wait --wait-limit --connect-timeout --mkfs --force --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --wait-limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --mkfs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -65,6 +65,9 @@ pub enum Command {
     Down(DownArgs),
     /// Move the service to the other node: preflight, lock, down there, proof, up here
     Failover(FailoverArgs),
+    /// DRBD volumes: bring one up from blank disks
+    #[command(subcommand)]
+    Volume(VolumeCommand),
     /// Work with the configuration file
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -133,6 +136,48 @@ pub struct FailoverArgs {
     /// after `failover.fence_command` succeeded, when configured; promotes with --force
     #[arg(long)]
     pub peer_dead: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VolumeCommand {
+    /// Bring up a volume's DRBD from blank disks: create-md, up, then --first,
+    /// --skip-initial-sync or --join; optionally a filesystem (--mkfs)
+    Init(VolumeInitArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("mode").required(true).args(["first", "skip_initial_sync", "join"])))]
+pub struct VolumeInitArgs {
+    /// The volume (volumes[].name in the config); it must have a `drbd:` resource
+    pub name: String,
+    /// This node is the first leg, alone: its disk becomes the data (`primary --force`),
+    /// usable at once
+    #[arg(long)]
+    pub first: bool,
+    /// Both nodes are blank: declare them in sync without copying (run it on both nodes; the
+    /// first host of the DRBD config runs `new-current-uuid --clear-bitmap`)
+    #[arg(long)]
+    pub skip_initial_sync: bool,
+    /// Join a Primary that has the data: a full sync to this node as SyncTarget
+    #[arg(long)]
+    pub join: bool,
+    /// With --join: wait until this node is UpToDate, showing progress (Ctrl-C stops waiting;
+    /// DRBD goes on syncing)
+    #[arg(long, requires = "join")]
+    pub wait: bool,
+    /// With --wait: give up waiting after this long (default: no limit)
+    #[arg(long, value_name = "DURATION", requires = "wait", value_parser = humantime::parse_duration)]
+    pub wait_limit: Option<std::time::Duration>,
+    /// How long to wait for the peer to connect (--skip-initial-sync, --join)
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = humantime::parse_duration)]
+    pub connect_timeout: std::time::Duration,
+    /// Make a filesystem of this type on the DRBD device (with --first; it must match the
+    /// volume's `fstype:`, and the device must hold no filesystem)
+    #[arg(long, value_name = "FSTYPE")]
+    pub mkfs: Option<String>,
+    /// Overwrite a backing disk that holds a filesystem or DRBD meta-data
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]

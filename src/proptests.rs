@@ -330,11 +330,21 @@ fn dump_resource() -> impl Strategy<Value = drbd::DumpResource> {
                     hs.push(h);
                 }
             }
+            // render_dump gives every volume a disk; a host's is the first volume's.
+            let disks = hs
+                .iter()
+                .map(|h| drbd::HostDisk {
+                    host: h.clone(),
+                    disk: (!devices.is_empty()).then(|| format!("/dev/vg/{name}0")),
+                    meta_disk: (!devices.is_empty()).then(|| "internal".to_string()),
+                })
+                .collect();
             drbd::DumpResource {
                 defined_at: Some(format!("/etc/drbd.d/{name}.res:{line}")),
                 name,
                 devices,
                 hosts: hs,
+                disks,
                 floating: false,
                 allow_two_primaries: two,
             }

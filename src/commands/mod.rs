@@ -16,16 +16,20 @@ pub mod metrics;
 pub mod status;
 pub mod sync;
 pub mod up;
+pub mod volume;
 pub mod where_;
 
 use anyhow::Result;
 
-use crate::cli::{BackupCommand, Cli, Command, ConfigCommand, ExportsCommand, LockCommand};
+use crate::cli::{
+    BackupCommand, Cli, Command, ConfigCommand, ExportsCommand, LockCommand, VolumeCommand,
+};
 use crate::context::Ctx;
 
 pub fn dispatch(cli: &Cli) -> Result<()> {
     match &cli.command {
         Command::Generate(args) => generate::run(args),
+        Command::Volume(VolumeCommand::Init(args)) => volume::init(&Ctx::new(&cli.global)?, args),
         Command::Config(ConfigCommand::Check) => config::check(&cli.global),
         Command::Status(args) => status::run(&Ctx::new(&cli.global)?, args),
         Command::Up => up::run(&Ctx::new(&cli.global)?),

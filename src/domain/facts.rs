@@ -118,7 +118,7 @@ impl Facts {
                     name_as_configured(ctx, &mut r);
                     r
                 }),
-                (None, Some(out)) => out.and_then(|o| drbd_json(&o)),
+                (None, Some(out)) => out.and_then(|o| drbd_json(ctx, &o)),
                 (None, None) => unreachable!("DRBD probe planned"),
             };
             match parsed {
@@ -236,7 +236,7 @@ pub fn probe_drbd(ctx: &Ctx) -> Result<Vec<drbd::Resource>> {
         name_as_configured(ctx, &mut all);
         return Ok(all);
     }
-    drbd_json(&ctx.runner.run(&drbd::status_json_cmd())?)
+    drbd_json(ctx, &ctx.runner.run(&drbd::status_json_cmd())?)
 }
 
 /// DRBD 8.4 names neither side: /proc/drbd has minors only (`drbd4`), and its
@@ -265,7 +265,19 @@ pub fn name_as_configured(ctx: &Ctx, all: &mut [drbd::Resource]) {
     }
 }
 
-fn drbd_json(out: &crate::process::Output) -> Result<Vec<drbd::Resource>> {
+/// `drbdsetup status --json`, or, where the kernel's DRBD is 8.4 and /proc/drbd could not
+/// be read (its drbdsetup has no `--json`: exit 20, "unrecognized option"), `drbdadm status`.
+fn drbd_json(ctx: &Ctx, out: &crate::process::Output) -> Result<Vec<drbd::Resource>> {
+    if out.rc == Some(20) && out.stderr.contains("unrecognized option '--json'") {
+        let cmd = drbd::status_cmd(ctx.config.drbd_config.as_deref());
+        let text = ctx.runner.run(&cmd)?;
+        if !drbd::status_84_ok(&text) {
+            return bail_probe(&cmd, &text);
+        }
+        let mut all = drbd::parse_status_text(&text.stdout)?;
+        name_as_configured(ctx, &mut all);
+        return Ok(all);
+    }
     if !out.success() {
         return bail_probe(&drbd::status_json_cmd(), out);
     }

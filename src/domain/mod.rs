@@ -6,6 +6,7 @@
 pub mod backups;
 pub mod cluster_lock;
 pub mod drbd;
+pub mod drbd_init;
 pub mod exports;
 pub mod facts;
 pub mod mounts;

@@ -105,6 +105,133 @@ pub fn up_cmd(conf: Option<&Path>, resource: &str) -> Cmd {
     Cmd::change(drbdadm(conf, &["up", resource]))
 }
 
+/// Which DRBD the kernel runs: argv and outputs differ between 8.4 and 9.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Version {
+    #[serde(rename = "8.4")]
+    V84,
+    #[serde(rename = "9")]
+    V9,
+}
+
+/// `drbdadm --version`: `DRBD_KERNEL_VERSION_CODE=0x08040b` names the loaded module (0 when
+/// none is loaded, then drbdadm itself assumes 9).
+pub fn version_cmd() -> Cmd {
+    Cmd::probe(["drbdadm", "--version"])
+}
+
+/// The kernel's DRBD from /proc/drbd's first line (`version: 8.4.11 …`) or, without one, from
+/// `drbdadm --version`. A module that is not loaded is taken as 9, as drbdadm does.
+pub fn parse_version(proc_drbd: Option<&str>, drbdadm_version: &str) -> Version {
+    if let Some(first) = proc_drbd.and_then(|t| t.lines().next())
+        && let Some(v) = first.strip_prefix("version: ")
+    {
+        return if v.starts_with("8.") {
+            Version::V84
+        } else {
+            Version::V9
+        };
+    }
+    let code = drbdadm_version
+        .lines()
+        .find_map(|l| l.strip_prefix("DRBD_KERNEL_VERSION_CODE=0x"))
+        .and_then(|h| u32::from_str_radix(h.trim(), 16).ok())
+        .unwrap_or(0);
+    if code >> 16 == 8 {
+        Version::V84
+    } else {
+        Version::V9
+    }
+}
+
+/// `drbdadm create-md RES`: drbdadm derives the meta-data format (v08 on 8.4, v09 with
+/// max-peers from the number of hosts on 9) from the kernel and the config. On a blank disk
+/// drbdmeta asks nothing; where it finds meta-data or a filesystem it asks, and with stdin not
+/// a terminal (the runner's is /dev/null) it cancels: only `--force` overwrites.
+pub fn create_md_cmd(conf: Option<&Path>, resource: &str, force: bool) -> Cmd {
+    let mut args = vec!["create-md"];
+    if force {
+        args.push("--force");
+    }
+    args.push(resource);
+    Cmd::change(drbdadm(conf, &args))
+}
+
+/// `drbdadm get-gi RES`: the generation identifiers of the meta-data, exit 0 only where valid
+/// meta-data exists (drbdmeta reads the disk when the resource is not up).
+pub fn get_gi_cmd(conf: Option<&Path>, resource: &str) -> Cmd {
+    Cmd::probe(drbdadm(conf, &["get-gi", resource]))
+}
+
+/// Both nodes blank, Connected, Secondary and Inconsistent: declare them in sync without
+/// copying a block. 8.4's drbdadm takes the option before the command (`drbdadm --
+/// --clear-bitmap new-current-uuid RES`, the 8.4 user's guide form); 9's after it.
+pub fn new_current_uuid_cmd(conf: Option<&Path>, resource: &str, version: Version) -> Cmd {
+    let args: &[&str] = match version {
+        Version::V84 => &["--", "--clear-bitmap", "new-current-uuid", resource],
+        Version::V9 => &["new-current-uuid", "--clear-bitmap", resource],
+    };
+    Cmd::change(drbdadm(conf, args))
+}
+
+/// The first leg alone: its Inconsistent data becomes UpToDate (8.4: overwrite-data-of-peer).
+pub fn primary_first_cmd(conf: Option<&Path>, resource: &str) -> Cmd {
+    primary_force_cmd(conf, resource)
+}
+
+/// Generation identifiers from `drbdadm get-gi` / `drbdmeta … get-gi`:
+/// `CURRENT:BITMAP:HISTORY1:HISTORY2:flags…`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gi {
+    pub current: String,
+    /// The flags after the four UUIDs; the first is "data consistent".
+    pub flags: Vec<u8>,
+}
+
+impl Gi {
+    /// UUID 4 (UUID_JUST_CREATED): create-md wrote it and nothing has used the data since.
+    pub fn just_created(&self) -> bool {
+        u64::from_str_radix(&self.current, 16).is_ok_and(|u| u == 4)
+    }
+
+    pub fn consistent(&self) -> bool {
+        self.flags.first() == Some(&1)
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "current UUID {}{}, data {}",
+            self.current,
+            if self.just_created() {
+                " (just created)"
+            } else {
+                ""
+            },
+            if self.consistent() {
+                "consistent"
+            } else {
+                "inconsistent"
+            }
+        )
+    }
+}
+
+pub fn parse_gi(text: &str) -> Option<Gi> {
+    let line = text.lines().find(|l| l.matches(':').count() >= 4)?;
+    let parts: Vec<&str> = line.trim().split(':').collect();
+    if parts.len() < 5
+        || !parts[..4]
+            .iter()
+            .all(|p| p.len() == 16 && p.chars().all(|c| c.is_ascii_hexdigit()))
+    {
+        return None;
+    }
+    Some(Gi {
+        current: parts[0].to_string(),
+        flags: parts[4..].iter().filter_map(|f| f.parse().ok()).collect(),
+    })
+}
+
 /// The configuration as drbdadm understands it (works without the kernel module).
 pub fn dump_cmd(conf: Option<&Path>) -> Cmd {
     Cmd::probe(drbdadm(conf, &["dump", "all"]))
@@ -133,10 +260,41 @@ pub struct DumpResource {
     pub devices: Vec<String>,
     /// The host names of its `on NAME { … }` sections.
     pub hosts: Vec<String>,
+    /// Per host: its backing disk and meta-disk (`disk /dev/vda;`, `meta-disk internal;`),
+    /// given in its `on` section or resource-wide.
+    pub disks: Vec<HostDisk>,
     /// Hosts given by address (`floating` sections) rather than by name.
     pub floating: bool,
     /// `allow-two-primaries yes` in a `net` section of the resource (or of `common`).
     pub allow_two_primaries: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HostDisk {
+    pub host: String,
+    pub disk: Option<String>,
+    pub meta_disk: Option<String>,
+}
+
+impl DumpResource {
+    pub fn disk_of(&self, host: &str) -> Option<&HostDisk> {
+        self.disks.iter().find(|d| d.host == host)
+    }
+}
+
+/// `disk X;` and `meta-disk Y;` among a section's statements.
+fn disk_stmts(nodes: &[Node]) -> (Option<String>, Option<String>) {
+    let (mut disk, mut meta) = (None, None);
+    for n in nodes {
+        if let Node::Stmt(w) = n {
+            match (w.first().map(String::as_str), w.get(1)) {
+                (Some("disk"), Some(d)) => disk = Some(d.clone()),
+                (Some("meta-disk"), Some(_)) => meta = Some(w[1..].join(" ")),
+                _ => {}
+            }
+        }
+    }
+    (disk, meta)
 }
 
 #[derive(Debug)]
@@ -341,6 +499,40 @@ pub fn parse_dump(text: &str) -> Result<Vec<DumpResource>> {
         };
         let mut two = None;
         walk_resource(body, &mut r, &mut two);
+        // Resource-wide disk/meta-disk (also inside a `volume 0 { }`), overridden per host.
+        let (mut wide_disk, mut wide_meta) = disk_stmts(body);
+        for b in body {
+            if let Node::Section(h, vb) = b
+                && h.first().is_some_and(|h| h == "volume")
+            {
+                let (d, m) = disk_stmts(vb);
+                wide_disk = wide_disk.or(d);
+                wide_meta = wide_meta.or(m);
+            }
+        }
+        for b in body {
+            if let Node::Section(h, hb) = b
+                && h.first().is_some_and(|h| h == "on")
+            {
+                let (mut d, mut m) = disk_stmts(hb);
+                for v in hb {
+                    if let Node::Section(vh, vb) = v
+                        && vh.first().is_some_and(|h| h == "volume")
+                    {
+                        let (vd, vm) = disk_stmts(vb);
+                        d = d.or(vd);
+                        m = m.or(vm);
+                    }
+                }
+                for host in &h[1..] {
+                    r.disks.push(HostDisk {
+                        host: host.clone(),
+                        disk: d.clone().or(wide_disk.clone()),
+                        meta_disk: m.clone().or(wide_meta.clone()),
+                    });
+                }
+            }
+        }
         r.allow_two_primaries = two.or(common_two).unwrap_or(false);
         out.push(r);
     }
@@ -534,6 +726,21 @@ pub fn parse_status_text(text: &str) -> Result<Vec<Resource>> {
         }
     }
     Ok(out)
+}
+
+/// Whether 8.4's `drbdadm status` (all resources) answered: it runs `drbdsetup-84 status RES`
+/// for each configured resource and exits 10 when one is not up ("RES: No such resource"),
+/// still printing the ones that are.
+pub fn status_84_ok(out: &crate::process::Output) -> bool {
+    match out.rc {
+        Some(0) => true,
+        Some(10) => out.stderr.lines().all(|l| {
+            l.ends_with(": No such resource")
+                || (l.starts_with("Command 'drbdsetup")
+                    && l.ends_with("terminated with exit code 10"))
+        }),
+        _ => false,
+    }
 }
 
 // ---- /proc/drbd (DRBD 8.4) --------------------------------------------------------------
@@ -852,6 +1059,117 @@ mod tests {
         assert!(r[1].floating && r[1].hosts.is_empty());
         // The resource's own `net` overrides common.
         assert!(!r[1].allow_two_primaries);
+    }
+
+    const REAL: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/real/6.1.0-56-amd64_drbd-utils-9.22.0"
+    );
+
+    fn real(name: &str) -> String {
+        std::fs::read_to_string(format!("{REAL}/{name}")).unwrap()
+    }
+
+    #[test]
+    fn backing_disks_of_the_real_dump() {
+        let r = parse_dump(&real("drbdadm-dump.nfs1.txt")).unwrap();
+        let d = r[0].disk_of("nfs2").unwrap();
+        assert_eq!(d.disk.as_deref(), Some("/dev/vda"));
+        assert_eq!(d.meta_disk.as_deref(), Some("internal"));
+        // Resource-wide disk, one host overriding it.
+        let text = "resource r { disk /dev/sdb; meta-disk internal; on a { address 1.2.3.4:7789; } on b { disk /dev/sdc; meta-disk /dev/md0; } }";
+        let r = parse_dump(text).unwrap();
+        assert_eq!(r[0].disk_of("a").unwrap().disk.as_deref(), Some("/dev/sdb"));
+        assert_eq!(r[0].disk_of("b").unwrap().disk.as_deref(), Some("/dev/sdc"));
+        assert_eq!(
+            r[0].disk_of("b").unwrap().meta_disk.as_deref(),
+            Some("/dev/md0")
+        );
+        assert!(r[0].disk_of("c").is_none());
+    }
+
+    #[test]
+    fn generation_identifiers_of_the_real_drbdmeta() {
+        let g = parse_gi(&real("drbdmeta-get-gi.v08.created.txt")).unwrap();
+        assert!(g.just_created() && !g.consistent());
+        assert_eq!(g.flags.len(), 7);
+        let g = parse_gi(&real("drbdmeta-get-gi.v09.created.txt")).unwrap();
+        assert!(g.just_created());
+        assert_eq!(parse_gi(&real("drbdmeta-get-gi.blank.txt")), None);
+        let g = parse_gi(
+            "5A0F31B9C0A2C3E1:0000000000000000:0000000000000000:0000000000000000:1:1:1:1:0:0:0\n",
+        )
+        .unwrap();
+        assert!(!g.just_created() && g.consistent());
+        assert!(g.describe().contains("5A0F31B9C0A2C3E1"));
+        assert_eq!(parse_gi("garbage:a:b:c:d"), None);
+    }
+
+    #[test]
+    fn version_from_proc_or_drbdadm() {
+        let proc84 = real("proc-drbd.unconfigured.nfs1.txt");
+        assert_eq!(parse_version(Some(&proc84), ""), Version::V84);
+        assert_eq!(
+            parse_version(
+                None,
+                "DRBDADM_VERSION=9.22.0\nDRBD_KERNEL_VERSION_CODE=0x08040b\n"
+            ),
+            Version::V84
+        );
+        assert_eq!(
+            parse_version(None, "DRBD_KERNEL_VERSION_CODE=0x090203\n"),
+            Version::V9
+        );
+        // No module loaded: drbdadm says 0 and assumes 9.
+        assert_eq!(
+            parse_version(None, "DRBD_KERNEL_VERSION_CODE=0x000000\n"),
+            Version::V9
+        );
+    }
+
+    #[test]
+    fn drbd_84_status_of_resources_not_up_is_an_answer() {
+        use crate::process::Output;
+        let o = Output::fake(10, "", &real("drbdadm-status-all.not-up.nfs1.stderr.txt"));
+        assert!(status_84_ok(&o));
+        let o = Output::fake(1, "", &real("err.unknown-resource-status.nfs1.stderr.txt"));
+        assert!(!status_84_ok(&o));
+        assert!(!status_84_ok(&Output::fake(
+            10,
+            "",
+            "tools: Failure: (127) Device minor not allocated\n"
+        )));
+    }
+
+    #[test]
+    fn init_argv_per_version() {
+        assert_eq!(
+            new_current_uuid_cmd(None, "tools", Version::V84).argv,
+            [
+                "drbdadm",
+                "--",
+                "--clear-bitmap",
+                "new-current-uuid",
+                "tools"
+            ]
+        );
+        assert_eq!(
+            new_current_uuid_cmd(None, "tools", Version::V9).argv,
+            ["drbdadm", "new-current-uuid", "--clear-bitmap", "tools"]
+        );
+        assert_eq!(
+            create_md_cmd(None, "tools", false).argv,
+            ["drbdadm", "create-md", "tools"]
+        );
+        assert_eq!(
+            create_md_cmd(Some(Path::new("/c")), "tools", true).argv,
+            ["drbdadm", "-c", "/c", "create-md", "--force", "tools"]
+        );
+        assert_eq!(get_gi_cmd(None, "t").argv, ["drbdadm", "get-gi", "t"]);
+        assert_eq!(
+            primary_first_cmd(None, "t").argv,
+            ["drbdadm", "primary", "--force", "t"]
+        );
     }
 
     #[test]

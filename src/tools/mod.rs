@@ -3,6 +3,7 @@
 
 pub mod arping;
 pub mod bdsync;
+pub mod blkid;
 pub mod drbd;
 pub mod etcd;
 pub mod exportfs;
@@ -10,6 +11,7 @@ pub mod fuser;
 pub mod getent;
 pub mod ip;
 pub mod lvm;
+pub mod mkfs;
 pub mod mount;
 pub mod netgroup;
 pub mod rsync;
@@ -23,6 +25,9 @@ pub fn package_of(tool: &str) -> &'static str {
         "mount" | "umount" => "mount",
         "findmnt" | "blkid" | "losetup" | "unshare" | "nsenter" | "blockdev" => "util-linux",
         "dd" | "sha256sum" | "nice" => "coreutils",
+        "wipefs" => "util-linux",
+        "mkfs.ext4" | "mkfs.ext3" => "e2fsprogs",
+        "mkfs.xfs" => "xfsprogs",
         "ip" => "iproute2",
         "arping" => "arping (or iputils-arping)",
         "systemctl" => "systemd",

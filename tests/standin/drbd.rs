@@ -36,6 +36,21 @@ pub struct DrbdState {
     /// A `link-down` file in either directory is a cut link: peers become Connecting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer_state_dir: Option<PathBuf>,
+    /// The kernel module the stand-in plays: "8.4" prints what DRBD 8.4.11 with drbd-utils
+    /// 9.22.0 prints (tests/fixtures/real/…); anything else (the default) DRBD 9.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Percent of a sync done per status call. Unset, a sync moves only when a test says
+    /// so (it edits `done`); set, a node with Inconsistent data connected to one with
+    /// UpToDate data becomes its SyncTarget and gets there (see advance_sync).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_step: Option<f64>,
+}
+
+impl DrbdState {
+    pub fn is_84(&self) -> bool {
+        self.version.as_deref() == Some("8.4")
+    }
 }
 
 #[derive(Serialize, Deserialize, Clone)]
@@ -61,6 +76,9 @@ pub struct Volume {
     pub disk: String,
     #[serde(default)]
     pub size_kib: u64,
+    /// The backing disk: meta-data lives there, read and written by the real drbdmeta.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backing: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone)]
@@ -140,6 +158,9 @@ pub fn sorted_peer_volumes(p: &Peer) -> Vec<&PeerVolume> {
 
 /// status_cmd(): `name` None means "all". Resources sorted by name like sort_resources().
 pub fn status(state: &DrbdState, name: Option<&str>, json: bool) -> Out {
+    if state.is_84() {
+        return status_84(state, name, json);
+    }
     let mut up: Vec<&Resource> = state.resources.iter().filter(|r| r.up).collect();
     up.sort_by(|a, b| a.name.cmp(&b.name)); // byte order, like strcmp()
     let mut out = Out::default();
@@ -373,6 +394,73 @@ pub fn peer_device_text(w: &mut Wrap, p: &Peer, pv: &PeerVolume, single: bool) {
     w.p(0, "\n");
 }
 
+/// DRBD 8.4's drbdsetup has no `--json`: it prints its usage and exits 20. Its status of a
+/// resource that is not up is "No such resource" (exit 10); `drbdadm status` without a name
+/// runs `drbdsetup-84 status RES` for each configured resource.
+const STATUS_JSON_84: &str = include_str!(
+    "../fixtures/real/6.1.0-56-amd64_drbd-utils-9.22.0/err.drbdsetup-status-json.nfs1.txt"
+);
+
+pub fn status_84(state: &DrbdState, name: Option<&str>, json: bool) -> Out {
+    let mut out = Out::default();
+    if json {
+        out.stdout.push_str(STATUS_JSON_84);
+        return out.err("status: unrecognized option '--json'", 20);
+    }
+    for r in state
+        .resources
+        .iter()
+        .filter(|r| name.is_none_or(|n| n == r.name))
+    {
+        if !r.up {
+            out = out.err(&format!("{}: No such resource", r.name), 10);
+            out = out.err(
+                &format!(
+                    "Command 'drbdsetup-84 status {}' terminated with exit code 10",
+                    r.name
+                ),
+                10,
+            );
+            continue;
+        }
+        out.stdout.push_str(&status_text_84(r));
+    }
+    out
+}
+
+/// 8.4 as drbd-utils 9.22.0 shows it (drbdadm-status.*.txt): the peer is `peer`, a connected
+/// peer device always has its `replication:` word, WFConnection is `connection:Connecting`,
+/// StandAlone has no peer line at all.
+pub fn status_text_84(r: &Resource) -> String {
+    let mut o = format!("{} role:{}\n", r.name, r.role);
+    let v = r.volumes.first();
+    o.push_str(&format!(
+        "  disk:{}\n",
+        v.map_or("Diskless", |v| v.disk.as_str())
+    ));
+    if let Some(p) = r.peers.first() {
+        match p.connection.as_str() {
+            "StandAlone" => {}
+            "Connected" => {
+                o.push_str(&format!("  peer role:{}\n", p.role));
+                if let Some(pv) = p.volumes.first() {
+                    o.push_str(&format!(
+                        "    replication:{} peer-disk:{}",
+                        pv.replication, pv.disk
+                    ));
+                    if let Some(d) = pv.done.filter(|_| is_sync_state(&pv.replication)) {
+                        o.push_str(&format!(" done:{d:.2}"));
+                    }
+                    o.push('\n');
+                }
+            }
+            _ => o.push_str("  peer connection:Connecting\n"),
+        }
+    }
+    o.push('\n');
+    o
+}
+
 // ---- the peer's side (two-node test beds) ---------------------------------------------------
 
 /// The state as this node's kernel would report it: with `peer_state_dir`, each peer's
@@ -398,6 +486,14 @@ pub fn effective(state: &DrbdState, dir: &Path) -> Result<DrbdState> {
                     for pv in p.volumes.iter_mut() {
                         if let Some(v) = t.volumes.iter().find(|v| v.volume == pv.volume) {
                             pv.disk = v.disk.clone();
+                            // The peer receives our data: we are its SyncSource.
+                            let theirs = t.peers.iter().flat_map(|tp| &tp.volumes).find(|tv| {
+                                tv.volume == pv.volume && tv.replication == "SyncTarget"
+                            });
+                            if let Some(tv) = theirs {
+                                pv.replication = "SyncSource".into();
+                                pv.done = tv.done;
+                            }
                         }
                     }
                 }
@@ -416,6 +512,7 @@ pub fn effective(state: &DrbdState, dir: &Path) -> Result<DrbdState> {
 // ---- drbdsetup -----------------------------------------------------------------------------
 
 pub fn drbdsetup(call: &Call) -> Result<Out> {
+    advance_sync(&call.dir)?;
     let state: DrbdState = load(&call.dir.join("drbd.json"))?;
     let state = effective(&state, &call.dir)?;
     let json = call.args.iter().any(|a| a == "--json");
@@ -435,33 +532,70 @@ pub fn drbdsetup(call: &Call) -> Result<Out> {
 // ---- drbdadm -------------------------------------------------------------------------------
 
 /// drbdadm appends this to the failing drbdsetup child's stderr (shared_main.c, rv >= 10).
+/// `child` is the whole command line: `drbdsetup primary tools` (9), `drbdsetup-84 primary 4`
+/// (8.4, where drbdsetup addresses a device by minor).
 pub fn child_failed(out: Out, child: &str, code: i32) -> Out {
     out.err(
-        &format!("Command 'drbdsetup {child}' terminated with exit code {code}"),
+        &format!("Command '{child}' terminated with exit code {code}"),
         code,
     )
 }
 
 pub fn drbdadm(call: &Call) -> Result<Action> {
-    let Some(cmd) = call.args.first().map(String::as_str) else {
+    // `-c FILE` names the configuration: only the real drbdadm reads it (dump & co.).
+    let mut args: Vec<&str> = Vec::new();
+    let mut it = call.args.iter().map(String::as_str);
+    while let Some(a) = it.next() {
+        if a == "-c" {
+            it.next();
+        } else if !a.starts_with("--config-file") {
+            args.push(a);
+        }
+    }
+    let path = call.dir.join("drbd.json");
+    let mut state: DrbdState = load(&path)?;
+    // 8.4's documented form puts options before the command: `drbdadm -- --clear-bitmap
+    // new-current-uuid RES`.
+    let mut clear_bitmap_first = false;
+    if args.first() == Some(&"--") {
+        args.remove(0);
+        if args.first() == Some(&"--clear-bitmap") {
+            args.remove(0);
+            clear_bitmap_first = true;
+        }
+    }
+    let Some(cmd) = args.first().copied() else {
         return Ok(Action::Done(call.unsupported()));
     };
-    if cmd.starts_with("dump") || cmd.starts_with("sh-") || cmd == "-c" {
+    if cmd == "dump" || cmd == "dump-xml" || cmd.starts_with("sh-") {
         return Ok(Action::ExecReal);
     }
+    if cmd == "--version" {
+        return Ok(Action::Done(version(&state)));
+    }
+    if matches!(cmd, "create-md" | "get-gi" | "dump-md" | "new-current-uuid") {
+        return Ok(Action::Done(metadata_cmd(
+            call,
+            &mut state,
+            &args,
+            clear_bitmap_first,
+        )?));
+    }
     // `drbdadm primary --force RES` (passed on to `drbdsetup primary RES --force`).
-    let force = cmd == "primary" && call.args[1..].iter().any(|a| a == "--force");
-    let names: Vec<&str> = call.args[1..]
+    let force = cmd == "primary" && args[1..].contains(&"--force");
+    let names: Vec<&str> = args[1..]
         .iter()
-        .map(String::as_str)
+        .copied()
         .filter(|a| !(force && *a == "--force"))
         .collect();
     let known = ["status", "role", "primary", "secondary", "up", "down"].contains(&cmd);
     if !known || names.iter().any(|n| n.starts_with('-')) || (names.is_empty() && cmd != "status") {
         return Ok(Action::Done(call.unsupported()));
     }
-    let path = call.dir.join("drbd.json");
-    let mut state: DrbdState = load(&path)?;
+    if cmd == "status" {
+        advance_sync(&call.dir)?;
+        state = load(&path)?;
+    }
     let eff = effective(&state, &call.dir)?;
     if names.is_empty() {
         // `drbdadm status` without a resource runs `drbdsetup status` (all) directly.
@@ -482,27 +616,43 @@ pub fn drbdadm(call: &Call) -> Result<Action> {
             out.code = 1; // exit(E_USAGE), whatever failed before
             break;
         };
-        let child = format!("{cmd} {name}");
+        let minor = state.resources[i].volumes.first().map_or(0, |v| v.minor);
+        // 8.4's drbdsetup takes a minor for device commands, the name for resource ones.
+        let (child, prefix) = if state.is_84() && cmd != "down" {
+            (format!("drbdsetup-84 {cmd} {minor}"), minor.to_string())
+        } else if state.is_84() {
+            (format!("drbdsetup-84 {cmd} {name}"), name.to_string())
+        } else {
+            (format!("drbdsetup {cmd} {name}"), name.to_string())
+        };
         if cmd == "status" {
             // Includes the "# No currently configured DRBD found." line when nothing is up.
             let s = status(&eff, Some(name), false);
             out.stdout.push_str(&s.stdout);
             out.stderr.push_str(&s.stderr);
-            if s.code != 0 {
+            out.code = out.code.max(s.code);
+            if s.code != 0 && !state.is_84() {
                 out = child_failed(out, &child, s.code);
             }
             continue;
         }
         // Decided on what the kernel sees (the peer's real role), stored in our own file.
         let mut seen = eff.resources[i].clone();
-        match drbdsetup_change(cmd, &mut seen, &mut out.stdout, force) {
+        if cmd == "up"
+            && let Some(text) = no_metadata(&state, &seen)?
+        {
+            out = child_failed(out.err(&text, 10), &attach_line(&state, &seen), 10);
+            continue;
+        }
+        match drbdsetup_change(cmd, &mut seen, &mut out.stdout, force, state.is_84()) {
             Ok(c) => {
                 changed |= c;
                 state.resources[i].role = seen.role;
                 state.resources[i].up = seen.up;
+                state.resources[i].volumes = seen.volumes;
             }
             Err((text, code)) => {
-                out = child_failed(out.err(&format!("{name}: {text}"), code), &child, code)
+                out = child_failed(out.err(&format!("{prefix}: {text}"), code), &child, code)
             }
         }
     }
@@ -519,13 +669,27 @@ pub fn drbdsetup_change(
     r: &mut Resource,
     stdout: &mut String,
     force: bool,
+    v84: bool,
 ) -> Result<bool, (String, i32)> {
     let fail = |text: &str, code: i32| Err((text.to_string(), code));
+    // 8.4: a minor that is not up is not allocated; a refused demotion says why.
+    let not_up = if v84 {
+        "Failure: (127) Device minor not allocated\nadditional info from kernel:\nunknown minor"
+    } else {
+        "Failure: (158) Unknown resource"
+    };
     let held_open = "State change failed: (-12) Device is held open by someone";
     let connected = |p: &&Peer| p.connection == "Connected";
     match cmd {
+        "role" if !r.up && v84 => fail(not_up, 10),
         "role" if !r.up => fail("Unknown resource", 10),
-        "primary" | "secondary" if !r.up => fail("Failure: (158) Unknown resource", 10),
+        "primary" | "secondary" if !r.up => fail(not_up, 10),
+        // 8.4 says both roles, this node's first.
+        "role" if v84 => {
+            let peer = r.peers.first().map_or("Unknown", peer_role);
+            stdout.push_str(&format!("{}/{peer}\n", r.role));
+            Ok(false)
+        }
         "role" => {
             stdout.push_str(&format!("{}\n", r.role));
             Ok(false)
@@ -553,11 +717,21 @@ pub fn drbdsetup_change(
                 fail("State change failed: (-2) Need access to UpToDate data", 17)
             } else {
                 r.role = "Primary".into();
+                if force {
+                    // The forced Primary's data is the data (8.4: overwrite-data-of-peer).
+                    for v in r.volumes.iter_mut().filter(|v| v.disk != "Diskless") {
+                        v.disk = "UpToDate".into();
+                    }
+                }
                 Ok(true)
             }
         }
         // Already Secondary is SS_NOTHING_TO_DO for the kernel: success, no open check.
         "secondary" if r.role == "Secondary" => Ok(false),
+        "down" if v84 && r.up && r.volumes.iter().any(|v| is_mounted(&v.device)) => fail(
+            &format!("{held_open}\nadditional info from kernel:\nfailed to demote"),
+            11,
+        ),
         "secondary" | "down" if r.up && r.volumes.iter().any(|v| is_mounted(&v.device)) => {
             fail(held_open, 11)
         }
@@ -575,4 +749,278 @@ pub fn drbdsetup_change(
         }
         _ => unreachable!("filtered in drbdadm()"),
     }
+}
+
+// ---- meta-data and the initial sync -----------------------------------------------------
+
+/// `drbdadm --version`: which kernel module is "loaded".
+fn version(state: &DrbdState) -> Out {
+    let (code, v) = if state.is_84() {
+        ("0x08040b", "8.4.11")
+    } else {
+        ("0x090200", "9.2.0")
+    };
+    Out {
+        stdout: format!(
+            "DRBDADM_BUILDTAG=GIT-hash:\\ 409097fe02187f83790b88ac3e0d94f3c167adab\\ reproducible\\ build\\,\\ 2023-01-09\\ 14:51:18\nDRBDADM_API_VERSION=2\nDRBD_KERNEL_VERSION_CODE={code}\nDRBD_KERNEL_VERSION={v}\nDRBDADM_VERSION_CODE=0x091600\nDRBDADM_VERSION=9.22.0\n"
+        ),
+        ..Out::default()
+    }
+}
+
+/// The real drbdmeta on the backing disk, with the argv drbdadm gives it: `MINOR v08 DISK
+/// internal CMD` on 8.4, `MINOR v09 DISK internal CMD MAX-PEERS` / `--node-id=N get-gi` on 9.
+fn drbdmeta(
+    state: &DrbdState,
+    r: &Resource,
+    v: &Volume,
+    backing: &str,
+    cmd: &str,
+    force: bool,
+) -> Result<Out> {
+    let minor = v.minor.to_string();
+    let mut argv: Vec<String> = Vec::new();
+    if force {
+        argv.push("--force".into());
+    }
+    argv.extend([
+        minor,
+        if state.is_84() { "v08" } else { "v09" }.into(),
+        backing.into(),
+        "internal".into(),
+    ]);
+    if !state.is_84() && cmd == "get-gi" {
+        argv.push(format!(
+            "--node-id={}",
+            r.peers.first().map_or(1, |p| p.node_id)
+        ));
+    }
+    argv.push(cmd.into());
+    if !state.is_84() && cmd == "create-md" {
+        argv.push(r.peers.len().max(1).to_string());
+    }
+    // drbdmeta locks /var/lock/drbd-147-MINOR; a test bed's private /run may lack /run/lock,
+    // which systemd-tmpfiles makes on a real host.
+    let lock_dir = std::fs::read_link("/var/lock")
+        .map(|t| Path::new("/var").join(t))
+        .unwrap_or_else(|_| PathBuf::from("/var/lock"));
+    std::fs::create_dir_all(&lock_dir)?;
+    // drbdmeta asks drbdsetup whether the minor is in use: the real one (no module here), not
+    // this stand-in, which would wait for the lock this call holds.
+    let o = std::process::Command::new("drbdmeta")
+        .args(&argv)
+        .env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        )
+        .stdin(std::process::Stdio::null())
+        .output()?;
+    let mut out = Out {
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        code: o.status.code().unwrap_or(128),
+    };
+    let code = out.code;
+    if code != 0 && cmd != "get-gi" {
+        // drbdadm reports its failing child like this (shared_main.c).
+        out = out.err(
+            &format!(
+                "Command 'drbdmeta {}' terminated with exit code {code}",
+                argv.join(" ")
+            ),
+            code,
+        );
+    }
+    Ok(out)
+}
+
+fn backing_of(r: &Resource) -> Option<(&Volume, String)> {
+    let v = r.volumes.first()?;
+    Some((v, v.backing.clone()?))
+}
+
+/// create-md, get-gi, dump-md (the real drbdmeta on the backing disk) and new-current-uuid.
+fn metadata_cmd(
+    call: &Call,
+    state: &mut DrbdState,
+    args: &[&str],
+    clear_bitmap_first: bool,
+) -> Result<Out> {
+    let cmd = args[0];
+    let force = args[1..].contains(&"--force");
+    let clear_bitmap = clear_bitmap_first || args[1..].contains(&"--clear-bitmap");
+    let names: Vec<&str> = args[1..]
+        .iter()
+        .copied()
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let [name] = names.as_slice() else {
+        return Ok(call.unsupported());
+    };
+    let Some(i) = state.resources.iter().position(|r| r.name == *name) else {
+        return Ok(Out::default().err(
+            &format!("'{name}' not defined in your config (for this host)."),
+            1,
+        ));
+    };
+    let r = state.resources[i].clone();
+    if cmd == "new-current-uuid" {
+        // Each version's documented form only: 8.4 `-- --clear-bitmap new-current-uuid`,
+        // 9 `new-current-uuid --clear-bitmap`.
+        if !clear_bitmap || clear_bitmap_first != state.is_84() {
+            return Ok(call.unsupported());
+        }
+        return new_current_uuid(call, state, i);
+    }
+    let Some((v, backing)) = backing_of(&r) else {
+        return Ok(call.unsupported());
+    };
+    if cmd == "create-md" && r.up {
+        return Ok(Out::default().err(&format!("Device '{}' is configured!", v.minor), 20));
+    }
+    let out = drbdmeta(state, &r, v, &backing, cmd, force)?;
+    if cmd == "create-md" && out.code == 0 {
+        // Fresh meta-data: Inconsistent, nothing in sync with anyone.
+        for v in state.resources[i].volumes.iter_mut() {
+            v.disk = "Inconsistent".into();
+        }
+        save(&call.dir.join("drbd.json"), state)?;
+    }
+    Ok(out)
+}
+
+/// `new-current-uuid --clear-bitmap` on two Connected Secondaries with fresh meta-data: both
+/// become UpToDate without a sync (the peer learns the new UUID over the link).
+fn new_current_uuid(call: &Call, state: &mut DrbdState, i: usize) -> Result<Out> {
+    let eff = effective(state, &call.dir)?;
+    let r = &eff.resources[i];
+    let minor = r.volumes.first().map_or(0, |v| v.minor);
+    if !r.up {
+        return Ok(child_failed(
+            Out::default().err(
+                &format!("{minor}: Failure: (127) Device minor not allocated"),
+                10,
+            ),
+            &format!(
+                "{} new-current-uuid {minor} --clear-bitmap",
+                setup_tool(state)
+            ),
+            10,
+        ));
+    }
+    let connected = r.peers.iter().all(|p| p.connection == "Connected");
+    if !connected || r.role != "Secondary" {
+        return Ok(child_failed(
+            Out::default().err(
+                &format!("{minor}: State change failed: (-2) Need access to UpToDate data"),
+                17,
+            ),
+            &format!(
+                "{} new-current-uuid {minor} --clear-bitmap",
+                setup_tool(state)
+            ),
+            17,
+        ));
+    }
+    for v in state.resources[i].volumes.iter_mut() {
+        v.disk = "UpToDate".into();
+    }
+    save(&call.dir.join("drbd.json"), state)?;
+    if let Some(pdir) = &state.peer_state_dir {
+        let ppath = pdir.join("drbd.json");
+        let mut other: DrbdState = load(&ppath)?;
+        let name = state.resources[i].name.clone();
+        if let Some(o) = other.resources.iter_mut().find(|o| o.name == name) {
+            for v in o.volumes.iter_mut() {
+                v.disk = "UpToDate".into();
+            }
+        }
+        save(&ppath, &other)?;
+    }
+    Ok(Out::default())
+}
+
+/// `drbdadm up` attaches the backing disk: without valid meta-data the kernel refuses.
+fn no_metadata(state: &DrbdState, r: &Resource) -> Result<Option<String>> {
+    let Some((v, backing)) = backing_of(r) else {
+        return Ok(None);
+    };
+    if r.up {
+        return Ok(None);
+    }
+    let gi = drbdmeta(state, r, v, &backing, "get-gi", false)?;
+    Ok((gi.code != 0).then(|| {
+        format!(
+            "{}: Failure: (119) No valid meta-data signature found.\n\n\t==> Use 'drbdadm create-md res' to initialize meta-data area. <==\n",
+            v.minor
+        )
+    }))
+}
+
+fn setup_tool(state: &DrbdState) -> &'static str {
+    if state.is_84() {
+        "drbdsetup-84"
+    } else {
+        "drbdsetup"
+    }
+}
+
+fn attach_line(state: &DrbdState, r: &Resource) -> String {
+    let (v, backing) = backing_of(r).expect("checked by no_metadata");
+    let tool = if state.is_84() {
+        "drbdsetup-84"
+    } else {
+        "drbdsetup"
+    };
+    format!("{tool} attach {} {backing} {backing} internal", v.minor)
+}
+
+/// An initial sync in progress moves on with every status call: a node with Inconsistent data
+/// Connected to a peer with UpToDate data is its SyncTarget until it is UpToDate.
+pub fn advance_sync(dir: &Path) -> Result<()> {
+    let path = dir.join("drbd.json");
+    let mut state: DrbdState = load(&path)?;
+    let eff = effective(&state, dir)?;
+    let Some(step) = state.sync_step else {
+        return Ok(());
+    };
+    let mut changed = false;
+    for (r, e) in state.resources.iter_mut().zip(&eff.resources) {
+        if !r.up {
+            continue;
+        }
+        for (p, ep) in r.peers.iter_mut().zip(&e.peers) {
+            for pv in p.volumes.iter_mut() {
+                let Some(v) = r.volumes.iter_mut().find(|v| v.volume == pv.volume) else {
+                    continue;
+                };
+                let peer_disk = ep
+                    .volumes
+                    .iter()
+                    .find(|x| x.volume == pv.volume)
+                    .map(|x| x.disk.as_str());
+                let source = ep.connection == "Connected" && peer_disk == Some("UpToDate");
+                if v.disk == "Inconsistent" && source {
+                    let done = pv.done.map_or(0.0, |d| d + step);
+                    if done >= 100.0 {
+                        v.disk = "UpToDate".into();
+                        pv.replication = "Established".into();
+                        pv.done = None;
+                    } else {
+                        pv.replication = "SyncTarget".into();
+                        pv.done = Some(done);
+                    }
+                    changed = true;
+                } else if pv.replication == "SyncTarget" && ep.connection != "Connected" {
+                    // Cut off mid-sync: resumes when connected again.
+                    pv.replication = "Established".into();
+                    changed = true;
+                }
+            }
+        }
+    }
+    if changed {
+        save(&path, &state)?;
+    }
+    Ok(())
 }

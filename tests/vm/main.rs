@@ -18,6 +18,7 @@ mod failover;
 mod faults;
 mod fixtures;
 mod scenarios;
+mod volume_init;
 
 use std::io::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};

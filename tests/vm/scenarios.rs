@@ -42,6 +42,11 @@ pub fn all() -> Vec<Scenario> {
             ignore: None,
         },
         Scenario {
+            name: "volume_init",
+            run: crate::volume_init::volume_init,
+            ignore: None,
+        },
+        Scenario {
             name: "record_fixtures",
             run: crate::fixtures::record_fixtures,
             ignore: None,
@@ -572,7 +577,7 @@ true"
 }
 
 /// Where `status --json` and the live system disagree, one line each.
-fn status_disagreements(vm: &Vm) -> Result<Vec<String>> {
+pub fn status_disagreements(vm: &Vm) -> Result<Vec<String>> {
     let s = status_json(vm)?;
     let l = live(vm)?;
     let mut bad = Vec::new();

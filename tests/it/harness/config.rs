@@ -45,9 +45,9 @@ impl Host {
 
     /// Append YAML to the test config (e.g. `remote:` and `sync:` sections).
     pub fn append_config(&self, yaml: &str) {
-        let mut text = std::fs::read_to_string(&self.config).unwrap();
+        let mut text = std::fs::read_to_string(&self.config_file).unwrap();
         text.push_str(yaml);
-        std::fs::write(&self.config, text).unwrap();
+        std::fs::write(&self.config_file, text).unwrap();
     }
 
     /// Point the config at a projects directory (`<test dir>/projects`), a backup file and a
@@ -56,7 +56,7 @@ impl Host {
     pub fn enable_exports(&self, extra: &str) {
         let d = self.dir.path();
         std::fs::create_dir_all(d.join("projects")).unwrap();
-        let mut y = std::fs::read_to_string(&self.config).unwrap();
+        let mut y = std::fs::read_to_string(&self.config_file).unwrap();
         y.push_str(&format!(
             "projects_dir: {}
 exports: {{ backup: {}, clients_timeout: 2s }}
@@ -64,7 +64,7 @@ exports: {{ backup: {}, clients_timeout: 2s }}
             d.join("projects").display(),
             d.join("exports.bak").display()
         ));
-        std::fs::write(&self.config, y).unwrap();
+        std::fs::write(&self.config_file, y).unwrap();
     }
 
     pub fn projects_dir(&self) -> PathBuf {
