@@ -9,6 +9,7 @@
 use std::path::Path;
 
 mod backups;
+pub mod nesting;
 mod positions;
 pub mod reference;
 mod schema;

@@ -363,16 +363,14 @@ pub fn conflicts_of(cfg: &Config, list: &[Project]) -> Vec<String> {
                 format!("project {} ({})", p.name(), p.file.display()),
             )
         }));
-        for (outer, a) in &all {
-            for (inner, b) in &all {
-                if inner != outer && inner.starts_with(outer) {
-                    out.push(format!(
-                        "{} ({b}) is inside {} ({a}): the outer export would also hand out the inner one's files under other options; set exports.allow_nested: true in the cluster config if that is intended",
-                        inner.display(),
-                        outer.display()
-                    ));
-                }
-            }
+        let paths: Vec<&Path> = all.iter().map(|(p, _)| *p).collect();
+        for (o, i) in crate::config::nesting::nested_pairs(&paths) {
+            let ((outer, a), (inner, b)) = (&all[o], &all[i]);
+            out.push(format!(
+                "{} ({b}) is inside {} ({a}): the outer export would also hand out the inner one's files under other options; set exports.allow_nested: true in the cluster config if that is intended",
+                inner.display(),
+                outer.display()
+            ));
         }
     }
     for p in list {
