@@ -16,4 +16,4 @@ cd "$(dirname "$0")/.."
 export BENCH_ITERATIONS=${1:-5} BENCH_LATENCY_MS=${2:-100}
 cargo build --release --quiet --bin nfs-manage --example standin
 cargo test --release --quiet --test it bench_failover -- --ignored --nocapture --test-threads=1 2>&1 \
-  | grep -E '^\||^ratio|^gap|panicked|FAILED'
+  | grep -E '^\||^ratio|^cost|^gap|panicked|FAILED'

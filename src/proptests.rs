@@ -109,9 +109,9 @@ const RSYNC: &str = "\nNumber of files: 3 (reg: 2, dir: 1)\nNumber of created fi
 proptest! {
     #![proptest_config(cases())]
 
-    /// The sorted, one-pass nesting check finds exactly the pairs that comparing every pair
-    /// finds, on paths built from components that share string prefixes (`a`, `ab`, `a-b`),
-    /// with repeats, trailing slashes and the root.
+    /// The sorted nesting checks agree with comparing every pair: `nested_pairs` finds the
+    /// same nested pairs, `Under` the same paths under each, on paths built from components
+    /// that share string prefixes (`a`, `ab`, `a-b`), with repeats, trailing slashes and the root.
     #[test]
     fn nested_pairs_agree_with_comparing_every_pair(
         list in prop::collection::vec(
@@ -139,6 +139,12 @@ proptest! {
             }
         }
         prop_assert_eq!(config::nesting::nested_pairs(&paths), naive);
+        // The paths at or under each of them, found by binary search, as a filter finds them.
+        let under = config::nesting::Under::new(paths.iter().copied());
+        for top in &paths {
+            let filtered: Vec<usize> = (0..paths.len()).filter(|&i| paths[i].starts_with(top)).collect();
+            prop_assert_eq!(under.of(top), filtered);
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Which paths lie inside which others (a volume's mountpoint inside another's, an export
-//! inside another export). Sorted by components, every path is followed directly by the
-//! paths inside it, so one pass with a stack of the open ancestors finds every nested pair in
-//! O(n log n) plus the pairs found, instead of comparing every pair.
+//! inside another export, the mounts and exports under each volume). Sorted by components,
+//! every path is followed directly by the paths inside it: one pass with a stack of the open
+//! ancestors finds every nested pair, and a binary search finds the paths under a given one,
+//! in O(n log n) plus the answers instead of comparing every pair.
 
 use std::path::Path;
 
@@ -32,6 +33,33 @@ pub fn nested_pairs(paths: &[&Path]) -> Vec<(usize, usize)> {
     pairs
 }
 
+/// Paths sorted once, to answer "which of them are at or under this path" in O(log n) plus
+/// the answers.
+pub struct Under<'a> {
+    sorted: Vec<(&'a Path, usize)>,
+}
+
+impl<'a> Under<'a> {
+    /// The index of each path is its position in `paths`.
+    pub fn new(paths: impl IntoIterator<Item = &'a Path>) -> Under<'a> {
+        let mut sorted: Vec<(&Path, usize)> = paths.into_iter().zip(0..).collect();
+        sorted.sort_unstable();
+        Under { sorted }
+    }
+
+    /// The indexes of the paths equal to `top` or inside it, in increasing order.
+    pub fn of(&self, top: &Path) -> Vec<usize> {
+        let first = self.sorted.partition_point(|(p, _)| *p < top);
+        let mut out: Vec<usize> = self.sorted[first..]
+            .iter()
+            .take_while(|(p, _)| p.starts_with(top))
+            .map(|(_, i)| *i)
+            .collect();
+        out.sort_unstable();
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,6 +88,25 @@ mod tests {
     fn trailing_slashes_and_equal_paths_are_not_nested() {
         assert_eq!(pairs(&["/srv/a/", "/srv/a", "/srv/a"]), []);
         assert_eq!(pairs(&["/srv/a/", "/srv/a/b/", "/srv/a"]), [(0, 1), (2, 1)]);
+    }
+
+    #[test]
+    fn under_finds_the_path_itself_and_what_is_inside_it() {
+        let list = [
+            "/srv/ab",
+            "/srv/a/x",
+            "/srv/a",
+            "/srv/a/",
+            "/srv",
+            "/srv/a-b/c",
+            "/srv/a/x/y",
+        ];
+        let u = Under::new(list.iter().map(Path::new));
+        assert_eq!(u.of(Path::new("/srv/a")), [1, 2, 3, 6]);
+        assert_eq!(u.of(Path::new("/srv/a/")), [1, 2, 3, 6]);
+        assert_eq!(u.of(Path::new("/srv/a/x")), [1, 6]);
+        assert_eq!(u.of(Path::new("/srv/b")), Vec::<usize>::new());
+        assert_eq!(u.of(Path::new("/")).len(), list.len());
     }
 
     #[test]

@@ -22,6 +22,7 @@ mod man;
 mod metrics;
 mod never_lie;
 mod package;
+mod plan_agreement;
 mod readme;
 mod status;
 mod sync;
