@@ -8,8 +8,11 @@
 #   Each round times BATCH runs of status and BATCH runs of the baseline back to back, in
 #   alternating order (odd rounds status first), and gives one ratio status ÷ baseline; the
 #   table shows the minimum and the median of the ROUNDS ratios, and the medians of the
-#   per-run times.
+#   per-run times. Each round also times BATCH runs of `nfs-manage --version` (process
+#   start-up and exit alone), the part of status that the baseline does not have.
 # Also counts the processes spawned per status run (`-v` says it; the stand-ins log calls).
+# With OTHER=/path/to/another/nfs-manage, the baseline is that binary's `status --json`
+# instead (e.g. a build of an earlier commit): the ratio is then this build ÷ that one.
 # Usage: scripts/bench-status.sh [ROUNDS] [BATCH] [VOLUME COUNTS…]   (defaults 11 20 1 4 16 64 256)
 # Release build; prints a Markdown table. Ratios, not timed assertions.
 set -euo pipefail
@@ -81,6 +84,10 @@ baseline() {
 }
 
 status() { "$BIN" --config "$C" --node a status --json >/dev/null; }
+startup() { "$BIN" --version >/dev/null; }
+if [ -n "${OTHER:-}" ]; then
+  baseline() { "$OTHER" --config "$C" --node a status --json >/dev/null; }
+fi
 
 batch() { # $1 = function; prints elapsed ns for BATCH runs
   local t0 t1
@@ -97,14 +104,14 @@ count() { # processes spawned by one status run, stand-in calls
   echo "${v:-?} $(wc -l <"$T/state/calls.log")"
 }
 
-echo "| volumes | status, median per run | baseline, median per run | status ÷ baseline, min | status ÷ baseline, median | processes per status run (stand-in calls) |"
-echo "|---|---|---|---|---|---|"
+echo "| volumes | status, median per run | baseline, median per run | status ÷ baseline, min | status ÷ baseline, median | nfs-manage start-up alone (\`--version\`), median per run | processes per status run (stand-in calls) |"
+echo "|---|---|---|---|---|---|---|"
 for n in "${SIZES[@]}"; do
   C=$(make_config "$n")
   make_state "$n"
   status # warm caches
   baseline
-  ratios=() st=() bl=()
+  ratios=() st=() bl=() up=()
   for r in $(seq "$ROUNDS"); do
     if ((r % 2)); then
       s=$(batch status); b=$(batch baseline)
@@ -112,14 +119,14 @@ for n in "${SIZES[@]}"; do
       b=$(batch baseline); s=$(batch status)
     fi
     ratios+=("$(awk -v s="$s" -v b="$b" 'BEGIN { printf "%.4f", s / b }')")
-    st+=("$s") bl+=("$b")
+    st+=("$s") bl+=("$b") up+=("$(batch startup)")
   done
   med() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
   mn() { printf '%s\n' "$@" | sort -g | head -1; }
   read -r p c < <(count)
   awk -v n="$n" -v s="$(med "${st[@]}")" -v b="$(med "${bl[@]}")" -v k="$BATCH" \
-    -v rmin="$(mn "${ratios[@]}")" -v rmed="$(med "${ratios[@]}")" -v p="$p" -v c="$c" \
-    'BEGIN { printf "| %d | %.2f ms | %.2f ms | %.2f | %.2f | %s (%s) |\n", n, s / k / 1e6, b / k / 1e6, rmin, rmed, p, c }'
+    -v rmin="$(mn "${ratios[@]}")" -v rmed="$(med "${ratios[@]}")" -v p="$p" -v c="$c" -v u="$(med "${up[@]}")" \
+    'BEGIN { printf "| %d | %.2f ms | %.2f ms | %.2f | %.2f | %.2f ms | %s (%s) |\n", n, s / k / 1e6, b / k / 1e6, rmin, rmed, u / k / 1e6, p, c }'
   [ -n "${BENCH_STATUS_RATIOS:-}" ] && echo "  ratios at $n volumes: ${ratios[*]}" >&2
 done
 echo
