@@ -1,18 +1,33 @@
 #!/usr/bin/env bash
-# Benchmark `nfs-manage status` on a 16-volume config against the stand-ins:
-#   1. wall time of `nfs-manage status` ÷ wall time of its raw probes run once each, in
-#      sequence (drbdsetup status --json, systemctl is-active, ip -j addr show, and reading
-#      /proc/self/mountinfo and /var/lib/nfs/etab) — target ≤ 1.3;
-#   2. processes spawned per status run for 1 and for 16 volumes — target: one per tool,
-#      independent of the number of volumes.
-# Usage: scripts/bench-status.sh [ITERATIONS]   (release build; prints a Markdown table)
+# Benchmark `nfs-manage status --json` against the stand-ins (drbdsetup, systemctl; real `ip`)
+# at 1, 4, 16, 64 and 256 volumes, paired:
+#   baseline = the probes `status` itself makes, started at once (`drbdsetup status --json`,
+#   one `systemctl is-active` for every unit, `ip -j addr show`, each in the background, then
+#   `wait`), plus reading the files it reads (/proc/drbd, /proc/self/mountinfo,
+#   /var/lib/nfs/etab, /etc/exports, /etc/exports.d/*.exports) with shell built-ins, no process.
+#   Each round times BATCH runs of status and BATCH runs of the baseline back to back, in
+#   alternating order (odd rounds status first), and gives one ratio status ÷ baseline; the
+#   table shows the minimum and the median of the ROUNDS ratios, and the medians of the
+#   per-run times. Each round also times BATCH runs of `nfs-manage --version` (process
+#   start-up and exit alone), the part of status that the baseline does not have.
+# Also counts the processes spawned per status run (`-v` says it; the stand-ins log calls).
+# With OTHER=/path/to/another/nfs-manage, the baseline is that binary's `status --json`
+# instead (e.g. a build of an earlier commit): the ratio is then this build ÷ that one.
+# Usage: scripts/bench-status.sh [ROUNDS] [BATCH] [VOLUME COUNTS…]   (defaults 11 20 1 4 16 64 256)
+# Release build; prints a Markdown table. Ratios, not timed assertions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-N=${1:-300}
+ROUNDS=${1:-11}
+BATCH=${2:-20}
+shift 2 2>/dev/null || shift $#
+SIZES=("${@:-1 4 16 64 256}")
+# shellcheck disable=SC2206
+SIZES=(${SIZES[*]})
 
+TARGET=${CARGO_TARGET_DIR:-$PWD/target}
 cargo build --release --quiet --bin nfs-manage --example standin
-BIN=$PWD/target/release/nfs-manage
-STANDIN=$PWD/target/release/examples/standin
+BIN=$TARGET/release/nfs-manage
+STANDIN=$TARGET/release/examples/standin
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 mkdir -p "$T/bin" "$T/state"
@@ -51,36 +66,68 @@ PY
 
 now() { date +%s%N; }
 
-C16=$(make_config 16)
-make_state 16
-"$BIN" --config "$C16" --node a status >/dev/null # warm caches
-
-raw() {
-  drbdsetup status --json >/dev/null
-  systemctl is-active nfs-server nginx >/dev/null || true
-  ip -j addr show >/dev/null
-  cat /proc/self/mountinfo >/dev/null
-  cat /var/lib/nfs/etab >/dev/null 2>&1 || true
+slurp() { # read a file with built-ins only, as status reads it without a process
+  local x
+  [ -r "$1" ] && IFS= read -r -d '' x <"$1" || true
 }
 
-t0=$(now); for _ in $(seq "$N"); do raw; done; t1=$(now)
-for _ in $(seq "$N"); do "$BIN" --config "$C16" --node a status >/dev/null; done; t2=$(now)
-read -r raw_ms nm_ms ratio < <(awk -v a="$t0" -v b="$t1" -v c="$t2" -v n="$N" \
-  'BEGIN { printf "%.3f %.3f %.2f\n", (b - a) / n / 1e6, (c - b) / n / 1e6, (c - b) / (b - a) }')
+baseline() {
+  drbdsetup status --json >/dev/null &
+  systemctl is-active nfs-server nginx >/dev/null &
+  ip -j addr show >/dev/null &
+  slurp /proc/drbd
+  slurp /proc/self/mountinfo
+  slurp /var/lib/nfs/etab
+  slurp /etc/exports
+  for f in /etc/exports.d/*.exports; do slurp "$f"; done
+  wait
+}
 
-count() { # processes spawned by one status run for $1 volumes
-  local c; c=$(make_config "$1"); make_state "$1"
+status() { "$BIN" --config "$C" --node a status --json >/dev/null; }
+startup() { "$BIN" --version >/dev/null; }
+if [ -n "${OTHER:-}" ]; then
+  baseline() { "$OTHER" --config "$C" --node a status --json >/dev/null; }
+fi
+
+batch() { # $1 = function; prints elapsed ns for BATCH runs
+  local t0 t1
+  t0=$(now)
+  for _ in $(seq "$BATCH"); do "$1"; done
+  t1=$(now)
+  echo $((t1 - t0))
+}
+
+count() { # processes spawned by one status run, stand-in calls
   : >"$T/state/calls.log"
-  local v; v=$("$BIN" --config "$c" --node a -v status 2>&1 >/dev/null | sed -n 's/.* \([0-9]*\) processes spawned/\1/p')
-  echo "$v $(wc -l <"$T/state/calls.log")"
+  local v
+  v=$("$BIN" --config "$C" --node a -v status --json 2>&1 >/dev/null | sed -n 's/.* \([0-9]*\) processes spawned.*/\1/p')
+  echo "${v:-?} $(wc -l <"$T/state/calls.log")"
 }
-read -r p1 s1 < <(count 1)
-read -r p16 s16 < <(count 16)
 
-echo "| measure (${N} runs, 16 volumes) | value |"
-echo "|---|---|"
-echo "| raw probes, once each, in sequence | ${raw_ms} ms |"
-echo "| nfs-manage status | ${nm_ms} ms |"
-echo "| ratio status ÷ raw probes (target ≤ 1.3) | ${ratio} |"
-echo "| processes per status run, 1 volume | ${p1} (stand-in calls: ${s1}) |"
-echo "| processes per status run, 16 volumes | ${p16} (stand-in calls: ${s16}) |"
+echo "| volumes | status, median per run | baseline, median per run | status ÷ baseline, min | status ÷ baseline, median | nfs-manage start-up alone (\`--version\`), median per run | processes per status run (stand-in calls) |"
+echo "|---|---|---|---|---|---|---|"
+for n in "${SIZES[@]}"; do
+  C=$(make_config "$n")
+  make_state "$n"
+  status # warm caches
+  baseline
+  ratios=() st=() bl=() up=()
+  for r in $(seq "$ROUNDS"); do
+    if ((r % 2)); then
+      s=$(batch status); b=$(batch baseline)
+    else
+      b=$(batch baseline); s=$(batch status)
+    fi
+    ratios+=("$(awk -v s="$s" -v b="$b" 'BEGIN { printf "%.4f", s / b }')")
+    st+=("$s") bl+=("$b") up+=("$(batch startup)")
+  done
+  med() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+  mn() { printf '%s\n' "$@" | sort -g | head -1; }
+  read -r p c < <(count)
+  awk -v n="$n" -v s="$(med "${st[@]}")" -v b="$(med "${bl[@]}")" -v k="$BATCH" \
+    -v rmin="$(mn "${ratios[@]}")" -v rmed="$(med "${ratios[@]}")" -v p="$p" -v c="$c" -v u="$(med "${up[@]}")" \
+    'BEGIN { printf "| %d | %.2f ms | %.2f ms | %.2f | %.2f | %.2f ms | %s (%s) |\n", n, s / k / 1e6, b / k / 1e6, rmin, rmed, u / k / 1e6, p, c }'
+  [ -n "${BENCH_STATUS_RATIOS:-}" ] && echo "  ratios at $n volumes: ${ratios[*]}" >&2
+done
+echo
+echo "($ROUNDS paired rounds of $BATCH runs each, alternating which goes first.)"

@@ -109,6 +109,44 @@ const RSYNC: &str = "\nNumber of files: 3 (reg: 2, dir: 1)\nNumber of created fi
 proptest! {
     #![proptest_config(cases())]
 
+    /// The sorted nesting checks agree with comparing every pair: `nested_pairs` finds the
+    /// same nested pairs, `Under` the same paths under each, on paths built from components
+    /// that share string prefixes (`a`, `ab`, `a-b`), with repeats, trailing slashes and the root.
+    #[test]
+    fn nested_pairs_agree_with_comparing_every_pair(
+        list in prop::collection::vec(
+            (prop::collection::vec(prop::sample::select(vec!["a", "ab", "a-b", "b", "a.b"]), 0..4), any::<bool>()),
+            0..24,
+        )
+    ) {
+        let owned: Vec<PathBuf> = list
+            .iter()
+            .map(|(parts, slash)| {
+                let mut s = format!("/{}", parts.join("/"));
+                if *slash && !parts.is_empty() {
+                    s.push('/');
+                }
+                PathBuf::from(s)
+            })
+            .collect();
+        let paths: Vec<&Path> = owned.iter().map(PathBuf::as_path).collect();
+        let mut naive = Vec::new();
+        for (o, outer) in paths.iter().enumerate() {
+            for (i, inner) in paths.iter().enumerate() {
+                if inner != outer && inner.starts_with(outer) {
+                    naive.push((o, i));
+                }
+            }
+        }
+        prop_assert_eq!(config::nesting::nested_pairs(&paths), naive);
+        // The paths at or under each of them, found by binary search, as a filter finds them.
+        let under = config::nesting::Under::new(paths.iter().copied());
+        for top in &paths {
+            let filtered: Vec<usize> = (0..paths.len()).filter(|&i| paths[i].starts_with(top)).collect();
+            prop_assert_eq!(under.of(top), filtered);
+        }
+    }
+
     #[test]
     fn drbd_parsers_never_panic(text in text_like(drbd_seeds())) {
         let _ = drbd::parse_status_json(&text);

@@ -6,6 +6,7 @@
 use anyhow::Result;
 
 use crate::cli::DownArgs;
+use crate::config::nesting::Under;
 use crate::context::Ctx;
 use crate::context::{Plan, Step};
 use crate::domain::drbd::DrbdCheck;
@@ -88,8 +89,13 @@ pub fn plan(ctx: &Ctx, f: &Facts, args: &DownArgs) -> Result<(Plan, Vec<String>)
     }
 
     // 3. Exports under each volume.
+    let exported = Under::new(f.etab.iter().map(|e| e.path.as_path()));
     for (i, v) in cfg.volumes.iter().enumerate().rev() {
-        let entries = f.exports_under(v);
+        let entries: Vec<&crate::tools::exportfs::Export> = exported
+            .of(&v.mountpoint)
+            .into_iter()
+            .map(|e| &f.etab[e])
+            .collect();
         if entries.is_empty() {
             continue;
         }
@@ -128,8 +134,9 @@ pub fn plan(ctx: &Ctx, f: &Facts, args: &DownArgs) -> Result<(Plan, Vec<String>)
     });
 
     // 5. Mounts: holders first, then everything stacked on or bound from the volume, then it.
+    let mounts = mount::MountIndex::new(&f.mounts);
     for (i, v) in cfg.volumes.iter().enumerate().rev() {
-        let m = mount::VolumeMounts::of(v, &f.mounts);
+        let m = mounts.volume(v);
         if args.keep_dual_primary && v.dual_primary {
             p.steps.push(
                 Step::new(

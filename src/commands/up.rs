@@ -143,8 +143,9 @@ pub fn plan_with(ctx: &Ctx, f: &Facts, opts: Opts) -> Result<(Plan, Vec<String>)
     }
 
     // 2. Mounts, with the fstype the config gives (a DRBD-backed device may probe as "drbd").
+    let mounts = mount::MountIndex::new(&f.mounts);
     for (i, v) in cfg.volumes.iter().enumerate() {
-        let m = mount::VolumeMounts::of(v, &f.mounts);
+        let m = mounts.volume(v);
         let step = Step::new(
             format!("mount:{}", v.name),
             format!("mount {} on {}", v.name, v.mountpoint.display()),

@@ -10,6 +10,7 @@ use std::path::Path;
 
 mod backups;
 pub mod fleet;
+pub mod nesting;
 mod positions;
 pub mod reference;
 mod schema;

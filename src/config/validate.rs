@@ -145,20 +145,20 @@ impl Config {
                 }
             }
         }
-        for (i, a) in self.volumes.iter().enumerate() {
-            for (j, b) in self.volumes.iter().enumerate() {
-                if i != j && a.mountpoint != b.mountpoint && b.mountpoint.starts_with(&a.mountpoint)
-                {
-                    p.push(Problem::new(
-                        format!("volumes[{j}].mountpoint"),
-                        format!(
-                            "{} is inside volumes[{i}]'s mountpoint {}; nested volumes are not supported",
-                            b.mountpoint.display(),
-                            a.mountpoint.display()
-                        ),
-                    ));
-                }
-            }
+        let mountpoints: Vec<&std::path::Path> = self
+            .volumes
+            .iter()
+            .map(|v| v.mountpoint.as_path())
+            .collect();
+        for (i, j) in super::nesting::nested_pairs(&mountpoints) {
+            p.push(Problem::new(
+                format!("volumes[{j}].mountpoint"),
+                format!(
+                    "{} is inside volumes[{i}]'s mountpoint {}; nested volumes are not supported",
+                    mountpoints[j].display(),
+                    mountpoints[i].display()
+                ),
+            ));
         }
         for (i, s) in self.services.iter().enumerate() {
             check_unit(&mut p, &format!("services[{i}]"), s);

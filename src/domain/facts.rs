@@ -2,7 +2,7 @@
 //! `drbdsetup status --json` (or /proc/drbd on DRBD 8.4), /proc/self/mountinfo,
 //! `ip -j addr show`, one `systemctl is-active` for every unit, /var/lib/nfs/etab.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use anyhow::Result;
 
@@ -208,13 +208,6 @@ impl Facts {
             _ => None,
         }
     }
-
-    pub fn exports_under(&self, v: &Volume) -> Vec<&exportfs::Export> {
-        self.etab
-            .iter()
-            .filter(|e| e.path.starts_with(&v.mountpoint))
-            .collect()
-    }
 }
 
 /// `/dev/drbd4` → 4.
@@ -246,15 +239,17 @@ pub fn probe_drbd(ctx: &Ctx) -> Result<Vec<drbd::Resource>> {
 pub fn name_as_configured(ctx: &Ctx, all: &mut [drbd::Resource]) {
     let cfg = &ctx.config;
     let others: Vec<&String> = cfg.nodes.keys().filter(|n| **n != ctx.node).collect();
+    // The first volume of each minor names it (one lookup per resource, not a scan).
+    let mut by_minor: HashMap<u32, &String> = HashMap::new();
+    for v in &cfg.volumes {
+        if let (Some(res), Some(minor)) = (&v.drbd, drbd_minor(v)) {
+            by_minor.entry(minor).or_insert(res);
+        }
+    }
     for r in all.iter_mut() {
         let minor = r.devices.first().and_then(|d| d.minor);
-        if let Some(name) = cfg
-            .volumes
-            .iter()
-            .find(|v| v.drbd.is_some() && minor.is_some() && drbd_minor(v) == minor)
-            .and_then(|v| v.drbd.clone())
-        {
-            r.name = name;
+        if let Some(name) = minor.and_then(|m| by_minor.get(&m)) {
+            r.name = (*name).clone();
         }
         // Only a pair makes "peer" one node.
         if let [other] = others.as_slice() {

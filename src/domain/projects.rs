@@ -363,23 +363,9 @@ pub fn conflicts_of(cfg: &Config, list: &[Project]) -> Vec<String> {
                 format!("project {} ({})", p.name(), p.file.display()),
             )
         }));
-        // Each path's ancestors looked up, not every pair compared: linear in the number of
-        // exports (thousands of projects), reported in the order of the pairs.
-        let mut at: HashMap<&Path, Vec<usize>> = HashMap::new();
-        for (i, (path, _)) in all.iter().enumerate() {
-            at.entry(path).or_default().push(i);
-        }
-        let mut pairs: Vec<(usize, usize)> = Vec::new();
-        for (j, (inner, _)) in all.iter().enumerate() {
-            for up in inner.ancestors().skip(1) {
-                if let Some(outers) = at.get(up) {
-                    pairs.extend(outers.iter().map(|&i| (i, j)));
-                }
-            }
-        }
-        pairs.sort_unstable();
-        for (i, j) in pairs {
-            let ((outer, a), (inner, b)) = (&all[i], &all[j]);
+        let paths: Vec<&Path> = all.iter().map(|(p, _)| *p).collect();
+        for (o, i) in crate::config::nesting::nested_pairs(&paths) {
+            let ((outer, a), (inner, b)) = (&all[o], &all[i]);
             out.push(format!(
                 "{} ({b}) is inside {} ({a}): the outer export would also hand out the inner one's files under other options; set exports.allow_nested: true in the cluster config if that is intended",
                 inner.display(),

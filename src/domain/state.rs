@@ -4,7 +4,11 @@
 
 use serde::Serialize;
 
+use std::collections::HashSet;
+use std::path::Path;
+
 use super::facts::Facts;
+use crate::config::nesting::Under;
 use crate::context::Ctx;
 use crate::tools::{drbd, fuser, mount};
 
@@ -197,9 +201,12 @@ pub fn compute(ctx: &Ctx, f: &Facts) -> Status {
     let mut volumes = Vec::new();
     let nfs_active = f.unit_active(&cfg.nfs.service);
 
+    // Indexed once: a node may have hundreds of volumes and tens of thousands of etab entries.
+    let mounts = mount::MountIndex::new(&f.mounts);
+    let exports = Under::new(f.etab.iter().map(|e| e.path.as_path()));
     for v in &cfg.volumes {
-        let m = mount::VolumeMounts::of(v, &f.mounts);
-        let exported = !f.exports_under(v).is_empty();
+        let m = mounts.volume(v);
+        let exported = !exports.of(&v.mountpoint).is_empty();
         let fstype = m.at_mountpoint.as_ref().map(|t| t.fstype.clone());
         if m.mounted && fstype.as_deref() != Some(v.fstype.as_str()) {
             problems.push(Problem::critical(
@@ -548,6 +555,17 @@ impl Parts<'_> {
     /// said already by the checks of `compute`, in their own words).
     fn missing_parts(&self, problems: &mut Vec<Problem>) {
         let cfg = self.cfg;
+        // Indexed once, not searched per volume and per entry.
+        let wanted = self
+            .configured
+            .as_ref()
+            .ok()
+            .map(|c| (c, Under::new(c.iter().map(|e| e.path.as_path()))));
+        let applied: HashSet<(&Path, &str)> = self
+            .etab
+            .iter()
+            .map(|x| (x.path.as_path(), x.client.as_str()))
+            .collect();
         for (c, v) in cfg.volumes.iter().zip(self.volumes) {
             if let Some(d) = v.drbd.as_ref().filter(|d| d.role != "Primary") {
                 // With the service IP here, "the IP is on the wrong node" says it already.
@@ -572,17 +590,13 @@ impl Parts<'_> {
                 ));
             }
             if v.mounted
-                && let Ok(configured) = self.configured
+                && let Some((configured, wanted)) = &wanted
             {
-                let missing: Vec<String> = configured
-                    .iter()
-                    .filter(|e| e.path.starts_with(&c.mountpoint))
-                    .filter(|e| {
-                        !self
-                            .etab
-                            .iter()
-                            .any(|x| x.path == e.path && x.client == e.client)
-                    })
+                let missing: Vec<String> = wanted
+                    .of(&c.mountpoint)
+                    .into_iter()
+                    .map(|i| &configured[i])
+                    .filter(|e| !applied.contains(&(e.path.as_path(), e.client.as_str())))
                     .map(|e| format!("{}:{}", e.client, e.path.display()))
                     .collect();
                 if let Some(first) = missing.first() {

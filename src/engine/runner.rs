@@ -310,13 +310,14 @@ fn reaped(child: &Child) {
     super::signals::unregister(child.id() as i32);
 }
 
-/// Wait for the child until `deadline`; `None` if it is still running then. Polls with a
-/// short, growing interval: most tools end within milliseconds, long transfers are polled
-/// rarely.
+/// Wait for the child until `deadline`; `None` if it is still running then. With a pidfd
+/// (Linux ≥ 5.3) the wait ends when the child does; without one, it polls with a short,
+/// growing interval, which can overshoot a short tool's end by up to the last interval.
 fn wait_until(
     child: &mut Child,
     deadline: Instant,
 ) -> std::io::Result<Option<std::process::ExitStatus>> {
+    let fd = pidfd(child.id());
     let mut nap = Duration::from_micros(100);
     loop {
         if let Some(st) = child.try_wait()? {
@@ -326,9 +327,41 @@ fn wait_until(
         if now >= deadline {
             return Ok(None);
         }
-        std::thread::sleep(nap.min(deadline - now));
-        nap = (nap * 2).min(Duration::from_millis(20));
+        let left = deadline - now;
+        match &fd {
+            Some(fd) => exit_or_timeout(fd, left),
+            None => {
+                std::thread::sleep(nap.min(left));
+                nap = (nap * 2).min(Duration::from_millis(20));
+            }
+        }
     }
+}
+
+/// A descriptor that becomes readable when process `pid` ends; `None` where the kernel has no
+/// pidfd_open.
+fn pidfd(pid: u32) -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: pidfd_open(2) takes a pid and flags, no memory; it returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    let fd = i32::try_from(fd).ok().filter(|fd| *fd >= 0)?;
+    // SAFETY: the descriptor was just returned by the kernel and belongs to nothing else.
+    Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+/// Blocks until the process behind `fd` ends or `left` passes (or a signal comes); the
+/// caller checks which.
+fn exit_or_timeout(fd: &std::os::fd::OwnedFd, left: Duration) {
+    use std::os::fd::AsRawFd;
+    // Rounded up, so a wait never degenerates into spinning on 0 ms.
+    let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+    let mut p = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the duration of the call, count 1.
+    unsafe { libc::poll(&mut p, 1, ms) };
 }
 
 /// Appends one trace line; a trace that cannot be written is skipped (it is a profiling aid,

@@ -1,6 +1,7 @@
 //! mount/umount argv, and the mount table from `/proc/self/mountinfo` (read directly: it is
 //! what findmnt reads, and the only view that shows bind mounts by device number).
 
+use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -8,6 +9,7 @@ use anyhow::{Result, bail};
 
 use super::unescape_octal;
 use crate::config::Volume;
+use crate::config::nesting::Under;
 use crate::process::Cmd;
 
 pub const MOUNTINFO: &str = "/proc/self/mountinfo";
@@ -105,35 +107,70 @@ pub struct VolumeMounts {
 }
 
 impl VolumeMounts {
+    /// For one volume; for many, index the table once with [`MountIndex`].
     pub fn of(volume: &Volume, table: &[Mount]) -> VolumeMounts {
+        MountIndex::new(table).volume(volume)
+    }
+}
+
+/// The mount table indexed once by mountpoint, device number and source, so that looking up
+/// every volume of a large config does not scan the whole table per volume.
+pub struct MountIndex<'a> {
+    table: &'a [Mount],
+    points: Under<'a>,
+    by_dev: HashMap<(u32, u32), Vec<usize>>,
+    by_source: HashMap<&'a Path, Vec<usize>>,
+}
+
+impl<'a> MountIndex<'a> {
+    pub fn new(table: &'a [Mount]) -> MountIndex<'a> {
+        let mut by_dev: HashMap<(u32, u32), Vec<usize>> = HashMap::new();
+        let mut by_source: HashMap<&Path, Vec<usize>> = HashMap::new();
+        for (i, m) in table.iter().enumerate() {
+            by_dev.entry(m.dev).or_default().push(i);
+            by_source.entry(Path::new(&m.source)).or_default().push(i);
+        }
+        MountIndex {
+            table,
+            points: Under::new(table.iter().map(|m| m.mountpoint.as_path())),
+            by_dev,
+            by_source,
+        }
+    }
+
+    pub fn volume(&self, volume: &Volume) -> VolumeMounts {
         let rdev = rdev_of(&volume.device);
         let canonical = std::fs::canonicalize(&volume.device).ok();
-        let is_device = |m: &Mount| {
-            rdev.is_some_and(|d| d == m.dev)
-                || Path::new(&m.source) == volume.device
-                || canonical
-                    .as_deref()
-                    .is_some_and(|c| Path::new(&m.source) == c)
-        };
-        let at_mountpoint = table
+        // The device's mounts: by device number, or by the source as configured or resolved.
+        let mut of_device: Vec<usize> = rdev
+            .and_then(|d| self.by_dev.get(&d))
+            .into_iter()
+            .chain(self.by_source.get(volume.device.as_path()))
+            .chain(canonical.as_deref().and_then(|c| self.by_source.get(c)))
+            .flatten()
+            .copied()
+            .collect();
+        of_device.sort_unstable();
+        of_device.dedup();
+        let here = self.points.of(&volume.mountpoint);
+        let top = here
             .iter()
             .rev()
-            .find(|m| m.mountpoint == volume.mountpoint)
-            .cloned();
-        let mounted = at_mountpoint.as_ref().is_some_and(is_device);
-        let of_device = table.iter().filter(|m| is_device(m)).cloned().collect();
-        let submounts = table
-            .iter()
-            .filter(|m| {
-                m.mountpoint != volume.mountpoint && m.mountpoint.starts_with(&volume.mountpoint)
-            })
-            .cloned()
-            .collect();
+            .find(|&&i| self.table[i].mountpoint == volume.mountpoint)
+            .copied();
+        let mounted = top.is_some_and(|i| of_device.binary_search(&i).is_ok());
+        let rows = |ix: &mut dyn Iterator<Item = usize>| -> Vec<Mount> {
+            ix.map(|i| self.table[i].clone()).collect()
+        };
         VolumeMounts {
-            at_mountpoint,
+            at_mountpoint: top.map(|i| self.table[i].clone()),
             mounted,
-            of_device,
-            submounts,
+            of_device: rows(&mut of_device.into_iter()),
+            submounts: rows(
+                &mut here
+                    .into_iter()
+                    .filter(|&i| self.table[i].mountpoint != volume.mountpoint),
+            ),
         }
     }
 }

@@ -847,25 +847,30 @@ fn wait_peak_rss(mut child: Child) -> (i32, u64, String) {
 }
 
 /// Measurements for scripts/bench-backups.sh (not a test: `--ignored`, prints BENCH lines).
-/// NFS_MANAGE_BENCH_SIZE (MiB, default 1024), NFS_MANAGE_BENCH_DATA=random|sparse,
-/// NFS_MANAGE_BENCH_ROUNDS (default 3). 1% of the 4 KiB blocks of the source are changed.
+/// NFS_MANAGE_BENCH_TRANSPORT=rsync|bdsync, NFS_MANAGE_BENCH_SIZE (MiB, default 1024),
+/// NFS_MANAGE_BENCH_DATA=random|sparse, NFS_MANAGE_BENCH_CHANGED (percent of the 4 KiB blocks
+/// of the source changed against the target, default 1), NFS_MANAGE_BENCH_ROUNDS (default 5).
+///
+/// Each round runs, from the same target state and after the same snapshot steps, three
+/// copies in alternating order (even rounds in this order, odd rounds reversed):
+/// `nfs-manage backup run` (its sync step's time from the journal), the same sync command by
+/// hand (rsync's argv, or bdsync's two members joined by a shell pipe, without nfs-manage's
+/// wrapper on the remote side), and a raw copy of every byte, `ssh SOURCE dd if=SNAPSHOT |
+/// dd of=TARGET`, over the same ssh. One BENCH line per round.
 #[test]
 #[ignore]
-fn bench_backups_rsync() {
+fn bench_backups() {
     privileged!();
-    let mib: u64 = std::env::var("NFS_MANAGE_BENCH_SIZE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1024);
-    let random = std::env::var("NFS_MANAGE_BENCH_DATA").as_deref() != Ok("sparse");
-    let rounds: usize = std::env::var("NFS_MANAGE_BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
-    // 1% of the 4 KiB blocks, spread over the image.
+    let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
+    let transport = env("NFS_MANAGE_BENCH_TRANSPORT", "rsync");
+    let mib: u64 = env("NFS_MANAGE_BENCH_SIZE", "1024").parse().unwrap();
+    let random = env("NFS_MANAGE_BENCH_DATA", "random") != "sparse";
+    let pct: u64 = env("NFS_MANAGE_BENCH_CHANGED", "1").parse().unwrap();
+    let rounds: usize = env("NFS_MANAGE_BENCH_ROUNDS", "5").parse().unwrap();
+    // PCT% of the 4 KiB blocks, spread over the image.
     let blocks = mib * 256;
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let changed: Vec<u64> = (0..blocks / 100)
+    let changed: Vec<u64> = (0..blocks * pct / 100)
         .map(|_| {
             x ^= x << 13;
             x ^= x >> 7;
@@ -896,7 +901,7 @@ fn bench_backups_rsync() {
         ]);
     };
     let bed = Bed::with(
-        "rsync",
+        &transport,
         &images,
         "    keep_remote_snapshot: true\n    timeout: 2h\n",
     );
@@ -919,53 +924,97 @@ fn bench_backups_rsync() {
         to.sync_all().unwrap();
         assert_ne!(bed.source_sha(), bed.target_sha());
     };
-    let mut raw_ms = Vec::new();
-    let mut sync_ms = Vec::new();
-    let mut run_ms = Vec::new();
-    let mut rss_kib = Vec::new();
-    let mut rsync_argv: Vec<String> = Vec::new();
-    for round in 0..rounds {
-        reset();
-        let t = Instant::now();
-        let child = bed.spawn(&["--yes", "--quiet", "backup", "run", "tools"]);
-        let (code, peak, err) = wait_peak_rss(child);
-        assert_eq!(code, 0, "{err}");
-        run_ms.push(t.elapsed().as_millis() as u64);
-        rss_kib.push(peak);
-        assert_eq!(bed.source_sha(), bed.target_sha());
-        let sync = h
-            .journal()
-            .into_iter()
-            .rfind(|r| r["step"] == "sync:tools")
+    let strs = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_string())
+            .collect()
+    };
+    // The sync by hand and the raw copy, as shell commands, from the plan's pipeline.
+    let plan = bed
+        .run(&["--dry-run", "--json", "backup", "run", "tools"])
+        .status(0)
+        .json();
+    let sync = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "sync:tools")
+        .unwrap()
+        .clone();
+    let members: Vec<Vec<String>> = sync["pipeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(strs)
+        .collect();
+    let quote = |argv: &[String]| -> String {
+        argv.iter()
+            .map(|a| shlex::try_quote(a).unwrap().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let (by_hand, ssh_prefix, remote_dev, local_dev) = if transport == "bdsync" {
+        // Client argv: bdsync --blocksize=N --remdata REMSH LOCAL REMOTE; REMSH starts with
+        // nfs-manage's `backup wrap-remote … --` wrapper, left out by hand.
+        let mut client = members[0].clone();
+        let remsh = client[3].clone();
+        let bare = remsh
+            .split_once(" -- ")
+            .map(|(_, r)| r.to_string())
             .unwrap();
-        sync_ms.push(sync["duration_ms"].as_u64().unwrap());
-        if round == 0 {
-            rsync_argv = sync["argv"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|a| a.as_str().unwrap().to_string())
-                .collect();
-        }
-        // The same rsync command by hand, after the same snapshot steps (replayed from the
-        // journal): the stand-in's snapshots are fresh image copies whose writeback and
-        // cache state would otherwise favour whichever side runs second.
+        client[3] = bare.clone();
+        let ssh = bare.split(" nice -n ").next().unwrap().to_string();
+        let n = client.len();
+        (
+            format!("{} | {}", quote(&client), quote(&members[1])),
+            ssh,
+            client[n - 1].clone(),
+            client[n - 2].clone(),
+        )
+    } else {
+        // rsync … -e SSH --rsync-path … DEST:REMOTE LOCAL
+        let argv = &members[0];
+        let e = argv.iter().position(|a| a == "-e").unwrap();
+        let n = argv.len();
+        let (dest, remote) = argv[n - 2].split_once(':').unwrap();
+        (
+            quote(argv),
+            format!("{} {dest}", argv[e + 1]),
+            remote.to_string(),
+            argv[n - 1].clone(),
+        )
+    };
+    let raw_copy = format!(
+        "{ssh_prefix} {} | dd of={} bs=1M status=none",
+        shlex::try_quote(&format!("dd if={remote_dev} bs=1M status=none")).unwrap(),
+        shlex::try_quote(&local_dev).unwrap()
+    );
+    let timed_sh = |script: &str| -> u64 {
+        let t = Instant::now();
+        let out = h.ns(&["sh", "-c", script]);
+        let ms = t.elapsed().as_millis() as u64;
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(bed.source_sha(), bed.target_sha(), "{script}");
+        ms
+    };
+    // The snapshot steps of nfs-manage's last run, replayed: the stand-in's snapshots are fresh
+    // image copies whose writeback and cache state would otherwise favour whichever copy runs
+    // second.
+    let replay = || {
         let journal = h.journal();
-        let run_id = sync["run"].clone();
+        let last = journal.iter().rfind(|r| r["step"] == "sync:tools").unwrap()["run"].clone();
         let before: Vec<Vec<String>> = journal
             .iter()
-            .filter(|r| r["run"] == run_id)
+            .filter(|r| r["run"] == last)
             .take_while(|r| r["step"] != "sync:tools")
-            .map(|r| {
-                r["argv"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|a| a.as_str().unwrap().to_string())
-                    .collect()
-            })
+            .map(|r| strs(&r["argv"]))
             .collect();
-        reset();
         for argv in &before {
             // An `lvcreate … --name N … VG/ORIGIN` (local, or the last word of an ssh
             // command) gets its `lvremove -f VG/N` first, as in a later round of the run.
@@ -994,27 +1043,58 @@ fn bench_backups_rsync() {
             let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
             h.ns_ok(&refs);
         }
-        let refs: Vec<&str> = rsync_argv.iter().map(String::as_str).collect();
-        let t = Instant::now();
-        let out = h.ns(&refs);
-        raw_ms.push(t.elapsed().as_millis() as u64);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(bed.source_sha(), bed.target_sha());
-    }
-    let med = |v: &mut Vec<u64>| {
-        v.sort();
-        v[v.len() / 2]
     };
-    println!(
-        "BENCH size_mib={mib} data={} rounds={rounds} raw_rsync_ms={} sync_step_ms={} backup_run_ms={} peak_rss_kib={}",
-        if random { "random" } else { "sparse" },
-        med(&mut raw_ms),
-        med(&mut sync_ms),
-        med(&mut run_ms),
-        rss_kib.iter().max().unwrap()
-    );
+    let nfs_manage = || -> (u64, u64, u64, u64) {
+        reset();
+        let t = Instant::now();
+        let child = bed.spawn(&["--yes", "--quiet", "backup", "run", "tools"]);
+        let (code, peak, err) = wait_peak_rss(child);
+        assert_eq!(code, 0, "{err}");
+        let run_ms = t.elapsed().as_millis() as u64;
+        assert_eq!(bed.source_sha(), bed.target_sha());
+        let sync = h
+            .journal()
+            .into_iter()
+            .rfind(|r| r["step"] == "sync:tools")
+            .unwrap();
+        let result = h
+            .journal()
+            .into_iter()
+            .rfind(|r| r["step"] == "backup-result")
+            .unwrap();
+        (
+            sync["duration_ms"].as_u64().unwrap(),
+            run_ms,
+            peak,
+            result["diff_bytes"].as_u64().unwrap_or(0),
+        )
+    };
+    let hand = || {
+        reset();
+        replay();
+        timed_sh(&by_hand)
+    };
+    let raw = || {
+        reset();
+        replay();
+        timed_sh(&raw_copy)
+    };
+    // One run first, so the first measured round does not pay for a cold cache alone.
+    nfs_manage();
+    for round in 0..rounds {
+        let (nm, hand_ms, raw_ms) = if round % 2 == 0 {
+            let nm = nfs_manage();
+            let hd = hand();
+            (nm, hd, raw())
+        } else {
+            let rw = raw();
+            let hd = hand();
+            (nfs_manage(), hd, rw)
+        };
+        let (sync_ms, run_ms, peak, diff) = nm;
+        println!(
+            "BENCH transport={transport} size_mib={mib} data={} changed_pct={pct} round={round} sync_step_ms={sync_ms} backup_run_ms={run_ms} by_hand_ms={hand_ms} raw_copy_ms={raw_ms} diff_bytes={diff} peak_rss_kib={peak}",
+            if random { "random" } else { "sparse" },
+        );
+    }
 }

@@ -101,8 +101,16 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Medians over the failovers of one cell.
-struct Cell {
+fn min(v: &[f64]) -> f64 {
+    v.iter().copied().fold(f64::INFINITY, f64::min)
+}
+
+/// One figure of a failover.
+type Figure = fn(&Sample) -> f64;
+
+/// One failover's figures.
+#[derive(Clone, Copy)]
+struct Sample {
     wall: f64,
     /// Tool time as the stand-ins log it (inside each tool process).
     busy_inside: f64,
@@ -111,7 +119,7 @@ struct Cell {
     calls: usize,
 }
 
-impl Cell {
+impl Sample {
     fn overhead_inside(&self) -> f64 {
         self.wall - self.busy_inside
     }
@@ -120,7 +128,8 @@ impl Cell {
     }
 }
 
-fn measure(n: usize, iterations: usize, latency_ms: u64, mux: bool) -> Cell {
+/// A two-node bed with `n` volumes, up on `a`, stand-ins sleeping `latency_ms` per call.
+fn bed(n: usize, latency_ms: u64, mux: bool) -> Pair {
     let names: Vec<&'static str> = (1..=n)
         .map(|i| &*Box::leak(format!("v{i}").into_boxed_str()))
         .collect();
@@ -163,25 +172,23 @@ fn measure(n: usize, iterations: usize, latency_ms: u64, mux: bool) -> Cell {
         p.b.run(&["failover", "--yes"]).status(0);
         p.a.run(&["failover", "--yes"]).status(0);
     }
-    let (mut wall, mut inside, mut busy, mut calls) = (Vec::new(), Vec::new(), Vec::new(), 0);
-    for i in 0..iterations {
-        let to = if i % 2 == 0 { &p.b } else { &p.a };
-        let t0 = now_ns();
-        let start = Instant::now();
-        to.run(&["failover", "--yes"]).status(0);
-        let w = start.elapsed().as_secs_f64() * 1000.0;
-        let t1 = now_ns();
-        let (bi, c) = tool_intervals(&p, t0, t1, false);
-        let (b, _) = tool_intervals(&p, t0, t1, true);
-        wall.push(w);
-        inside.push(bi as f64 / 1e6);
-        busy.push(b as f64 / 1e6);
-        calls = c;
-    }
-    Cell {
-        wall: median(wall),
-        busy_inside: median(inside),
-        busy: median(busy),
+    p
+}
+
+/// The `i`th failover on `p` (even: to b, odd: back to a).
+fn failover(p: &Pair, i: usize) -> Sample {
+    let to = if i.is_multiple_of(2) { &p.b } else { &p.a };
+    let t0 = now_ns();
+    let start = Instant::now();
+    to.run(&["failover", "--yes"]).status(0);
+    let wall = start.elapsed().as_secs_f64() * 1000.0;
+    let t1 = now_ns();
+    let (bi, calls) = tool_intervals(p, t0, t1, false);
+    let (b, _) = tool_intervals(p, t0, t1, true);
+    Sample {
+        wall,
+        busy_inside: bi as f64 / 1e6,
+        busy: b as f64 / 1e6,
         calls,
     }
 }
@@ -205,49 +212,81 @@ fn bench_failover() {
         _ => &[false, true],
     };
     for &mux in cells {
-        let one = measure(1, iterations, latency, mux);
-        let eight = measure(8, iterations, latency, mux);
+        // Both beds stand side by side and their failovers alternate (which goes first
+        // alternates too), so each pair of failovers sees the same load on the machine.
+        let one_bed = bed(1, latency, mux);
+        let eight_bed = bed(8, latency, mux);
+        let (mut one, mut eight) = (Vec::new(), Vec::new());
+        for i in 0..iterations {
+            if i.is_multiple_of(2) {
+                one.push(failover(&one_bed, i));
+                eight.push(failover(&eight_bed, i));
+            } else {
+                eight.push(failover(&eight_bed, i));
+                one.push(failover(&one_bed, i));
+            }
+        }
+        drop((one_bed, eight_bed));
         let how = if mux {
             "ssh ControlMaster"
         } else {
             "a new ssh connection per command"
         };
+        let col = |v: &[Sample], f: fn(&Sample) -> f64| {
+            let x: Vec<f64> = v.iter().map(f).collect();
+            format!("{:.0} / {:.0} ms", min(&x), median(x.clone()))
+        };
         println!(
-            "\n| {how}: {iterations} failovers each, stand-in latency {latency} ms | 1 volume | 8 volumes |"
+            "\n| {how}: {iterations} paired failovers, stand-in latency {latency} ms (min / median) | 1 volume | 8 volumes |"
         );
         println!("|---|---|---|");
-        for (what, a, b) in [
-            ("failover wall time (median)", one.wall, eight.wall),
-            (
-                "time some tool was running, spawn to reaped (median)",
-                one.busy,
-                eight.busy,
-            ),
-            (
-                "orchestration overhead: wall − that (median)",
-                one.overhead(),
-                eight.overhead(),
-            ),
-            (
-                "time some tool was running, inside the tools only (median)",
-                one.busy_inside,
-                eight.busy_inside,
-            ),
+        let rows: [(&str, Figure); 5] = [
+            ("failover wall time", |s| s.wall),
+            ("time some tool was running, spawn to reaped", |s| s.busy),
+            ("orchestration overhead: wall − that", |s| s.overhead()),
+            ("time some tool was running, inside the tools only", |s| {
+                s.busy_inside
+            }),
             (
                 "wall − that: overhead with every exec and exit counted against nfs-manage",
-                one.overhead_inside(),
-                eight.overhead_inside(),
+                |s| s.overhead_inside(),
             ),
-        ] {
-            println!("| {what} | {a:.0} ms | {b:.0} ms |");
+        ];
+        for (what, f) in rows {
+            println!("| {what} | {} | {} |", col(&one, f), col(&eight, f));
         }
         println!(
             "| tool calls per failover (both nodes) | {} | {} |",
-            one.calls, eight.calls
+            one[0].calls, eight[0].calls
+        );
+        let ratio: Vec<f64> = one
+            .iter()
+            .zip(&eight)
+            .map(|(a, b)| b.wall / a.wall)
+            .collect();
+        let per: Vec<f64> = one
+            .iter()
+            .zip(&eight)
+            .map(|(a, b)| (b.wall - a.wall) / 7.0)
+            .collect();
+        println!(
+            "\nratio 8 volumes ÷ 1 volume (target ≤ 1.5), {how}: min {:.3}, median {:.3} (per pair: {})",
+            min(&ratio),
+            median(ratio.clone()),
+            ratio
+                .iter()
+                .map(|r| format!("{r:.3}"))
+                .collect::<Vec<_>>()
+                .join(" ")
         );
         println!(
-            "\nratio 8 volumes ÷ 1 volume (target ≤ 1.5), {how}: {:.2}",
-            eight.wall / one.wall
+            "cost per extra volume ((8-volume wall − 1-volume wall) ÷ 7), {how}: min {:.1} ms, median {:.1} ms (per pair: {})",
+            min(&per),
+            median(per.clone()),
+            per.iter()
+                .map(|r| format!("{r:.1}"))
+                .collect::<Vec<_>>()
+                .join(" ")
         );
     }
 }

@@ -24,6 +24,7 @@ mod man;
 mod metrics;
 mod never_lie;
 mod package;
+mod plan_agreement;
 mod readme;
 mod standin_84;
 mod status;
