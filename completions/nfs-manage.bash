@@ -263,13 +263,17 @@ _nfs__manage() {
 
     case "${cmd}" in
         nfs__manage)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version status up down failover config enable-project disable-project exports check metrics sync backup lock fleet where client-config help"
+            opts="-y -q -v -h -V --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version status up down failover config enable-project disable-project exports check metrics sync backup lock fleet where client-config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -289,13 +293,17 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__backup)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version run mount umount list help"
+            opts="-y -q -v -h -V --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version run mount umount list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -399,13 +407,17 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__backup__subcmd__list)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -425,7 +437,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__backup__subcmd__mount)
-            opts="-y -q -v -h -V --ttl --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --ttl --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -436,6 +448,10 @@ _nfs__manage() {
                     return 0
                     ;;
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -455,13 +471,17 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__backup__subcmd__run)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -481,13 +501,17 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__backup__subcmd__umount)
-            opts="-y -q -v -h -V --expired --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --expired --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -507,7 +531,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__check)
-            opts="-y -q -v -h -V --expect --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version drbd role service-ip nfs exports backups all"
+            opts="-y -q -v -h -V --expect --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version drbd role service-ip nfs exports backups all"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -518,6 +542,10 @@ _nfs__manage() {
                     return 0
                     ;;
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -537,21 +565,21 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__client__subcmd__config)
-            opts="-y -q -v -h -V --fleet --all --format --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --all --format --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --fleet)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --format)
                     COMPREPLY=($(compgen -W "fstab autofs systemd" -- "${cur}"))
                     return 0
                     ;;
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -571,13 +599,17 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__config)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version check help"
+            opts="-y -q -v -h -V --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -597,13 +629,17 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__config__subcmd__check)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -665,13 +701,17 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__disable__subcmd__project)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -691,7 +731,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__down)
-            opts="-y -q -v -h -V --force-unmount --kill-after --keep-dual-primary --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --force-unmount --kill-after --keep-dual-primary --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -702,6 +742,10 @@ _nfs__manage() {
                     return 0
                     ;;
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -721,7 +765,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__enable__subcmd__project)
-            opts="-y -q -v -h -V --gid --volume --path --clients --clients-command --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --gid --volume --path --clients --clients-command --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -751,6 +795,10 @@ _nfs__manage() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --fleet)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --node)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -767,13 +815,17 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__exports)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version sync import help"
+            opts="-y -q -v -h -V --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version sync import help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -849,7 +901,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__exports__subcmd__import)
-            opts="-y -q -v -h -V --volume --path --clients --clients-command --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --volume --path --clients --clients-command --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -875,6 +927,10 @@ _nfs__manage() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --fleet)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --node)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -891,7 +947,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__exports__subcmd__sync)
-            opts="-y -q -v -h -V --interval --force --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --interval --force --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -902,6 +958,10 @@ _nfs__manage() {
                     return 0
                     ;;
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -921,7 +981,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__failover)
-            opts="-y -q -v -h -V --to --allow-resync --peer-dead --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --to --allow-resync --peer-dead --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -932,6 +992,10 @@ _nfs__manage() {
                     return 0
                     ;;
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -951,13 +1015,17 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__fleet)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version render status place help"
+            opts="-y -q -v -h -V --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version render status place help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1047,16 +1115,12 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__fleet__subcmd__place)
-            opts="-y -q -v -h -V --fleet --size --host-timeout --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --size --host-timeout --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --fleet)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1066,6 +1130,10 @@ _nfs__manage() {
                     return 0
                     ;;
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1085,21 +1153,21 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__fleet__subcmd__render)
-            opts="-y -q -v -h -V --fleet --check --out --force --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --check --out --force --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --fleet)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --out)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1119,21 +1187,21 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__fleet__subcmd__status)
-            opts="-y -q -v -h -V --fleet --host-timeout --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --host-timeout --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --fleet)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --host-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1573,13 +1641,17 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__lock)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version show break help"
+            opts="-y -q -v -h -V --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version show break help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1599,7 +1671,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__lock__subcmd__break)
-            opts="-y -q -v -h -V --reason --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --reason --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1610,6 +1682,10 @@ _nfs__manage() {
                     return 0
                     ;;
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1685,13 +1761,17 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__lock__subcmd__show)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1711,7 +1791,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__metrics)
-            opts="-y -q -v -h -V --textfile --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --textfile --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1722,6 +1802,10 @@ _nfs__manage() {
                     return 0
                     ;;
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1741,13 +1825,17 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__status)
-            opts="-y -q -v -h -V --holders --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --holders --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1767,7 +1855,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__sync)
-            opts="-y -q -v -h -V --interval --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --interval --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1778,6 +1866,10 @@ _nfs__manage() {
                     return 0
                     ;;
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1797,13 +1889,17 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__up)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1823,17 +1919,17 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__where)
-            opts="-y -q -v -h -V --fleet --offline --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --offline --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --fleet)
+                --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --config)
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_nfs_manage_global_optspecs
-    string join \n config= node= dry-run y/yes json q/quiet v/verbose no-color detailed-exitcode wait-lock= h/help V/version
+    string join \n config= fleet= node= dry-run y/yes json q/quiet v/verbose no-color detailed-exitcode wait-lock= h/help V/version
 end
 
 function __fish_nfs_manage_needs_command
@@ -25,6 +25,7 @@ function __fish_nfs_manage_using_subcommand
 end
 
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -l fleet -d 'The fleet layout (fleet, where, client-config): a file, or etcd://HOST:PORT[,HOST:PORT…]/KEY (one etcd key holding the same YAML). Without a layout file at the default place, the cluster config (--config) is a fleet of one' -r
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
@@ -54,6 +55,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "where" -d 'Wh
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "client-config" -d 'The mount lines clients need for projects\' exports (fstab, autofs or systemd)'
 complete -c nfs-manage -n "__fish_nfs_manage_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -l fleet -d 'The fleet layout (fleet, where, client-config): a file, or etcd://HOST:PORT[,HOST:PORT…]/KEY (one etcd key holding the same YAML). Without a layout file at the default place, the cluster config (--config) is a fleet of one' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -l holders -d 'Also show what holds each mounted volume (fuser): pid, command and user'
@@ -67,6 +69,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -l detaile
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand status" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -l fleet -d 'The fleet layout (fleet, where, client-config): a file, or etcd://HOST:PORT[,HOST:PORT…]/KEY (one etcd key holding the same YAML). Without a layout file at the default place, the cluster config (--config) is a fleet of one' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
@@ -80,6 +83,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -s h -l help -
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand up" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l kill-after -d 'With --force-unmount: how long the holders have to exit after TERM before KILL' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l fleet -d 'The fleet layout (fleet, where, client-config): a file, or etcd://HOST:PORT[,HOST:PORT…]/KEY (one etcd key holding the same YAML). Without a layout file at the default place, the cluster config (--config) is a fleet of one' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -l force-unmount -d 'Stop the processes that hold a mount instead of refusing: TERM, then KILL after --kill-after'
@@ -95,6 +99,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -s h -l help
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand down" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -l to -d 'The node that takes over (default: the node that is not active)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -l fleet -d 'The fleet layout (fleet, where, client-config): a file, or etcd://HOST:PORT[,HOST:PORT…]/KEY (one etcd key holding the same YAML). Without a layout file at the default place, the cluster config (--config) is a fleet of one' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -l allow-resync -d 'Go ahead while DRBD resyncs (the target must still be UpToDate)'
@@ -109,6 +114,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -l detai
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand failover" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -l fleet -d 'The fleet layout (fleet, where, client-config): a file, or etcd://HOST:PORT[,HOST:PORT…]/KEY (one etcd key holding the same YAML). Without a layout file at the default place, the cluster config (--config) is a fleet of one' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
@@ -123,6 +129,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -f -a "check" -d 'Validate the configuration (keys, types, names, paths, DRBD resources)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and not __fish_seen_subcommand_from check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from check" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from check" -l fleet -d 'The fleet layout (fleet, where, client-config): a file, or etcd://HOST:PORT[,HOST:PORT…]/KEY (one etcd key holding the same YAML). Without a layout file at the default place, the cluster config (--config) is a fleet of one' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from check" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from check" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand config; and __fish_seen_subcommand_from check" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
@@ -142,6 +149,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -l
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -l clients -d 'Static clients: addresses or CIDRs, comma-separated or repeated' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -l clients-command -d 'Command whose stdout is a JSON list of the project\'s client addresses (one string, split like a shell would, run without a shell)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -l fleet -d 'The fleet layout (fleet, where, client-config): a file, or etcd://HOST:PORT[,HOST:PORT…]/KEY (one etcd key holding the same YAML). Without a layout file at the default place, the cluster config (--config) is a fleet of one' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
@@ -154,6 +162,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -l
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand enable-project" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand disable-project" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand disable-project" -l fleet -d 'The fleet layout (fleet, where, client-config): a file, or etcd://HOST:PORT[,HOST:PORT…]/KEY (one etcd key holding the same YAML). Without a layout file at the default place, the cluster config (--config) is a fleet of one' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand disable-project" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand disable-project" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand disable-project" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
@@ -166,6 +175,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand disable-project" -
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand disable-project" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand disable-project" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and not __fish_seen_subcommand_from sync import help" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and not __fish_seen_subcommand_from sync import help" -l fleet -d 'The fleet layout (fleet, where, client-config): a file, or etcd://HOST:PORT[,HOST:PORT…]/KEY (one etcd key holding the same YAML). Without a layout file at the default place, the cluster config (--config) is a fleet of one' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and not __fish_seen_subcommand_from sync import help" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and not __fish_seen_subcommand_from sync import help" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and not __fish_seen_subcommand_from sync import help" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
@@ -182,6 +192,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and not _
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and not __fish_seen_subcommand_from sync import help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from sync" -l interval -d 'Run again every SECONDS (as a service), taking the host lock for each run' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from sync" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from sync" -l fleet -d 'The fleet layout (fleet, where, client-config): a file, or etcd://HOST:PORT[,HOST:PORT…]/KEY (one etcd key holding the same YAML). Without a layout file at the default place, the cluster config (--config) is a fleet of one' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from sync" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from sync" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from sync" -l force -d 'Apply even when more than exports.max_shrink_percent of the client entries would go'
@@ -199,6 +210,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fis
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from import" -l clients -d 'Static clients for every imported project (comma-separated or repeated)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from import" -l clients-command -d 'Clients command for every imported project; {name} is the project name' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from import" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from import" -l fleet -d 'The fleet layout (fleet, where, client-config): a file, or etcd://HOST:PORT[,HOST:PORT…]/KEY (one etcd key holding the same YAML). Without a layout file at the default place, the cluster config (--config) is a fleet of one' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from import" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from import" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fish_seen_subcommand_from import" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
@@ -216,6 +228,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand exports; and __fis
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand check" -l expect -d 'The role this node should have; any other role is CRITICAL' -r -f -a "active\t''
 standby\t''"
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand check" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand check" -l fleet -d 'The fleet layout (fleet, where, client-config): a file, or etcd://HOST:PORT[,HOST:PORT…]/KEY (one etcd key holding the same YAML). Without a layout file at the default place, the cluster config (--config) is a fleet of one' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand check" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand check" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand check" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
@@ -229,6 +242,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand check" -s h -l hel
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand check" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand metrics" -l textfile -d 'Write DIR/nfs_manage.prom atomically (for node_exporter\'s textfile collector) instead of printing to stdout' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand metrics" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand metrics" -l fleet -d 'The fleet layout (fleet, where, client-config): a file, or etcd://HOST:PORT[,HOST:PORT…]/KEY (one etcd key holding the same YAML). Without a layout file at the default place, the cluster config (--config) is a fleet of one' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand metrics" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand metrics" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand metrics" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
@@ -242,6 +256,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand metrics" -s h -l h
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand metrics" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand sync" -l interval -d 'Keep running: start again SECONDS after the previous run finished (at least 1)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand sync" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand sync" -l fleet -d 'The fleet layout (fleet, where, client-config): a file, or etcd://HOST:PORT[,HOST:PORT…]/KEY (one etcd key holding the same YAML). Without a layout file at the default place, the cluster config (--config) is a fleet of one' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand sync" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand sync" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand sync" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
@@ -254,6 +269,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand sync" -l detailed-
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand sync" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand sync" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and not __fish_seen_subcommand_from run mount umount list help" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and not __fish_seen_subcommand_from run mount umount list help" -l fleet -d 'The fleet layout (fleet, where, client-config): a file, or etcd://HOST:PORT[,HOST:PORT…]/KEY (one etcd key holding the same YAML). Without a layout file at the default place, the cluster config (--config) is a fleet of one' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and not __fish_seen_subcommand_from run mount umount list help" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and not __fish_seen_subcommand_from run mount umount list help" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and not __fish_seen_subcommand_from run mount umount list help" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
@@ -271,6 +287,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and not __
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and not __fish_seen_subcommand_from run mount umount list help" -f -a "list" -d 'Each backup: last run, result, duration, bytes, snapshot fill, open mounts'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and not __fish_seen_subcommand_from run mount umount list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from run" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from run" -l fleet -d 'The fleet layout (fleet, where, client-config): a file, or etcd://HOST:PORT[,HOST:PORT…]/KEY (one etcd key holding the same YAML). Without a layout file at the default place, the cluster config (--config) is a fleet of one' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from run" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from run" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from run" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
@@ -284,6 +301,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from run" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from mount" -l ttl -d 'How long the mount may stay before `backup umount --expired` removes it (default: backups[].ttl, 4h)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from mount" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from mount" -l fleet -d 'The fleet layout (fleet, where, client-config): a file, or etcd://HOST:PORT[,HOST:PORT…]/KEY (one etcd key holding the same YAML). Without a layout file at the default place, the cluster config (--config) is a fleet of one' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from mount" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from mount" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from mount" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
@@ -296,6 +314,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from mount" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from mount" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from umount" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from umount" -l fleet -d 'The fleet layout (fleet, where, client-config): a file, or etcd://HOST:PORT[,HOST:PORT…]/KEY (one etcd key holding the same YAML). Without a layout file at the default place, the cluster config (--config) is a fleet of one' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from umount" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from umount" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from umount" -l expired -d 'Unmount every backup mount past its TTL (for a timer)'
@@ -309,6 +328,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from umount" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from umount" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from list" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from list" -l fleet -d 'The fleet layout (fleet, where, client-config): a file, or etcd://HOST:PORT[,HOST:PORT…]/KEY (one etcd key holding the same YAML). Without a layout file at the default place, the cluster config (--config) is a fleet of one' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from list" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from list" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from list" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
@@ -326,6 +346,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "list" -d 'Each backup: last run, result, duration, bytes, snapshot fill, open mounts'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -l fleet -d 'The fleet layout (fleet, where, client-config): a file, or etcd://HOST:PORT[,HOST:PORT…]/KEY (one etcd key holding the same YAML). Without a layout file at the default place, the cluster config (--config) is a fleet of one' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
@@ -341,6 +362,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fi
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -f -a "break" -d 'Delete the cluster lock whoever holds it (audited: journaled with operator and reason)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and not __fish_seen_subcommand_from show break help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from show" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from show" -l fleet -d 'The fleet layout (fleet, where, client-config): a file, or etcd://HOST:PORT[,HOST:PORT…]/KEY (one etcd key holding the same YAML). Without a layout file at the default place, the cluster config (--config) is a fleet of one' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from show" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from show" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from show" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
@@ -354,6 +376,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_s
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -l reason -d 'Why the lock is broken (recorded in the journal)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -l fleet -d 'The fleet layout (fleet, where, client-config): a file, or etcd://HOST:PORT[,HOST:PORT…]/KEY (one etcd key holding the same YAML). Without a layout file at the default place, the cluster config (--config) is a fleet of one' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from break" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
@@ -369,6 +392,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_s
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from help" -f -a "break" -d 'Delete the cluster lock whoever holds it (audited: journaled with operator and reason)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand lock; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and not __fish_seen_subcommand_from render status place help" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and not __fish_seen_subcommand_from render status place help" -l fleet -d 'The fleet layout (fleet, where, client-config): a file, or etcd://HOST:PORT[,HOST:PORT…]/KEY (one etcd key holding the same YAML). Without a layout file at the default place, the cluster config (--config) is a fleet of one' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and not __fish_seen_subcommand_from render status place help" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and not __fish_seen_subcommand_from render status place help" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and not __fish_seen_subcommand_from render status place help" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
@@ -381,12 +405,12 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and not __f
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and not __fish_seen_subcommand_from render status place help" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and not __fish_seen_subcommand_from render status place help" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and not __fish_seen_subcommand_from render status place help" -f -a "render" -d 'Write (or --check) the cluster.yaml each node derives from the layout'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and not __fish_seen_subcommand_from render status place help" -f -a "status" -d 'Every cluster at once: each node\'s role, volumes and their usage against the target, replication, problems, and the backup host\'s last runs; asked in parallel, a host that does not answer shown as unknown'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and not __fish_seen_subcommand_from render status place help" -f -a "status" -d 'Every cluster at once: each node\'s role, volumes and their usage against the target, replication, problems, and the backup host\'s last runs; asked in parallel, a host that does not answer shown as unknown (and exit 5)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and not __fish_seen_subcommand_from render status place help" -f -a "place" -d 'Propose the volume with the most headroom under its target for a new project'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and not __fish_seen_subcommand_from render status place help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and __fish_seen_subcommand_from render" -l fleet -d 'The fleet layout: a file, or etcd://HOST:PORT[,HOST:PORT…]/KEY (one etcd key holding the same YAML). Without a layout file at the default place, the cluster config (--config) is a fleet of one' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and __fish_seen_subcommand_from render" -l out -d 'Write DIR/NODE/cluster.yaml for every node of every cluster, instead of this host\'s own config (--config)' -r -F
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and __fish_seen_subcommand_from render" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and __fish_seen_subcommand_from render" -l fleet -d 'The fleet layout (fleet, where, client-config): a file, or etcd://HOST:PORT[,HOST:PORT…]/KEY (one etcd key holding the same YAML). Without a layout file at the default place, the cluster config (--config) is a fleet of one' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and __fish_seen_subcommand_from render" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and __fish_seen_subcommand_from render" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and __fish_seen_subcommand_from render" -l check -d 'Change nothing: say which configs differ from the layout; exit 1 if any does'
@@ -400,9 +424,9 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and __fish_
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and __fish_seen_subcommand_from render" -l detailed-exitcode -d 'Exit codes for scripts that plan: 0 nothing to do, 2 the plan had steps to run (pending in a dry run, done in a run), 1 any error'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and __fish_seen_subcommand_from render" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and __fish_seen_subcommand_from render" -s V -l version -d 'Print version'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and __fish_seen_subcommand_from status" -l fleet -d 'The fleet layout: a file, or etcd://HOST:PORT[,HOST:PORT…]/KEY (one etcd key holding the same YAML). Without a layout file at the default place, the cluster config (--config) is a fleet of one' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and __fish_seen_subcommand_from status" -l host-timeout -d 'How long each host may take to answer before it is shown as unknown' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and __fish_seen_subcommand_from status" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and __fish_seen_subcommand_from status" -l fleet -d 'The fleet layout (fleet, where, client-config): a file, or etcd://HOST:PORT[,HOST:PORT…]/KEY (one etcd key holding the same YAML). Without a layout file at the default place, the cluster config (--config) is a fleet of one' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and __fish_seen_subcommand_from status" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and __fish_seen_subcommand_from status" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and __fish_seen_subcommand_from status" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
@@ -414,10 +438,10 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and __fish_
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and __fish_seen_subcommand_from status" -l detailed-exitcode -d 'Exit codes for scripts that plan: 0 nothing to do, 2 the plan had steps to run (pending in a dry run, done in a run), 1 any error'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and __fish_seen_subcommand_from status" -s V -l version -d 'Print version'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and __fish_seen_subcommand_from place" -l fleet -d 'The fleet layout: a file, or etcd://HOST:PORT[,HOST:PORT…]/KEY (one etcd key holding the same YAML). Without a layout file at the default place, the cluster config (--config) is a fleet of one' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and __fish_seen_subcommand_from place" -l size -d 'The space it needs, e.g. 500G or 2T (binary units)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and __fish_seen_subcommand_from place" -l host-timeout -d 'How long each host may take to answer before it is shown as unknown' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and __fish_seen_subcommand_from place" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and __fish_seen_subcommand_from place" -l fleet -d 'The fleet layout (fleet, where, client-config): a file, or etcd://HOST:PORT[,HOST:PORT…]/KEY (one etcd key holding the same YAML). Without a layout file at the default place, the cluster config (--config) is a fleet of one' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and __fish_seen_subcommand_from place" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and __fish_seen_subcommand_from place" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and __fish_seen_subcommand_from place" -l dry-run -d 'Print the plan and stop; change nothing and send nothing on the network'
@@ -430,11 +454,11 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and __fish_
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and __fish_seen_subcommand_from place" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and __fish_seen_subcommand_from place" -s V -l version -d 'Print version'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and __fish_seen_subcommand_from help" -f -a "render" -d 'Write (or --check) the cluster.yaml each node derives from the layout'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and __fish_seen_subcommand_from help" -f -a "status" -d 'Every cluster at once: each node\'s role, volumes and their usage against the target, replication, problems, and the backup host\'s last runs; asked in parallel, a host that does not answer shown as unknown'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and __fish_seen_subcommand_from help" -f -a "status" -d 'Every cluster at once: each node\'s role, volumes and their usage against the target, replication, problems, and the backup host\'s last runs; asked in parallel, a host that does not answer shown as unknown (and exit 5)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and __fish_seen_subcommand_from help" -f -a "place" -d 'Propose the volume with the most headroom under its target for a new project'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand fleet; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand where" -l fleet -d 'The fleet layout: a file, or etcd://HOST:PORT[,HOST:PORT…]/KEY (one etcd key holding the same YAML). Without a layout file at the default place, the cluster config (--config) is a fleet of one' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand where" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand where" -l fleet -d 'The fleet layout (fleet, where, client-config): a file, or etcd://HOST:PORT[,HOST:PORT…]/KEY (one etcd key holding the same YAML). Without a layout file at the default place, the cluster config (--config) is a fleet of one' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand where" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand where" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand where" -l offline -d 'Do not ask etcd or the nodes which node serves now'
@@ -447,11 +471,11 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand where" -l no-color
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand where" -l detailed-exitcode -d 'Exit codes for scripts that plan: 0 nothing to do, 2 the plan had steps to run (pending in a dry run, done in a run), 1 any error'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand where" -s h -l help -d 'Print help'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand where" -s V -l version -d 'Print version'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand client-config" -l fleet -d 'The fleet layout: a file, or etcd://HOST:PORT[,HOST:PORT…]/KEY (one etcd key holding the same YAML). Without a layout file at the default place, the cluster config (--config) is a fleet of one' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand client-config" -l format -r -f -a "fstab\t'/etc/fstab lines'
 autofs\t'autofs map entries (auto.master: MOUNT_ROOT /etc/auto.nfs-manage)'
 systemd\t'systemd .mount units'"
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand client-config" -l config -d 'Cluster configuration file' -r -F
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand client-config" -l fleet -d 'The fleet layout (fleet, where, client-config): a file, or etcd://HOST:PORT[,HOST:PORT…]/KEY (one etcd key holding the same YAML). Without a layout file at the default place, the cluster config (--config) is a fleet of one' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand client-config" -l node -d 'Which node of the config this host is (default: the short hostname)' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand client-config" -l wait-lock -d 'Wait this long (e.g. 30s) for another run\'s host lock instead of exiting 4 at once' -r
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand client-config" -l all -d 'Every project of the fleet'
@@ -491,7 +515,7 @@ complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and __fish_s
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and __fish_seen_subcommand_from lock" -f -a "show" -d 'Show who holds the cluster lock, since when, and its revision'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and __fish_seen_subcommand_from lock" -f -a "break" -d 'Delete the cluster lock whoever holds it (audited: journaled with operator and reason)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and __fish_seen_subcommand_from fleet" -f -a "render" -d 'Write (or --check) the cluster.yaml each node derives from the layout'
-complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and __fish_seen_subcommand_from fleet" -f -a "status" -d 'Every cluster at once: each node\'s role, volumes and their usage against the target, replication, problems, and the backup host\'s last runs; asked in parallel, a host that does not answer shown as unknown'
+complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and __fish_seen_subcommand_from fleet" -f -a "status" -d 'Every cluster at once: each node\'s role, volumes and their usage against the target, replication, problems, and the backup host\'s last runs; asked in parallel, a host that does not answer shown as unknown (and exit 5)'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand help; and __fish_seen_subcommand_from fleet" -f -a "place" -d 'Propose the volume with the most headroom under its target for a new project'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand check" -f -a "drbd" -d 'DRBD: local disk, peer connection and disk, resync, two Primaries'
 complete -c nfs-manage -n "__fish_nfs_manage_using_subcommand check" -f -a "role" -d 'The node\'s overall role (with --expect: that it is the expected one)'
