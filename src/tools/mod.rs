@@ -12,6 +12,7 @@ pub mod ip;
 pub mod lvm;
 pub mod mount;
 pub mod rsync;
+pub mod rsync_move;
 pub mod ssh;
 pub mod systemctl;
 
