@@ -55,6 +55,9 @@ _nfs__manage() {
             nfs__manage,metrics)
                 cmd="nfs__manage__subcmd__metrics"
                 ;;
+            nfs__manage,project)
+                cmd="nfs__manage__subcmd__project"
+                ;;
             nfs__manage,status)
                 cmd="nfs__manage__subcmd__status"
                 ;;
@@ -190,6 +193,9 @@ _nfs__manage() {
             nfs__manage__subcmd__help,metrics)
                 cmd="nfs__manage__subcmd__help__subcmd__metrics"
                 ;;
+            nfs__manage__subcmd__help,project)
+                cmd="nfs__manage__subcmd__help__subcmd__project"
+                ;;
             nfs__manage__subcmd__help,status)
                 cmd="nfs__manage__subcmd__help__subcmd__status"
                 ;;
@@ -238,6 +244,9 @@ _nfs__manage() {
             nfs__manage__subcmd__help__subcmd__lock,show)
                 cmd="nfs__manage__subcmd__help__subcmd__lock__subcmd__show"
                 ;;
+            nfs__manage__subcmd__help__subcmd__project,move)
+                cmd="nfs__manage__subcmd__help__subcmd__project__subcmd__move"
+                ;;
             nfs__manage__subcmd__lock,break)
                 cmd="nfs__manage__subcmd__lock__subcmd__break"
                 ;;
@@ -256,6 +265,18 @@ _nfs__manage() {
             nfs__manage__subcmd__lock__subcmd__help,show)
                 cmd="nfs__manage__subcmd__lock__subcmd__help__subcmd__show"
                 ;;
+            nfs__manage__subcmd__project,help)
+                cmd="nfs__manage__subcmd__project__subcmd__help"
+                ;;
+            nfs__manage__subcmd__project,move)
+                cmd="nfs__manage__subcmd__project__subcmd__move"
+                ;;
+            nfs__manage__subcmd__project__subcmd__help,help)
+                cmd="nfs__manage__subcmd__project__subcmd__help__subcmd__help"
+                ;;
+            nfs__manage__subcmd__project__subcmd__help,move)
+                cmd="nfs__manage__subcmd__project__subcmd__help__subcmd__move"
+                ;;
             *)
                 ;;
         esac
@@ -263,7 +284,7 @@ _nfs__manage() {
 
     case "${cmd}" in
         nfs__manage)
-            opts="-y -q -v -h -V --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version status up down failover config enable-project disable-project exports check metrics sync backup lock fleet where client-config help"
+            opts="-y -q -v -h -V --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version status up down failover config enable-project disable-project exports project check metrics sync backup lock fleet where client-config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1221,7 +1242,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__help)
-            opts="status up down failover config enable-project disable-project exports check metrics sync backup lock fleet where client-config help"
+            opts="status up down failover config enable-project disable-project exports project check metrics sync backup lock fleet where client-config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1584,6 +1605,34 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        nfs__manage__subcmd__help__subcmd__project)
+            opts="move"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__manage__subcmd__help__subcmd__project__subcmd__move)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         nfs__manage__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1798,6 +1847,124 @@ _nfs__manage() {
             fi
             case "${prev}" in
                 --textfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__manage__subcmd__project)
+            opts="-y -q -v -h -V --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version move help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__manage__subcmd__project__subcmd__help)
+            opts="move help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__manage__subcmd__project__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__manage__subcmd__project__subcmd__help__subcmd__move)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__manage__subcmd__project__subcmd__move)
+            opts="-y -q -v -h -V --to --passes --settle-files --settle-bytes --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --settle-files)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --settle-bytes)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

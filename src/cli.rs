@@ -80,6 +80,9 @@ pub enum Command {
     /// Render and apply project and public exports
     #[command(subcommand)]
     Exports(ExportsCommand),
+    /// Projects across the fleet: move one to another cluster
+    #[command(subcommand)]
+    Project(ProjectCommand),
     /// Nagios/Icinga plugin: one line `NFS-MANAGE OK|WARNING|CRITICAL|UNKNOWN - …`, exit 0-3
     Check(CheckArgs),
     /// Prometheus metrics (text format) on stdout, or atomically into a textfile directory
@@ -153,6 +156,32 @@ pub struct BreakArgs {
     /// Why the lock is broken (recorded in the journal)
     #[arg(long, value_name = "TEXT")]
     pub reason: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectCommand {
+    /// Move a project to another cluster of the fleet: rsync passes while it stays writable,
+    /// a short read-only pause for the final pass and the comparisons, then its exports
+    /// switched to the target; the data here is kept
+    Move(ProjectMoveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProjectMoveArgs {
+    /// The project
+    pub name: String,
+    /// The target: a cluster of the fleet layout, and its volume when it has more than one
+    #[arg(long, value_name = "CLUSTER[/VOLUME]")]
+    pub to: String,
+    /// rsync passes before the pause (at least 2)
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub passes: usize,
+    /// The pause starts only when the last pass changed at most this many entries
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub settle_files: usize,
+    /// …and moved at most this many bytes (e.g. 1G; binary units)
+    #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = crate::config::fleet::parse_size)]
+    pub settle_bytes: u64,
 }
 
 #[derive(Debug, Args)]

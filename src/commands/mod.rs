@@ -13,6 +13,7 @@ pub mod fleet;
 pub mod generate;
 pub mod lock;
 pub mod metrics;
+pub mod project_move;
 pub mod status;
 pub mod sync;
 pub mod up;
@@ -20,7 +21,9 @@ pub mod where_;
 
 use anyhow::Result;
 
-use crate::cli::{BackupCommand, Cli, Command, ConfigCommand, ExportsCommand, LockCommand};
+use crate::cli::{
+    BackupCommand, Cli, Command, ConfigCommand, ExportsCommand, LockCommand, ProjectCommand,
+};
 use crate::context::Ctx;
 
 pub fn dispatch(cli: &Cli) -> Result<()> {
@@ -45,6 +48,9 @@ pub fn dispatch(cli: &Cli) -> Result<()> {
             Err(e) => Err(metrics::config_failed(args, e)),
         },
         Command::Sync(args) => sync::run(&Ctx::new(&cli.global)?, args),
+        Command::Project(ProjectCommand::Move(args)) => {
+            project_move::run(&Ctx::new(&cli.global)?, args)
+        }
         // Started by bdsync on the remote-shell side: no config, no context.
         Command::Backup(BackupCommand::WrapRemote(args)) => backup::wrap_remote(&cli.global, args),
         Command::Backup(cmd) => backup::dispatch(&Ctx::new(&cli.global)?, cmd),

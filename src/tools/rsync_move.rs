@@ -6,6 +6,9 @@
 //! owners and groups by number (`--numeric-ids`: the target resolves no names, so the
 //! project's GID arrives as it is). `--itemize-changes` lines (`YXcstpoguax path`, rsync(1))
 //! say what each pass or check found different; `--stats` says how much a pass moved.
+//! `--modify-window=-1` compares times to the nanosecond (rsync ≥ 3.2.0 on the receiver):
+//! by default rsync compares whole seconds, and a file rewritten with the same size within
+//! the second after a pass copied it would be skipped by the final pass.
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -54,6 +57,7 @@ pub fn cmd(src: &Path, remote: Option<Remote<'_>>, dest: &Path, mode: Mode<'_>) 
         "--acls",
         "--xattrs",
         "--numeric-ids",
+        "--modify-window=-1",
         "--itemize-changes",
         "--stats",
         "--no-human-readable",
@@ -145,10 +149,10 @@ mod tests {
         );
         assert_eq!(
             c.argv.join(" "),
-            "rsync --archive --hard-links --acls --xattrs --numeric-ids --itemize-changes --stats --no-human-readable --rsh=ssh -o BatchMode=yes /srv/tools/proj/ root@[fd00::2]:/srv/misc/proj/"
+            "rsync --archive --hard-links --acls --xattrs --numeric-ids --modify-window=-1 --itemize-changes --stats --no-human-readable --rsh=ssh -o BatchMode=yes /srv/tools/proj/ root@[fd00::2]:/srv/misc/proj/"
         );
         let list = Path::new("/run/nfs-manage/move-proj.changed");
-        let local = |m| cmd(Path::new("/a"), None, Path::new("/b"), m).argv[9..].join(" ");
+        let local = |m| cmd(Path::new("/a"), None, Path::new("/b"), m).argv[10..].join(" ");
         assert_eq!(local(Mode::Pass), "/a/ /b/");
         assert_eq!(local(Mode::Final), "--delete /a/ /b/");
         assert_eq!(local(Mode::CompareLists), "--dry-run --delete /a/ /b/");

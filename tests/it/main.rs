@@ -23,6 +23,7 @@ mod man;
 mod metrics;
 mod never_lie;
 mod package;
+mod project_move;
 mod readme;
 mod status;
 mod sync;

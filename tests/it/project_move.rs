@@ -1,0 +1,288 @@
+//! `project move`: two clusters on one LAN (the two-node bed split in two: cluster `test` on
+//! labstore1004, cluster `other` on labstore1005), real rsync over real ssh, real exportfs
+//! and etab on both sides.
+
+use std::path::{Path, PathBuf};
+
+use crate::harness::*;
+
+const CLIENT: &str = "192.0.2.51";
+const SRC: &str = "/srv/tools/shared/alpha";
+const DST: &str = "/srv/misc/shared/alpha";
+
+struct Bed {
+    p: Pair,
+    fleet: PathBuf,
+}
+
+fn indented(cfg: &str) -> String {
+    cfg.lines()
+        .filter(|l| !l.starts_with("cluster:"))
+        .map(|l| format!("    {l}\n"))
+        .collect()
+}
+
+/// The `remote:` section of a config (three lines: remote, ssh, user).
+fn remote_of(cfg: &str) -> String {
+    cfg.lines()
+        .skip_while(|l| !l.starts_with("remote:"))
+        .take(3)
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+fn without_remote(cfg: &str) -> String {
+    let r = remote_of(cfg);
+    cfg.replace(&r, "")
+}
+
+/// Cluster `test` serves project alpha (GID 50100, one client) from labstore1004; cluster
+/// `other` is labstore1005 alone, without a service IP, volume misc mounted.
+fn bed() -> Bed {
+    let p = Pair::new(Spec::default());
+    for h in p.hosts() {
+        let d = h.dir.path();
+        std::fs::create_dir_all(d.join("projects")).unwrap();
+        let file = h.inside("/run/node/cluster.yaml");
+        let mut cfg = std::fs::read_to_string(&file).unwrap();
+        cfg.push_str(&format!(
+            "projects_dir: {}\nexports: {{ backup: {}, clients_timeout: 2s }}\n",
+            d.join("projects").display(),
+            d.join("exports.bak").display()
+        ));
+        // Each node a cluster of its own: one host belongs to one cluster.
+        cfg = cfg
+            .replace(&format!("  {NODE}: {{ address: 192.0.2.6 }}\n"), "")
+            .replace(&format!("  {PEER}: {{ address: 192.0.2.7 }}\n"), "")
+            .replace("    drbd: tools\n", "")
+            .replace("    drbd: misc\n", "")
+            .replace(
+                "nodes:\n",
+                &format!(
+                    "nodes:\n  {}: {{ address: {} }}\n",
+                    h.name,
+                    h.addr.split('/').next().unwrap()
+                ),
+            );
+        if h.name == PEER {
+            cfg = cfg
+                .replace("cluster: test", "cluster: other")
+                .replace(
+                    &format!("service_ip:\n  address: {SERVICE_IP}\n  interface: eth0\n  announce_to: {GATEWAY}\n"),
+                    "",
+                )
+                ;
+        }
+        std::fs::write(&file, cfg).unwrap();
+    }
+    p.a.mount_volume("tools");
+    p.a.ns_ok(&["ip", "addr", "add", SERVICE_IP, "dev", "eth0"]);
+    p.b.mount_volume("misc");
+    p.b.ns_ok(&["mkdir", "-p", "/srv/misc/shared"]);
+    p.a.write_project(
+        "alpha",
+        &format!("name: alpha\ngid: 50100\nvolume: tools\nclients: [{CLIENT}]\n"),
+    );
+    p.a.ns_ok(&["install", "-d", "-g", "50100", "-m", "2775", SRC]);
+    // A tree worth copying: files, a hard link, a symlink, a subdirectory.
+    p.a.ns_ok(&[
+        "sh",
+        "-c",
+        &format!(
+            "cd {SRC} && mkdir -p sub && for i in $(seq 1 200); do echo $i > f$i; done && \
+             head -c 300000 /dev/urandom > sub/big && ln f1 hard && ln -s f2 soft"
+        ),
+    ]);
+    p.a.run(&["--yes", "exports", "sync"]).status(0);
+    assert!(p.a.etab().contains(SRC), "{}", p.a.etab());
+
+    // The layout: both clusters as their nodes have them, the operator's ssh (labstore1004's
+    // keys) for both.
+    let a_cfg = std::fs::read_to_string(p.a.inside("/run/node/cluster.yaml")).unwrap();
+    let b_cfg = std::fs::read_to_string(p.b.inside("/run/node/cluster.yaml")).unwrap();
+    let layout = format!(
+        "node_config: /run/node/cluster.yaml\nclusters:\n  test:\n{}  other:\n{}",
+        indented(&a_cfg),
+        indented(&format!("{}{}", without_remote(&b_cfg), remote_of(&a_cfg)))
+    );
+    let fleet = p.a.dir.path().join("fleet.yaml");
+    std::fs::write(&fleet, layout).unwrap();
+    Bed { p, fleet }
+}
+
+/// Every file under `dir` with its contents (symlinks as their target).
+fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    fn walk(base: &Path, d: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+        for e in std::fs::read_dir(d).unwrap() {
+            let e = e.unwrap();
+            let rel = e.path().strip_prefix(base).unwrap().display().to_string();
+            let t = e.file_type().unwrap();
+            if t.is_dir() {
+                out.push((format!("{rel}/"), Vec::new()));
+                walk(base, &e.path(), out);
+            } else if t.is_symlink() {
+                let target = std::fs::read_link(e.path()).unwrap();
+                out.push((rel, target.display().to_string().into_bytes()));
+            } else {
+                out.push((rel, std::fs::read(e.path()).unwrap()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+fn etab_lines(h: &Host, path: &str) -> Vec<String> {
+    h.etab()
+        .lines()
+        .filter(|l| l.starts_with(&format!("{path}\t")))
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn a_project_moves_with_a_writer_during_the_passes() {
+    privileged!();
+    let Bed { p, fleet } = bed();
+    let fleet = fleet.to_str().unwrap();
+    let moved = |h: &Host, name: &str| h.projects_dir().join(name).exists();
+
+    // The dry run shows every step and changes nothing.
+    let j =
+        p.a.run(&[
+            "--fleet",
+            fleet,
+            "--json",
+            "--dry-run",
+            "project",
+            "move",
+            "alpha",
+            "--to",
+            "other/misc",
+        ])
+        .status(0)
+        .json();
+    let ids: Vec<&str> = j["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "pass-1",
+            "pass-2",
+            "read-only",
+            "final-pass",
+            "compare-lists",
+            "compare-checksums",
+            "target-project-file",
+            "target-exports",
+            "target-live",
+            "source-files",
+            "withdraw"
+        ],
+        "{j:#}"
+    );
+    assert_eq!(j["result"], "dry run");
+    assert!(!p.b.inside(DST).exists());
+    assert!(moved(&p.a, "alpha.yaml"));
+
+    // Bad targets: usage errors naming what exists.
+    p.a.run(&[
+        "--fleet", fleet, "project", "move", "alpha", "--to", "nowhere",
+    ])
+    .status(2)
+    .stderr_has("has no cluster \"nowhere\" (clusters: other, test)");
+    p.a.run(&[
+        "--fleet", fleet, "project", "move", "alpha", "--to", "other",
+    ])
+    .status(2)
+    .stderr_has("cluster other has 2 volumes; say which: --to other/VOLUME");
+
+    // A writer (standing in for the project's clients) keeps writing until the export it
+    // writes through is read-only.
+    let writer = p.a.ns_cmd(&[
+        "sh",
+        "-c",
+        &format!(
+            "i=0; while ! grep -q '^{SRC}[[:space:]].*(ro,' /var/lib/nfs/etab; do \
+             i=$((i+1)); echo \"write $i\" > {SRC}/w$((i % 50)); echo $i > {SRC}/count; sleep 0.01; done"
+        ),
+    ])
+    .spawn()
+    .unwrap();
+    let out = p.a.run(&[
+        "--fleet",
+        fleet,
+        "--yes",
+        "project",
+        "move",
+        "alpha",
+        "--to",
+        "other/misc",
+    ]);
+    let mut writer = writer;
+    let _ = writer.kill();
+    let _ = writer.wait();
+    out.status(0)
+        .stdout_has("Clients mount it from other now:")
+        .stdout_has("alpha -rw,nfsvers=")
+        .stdout_has(format!("192.0.2.7:{DST}"));
+
+    // Live state: the target exports it, the source no longer does.
+    let there = etab_lines(&p.b, DST);
+    assert_eq!(there.len(), 1, "{}", p.b.etab());
+    assert!(there[0].contains(&format!("{CLIENT}(rw,")), "{there:?}");
+    assert!(etab_lines(&p.a, SRC).is_empty(), "{}", p.a.etab());
+    // The data: equal trees, the source kept.
+    let src = tree(&p.a.inside(SRC));
+    assert!(
+        src.iter().any(|(f, _)| f == "count"),
+        "the writer wrote nothing"
+    );
+    assert_eq!(src, tree(&p.b.inside(DST)));
+    let meta = std::fs::metadata(p.b.inside(DST)).unwrap();
+    assert_eq!(std::os::unix::fs::MetadataExt::gid(&meta), 50100);
+    // The project file: moved, same GID, the fsid it had.
+    assert!(!moved(&p.a, "alpha.yaml"));
+    assert!(moved(&p.a, "alpha.yaml.moved"));
+    let there = std::fs::read_to_string(p.b.projects_dir().join("alpha.yaml")).unwrap();
+    assert!(there.contains("gid: 50100"), "{there}");
+    assert!(there.contains("volume: misc"), "{there}");
+    assert!(there.contains("fsid: "), "{there}");
+    // Each pass journaled with its stats.
+    let passes: Vec<serde_json::Value> = p
+        .a
+        .journal()
+        .into_iter()
+        .filter(|r| {
+            r["command"] == "project move" && r["step"].as_str().unwrap_or("").starts_with("pass-")
+        })
+        .collect();
+    assert_eq!(passes.len(), 2, "{passes:#?}");
+    for r in &passes {
+        assert!(
+            r["rsync"]["stats"]["files"].as_u64().unwrap() > 200,
+            "{r:#}"
+        );
+        assert!(r["rsync"]["stats"]["transferred_size"].is_u64(), "{r:#}");
+    }
+
+    // A rerun: nothing left to do.
+    p.a.run(&[
+        "--fleet",
+        fleet,
+        "--yes",
+        "project",
+        "move",
+        "alpha",
+        "--to",
+        "other/misc",
+    ])
+    .status(0)
+    .stdout_has("Nothing to do");
+}
