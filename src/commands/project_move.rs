@@ -8,7 +8,8 @@
 //! touched), the project file written on the target's serving node, `exports sync` run
 //! there and its exports checked in the target's etab, the source project file renamed
 //! `NAME.yaml.moved` and its exports file removed, its exports withdrawn. The source data is
-//! kept. The client's new mount line is printed at the end.
+//! kept. The client's new mount line is printed at the end. A failure after the pause began
+//! and before the target served the project re-exports the source read-write (journaled).
 //!
 //! The target's serving node is reached at its service IP (the address moves with the
 //! service), or at its first node for a cluster without one.
@@ -28,7 +29,7 @@ use crate::domain::transfer::{self, Next, Settle};
 use crate::engine::check::{Check, Fields, Guard, Verdict};
 use crate::engine::execute::{self, Recovery};
 use crate::engine::files::Contents;
-use crate::engine::plan::FileOp;
+use crate::engine::plan::{FileOp, StepState};
 use crate::error::Error;
 use crate::process::{Cmd, Effect, Output};
 use crate::tools::rsync_move::{self, Mode, Remote};
@@ -322,13 +323,11 @@ pub fn run(ctx: &Ctx, args: &ProjectMoveArgs) -> Result<()> {
 
     let recovery = Recovery {
         retry: ctx.self_command(&format!("project move {name} --to {}", args.to)),
-        back_out: Some(format!(
-            "exportfs -o {} CLIENT:{} (for each client, before the switch)",
-            project.options,
-            src.display()
-        )),
+        back_out: None,
     };
-    execute::run(ctx, &mut plan, &recovery)?;
+    if let Err(e) = execute::run(ctx, &mut plan, &recovery) {
+        return Err(restore_if_paused(ctx, &plan, &project, &live, e));
+    }
     let g = &ctx.global;
     if !g.dry_run && !g.quiet && !g.json {
         let servers = client_config::servers_of(target, &moved);
@@ -343,6 +342,80 @@ pub fn run(ctx: &Ctx, args: &ProjectMoveArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// A failure after the pause began and before the target served the project: the source
+/// exports go back to read-write (a plan of its own, journaled), and the error says so.
+fn restore_if_paused(
+    ctx: &Ctx,
+    plan: &Plan,
+    project: &Project,
+    live: &[exportfs::Export],
+    err: anyhow::Error,
+) -> anyhow::Error {
+    let done = |id: &str| {
+        plan.steps
+            .iter()
+            .any(|s| s.id == id && s.state == StepState::Done)
+    };
+    if !done("read-only") || done("target-live") {
+        return err;
+    }
+    let entries: Vec<(&str, &Path)> = live
+        .iter()
+        .map(|e| (e.client.as_str(), e.path.as_path()))
+        .collect();
+    let mut undo = Plan::new("project move");
+    undo.steps.push(
+        Step::new(
+            "restore-read-write",
+            format!(
+                "re-export {} read-write to its {} client(s)",
+                project.export_path.display(),
+                live.len()
+            ),
+            exportfs::export_cmd(&project.options, &entries),
+            ExportsCheck::Etab {
+                present: live
+                    .iter()
+                    .map(|e| (e.path.clone(), e.client.clone(), project.options.clone()))
+                    .collect(),
+                absent: Vec::new(),
+            },
+        )
+        .why("the move stopped before the target served the project"),
+    );
+    // The run's one JSON document is the failed plan's: the restoring plan runs quietly.
+    let mut quiet = ctx.global.clone();
+    quiet.quiet = quiet.quiet || quiet.json;
+    quiet.json = false;
+    quiet.yes = true;
+    let restored = Ctx::with_config(&quiet, ctx.config.clone()).and_then(|c| {
+        execute::run_with(
+            &c,
+            &mut undo,
+            &Recovery {
+                retry: ctx.self_command(&format!("project move {}", project.name())),
+                back_out: None,
+            },
+            execute::Policy {
+                confirm: false,
+                ..Default::default()
+            },
+            || Ok(()),
+        )
+    });
+    match restored {
+        Ok(()) => err.context(format!(
+            "the move stopped before the switch; {} is exported read-write again (journaled); a rerun resumes the move",
+            project.export_path.display()
+        )),
+        Err(e2) => err.context(format!(
+            "the move stopped before the switch, and restoring {} read-write failed too ({e2:#}): run `{}` for each client",
+            project.export_path.display(),
+            exportfs::export_cmd(&project.options, &[("CLIENT", project.export_path.as_path())])
+        )),
+    }
 }
 
 /// The target volume: named, or the target cluster's only one.

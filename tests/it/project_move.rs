@@ -286,3 +286,82 @@ fn a_project_moves_with_a_writer_during_the_passes() {
     .status(0)
     .stdout_has("Nothing to do");
 }
+
+/// The run's result and the live state after a move stopped before the switch: the source
+/// exported read-write again, the restoring journaled, nothing switched.
+fn assert_restored(p: &Pair, out: &Run, why: &str) {
+    out.status(1)
+        .stderr_has(why)
+        .stderr_has(format!(
+            "the move stopped before the switch; {SRC} is exported read-write again (journaled); a rerun resumes the move"
+        ));
+    let here = etab_lines(&p.a, SRC);
+    assert_eq!(here.len(), 1, "{}", p.a.etab());
+    assert!(here[0].contains(&format!("{CLIENT}(rw,")), "{here:?}");
+    assert!(p.a.projects_dir().join("alpha.yaml").exists());
+    assert!(etab_lines(&p.b, DST).is_empty(), "{}", p.b.etab());
+    let j = p.a.journal();
+    let ro = j.iter().rposition(|r| r["step"] == "read-only").unwrap();
+    let rw = j
+        .iter()
+        .rposition(|r| r["step"] == "restore-read-write")
+        .unwrap();
+    assert!(rw > ro, "{j:#?}");
+    assert_eq!(j[rw]["result"], "done", "{:#}", j[rw]);
+}
+
+#[test]
+fn a_target_that_refuses_the_project_leaves_the_source_writable_and_a_rerun_finishes() {
+    privileged!();
+    let Bed { p, fleet } = bed();
+    let fleet = fleet.to_str().unwrap();
+    let move_ = [
+        "--fleet",
+        fleet,
+        "--yes",
+        "project",
+        "move",
+        "alpha",
+        "--to",
+        "other/misc",
+    ];
+    // The target's projects directory is gone: writing the project file there fails.
+    std::fs::remove_dir_all(p.b.projects_dir()).unwrap();
+    let out = p.a.run(&move_);
+    assert_restored(&p, &out, "write ");
+    std::fs::create_dir_all(p.b.projects_dir()).unwrap();
+    p.a.run(&move_).status(0);
+    assert!(p.a.projects_dir().join("alpha.yaml.moved").exists());
+    assert_eq!(etab_lines(&p.b, DST).len(), 1, "{}", p.b.etab());
+    assert!(etab_lines(&p.a, SRC).is_empty(), "{}", p.a.etab());
+}
+
+#[test]
+fn a_final_pass_that_fails_leaves_the_source_writable_and_a_rerun_finishes() {
+    privileged!();
+    let Bed { p, fleet } = bed();
+    let fleet = fleet.to_str().unwrap();
+    let move_ = [
+        "--fleet",
+        fleet,
+        "--yes",
+        "project",
+        "move",
+        "alpha",
+        "--to",
+        "other/misc",
+    ];
+    // A file on the target that the final pass must delete and cannot (immutable).
+    p.b.ns_ok(&[
+        "sh",
+        "-c",
+        &format!("mkdir -p {DST} && touch {DST}/stuck && chattr +i {DST}/stuck"),
+    ]);
+    let out = p.a.run(&move_);
+    assert_restored(&p, &out, "final pass");
+    p.b.ns_ok(&["chattr", "-i", &format!("{DST}/stuck")]);
+    p.a.run(&move_).status(0);
+    assert!(!p.b.inside(&format!("{DST}/stuck")).exists());
+    assert_eq!(tree(&p.a.inside(SRC)), tree(&p.b.inside(DST)));
+    assert!(etab_lines(&p.a, SRC).is_empty(), "{}", p.a.etab());
+}
