@@ -39,7 +39,11 @@ fn without_remote(cfg: &str) -> String {
 /// Cluster `test` serves project alpha (GID 50100, one client) from labstore1004; cluster
 /// `other` is labstore1005 alone, without a service IP, volume misc mounted.
 fn bed() -> Bed {
-    let p = Pair::new(Spec::default());
+    bed_with(Spec::default())
+}
+
+fn bed_with(spec: Spec) -> Bed {
+    let p = Pair::new(spec);
     for h in p.hosts() {
         let d = h.dir.path();
         std::fs::create_dir_all(d.join("projects")).unwrap();
@@ -364,4 +368,128 @@ fn a_final_pass_that_fails_leaves_the_source_writable_and_a_rerun_finishes() {
     assert!(!p.b.inside(&format!("{DST}/stuck")).exists());
     assert_eq!(tree(&p.a.inside(SRC)), tree(&p.b.inside(DST)));
     assert!(etab_lines(&p.a, SRC).is_empty(), "{}", p.a.etab());
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn ms_of(t: &serde_json::Value) -> f64 {
+    let t = humantime::parse_rfc3339_weak(t.as_str().unwrap()).unwrap();
+    t.duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        * 1000.0
+}
+
+/// The pause of a move (from the read-only re-export to the target's exports checked live)
+/// for a project of `NFSM_BENCH_FILES` files (default 10,000) of which 1% are rewritten
+/// without pause until the export is read-only, `NFSM_BENCH_RUNS` moves (default 5), each on
+/// a fresh bed; per-step and total min and median from the journal. Run by
+/// `scripts/bench-move.sh`.
+#[test]
+#[ignore = "benchmark: run by scripts/bench-move.sh"]
+fn bench_move_pause() {
+    privileged!();
+    let env = |k: &str, d: usize| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let files = env("NFSM_BENCH_FILES", 10_000);
+    let runs = env("NFSM_BENCH_RUNS", 5);
+    let dirs = files.div_ceil(100);
+    let changed = (files / 100).max(1);
+    let steps = [
+        "read-only",
+        "final-pass",
+        "compare-lists",
+        "compare-checksums",
+        "target-project-file",
+        "target-exports",
+        "target-live",
+    ];
+    let mut per_step: Vec<Vec<f64>> = vec![Vec::new(); steps.len()];
+    let mut pauses = Vec::new();
+    let mut last_pass_changes = Vec::new();
+    for _ in 0..runs {
+        // Room for the files: 128 MiB volumes have 32,768 inodes.
+        let Bed { p, fleet } = bed_with(Spec {
+            volume_mib: 128,
+            ..Spec::default()
+        });
+        p.a.ns_ok(&[
+            "sh",
+            "-c",
+            &format!(
+                "cd {SRC} && for d in $(seq 1 {dirs}); do mkdir d$d; for f in $(seq 1 100); do echo $d.$f > d$d/f$f; done; done"
+            ),
+        ]);
+        // 1% of the files rewritten over and over until the export is read-only.
+        let mut writer = p
+            .a
+            .ns_cmd(&[
+                "sh",
+                "-c",
+                &format!(
+                    "i=0; while ! grep -q '^{SRC}[[:space:]].*(ro,' /var/lib/nfs/etab; do \
+                     i=$((i+1)); for d in $(seq 1 {changed}); do echo $i > {SRC}/d$(( (d - 1) % {dirs} + 1 ))/f$(( (d - 1) / {dirs} + 1 )); done; sleep 0.05; done"
+                ),
+            ])
+            .spawn()
+            .unwrap();
+        let fleet = fleet.to_str().unwrap();
+        let out = p.a.run(&[
+            "--fleet",
+            fleet,
+            "--yes",
+            "project",
+            "move",
+            "alpha",
+            "--to",
+            "other/misc",
+        ]);
+        let _ = writer.kill();
+        let _ = writer.wait();
+        out.status(0);
+        let j = p.a.journal();
+        let rec = |id: &str| {
+            j.iter()
+                .rev()
+                .find(|r| r["command"] == "project move" && r["step"] == id)
+                .unwrap_or_else(|| panic!("no {id} in {j:#?}"))
+                .clone()
+        };
+        for (i, s) in steps.iter().enumerate() {
+            per_step[i].push(rec(s)["duration_ms"].as_f64().unwrap());
+        }
+        let live = rec("target-live");
+        pauses.push(
+            ms_of(&live["time"]) + live["duration_ms"].as_f64().unwrap()
+                - ms_of(&rec("read-only")["time"]),
+        );
+        last_pass_changes.push(rec("pass-2")["rsync"]["changes"].as_u64().unwrap());
+    }
+    println!("BENCH files={files} changed_per_round={changed} runs={runs}");
+    println!("BENCH last pass (pass-2) itemized changes: {last_pass_changes:?}");
+    for (i, s) in steps.iter().enumerate() {
+        let v = &per_step[i];
+        println!(
+            "BENCH step {s:<20} min {:>7.0} ms  median {:>7.0} ms",
+            v.iter().cloned().fold(f64::INFINITY, f64::min),
+            median(v.clone())
+        );
+    }
+    println!(
+        "BENCH pause (read-only start to target live) min {:.0} ms  median {:.0} ms  all {pauses:.0?}",
+        pauses.iter().cloned().fold(f64::INFINITY, f64::min),
+        median(pauses.clone())
+    );
 }
