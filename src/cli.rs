@@ -171,8 +171,16 @@ pub struct ProjectMoveArgs {
     /// The project
     pub name: String,
     /// The target: a cluster of the fleet layout, and its volume when it has more than one
-    #[arg(long, value_name = "CLUSTER[/VOLUME]")]
-    pub to: String,
+    #[arg(
+        long,
+        value_name = "CLUSTER[/VOLUME]",
+        required_unless_present = "cleanup",
+        conflicts_with = "cleanup"
+    )]
+    pub to: Option<String>,
+    /// Remove the data a move left here, once exports.keep_moved has passed since the move
+    #[arg(long)]
+    pub cleanup: bool,
     /// rsync passes before the pause (at least 2)
     #[arg(long, value_name = "N", default_value_t = 2)]
     pub passes: usize,

@@ -49,16 +49,20 @@ pub fn run(ctx: &Ctx, args: &ProjectMoveArgs) -> Result<()> {
         ))
         .into());
     }
+    if args.cleanup {
+        return cleanup(ctx, name);
+    }
+    let to = args.to.as_deref().expect("clap: --to unless --cleanup");
     let layout = fleet::load(&ctx.global, &ctx.runner)?;
-    let (cluster, volume) = match args.to.split_once('/') {
+    let (cluster, volume) = match to.split_once('/') {
         Some((c, v)) => (c, Some(v)),
-        None => (args.to.as_str(), None),
+        None => (to, None),
     };
     let Some(target) = layout.cluster(cluster) else {
         let known: Vec<&str> = layout.clusters.iter().map(|c| c.name.as_str()).collect();
         return Err(Error::Usage(format!(
             "--to {}: {} has no cluster {cluster:?} (clusters: {})",
-            args.to,
+            to,
             layout.origin,
             crate::config::names_or_none(&known)
         ))
@@ -67,11 +71,11 @@ pub fn run(ctx: &Ctx, args: &ProjectMoveArgs) -> Result<()> {
     if target.name == cfg.cluster {
         return Err(Error::Usage(format!(
             "--to {}: project {name} is on cluster {} already",
-            args.to, cfg.cluster
+            to, cfg.cluster
         ))
         .into());
     }
-    let volume = pick_volume(target, volume, &args.to)?;
+    let volume = pick_volume(target, volume, to)?;
     let Some(remote) = target.config.remote.as_ref() else {
         return Err(Error::Config(format!(
             "cluster {} in {} has no remote: (ssh), so its nodes cannot be reached",
@@ -322,7 +326,7 @@ pub fn run(ctx: &Ctx, args: &ProjectMoveArgs) -> Result<()> {
     }
 
     let recovery = Recovery {
-        retry: ctx.self_command(&format!("project move {name} --to {}", args.to)),
+        retry: ctx.self_command(&format!("project move {name} --to {to}")),
         back_out: None,
     };
     if let Err(e) = execute::run(ctx, &mut plan, &recovery) {
@@ -457,6 +461,109 @@ fn serving_address(c: &FleetCluster) -> String {
             .next()
             .map(|n| n.address.to_string())
             .unwrap_or_default(),
+    }
+}
+
+/// `--cleanup`: the data a move left here removed, once `exports.keep_moved` has passed
+/// since the move (the time of `NAME.yaml.moved`) and nothing here exports it.
+fn cleanup(ctx: &Ctx, name: &str) -> Result<()> {
+    let cfg = &ctx.config;
+    let moved = projects::project_file(cfg, name).with_extension("yaml.moved");
+    let meta = match std::fs::metadata(&moved) {
+        Ok(m) => m,
+        Err(e) => {
+            return Err(Error::Usage(format!(
+                "project {name} was not moved from cluster {} ({}: {e}); nothing was changed",
+                cfg.cluster,
+                moved.display()
+            ))
+            .into());
+        }
+    };
+    let text = std::fs::read_to_string(&moved)?;
+    let p: Project = projects::parse_file(cfg, &moved, &text)?;
+    let keep = cfg.exports.keep_moved;
+    let age = meta.modified()?.elapsed().unwrap_or_default();
+    if age < keep {
+        let until = meta.modified()? + keep;
+        return Err(Error::Refused(format!(
+            "project {name} was moved {} ago; its data in {} is kept until {} (exports.keep_moved = {}); nothing was changed",
+            humantime::format_duration(std::time::Duration::from_secs(age.as_secs())),
+            p.export_path.display(),
+            humantime::format_rfc3339_seconds(until),
+            humantime::format_duration(keep)
+        ))
+        .into());
+    }
+    let exported: Vec<String> = exportfs::read_etab()?
+        .into_iter()
+        .filter(|e| e.path.starts_with(&p.export_path))
+        .map(|e| e.client)
+        .collect();
+    if !exported.is_empty() {
+        return Err(Error::Refused(format!(
+            "{} is still exported here (to {}); nothing was changed",
+            p.export_path.display(),
+            exported.join(", ")
+        ))
+        .into());
+    }
+    let _lock = ctx.host_lock()?;
+    let dir = p.export_path.clone();
+    let mut plan = Plan::new("project move --cleanup");
+    let step = Step::new(
+        "remove-data",
+        format!(
+            "remove {} (moved {} ago)",
+            dir.display(),
+            humantime::format_duration(std::time::Duration::from_secs(age.as_secs()))
+        ),
+        Cmd::change([
+            "rm".to_string(),
+            "-rf".into(),
+            "--one-file-system".into(),
+            "--".into(),
+            dir.display().to_string(),
+        ]),
+        Gone(dir.clone()),
+    )
+    .guard(crate::domain::exports::ExportsGuard::PathsOnMountedVolumes(
+        vec![dir.clone()],
+    ));
+    plan.steps.push(if dir.exists() {
+        step.why(format!(
+            "older than exports.keep_moved ({})",
+            humantime::format_duration(keep)
+        ))
+    } else {
+        step.already("gone")
+    });
+    plan.steps.push(Step::files(
+        "moved-file",
+        format!("remove {}", moved.display()),
+        vec![FileOp::Remove(moved.clone())],
+        Contents(vec![(moved.clone(), None)]),
+    ));
+    execute::run(
+        ctx,
+        &mut plan,
+        &Recovery {
+            retry: ctx.self_command(&format!("project move {name} --cleanup")),
+            back_out: None,
+        },
+    )
+}
+
+/// The path no longer exists.
+struct Gone(PathBuf);
+
+impl Check<Ctx> for Gone {
+    fn check(&self, _ctx: &Ctx, _out: &Output) -> Result<Verdict> {
+        Ok(if self.0.exists() {
+            Err(format!("{} still exists", self.0.display()))
+        } else {
+            Ok(())
+        })
     }
 }
 

@@ -87,6 +87,9 @@ pub struct ExportsConfig {
     /// The same for IPv6.
     #[serde(default = "default_widest_ipv6")]
     pub widest_ipv6_prefix: u8,
+    /// How long a moved project's data stays on the source before `project move --cleanup`.
+    #[serde(default = "default_keep_moved", deserialize_with = "duration")]
+    pub keep_moved: Duration,
 }
 
 impl Default for ExportsConfig {
@@ -98,6 +101,7 @@ impl Default for ExportsConfig {
             allow_nested: false,
             widest_ipv4_prefix: default_widest_ipv4(),
             widest_ipv6_prefix: default_widest_ipv6(),
+            keep_moved: default_keep_moved(),
         }
     }
 }
@@ -363,6 +367,9 @@ pub(super) fn default_exports_backup() -> PathBuf {
 }
 pub(super) fn default_clients_timeout() -> Duration {
     Duration::from_secs(30)
+}
+pub(super) fn default_keep_moved() -> Duration {
+    Duration::from_secs(7 * 24 * 3600)
 }
 pub(super) fn default_widest_ipv4() -> u8 {
     16

@@ -34,7 +34,7 @@ pub fn package_of(tool: &str) -> &'static str {
         "ssh" => "openssh-client",
         "etcdctl" => "etcd-client",
         "getent" => "libc-bin",
-        "install" => "coreutils",
+        "install" | "rm" => "coreutils",
         _ => "unknown",
     }
 }

@@ -289,6 +289,23 @@ fn a_project_moves_with_a_writer_during_the_passes() {
     ])
     .status(0)
     .stdout_has("Nothing to do");
+
+    // The source data stays until exports.keep_moved (default 7 days) has passed.
+    p.a.run(&["--yes", "project", "move", "alpha", "--cleanup"])
+        .status(3)
+        .stderr_has(format!("its data in {SRC} is kept until "))
+        .stderr_has("(exports.keep_moved = 7days); nothing was changed");
+    assert!(p.a.inside(&format!("{SRC}/count")).exists());
+    let moved_file = p.a.projects_dir().join("alpha.yaml.moved");
+    ok(&["touch", "-d", "8 days ago", moved_file.to_str().unwrap()]);
+    p.a.run(&["--yes", "project", "move", "alpha", "--cleanup"])
+        .status(0);
+    assert!(!p.a.inside(SRC).exists());
+    assert!(!moved_file.exists());
+    assert!(p.b.inside(&format!("{DST}/count")).exists());
+    p.a.run(&["--yes", "project", "move", "alpha", "--cleanup"])
+        .status(2)
+        .stderr_has("project alpha was not moved from cluster test");
 }
 
 /// The run's result and the live state after a move stopped before the switch: the source
