@@ -510,3 +510,49 @@ fn bench_move_pause() {
         median(pauses.clone())
     );
 }
+
+#[test]
+fn a_verification_that_finds_a_difference_leaves_the_source_writable_and_a_rerun_finishes() {
+    privileged!();
+    let Bed { p, fleet } = bed();
+    let fleet = fleet.to_str().unwrap();
+    let move_ = [
+        "--fleet",
+        fleet,
+        "--yes",
+        "project",
+        "move",
+        "alpha",
+        "--to",
+        "other/misc",
+    ];
+    // The target's rsync (first on its login PATH) plants a file in the target tree right
+    // before the list comparison (a dry run with deletes: `n` among the server's short
+    // options), once.
+    let mark = p.b.dir.path().join("planted");
+    let wrapper = p.b.dir.path().join("bin/rsync");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\ncase \" $* \" in *\" --delete\"*)\n  for a in \"$@\"; do\n    case \"$a\" in --*) ;; -*n*) [ -e {m} ] || {{ touch {m}; echo intruder > {DST}/intruder; }} ;; esac\n  done ;;\nesac\nexec /usr/bin/rsync \"$@\"\n",
+            m = mark.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let out = p.a.run(&move_);
+    assert_restored(
+        &p,
+        &out,
+        "the file lists differ in 2 entries: *deleting   intruder; .d..t...... ./",
+    );
+    assert!(mark.exists());
+    p.a.run(&move_).status(0);
+    assert!(!p.b.inside(&format!("{DST}/intruder")).exists());
+    assert_eq!(tree(&p.a.inside(SRC)), tree(&p.b.inside(DST)));
+    assert_eq!(etab_lines(&p.b, DST).len(), 1, "{}", p.b.etab());
+}
