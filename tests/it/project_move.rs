@@ -556,3 +556,83 @@ fn a_verification_that_finds_a_difference_leaves_the_source_writable_and_a_rerun
     assert_eq!(tree(&p.a.inside(SRC)), tree(&p.b.inside(DST)));
     assert_eq!(etab_lines(&p.b, DST).len(), 1, "{}", p.b.etab());
 }
+
+#[test]
+fn ssh_dropping_at_the_switch_leaves_the_source_writable_and_a_rerun_finishes() {
+    privileged!();
+    let Bed { p, fleet } = bed();
+    let fleet = fleet.to_str().unwrap();
+    let move_ = [
+        "--fleet",
+        fleet,
+        "--yes",
+        "project",
+        "move",
+        "alpha",
+        "--to",
+        "other/misc",
+    ];
+    // ssh (first on the source's PATH) drops the connection that runs `exports sync` on the
+    // target, once.
+    let mark = p.a.dir.path().join("dropped");
+    let wrapper = p.a.dir.path().join("bin/ssh");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\ncase \"$*\" in *\"exports sync\"*)\n  [ -e {m} ] || {{ touch {m}; echo 'Connection closed by 192.0.2.7 port 22' >&2; exit 255; }} ;;\nesac\nexec /usr/bin/ssh \"$@\"\n",
+            m = mark.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let out = p.a.run(&move_);
+    assert_restored(&p, &out, "Connection closed by 192.0.2.7 port 22");
+    assert!(mark.exists());
+    p.a.run(&move_).status(0);
+    assert_eq!(etab_lines(&p.b, DST).len(), 1, "{}", p.b.etab());
+    assert!(etab_lines(&p.a, SRC).is_empty(), "{}", p.a.etab());
+    assert!(p.a.projects_dir().join("alpha.yaml.moved").exists());
+}
+
+#[test]
+fn a_project_written_faster_than_it_is_copied_is_not_paused() {
+    privileged!();
+    let Bed { p, fleet } = bed();
+    let fleet = fleet.to_str().unwrap();
+    let mut writer =
+        p.a.ns_cmd(&[
+            "sh",
+            "-c",
+            &format!(
+                "i=0; while true; do i=$((i+1)); echo $i > {SRC}/busy$((i % 20)); sleep 0.005; done"
+            ),
+        ])
+        .spawn()
+        .unwrap();
+    // The pause may start only after a pass that changed nothing: it never does.
+    let out = p.a.run(&[
+        "--fleet",
+        fleet,
+        "--yes",
+        "project",
+        "move",
+        "alpha",
+        "--to",
+        "other/misc",
+        "--settle-files",
+        "0",
+    ]);
+    let _ = writer.kill();
+    let _ = writer.wait();
+    out.status(3)
+        .stderr_has("after 2 passes the last one still moved")
+        .stderr_has("the project stays writable");
+    let here = etab_lines(&p.a, SRC);
+    assert!(here[0].contains(&format!("{CLIENT}(rw,")), "{here:?}");
+    assert!(etab_lines(&p.b, DST).is_empty(), "{}", p.b.etab());
+    assert!(p.a.projects_dir().join("alpha.yaml").exists());
+}
