@@ -207,6 +207,13 @@ pub fn run(ctx: &Ctx, args: &ProjectMoveArgs) -> Result<()> {
         );
     }
 
+    if !live.is_empty() {
+        plan.notes.push(format!(
+            "a failure after the read-only step and before the target's exports are checked live re-exports {} read-write (a step of its own, journaled)",
+            src.display()
+        ));
+    }
+
     // 3. The final pass and the comparisons.
     plan.steps.push(
         Step::new(

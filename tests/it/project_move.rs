@@ -350,6 +350,24 @@ fn a_target_that_refuses_the_project_leaves_the_source_writable_and_a_rerun_fini
     std::fs::remove_dir_all(p.b.projects_dir()).unwrap();
     let out = p.a.run(&move_);
     assert_restored(&p, &out, "write ");
+    // With --json: one document, the failed plan's, whose notes say what a failure before
+    // the switch does; stderr says it was done.
+    let mut json = vec!["--json"];
+    json.extend(move_);
+    let r = p.a.run(&json);
+    r.status(1)
+        .stderr_has("is exported read-write again (journaled)");
+    let j = r.json();
+    assert_eq!(j["result"], "failed", "{j:#}");
+    assert_eq!(j["error"]["exit_code"], 1, "{j:#}");
+    assert!(
+        j["notes"].as_array().unwrap().iter().any(|n| n
+            .as_str()
+            .unwrap()
+            .starts_with("a failure after the read-only step")),
+        "{j:#}"
+    );
+    assert!(etab_lines(&p.a, SRC)[0].contains("(rw,"), "{}", p.a.etab());
     std::fs::create_dir_all(p.b.projects_dir()).unwrap();
     p.a.run(&move_).status(0);
     assert!(p.a.projects_dir().join("alpha.yaml.moved").exists());
