@@ -654,3 +654,50 @@ fn a_project_written_faster_than_it_is_copied_is_not_paused() {
     assert!(etab_lines(&p.b, DST).is_empty(), "{}", p.b.etab());
     assert!(p.a.projects_dir().join("alpha.yaml").exists());
 }
+
+#[test]
+fn ssh_dropping_during_the_first_pass_changes_nothing_and_a_rerun_finishes() {
+    privileged!();
+    let Bed { p, fleet } = bed();
+    let fleet = fleet.to_str().unwrap();
+    let move_ = [
+        "--fleet",
+        fleet,
+        "--yes",
+        "project",
+        "move",
+        "alpha",
+        "--to",
+        "other/misc",
+    ];
+    let mark = p.a.dir.path().join("dropped");
+    let wrapper = p.a.dir.path().join("bin/ssh");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\ncase \"$*\" in *\"rsync --server\"*)\n  [ -e {m} ] || {{ touch {m}; echo 'Connection closed by 192.0.2.7 port 22' >&2; exit 255; }} ;;\nesac\nexec /usr/bin/ssh \"$@\"\n",
+            m = mark.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let before = p.a.etab();
+    p.a.run(&move_)
+        .status(1)
+        .stderr_has("step 1 of 11 (pass 1: copy /srv/tools/shared/alpha to other)")
+        .stderr_has("Connection closed by 192.0.2.7 port 22");
+    // Never paused: the exports are as they were, nothing was restored.
+    assert_eq!(p.a.etab(), before);
+    assert!(
+        !p.a.journal()
+            .iter()
+            .any(|r| r["step"] == "read-only" || r["step"] == "restore-read-write")
+    );
+    p.a.run(&move_).status(0);
+    assert_eq!(etab_lines(&p.b, DST).len(), 1, "{}", p.b.etab());
+    assert_eq!(tree(&p.a.inside(SRC)), tree(&p.b.inside(DST)));
+}
