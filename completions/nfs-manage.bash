@@ -55,6 +55,9 @@ _nfs__manage() {
             nfs__manage,metrics)
                 cmd="nfs__manage__subcmd__metrics"
                 ;;
+            nfs__manage,project)
+                cmd="nfs__manage__subcmd__project"
+                ;;
             nfs__manage,status)
                 cmd="nfs__manage__subcmd__status"
                 ;;
@@ -193,6 +196,9 @@ _nfs__manage() {
             nfs__manage__subcmd__help,metrics)
                 cmd="nfs__manage__subcmd__help__subcmd__metrics"
                 ;;
+            nfs__manage__subcmd__help,project)
+                cmd="nfs__manage__subcmd__help__subcmd__project"
+                ;;
             nfs__manage__subcmd__help,status)
                 cmd="nfs__manage__subcmd__help__subcmd__status"
                 ;;
@@ -244,6 +250,9 @@ _nfs__manage() {
             nfs__manage__subcmd__help__subcmd__lock,show)
                 cmd="nfs__manage__subcmd__help__subcmd__lock__subcmd__show"
                 ;;
+            nfs__manage__subcmd__help__subcmd__project,move)
+                cmd="nfs__manage__subcmd__help__subcmd__project__subcmd__move"
+                ;;
             nfs__manage__subcmd__help__subcmd__volume,init)
                 cmd="nfs__manage__subcmd__help__subcmd__volume__subcmd__init"
                 ;;
@@ -265,6 +274,18 @@ _nfs__manage() {
             nfs__manage__subcmd__lock__subcmd__help,show)
                 cmd="nfs__manage__subcmd__lock__subcmd__help__subcmd__show"
                 ;;
+            nfs__manage__subcmd__project,help)
+                cmd="nfs__manage__subcmd__project__subcmd__help"
+                ;;
+            nfs__manage__subcmd__project,move)
+                cmd="nfs__manage__subcmd__project__subcmd__move"
+                ;;
+            nfs__manage__subcmd__project__subcmd__help,help)
+                cmd="nfs__manage__subcmd__project__subcmd__help__subcmd__help"
+                ;;
+            nfs__manage__subcmd__project__subcmd__help,move)
+                cmd="nfs__manage__subcmd__project__subcmd__help__subcmd__move"
+                ;;
             nfs__manage__subcmd__volume,help)
                 cmd="nfs__manage__subcmd__volume__subcmd__help"
                 ;;
@@ -284,13 +305,17 @@ _nfs__manage() {
 
     case "${cmd}" in
         nfs__manage)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version status up down failover volume config enable-project disable-project exports check metrics sync backup lock fleet where client-config help"
+            opts="-y -q -v -h -V --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version status up down failover volume config enable-project disable-project exports project check metrics sync backup lock fleet where client-config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -310,13 +335,17 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__backup)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version run mount umount list help"
+            opts="-y -q -v -h -V --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version run mount umount list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -420,13 +449,17 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__backup__subcmd__list)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -446,7 +479,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__backup__subcmd__mount)
-            opts="-y -q -v -h -V --ttl --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --ttl --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -457,6 +490,10 @@ _nfs__manage() {
                     return 0
                     ;;
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -476,13 +513,17 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__backup__subcmd__run)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -502,13 +543,17 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__backup__subcmd__umount)
-            opts="-y -q -v -h -V --expired --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --expired --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -528,7 +573,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__check)
-            opts="-y -q -v -h -V --expect --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version drbd role service-ip nfs exports backups all"
+            opts="-y -q -v -h -V --expect --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version drbd role service-ip nfs exports backups all"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -539,6 +584,10 @@ _nfs__manage() {
                     return 0
                     ;;
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -558,21 +607,21 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__client__subcmd__config)
-            opts="-y -q -v -h -V --fleet --all --format --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --all --format --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --fleet)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --format)
                     COMPREPLY=($(compgen -W "fstab autofs systemd" -- "${cur}"))
                     return 0
                     ;;
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -592,13 +641,17 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__config)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version check help"
+            opts="-y -q -v -h -V --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -618,13 +671,17 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__config__subcmd__check)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -686,13 +743,17 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__disable__subcmd__project)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -712,7 +773,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__down)
-            opts="-y -q -v -h -V --force-unmount --kill-after --keep-dual-primary --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --force-unmount --kill-after --keep-dual-primary --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -723,6 +784,10 @@ _nfs__manage() {
                     return 0
                     ;;
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -742,7 +807,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__enable__subcmd__project)
-            opts="-y -q -v -h -V --gid --volume --path --clients --clients-command --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --gid --volume --path --clients --clients-command --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -772,6 +837,10 @@ _nfs__manage() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --fleet)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --node)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -788,13 +857,17 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__exports)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version sync import help"
+            opts="-y -q -v -h -V --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version sync import help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -870,7 +943,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__exports__subcmd__import)
-            opts="-y -q -v -h -V --volume --path --clients --clients-command --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --volume --path --clients --clients-command --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -896,6 +969,10 @@ _nfs__manage() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --fleet)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --node)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -912,7 +989,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__exports__subcmd__sync)
-            opts="-y -q -v -h -V --interval --force --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --interval --force --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -923,6 +1000,10 @@ _nfs__manage() {
                     return 0
                     ;;
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -942,7 +1023,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__failover)
-            opts="-y -q -v -h -V --to --allow-resync --peer-dead --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --to --allow-resync --peer-dead --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -953,6 +1034,10 @@ _nfs__manage() {
                     return 0
                     ;;
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -972,13 +1057,17 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__fleet)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version render status place help"
+            opts="-y -q -v -h -V --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version render status place help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1068,16 +1157,12 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__fleet__subcmd__place)
-            opts="-y -q -v -h -V --fleet --size --host-timeout --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --size --host-timeout --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --fleet)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1087,6 +1172,10 @@ _nfs__manage() {
                     return 0
                     ;;
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1106,21 +1195,21 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__fleet__subcmd__render)
-            opts="-y -q -v -h -V --fleet --check --out --force --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --check --out --force --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --fleet)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --out)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1140,21 +1229,21 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__fleet__subcmd__status)
-            opts="-y -q -v -h -V --fleet --host-timeout --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --host-timeout --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --fleet)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --host-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1174,7 +1263,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__help)
-            opts="status up down failover volume config enable-project disable-project exports check metrics sync backup lock fleet where client-config help"
+            opts="status up down failover volume config enable-project disable-project exports project check metrics sync backup lock fleet where client-config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1537,6 +1626,34 @@ _nfs__manage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        nfs__manage__subcmd__help__subcmd__project)
+            opts="move"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__manage__subcmd__help__subcmd__project__subcmd__move)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         nfs__manage__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1622,13 +1739,17 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__lock)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version show break help"
+            opts="-y -q -v -h -V --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version show break help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1648,7 +1769,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__lock__subcmd__break)
-            opts="-y -q -v -h -V --reason --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --reason --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1659,6 +1780,10 @@ _nfs__manage() {
                     return 0
                     ;;
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1734,13 +1859,17 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__lock__subcmd__show)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1760,7 +1889,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__metrics)
-            opts="-y -q -v -h -V --textfile --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --textfile --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1771,6 +1900,128 @@ _nfs__manage() {
                     return 0
                     ;;
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__manage__subcmd__project)
+            opts="-y -q -v -h -V --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version move help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__manage__subcmd__project__subcmd__help)
+            opts="move help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__manage__subcmd__project__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__manage__subcmd__project__subcmd__help__subcmd__move)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nfs__manage__subcmd__project__subcmd__move)
+            opts="-y -q -v -h -V --to --cleanup --passes --settle-files --settle-bytes --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --settle-files)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --settle-bytes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1790,13 +2041,17 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__status)
-            opts="-y -q -v -h -V --holders --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --holders --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1816,7 +2071,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__sync)
-            opts="-y -q -v -h -V --interval --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --interval --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1827,6 +2082,10 @@ _nfs__manage() {
                     return 0
                     ;;
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1846,13 +2105,17 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__up)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1872,13 +2135,17 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__volume)
-            opts="-y -q -v -h -V --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version init help"
+            opts="-y -q -v -h -V --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version init help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1940,7 +2207,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__volume__subcmd__init)
-            opts="-y -q -v -h -V --first --skip-initial-sync --join --wait --wait-limit --connect-timeout --mkfs --force --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --first --skip-initial-sync --join --wait --wait-limit --connect-timeout --mkfs --force --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1962,6 +2229,10 @@ _nfs__manage() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --fleet)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --node)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1978,17 +2249,17 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__where)
-            opts="-y -q -v -h -V --fleet --offline --config --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --offline --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --fleet)
+                --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --config)
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -25,6 +25,11 @@ pub struct Global {
     /// Cluster configuration file
     #[arg(long, global = true, env = "NFS_MANAGE_CONFIG", default_value = DEFAULT_CONFIG, value_name = "FILE")]
     pub config: PathBuf,
+    /// The fleet layout (fleet, where, client-config): a file, or
+    /// etcd://HOST:PORT[,HOST:PORT…]/KEY (one etcd key holding the same YAML). Without a layout
+    /// file at the default place, the cluster config (--config) is a fleet of one
+    #[arg(long = "fleet", global = true, env = "NFS_MANAGE_FLEET", default_value = crate::config::fleet::DEFAULT_FLEET, value_name = "SOURCE")]
+    pub fleet: String,
     /// Which node of the config this host is (default: the short hostname)
     #[arg(long, global = true, env = "NFS_MANAGE_NODE", value_name = "NAME")]
     pub node: Option<String>,
@@ -78,6 +83,9 @@ pub enum Command {
     /// Render and apply project and public exports
     #[command(subcommand)]
     Exports(ExportsCommand),
+    /// Projects across the fleet: move one to another cluster
+    #[command(subcommand)]
+    Project(ProjectCommand),
     /// Nagios/Icinga plugin: one line `NFS-MANAGE OK|WARNING|CRITICAL|UNKNOWN - …`, exit 0-3
     Check(CheckArgs),
     /// Prometheus metrics (text format) on stdout, or atomically into a textfile directory
@@ -193,6 +201,40 @@ pub struct BreakArgs {
     /// Why the lock is broken (recorded in the journal)
     #[arg(long, value_name = "TEXT")]
     pub reason: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectCommand {
+    /// Move a project to another cluster of the fleet: rsync passes while it stays writable,
+    /// a short read-only pause for the final pass and the comparisons, then its exports
+    /// switched to the target; the data here is kept
+    Move(ProjectMoveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProjectMoveArgs {
+    /// The project
+    pub name: String,
+    /// The target: a cluster of the fleet layout, and its volume when it has more than one
+    #[arg(
+        long,
+        value_name = "CLUSTER[/VOLUME]",
+        required_unless_present = "cleanup",
+        conflicts_with = "cleanup"
+    )]
+    pub to: Option<String>,
+    /// Remove the data a move left here, once exports.keep_moved has passed since the move
+    #[arg(long)]
+    pub cleanup: bool,
+    /// rsync passes before the pause (at least 2)
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub passes: usize,
+    /// The pause starts only when the last pass changed at most this many entries
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub settle_files: usize,
+    /// …and moved at most this many bytes (e.g. 1G; binary units)
+    #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = crate::config::fleet::parse_size)]
+    pub settle_bytes: u64,
 }
 
 #[derive(Debug, Args)]
@@ -387,23 +429,13 @@ pub struct SyncArgs {
     pub interval: Option<u64>,
 }
 
-/// Where the fleet layout is read from.
-#[derive(Debug, Clone, Args)]
-pub struct FleetSource {
-    /// The fleet layout: a file, or etcd://HOST:PORT[,HOST:PORT…]/KEY (one etcd key holding
-    /// the same YAML). Without a layout file at the default place, the cluster config
-    /// (--config) is a fleet of one
-    #[arg(long = "fleet", env = "NFS_MANAGE_FLEET", default_value = crate::config::fleet::DEFAULT_FLEET, value_name = "SOURCE")]
-    pub source: String,
-}
-
 #[derive(Debug, Subcommand)]
 pub enum FleetCommand {
     /// Write (or --check) the cluster.yaml each node derives from the layout
     Render(FleetRenderArgs),
     /// Every cluster at once: each node's role, volumes and their usage against the target,
     /// replication, problems, and the backup host's last runs; asked in parallel, a host that
-    /// does not answer shown as unknown
+    /// does not answer shown as unknown (and exit 5)
     Status(FleetStatusArgs),
     /// Propose the volume with the most headroom under its target for a new project
     Place(FleetPlaceArgs),
@@ -411,8 +443,6 @@ pub enum FleetCommand {
 
 #[derive(Debug, Args)]
 pub struct FleetRenderArgs {
-    #[command(flatten)]
-    pub fleet: FleetSource,
     /// Change nothing: say which configs differ from the layout; exit 1 if any does
     #[arg(long)]
     pub check: bool,
@@ -427,8 +457,6 @@ pub struct FleetRenderArgs {
 
 #[derive(Debug, Args)]
 pub struct FleetStatusArgs {
-    #[command(flatten)]
-    pub fleet: FleetSource,
     /// How long each host may take to answer before it is shown as unknown
     #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = crate::config::parse_duration)]
     pub host_timeout: std::time::Duration,
@@ -436,8 +464,6 @@ pub struct FleetStatusArgs {
 
 #[derive(Debug, Args)]
 pub struct FleetPlaceArgs {
-    #[command(flatten)]
-    pub fleet: FleetSource,
     /// The new project's name
     pub project: String,
     /// The space it needs, e.g. 500G or 2T (binary units)
@@ -450,8 +476,6 @@ pub struct FleetPlaceArgs {
 
 #[derive(Debug, Args)]
 pub struct WhereArgs {
-    #[command(flatten)]
-    pub fleet: FleetSource,
     /// A project, a volume (NAME or CLUSTER/NAME), a cluster, a node, a path on a storage
     /// node, or a client's address
     pub thing: String,
@@ -473,8 +497,6 @@ pub enum MountFormat {
 
 #[derive(Debug, Args)]
 pub struct ClientConfigArgs {
-    #[command(flatten)]
-    pub fleet: FleetSource,
     /// The project (default with --all: every project of the fleet)
     #[arg(required_unless_present = "all", conflicts_with = "all")]
     pub project: Option<String>,

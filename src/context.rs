@@ -122,6 +122,7 @@ impl Drop for Ctx {
 pub fn test_ctx(config: &str, node: &str) -> Ctx {
     let global = Global {
         config: PathBuf::from("c.yaml"),
+        fleet: crate::config::fleet::DEFAULT_FLEET.into(),
         node: Some(node.into()),
         dry_run: false,
         yes: false,

@@ -19,7 +19,7 @@ pub enum Error {
     /// Bad arguments that clap cannot check (a project name, a volume that does not exist).
     #[error("{0}")]
     Usage(String),
-    /// A dry run could not probe some facts, so some steps are unknown.
+    /// Some facts could not be probed: a dry run's steps, or `fleet status`'s hosts, are unknown.
     #[error("{0}")]
     Unknown(String),
     /// Stopped by SIGINT or SIGTERM (exit 128 + the signal: 130, 143).

@@ -7,7 +7,7 @@
 //! | 2  | usage error (bad flag or argument) |
 //! | 3  | refused by a safety guard (nothing was changed by the refused step) |
 //! | 4  | the lock is held by another run or node |
-//! | 5  | a dry run could not probe some facts: the steps that depend on them are shown as unknown |
+//! | 5  | some facts could not be probed: a dry run shows the steps that depend on them as unknown; `fleet status` shows the hosts that did not answer as unknown |
 //! | 69 | a required tool is missing (named, with the Debian package that provides it) |
 //! | 78 | the configuration is invalid |
 //! | 130 | stopped by SIGINT (Ctrl-C); 143: by SIGTERM (the step in progress finished or was stopped; the message says what was done) |
@@ -46,7 +46,7 @@ pub const TABLE: &[(u8, &str)] = &[
     ),
     (
         UNKNOWN_FACTS,
-        "a dry run could not probe some facts; the steps that depend on them are shown as unknown",
+        "some facts could not be probed: a dry run shows the steps that depend on them as unknown; fleet status shows the hosts that did not answer as unknown",
     ),
     (
         TOOL_MISSING,

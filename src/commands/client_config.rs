@@ -33,7 +33,7 @@ pub struct Mount {
 
 pub fn run(global: &Global, args: &ClientConfigArgs) -> Result<()> {
     let runner = fleet::runner(global);
-    let layout = fleet::load(global, &args.fleet, &runner)?;
+    let layout = fleet::load(global, &runner)?;
     let mut found: Vec<(&FleetCluster, Project)> = Vec::new();
     match &args.project {
         Some(name) => {

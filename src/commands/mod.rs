@@ -13,6 +13,7 @@ pub mod fleet;
 pub mod generate;
 pub mod lock;
 pub mod metrics;
+pub mod project_move;
 pub mod status;
 pub mod sync;
 pub mod up;
@@ -22,7 +23,8 @@ pub mod where_;
 use anyhow::Result;
 
 use crate::cli::{
-    BackupCommand, Cli, Command, ConfigCommand, ExportsCommand, LockCommand, VolumeCommand,
+    BackupCommand, Cli, Command, ConfigCommand, ExportsCommand, LockCommand, ProjectCommand,
+    VolumeCommand,
 };
 use crate::context::Ctx;
 
@@ -49,6 +51,9 @@ pub fn dispatch(cli: &Cli) -> Result<()> {
             Err(e) => Err(metrics::config_failed(args, e)),
         },
         Command::Sync(args) => sync::run(&Ctx::new(&cli.global)?, args),
+        Command::Project(ProjectCommand::Move(args)) => {
+            project_move::run(&Ctx::new(&cli.global)?, args)
+        }
         // Started by bdsync on the remote-shell side: no config, no context.
         Command::Backup(BackupCommand::WrapRemote(args)) => backup::wrap_remote(&cli.global, args),
         Command::Backup(cmd) => backup::dispatch(&Ctx::new(&cli.global)?, cmd),

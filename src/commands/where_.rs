@@ -71,7 +71,7 @@ pub struct Serving {
 
 pub fn run(global: &Global, args: &WhereArgs) -> Result<()> {
     let runner = fleet::runner(global);
-    let layout = fleet::load(global, &args.fleet, &runner)?;
+    let layout = fleet::load(global, &runner)?;
     let mut matches = find(&layout, &args.thing)?;
     if matches.is_empty() {
         return Err(Error::Usage(format!(
@@ -100,7 +100,7 @@ pub fn run(global: &Global, args: &WhereArgs) -> Result<()> {
         };
         m.serving = serving;
         let c = layout.cluster(&m.cluster).expect("a match names a cluster");
-        m.commands = next_commands(&layout, &args.fleet.source, c, m);
+        m.commands = next_commands(&layout, &global.fleet, c, m);
     }
     if global.json {
         crate::output::json(&serde_json::to_string_pretty(&serde_json::json!({

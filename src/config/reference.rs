@@ -323,6 +323,12 @@ pub fn keys() -> Vec<Key> {
             "Time limit for each project's clients_command.",
         ),
         key(
+            "exports.keep_moved",
+            "duration",
+            dur(super::default_keep_moved()),
+            "How long `project move` keeps a moved project's data on the source; `project move NAME --cleanup` removes it only after that.",
+        ),
+        key(
             "exports.allow_nested",
             "boolean",
             val(false),
@@ -826,6 +832,7 @@ exports:
   max_shrink_percent: 20
   backup: /etc/exports.bak
   clients_timeout: 30s
+  keep_moved: 7d
   allow_nested: false
   widest_ipv4_prefix: 16
   widest_ipv6_prefix: 48

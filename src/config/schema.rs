@@ -90,6 +90,9 @@ pub struct ExportsConfig {
     /// How a project's clients are written for exportfs.
     #[serde(default)]
     pub layout: ExportsLayout,
+    /// How long a moved project's data stays on the source before `project move --cleanup`.
+    #[serde(default = "default_keep_moved", deserialize_with = "duration")]
+    pub keep_moved: Duration,
 }
 
 /// How a project's client addresses reach exportfs.
@@ -114,6 +117,7 @@ impl Default for ExportsConfig {
             widest_ipv4_prefix: default_widest_ipv4(),
             widest_ipv6_prefix: default_widest_ipv6(),
             layout: ExportsLayout::default(),
+            keep_moved: default_keep_moved(),
         }
     }
 }
@@ -379,6 +383,9 @@ pub(super) fn default_exports_backup() -> PathBuf {
 }
 pub(super) fn default_clients_timeout() -> Duration {
     Duration::from_secs(30)
+}
+pub(super) fn default_keep_moved() -> Duration {
+    Duration::from_secs(7 * 24 * 3600)
 }
 pub(super) fn default_widest_ipv4() -> u8 {
     16

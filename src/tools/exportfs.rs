@@ -215,6 +215,20 @@ pub fn export_cmd(options: &str, entries: &[(&str, &Path)]) -> Cmd {
     Cmd::change(argv)
 }
 
+/// The same export options, read-only: `rw` becomes `ro` (added when neither is given, as
+/// exportfs's default is `ro` already but the pause must not depend on a default).
+pub fn read_only(options: &str) -> String {
+    let mut out: Vec<&str> = options
+        .split(',')
+        .filter(|o| !o.is_empty())
+        .map(|o| if o == "rw" { "ro" } else { o })
+        .collect();
+    if !out.contains(&"ro") {
+        out.insert(0, "ro");
+    }
+    out.join(",")
+}
+
 /// The export options nfs-utils' exportfs accepts (support/nfs/exports.c `parseopts()`, as
 /// Debian 12's exportfs 2.6.2 takes them: no `sign_fh`, `xprtsec=` or `reexport=`), without
 /// a value.
@@ -424,6 +438,18 @@ pub fn options_match(wanted: &str, etab: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn read_only_options() {
+        use super::read_only;
+        assert_eq!(
+            read_only("rw,sync,no_subtree_check,all_squash,anongid=5001"),
+            "ro,sync,no_subtree_check,all_squash,anongid=5001"
+        );
+        assert_eq!(read_only("sync,no_root_squash"), "ro,sync,no_root_squash");
+        assert_eq!(read_only("ro,sync"), "ro,sync");
+        assert_eq!(read_only(""), "ro");
+    }
+
     use super::*;
 
     // Written by real `exportfs -ra` (nfs-utils 2.6.2, Debian 12) on this project's test bed;

@@ -15,6 +15,7 @@ pub mod mkfs;
 pub mod mount;
 pub mod netgroup;
 pub mod rsync;
+pub mod rsync_move;
 pub mod ssh;
 pub mod systemctl;
 
@@ -39,7 +40,7 @@ pub fn package_of(tool: &str) -> &'static str {
         "ssh" => "openssh-client",
         "etcdctl" => "etcd-client",
         "getent" => "libc-bin",
-        "install" => "coreutils",
+        "install" | "rm" => "coreutils",
         _ => "unknown",
     }
 }

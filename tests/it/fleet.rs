@@ -424,18 +424,20 @@ fn layout_in_etcd_where_asks_the_lock_and_fleet_status_asks_every_node() {
         ]
     );
 
-    // Every node asked at once; the two that do not exist are unknown, with the reason.
+    // Every node asked at once; the two that do not exist are unknown, with the reason, and
+    // the exit code says the survey has holes (5). `--fleet` is a global option.
     let j =
         p.a.run(&[
+            "--fleet",
+            src,
             "--json",
             "fleet",
             "status",
-            "--fleet",
-            src,
             "--host-timeout",
             "8s",
         ])
-        .status(0)
+        .status(5)
+        .stderr_has("3 of 6 hosts did not answer and are shown as unknown: gone/dumps1, gone/dumps2, gone/dumps1 (backups)")
         .json();
     let clusters = j["clusters"].as_array().unwrap();
     assert_eq!(clusters.len(), 2, "{j:#}");
@@ -469,10 +471,25 @@ fn layout_in_etcd_where_asks_the_lock_and_fleet_status_asks_every_node() {
     );
     assert_eq!(gone["backups"]["state"], "unknown", "{gone:#}");
     p.a.run(&["fleet", "status", "--fleet", src, "--host-timeout", "8s"])
-        .status(0)
+        .status(5)
         .stdout_has("4 nodes, 2 answered, 2 unknown")
         .stdout_has(format!("backups of test on {PEER}: none configured"))
         .stdout_has("backups of gone on dumps1: unknown (");
+    // Every host answering: exit 0.
+    p.etcd.put(
+        "/nfs-manage/fleet-one",
+        &format!("node_config: /run/node/cluster.yaml\nclusters:\n  test:\n    backup_host: {PEER}\n{entry}"),
+    );
+    p.a.run(&[
+        "--fleet",
+        "etcd://192.0.2.1:2379/nfs-manage/fleet-one",
+        "fleet",
+        "status",
+        "--host-timeout",
+        "8s",
+    ])
+    .status(0)
+    .stdout_has("2 nodes, 2 answered, 0 unknown");
 
     // Placement: only volumes some node reported count; the others are named.
     let j =

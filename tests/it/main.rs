@@ -25,6 +25,7 @@ mod metrics;
 mod never_lie;
 mod package;
 mod plan_agreement;
+mod project_move;
 mod readme;
 mod standin_84;
 mod status;

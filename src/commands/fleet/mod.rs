@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::cli::{FleetCommand, FleetSource, Global};
+use crate::cli::{FleetCommand, Global};
 use crate::config::Config;
 use crate::config::fleet::{DEFAULT_FLEET, Layout, Source};
 use crate::engine::runner::Runner;
@@ -45,12 +45,12 @@ pub fn runner(global: &Global) -> Runner {
 /// Read the layout from its source. Where there is no layout file at the default place, the
 /// cluster config (`--config`) is a fleet of one, so every fleet command also works on a
 /// site that has a single hand-written cluster config.
-pub fn load(global: &Global, src: &FleetSource, runner: &Runner) -> Result<Layout> {
-    let source = Source::parse(&src.source)?;
+pub fn load(global: &Global, runner: &Runner) -> Result<Layout> {
+    let source = Source::parse(&global.fleet)?;
     match &source {
         Source::File(path) => match std::fs::read_to_string(path) {
             Ok(text) => Ok(Layout::parse(&source.name(), &text)?),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && src.source == DEFAULT_FLEET => {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && global.fleet == DEFAULT_FLEET => {
                 let text = std::fs::read_to_string(&global.config).map_err(|e2| {
                     Error::Config(format!(
                         "{DEFAULT_FLEET}: no fleet layout ({e}), and the cluster config {} cannot be read either: {e2}; pass --fleet FILE",

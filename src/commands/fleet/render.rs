@@ -26,7 +26,7 @@ struct FileReport {
 }
 
 pub fn run(global: &Global, args: &FleetRenderArgs) -> Result<()> {
-    let layout = load(global, &args.fleet, &runner(global))?;
+    let layout = load(global, &runner(global))?;
     let mut targets: Vec<(PathBuf, &str, String, &str)> = Vec::new();
     match &args.out {
         Some(dir) => {

@@ -300,7 +300,7 @@ pub fn gather(
 
 pub fn run(global: &Global, args: &FleetStatusArgs) -> Result<()> {
     let runner = runner(global);
-    let layout = load(global, &args.fleet, &runner)?;
+    let layout = load(global, &runner)?;
     let all: Vec<&FleetCluster> = layout.clusters.iter().collect();
     // The backup hosts are asked while the nodes are.
     let (reports, backups) = std::thread::scope(|sc| {
@@ -337,6 +337,27 @@ pub fn run(global: &Global, args: &FleetStatusArgs) -> Result<()> {
         for (cluster, b) in &backups {
             outln!("{}", render_backups(cluster, b));
         }
+    }
+    // A script must be able to tell a complete survey from one with holes.
+    let mut silent: Vec<String> = reports
+        .iter()
+        .filter(|r| r.state == "unknown")
+        .map(|r| format!("{}/{}", r.cluster, r.node))
+        .collect();
+    silent.extend(
+        backups
+            .iter()
+            .filter(|(_, b)| b.state == "unknown")
+            .map(|(c, b)| format!("{c}/{} (backups)", b.host)),
+    );
+    if !silent.is_empty() {
+        return Err(Error::Unknown(format!(
+            "{} of {} hosts did not answer and are shown as unknown: {}",
+            silent.len(),
+            reports.len() + backups.len(),
+            silent.join(", ")
+        ))
+        .into());
     }
     Ok(())
 }
@@ -504,7 +525,7 @@ pub fn place(global: &Global, args: &FleetPlaceArgs) -> Result<()> {
         return Err(Error::Usage(b.message.clone()).into());
     }
     let runner = runner(global);
-    let layout = load(global, &args.fleet, &runner)?;
+    let layout = load(global, &runner)?;
     for c in &layout.clusters {
         let file = crate::domain::projects::project_file(&c.config, &args.project);
         if file.exists() {

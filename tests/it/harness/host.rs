@@ -50,6 +50,8 @@ pub struct Spec {
     pub etcd: bool,
     /// Volumes (by name) that are dual-primary, when `dual_primary` is false.
     pub dual: &'static [&'static str],
+    /// Size of each volume's image (sparse), MiB; mkfs.ext4 gives it an inode per 4 KiB.
+    pub volume_mib: u32,
 }
 
 impl Default for Spec {
@@ -62,6 +64,7 @@ impl Default for Spec {
             services: &["nginx"],
             etcd: false,
             dual: &[],
+            volume_mib: 32,
         }
     }
 }
@@ -159,7 +162,8 @@ impl Host {
         }
         for name in spec.volumes {
             let img = host.dir.path().join("images").join(format!("{name}.img"));
-            ok(&["truncate", "-s", "32M", img.to_str().unwrap()]);
+            let size = format!("{}M", spec.volume_mib);
+            ok(&["truncate", "-s", &size, img.to_str().unwrap()]);
             ok(&["mkfs.ext4", "-q", "-F", img.to_str().unwrap()]);
             let loopdev = ok(&["losetup", "--find", "--show", img.to_str().unwrap()])
                 .trim()

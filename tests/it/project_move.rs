@@ -1,0 +1,703 @@
+//! `project move`: two clusters on one LAN (the two-node bed split in two: cluster `test` on
+//! labstore1004, cluster `other` on labstore1005), real rsync over real ssh, real exportfs
+//! and etab on both sides.
+
+use std::path::{Path, PathBuf};
+
+use crate::harness::*;
+
+const CLIENT: &str = "192.0.2.51";
+const SRC: &str = "/srv/tools/shared/alpha";
+const DST: &str = "/srv/misc/shared/alpha";
+
+struct Bed {
+    p: Pair,
+    fleet: PathBuf,
+}
+
+fn indented(cfg: &str) -> String {
+    cfg.lines()
+        .filter(|l| !l.starts_with("cluster:"))
+        .map(|l| format!("    {l}\n"))
+        .collect()
+}
+
+/// The `remote:` section of a config (three lines: remote, ssh, user).
+fn remote_of(cfg: &str) -> String {
+    cfg.lines()
+        .skip_while(|l| !l.starts_with("remote:"))
+        .take(3)
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+fn without_remote(cfg: &str) -> String {
+    let r = remote_of(cfg);
+    cfg.replace(&r, "")
+}
+
+/// Cluster `test` serves project alpha (GID 50100, one client) from labstore1004; cluster
+/// `other` is labstore1005 alone, without a service IP, volume misc mounted.
+fn bed() -> Bed {
+    bed_with(Spec::default())
+}
+
+fn bed_with(spec: Spec) -> Bed {
+    let p = Pair::new(spec);
+    for h in p.hosts() {
+        let d = h.dir.path();
+        std::fs::create_dir_all(d.join("projects")).unwrap();
+        let file = h.inside("/run/node/cluster.yaml");
+        let mut cfg = std::fs::read_to_string(&file).unwrap();
+        cfg.push_str(&format!(
+            "projects_dir: {}\nexports: {{ backup: {}, clients_timeout: 2s }}\n",
+            d.join("projects").display(),
+            d.join("exports.bak").display()
+        ));
+        // Each node a cluster of its own: one host belongs to one cluster.
+        cfg = cfg
+            .replace(&format!("  {NODE}: {{ address: 192.0.2.6 }}\n"), "")
+            .replace(&format!("  {PEER}: {{ address: 192.0.2.7 }}\n"), "")
+            .replace("    drbd: tools\n", "")
+            .replace("    drbd: misc\n", "")
+            .replace(
+                "nodes:\n",
+                &format!(
+                    "nodes:\n  {}: {{ address: {} }}\n",
+                    h.name,
+                    h.addr.split('/').next().unwrap()
+                ),
+            );
+        if h.name == PEER {
+            cfg = cfg
+                .replace("cluster: test", "cluster: other")
+                .replace(
+                    &format!("service_ip:\n  address: {SERVICE_IP}\n  interface: eth0\n  announce_to: {GATEWAY}\n"),
+                    "",
+                )
+                ;
+        }
+        std::fs::write(&file, cfg).unwrap();
+    }
+    p.a.mount_volume("tools");
+    p.a.ns_ok(&["ip", "addr", "add", SERVICE_IP, "dev", "eth0"]);
+    p.b.mount_volume("misc");
+    p.b.ns_ok(&["mkdir", "-p", "/srv/misc/shared"]);
+    p.a.write_project(
+        "alpha",
+        &format!("name: alpha\ngid: 50100\nvolume: tools\nclients: [{CLIENT}]\n"),
+    );
+    p.a.ns_ok(&["install", "-d", "-g", "50100", "-m", "2775", SRC]);
+    // A tree worth copying: files, a hard link, a symlink, a subdirectory.
+    p.a.ns_ok(&[
+        "sh",
+        "-c",
+        &format!(
+            "cd {SRC} && mkdir -p sub && for i in $(seq 1 200); do echo $i > f$i; done && \
+             head -c 300000 /dev/urandom > sub/big && ln f1 hard && ln -s f2 soft"
+        ),
+    ]);
+    p.a.run(&["--yes", "exports", "sync"]).status(0);
+    assert!(p.a.etab().contains(SRC), "{}", p.a.etab());
+
+    // The layout: both clusters as their nodes have them, the operator's ssh (labstore1004's
+    // keys) for both.
+    let a_cfg = std::fs::read_to_string(p.a.inside("/run/node/cluster.yaml")).unwrap();
+    let b_cfg = std::fs::read_to_string(p.b.inside("/run/node/cluster.yaml")).unwrap();
+    let layout = format!(
+        "node_config: /run/node/cluster.yaml\nclusters:\n  test:\n{}  other:\n{}",
+        indented(&a_cfg),
+        indented(&format!("{}{}", without_remote(&b_cfg), remote_of(&a_cfg)))
+    );
+    let fleet = p.a.dir.path().join("fleet.yaml");
+    std::fs::write(&fleet, layout).unwrap();
+    Bed { p, fleet }
+}
+
+/// Every file under `dir` with its contents (symlinks as their target).
+fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    fn walk(base: &Path, d: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+        for e in std::fs::read_dir(d).unwrap() {
+            let e = e.unwrap();
+            let rel = e.path().strip_prefix(base).unwrap().display().to_string();
+            let t = e.file_type().unwrap();
+            if t.is_dir() {
+                out.push((format!("{rel}/"), Vec::new()));
+                walk(base, &e.path(), out);
+            } else if t.is_symlink() {
+                let target = std::fs::read_link(e.path()).unwrap();
+                out.push((rel, target.display().to_string().into_bytes()));
+            } else {
+                out.push((rel, std::fs::read(e.path()).unwrap()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+fn etab_lines(h: &Host, path: &str) -> Vec<String> {
+    h.etab()
+        .lines()
+        .filter(|l| l.starts_with(&format!("{path}\t")))
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn a_project_moves_with_a_writer_during_the_passes() {
+    privileged!();
+    let Bed { p, fleet } = bed();
+    let fleet = fleet.to_str().unwrap();
+    let moved = |h: &Host, name: &str| h.projects_dir().join(name).exists();
+
+    // The dry run shows every step and changes nothing.
+    let j =
+        p.a.run(&[
+            "--fleet",
+            fleet,
+            "--json",
+            "--dry-run",
+            "project",
+            "move",
+            "alpha",
+            "--to",
+            "other/misc",
+        ])
+        .status(0)
+        .json();
+    let ids: Vec<&str> = j["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "pass-1",
+            "pass-2",
+            "read-only",
+            "final-pass",
+            "compare-lists",
+            "compare-checksums",
+            "target-project-file",
+            "target-exports",
+            "target-live",
+            "source-files",
+            "withdraw"
+        ],
+        "{j:#}"
+    );
+    assert_eq!(j["result"], "dry run");
+    assert!(!p.b.inside(DST).exists());
+    assert!(moved(&p.a, "alpha.yaml"));
+
+    // Bad targets: usage errors naming what exists.
+    p.a.run(&[
+        "--fleet", fleet, "project", "move", "alpha", "--to", "nowhere",
+    ])
+    .status(2)
+    .stderr_has("has no cluster \"nowhere\" (clusters: other, test)");
+    p.a.run(&[
+        "--fleet", fleet, "project", "move", "alpha", "--to", "other",
+    ])
+    .status(2)
+    .stderr_has("cluster other has 2 volumes; say which: --to other/VOLUME");
+
+    // A writer (standing in for the project's clients) keeps writing until the export it
+    // writes through is read-only.
+    let writer = p.a.ns_cmd(&[
+        "sh",
+        "-c",
+        &format!(
+            "i=0; while ! grep -q '^{SRC}[[:space:]].*(ro,' /var/lib/nfs/etab; do \
+             i=$((i+1)); echo \"write $i\" > {SRC}/w$((i % 50)); echo $i > {SRC}/count; sleep 0.01; done"
+        ),
+    ])
+    .spawn()
+    .unwrap();
+    let out = p.a.run(&[
+        "--fleet",
+        fleet,
+        "--yes",
+        "project",
+        "move",
+        "alpha",
+        "--to",
+        "other/misc",
+    ]);
+    let mut writer = writer;
+    let _ = writer.kill();
+    let _ = writer.wait();
+    out.status(0)
+        .stdout_has("Clients mount it from other now:")
+        .stdout_has("alpha -rw,nfsvers=")
+        .stdout_has(format!("192.0.2.7:{DST}"));
+
+    // Live state: the target exports it, the source no longer does.
+    let there = etab_lines(&p.b, DST);
+    assert_eq!(there.len(), 1, "{}", p.b.etab());
+    assert!(there[0].contains(&format!("{CLIENT}(rw,")), "{there:?}");
+    assert!(etab_lines(&p.a, SRC).is_empty(), "{}", p.a.etab());
+    // The data: equal trees, the source kept.
+    let src = tree(&p.a.inside(SRC));
+    assert!(
+        src.iter().any(|(f, _)| f == "count"),
+        "the writer wrote nothing"
+    );
+    assert_eq!(src, tree(&p.b.inside(DST)));
+    let meta = std::fs::metadata(p.b.inside(DST)).unwrap();
+    assert_eq!(std::os::unix::fs::MetadataExt::gid(&meta), 50100);
+    // The project file: moved, same GID, the fsid it had.
+    assert!(!moved(&p.a, "alpha.yaml"));
+    assert!(moved(&p.a, "alpha.yaml.moved"));
+    let there = std::fs::read_to_string(p.b.projects_dir().join("alpha.yaml")).unwrap();
+    assert!(there.contains("gid: 50100"), "{there}");
+    assert!(there.contains("volume: misc"), "{there}");
+    assert!(there.contains("fsid: "), "{there}");
+    // Each pass journaled with its stats.
+    let passes: Vec<serde_json::Value> = p
+        .a
+        .journal()
+        .into_iter()
+        .filter(|r| {
+            r["command"] == "project move" && r["step"].as_str().unwrap_or("").starts_with("pass-")
+        })
+        .collect();
+    assert_eq!(passes.len(), 2, "{passes:#?}");
+    for r in &passes {
+        assert!(
+            r["rsync"]["stats"]["files"].as_u64().unwrap() > 200,
+            "{r:#}"
+        );
+        assert!(r["rsync"]["stats"]["transferred_size"].is_u64(), "{r:#}");
+    }
+
+    // A rerun: nothing left to do.
+    p.a.run(&[
+        "--fleet",
+        fleet,
+        "--yes",
+        "project",
+        "move",
+        "alpha",
+        "--to",
+        "other/misc",
+    ])
+    .status(0)
+    .stdout_has("Nothing to do");
+
+    // The source data stays until exports.keep_moved (default 7 days) has passed.
+    p.a.run(&["--yes", "project", "move", "alpha", "--cleanup"])
+        .status(3)
+        .stderr_has(format!("its data in {SRC} is kept until "))
+        .stderr_has("(exports.keep_moved = 7days); nothing was changed");
+    assert!(p.a.inside(&format!("{SRC}/count")).exists());
+    let moved_file = p.a.projects_dir().join("alpha.yaml.moved");
+    ok(&["touch", "-d", "8 days ago", moved_file.to_str().unwrap()]);
+    p.a.run(&["--yes", "project", "move", "alpha", "--cleanup"])
+        .status(0);
+    assert!(!p.a.inside(SRC).exists());
+    assert!(!moved_file.exists());
+    assert!(p.b.inside(&format!("{DST}/count")).exists());
+    p.a.run(&["--yes", "project", "move", "alpha", "--cleanup"])
+        .status(2)
+        .stderr_has("project alpha was not moved from cluster test");
+}
+
+/// The run's result and the live state after a move stopped before the switch: the source
+/// exported read-write again, the restoring journaled, nothing switched.
+fn assert_restored(p: &Pair, out: &Run, why: &str) {
+    out.status(1)
+        .stderr_has(why)
+        .stderr_has(format!(
+            "the move stopped before the switch; {SRC} is exported read-write again (journaled); a rerun resumes the move"
+        ));
+    let here = etab_lines(&p.a, SRC);
+    assert_eq!(here.len(), 1, "{}", p.a.etab());
+    assert!(here[0].contains(&format!("{CLIENT}(rw,")), "{here:?}");
+    assert!(p.a.projects_dir().join("alpha.yaml").exists());
+    assert!(etab_lines(&p.b, DST).is_empty(), "{}", p.b.etab());
+    let j = p.a.journal();
+    let ro = j.iter().rposition(|r| r["step"] == "read-only").unwrap();
+    let rw = j
+        .iter()
+        .rposition(|r| r["step"] == "restore-read-write")
+        .unwrap();
+    assert!(rw > ro, "{j:#?}");
+    assert_eq!(j[rw]["result"], "done", "{:#}", j[rw]);
+}
+
+#[test]
+fn a_target_that_refuses_the_project_leaves_the_source_writable_and_a_rerun_finishes() {
+    privileged!();
+    let Bed { p, fleet } = bed();
+    let fleet = fleet.to_str().unwrap();
+    let move_ = [
+        "--fleet",
+        fleet,
+        "--yes",
+        "project",
+        "move",
+        "alpha",
+        "--to",
+        "other/misc",
+    ];
+    // The target's projects directory is gone: writing the project file there fails.
+    std::fs::remove_dir_all(p.b.projects_dir()).unwrap();
+    let out = p.a.run(&move_);
+    assert_restored(&p, &out, "write ");
+    // With --json: one document, the failed plan's, whose notes say what a failure before
+    // the switch does; stderr says it was done.
+    let mut json = vec!["--json"];
+    json.extend(move_);
+    let r = p.a.run(&json);
+    r.status(1)
+        .stderr_has("is exported read-write again (journaled)");
+    let j = r.json();
+    assert_eq!(j["result"], "failed", "{j:#}");
+    assert_eq!(j["error"]["exit_code"], 1, "{j:#}");
+    assert!(
+        j["notes"].as_array().unwrap().iter().any(|n| n
+            .as_str()
+            .unwrap()
+            .starts_with("a failure after the read-only step")),
+        "{j:#}"
+    );
+    assert!(etab_lines(&p.a, SRC)[0].contains("(rw,"), "{}", p.a.etab());
+    std::fs::create_dir_all(p.b.projects_dir()).unwrap();
+    p.a.run(&move_).status(0);
+    assert!(p.a.projects_dir().join("alpha.yaml.moved").exists());
+    assert_eq!(etab_lines(&p.b, DST).len(), 1, "{}", p.b.etab());
+    assert!(etab_lines(&p.a, SRC).is_empty(), "{}", p.a.etab());
+}
+
+#[test]
+fn a_final_pass_that_fails_leaves_the_source_writable_and_a_rerun_finishes() {
+    privileged!();
+    let Bed { p, fleet } = bed();
+    let fleet = fleet.to_str().unwrap();
+    let move_ = [
+        "--fleet",
+        fleet,
+        "--yes",
+        "project",
+        "move",
+        "alpha",
+        "--to",
+        "other/misc",
+    ];
+    // A file on the target that the final pass must delete and cannot (immutable).
+    p.b.ns_ok(&[
+        "sh",
+        "-c",
+        &format!("mkdir -p {DST} && touch {DST}/stuck && chattr +i {DST}/stuck"),
+    ]);
+    let out = p.a.run(&move_);
+    assert_restored(&p, &out, "final pass");
+    p.b.ns_ok(&["chattr", "-i", &format!("{DST}/stuck")]);
+    p.a.run(&move_).status(0);
+    assert!(!p.b.inside(&format!("{DST}/stuck")).exists());
+    assert_eq!(tree(&p.a.inside(SRC)), tree(&p.b.inside(DST)));
+    assert!(etab_lines(&p.a, SRC).is_empty(), "{}", p.a.etab());
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn ms_of(t: &serde_json::Value) -> f64 {
+    let t = humantime::parse_rfc3339_weak(t.as_str().unwrap()).unwrap();
+    t.duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        * 1000.0
+}
+
+/// The pause of a move (from the read-only re-export to the target's exports checked live)
+/// for a project of `NFSM_BENCH_FILES` files (default 10,000) of which 1% are rewritten
+/// without pause until the export is read-only, `NFSM_BENCH_RUNS` moves (default 5), each on
+/// a fresh bed; per-step and total min and median from the journal. Run by
+/// `scripts/bench-move.sh`.
+#[test]
+#[ignore = "benchmark: run by scripts/bench-move.sh"]
+fn bench_move_pause() {
+    privileged!();
+    let env = |k: &str, d: usize| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let files = env("NFSM_BENCH_FILES", 10_000);
+    let runs = env("NFSM_BENCH_RUNS", 5);
+    let dirs = files.div_ceil(100);
+    let changed = (files / 100).max(1);
+    let steps = [
+        "read-only",
+        "final-pass",
+        "compare-lists",
+        "compare-checksums",
+        "target-project-file",
+        "target-exports",
+        "target-live",
+    ];
+    let mut per_step: Vec<Vec<f64>> = vec![Vec::new(); steps.len()];
+    let mut pauses = Vec::new();
+    let mut last_pass_changes = Vec::new();
+    for _ in 0..runs {
+        // Room for the files: 128 MiB volumes have 32,768 inodes.
+        let Bed { p, fleet } = bed_with(Spec {
+            volume_mib: 128,
+            ..Spec::default()
+        });
+        p.a.ns_ok(&[
+            "sh",
+            "-c",
+            &format!(
+                "cd {SRC} && for d in $(seq 1 {dirs}); do mkdir d$d; for f in $(seq 1 100); do echo $d.$f > d$d/f$f; done; done"
+            ),
+        ]);
+        // 1% of the files rewritten over and over until the export is read-only.
+        let mut writer = p
+            .a
+            .ns_cmd(&[
+                "sh",
+                "-c",
+                &format!(
+                    "i=0; while ! grep -q '^{SRC}[[:space:]].*(ro,' /var/lib/nfs/etab; do \
+                     i=$((i+1)); for d in $(seq 1 {changed}); do echo $i > {SRC}/d$(( (d - 1) % {dirs} + 1 ))/f$(( (d - 1) / {dirs} + 1 )); done; sleep 0.05; done"
+                ),
+            ])
+            .spawn()
+            .unwrap();
+        let fleet = fleet.to_str().unwrap();
+        let out = p.a.run(&[
+            "--fleet",
+            fleet,
+            "--yes",
+            "project",
+            "move",
+            "alpha",
+            "--to",
+            "other/misc",
+        ]);
+        let _ = writer.kill();
+        let _ = writer.wait();
+        out.status(0);
+        let j = p.a.journal();
+        let rec = |id: &str| {
+            j.iter()
+                .rev()
+                .find(|r| r["command"] == "project move" && r["step"] == id)
+                .unwrap_or_else(|| panic!("no {id} in {j:#?}"))
+                .clone()
+        };
+        for (i, s) in steps.iter().enumerate() {
+            per_step[i].push(rec(s)["duration_ms"].as_f64().unwrap());
+        }
+        let live = rec("target-live");
+        pauses.push(
+            ms_of(&live["time"]) + live["duration_ms"].as_f64().unwrap()
+                - ms_of(&rec("read-only")["time"]),
+        );
+        last_pass_changes.push(rec("pass-2")["rsync"]["changes"].as_u64().unwrap());
+    }
+    println!("BENCH files={files} changed_per_round={changed} runs={runs}");
+    println!("BENCH last pass (pass-2) itemized changes: {last_pass_changes:?}");
+    for (i, s) in steps.iter().enumerate() {
+        let v = &per_step[i];
+        println!(
+            "BENCH step {s:<20} min {:>7.0} ms  median {:>7.0} ms",
+            v.iter().cloned().fold(f64::INFINITY, f64::min),
+            median(v.clone())
+        );
+    }
+    println!(
+        "BENCH pause (read-only start to target live) min {:.0} ms  median {:.0} ms  all {pauses:.0?}",
+        pauses.iter().cloned().fold(f64::INFINITY, f64::min),
+        median(pauses.clone())
+    );
+}
+
+#[test]
+fn a_verification_that_finds_a_difference_leaves_the_source_writable_and_a_rerun_finishes() {
+    privileged!();
+    let Bed { p, fleet } = bed();
+    let fleet = fleet.to_str().unwrap();
+    let move_ = [
+        "--fleet",
+        fleet,
+        "--yes",
+        "project",
+        "move",
+        "alpha",
+        "--to",
+        "other/misc",
+    ];
+    // The target's rsync (first on its login PATH) plants a file in the target tree right
+    // before the list comparison (a dry run with deletes: `n` among the server's short
+    // options), once.
+    let mark = p.b.dir.path().join("planted");
+    let wrapper = p.b.dir.path().join("bin/rsync");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\ncase \" $* \" in *\" --delete\"*)\n  for a in \"$@\"; do\n    case \"$a\" in --*) ;; -*n*) [ -e {m} ] || {{ touch {m}; echo intruder > {DST}/intruder; }} ;; esac\n  done ;;\nesac\nexec /usr/bin/rsync \"$@\"\n",
+            m = mark.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let out = p.a.run(&move_);
+    assert_restored(
+        &p,
+        &out,
+        "the file lists differ in 2 entries: *deleting   intruder; .d..t...... ./",
+    );
+    assert!(mark.exists());
+    p.a.run(&move_).status(0);
+    assert!(!p.b.inside(&format!("{DST}/intruder")).exists());
+    assert_eq!(tree(&p.a.inside(SRC)), tree(&p.b.inside(DST)));
+    assert_eq!(etab_lines(&p.b, DST).len(), 1, "{}", p.b.etab());
+}
+
+#[test]
+fn ssh_dropping_at_the_switch_leaves_the_source_writable_and_a_rerun_finishes() {
+    privileged!();
+    let Bed { p, fleet } = bed();
+    let fleet = fleet.to_str().unwrap();
+    let move_ = [
+        "--fleet",
+        fleet,
+        "--yes",
+        "project",
+        "move",
+        "alpha",
+        "--to",
+        "other/misc",
+    ];
+    // ssh (first on the source's PATH) drops the connection that runs `exports sync` on the
+    // target, once.
+    let mark = p.a.dir.path().join("dropped");
+    let wrapper = p.a.dir.path().join("bin/ssh");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\ncase \"$*\" in *\"exports sync\"*)\n  [ -e {m} ] || {{ touch {m}; echo 'Connection closed by 192.0.2.7 port 22' >&2; exit 255; }} ;;\nesac\nexec /usr/bin/ssh \"$@\"\n",
+            m = mark.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let out = p.a.run(&move_);
+    assert_restored(&p, &out, "Connection closed by 192.0.2.7 port 22");
+    assert!(mark.exists());
+    p.a.run(&move_).status(0);
+    assert_eq!(etab_lines(&p.b, DST).len(), 1, "{}", p.b.etab());
+    assert!(etab_lines(&p.a, SRC).is_empty(), "{}", p.a.etab());
+    assert!(p.a.projects_dir().join("alpha.yaml.moved").exists());
+}
+
+#[test]
+fn a_project_written_faster_than_it_is_copied_is_not_paused() {
+    privileged!();
+    let Bed { p, fleet } = bed();
+    let fleet = fleet.to_str().unwrap();
+    let mut writer =
+        p.a.ns_cmd(&[
+            "sh",
+            "-c",
+            &format!(
+                "i=0; while true; do i=$((i+1)); echo $i > {SRC}/busy$((i % 20)); sleep 0.005; done"
+            ),
+        ])
+        .spawn()
+        .unwrap();
+    // The pause may start only after a pass that changed nothing: it never does.
+    let out = p.a.run(&[
+        "--fleet",
+        fleet,
+        "--yes",
+        "project",
+        "move",
+        "alpha",
+        "--to",
+        "other/misc",
+        "--settle-files",
+        "0",
+    ]);
+    let _ = writer.kill();
+    let _ = writer.wait();
+    out.status(3)
+        .stderr_has("after 2 passes the last one still moved")
+        .stderr_has("the project stays writable");
+    let here = etab_lines(&p.a, SRC);
+    assert!(here[0].contains(&format!("{CLIENT}(rw,")), "{here:?}");
+    assert!(etab_lines(&p.b, DST).is_empty(), "{}", p.b.etab());
+    assert!(p.a.projects_dir().join("alpha.yaml").exists());
+}
+
+#[test]
+fn ssh_dropping_during_the_first_pass_changes_nothing_and_a_rerun_finishes() {
+    privileged!();
+    let Bed { p, fleet } = bed();
+    let fleet = fleet.to_str().unwrap();
+    let move_ = [
+        "--fleet",
+        fleet,
+        "--yes",
+        "project",
+        "move",
+        "alpha",
+        "--to",
+        "other/misc",
+    ];
+    let mark = p.a.dir.path().join("dropped");
+    let wrapper = p.a.dir.path().join("bin/ssh");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\ncase \"$*\" in *\"rsync --server\"*)\n  [ -e {m} ] || {{ touch {m}; echo 'Connection closed by 192.0.2.7 port 22' >&2; exit 255; }} ;;\nesac\nexec /usr/bin/ssh \"$@\"\n",
+            m = mark.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let before = p.a.etab();
+    p.a.run(&move_)
+        .status(1)
+        .stderr_has("step 1 of 11 (pass 1: copy /srv/tools/shared/alpha to other)")
+        .stderr_has("Connection closed by 192.0.2.7 port 22");
+    // Never paused: the exports are as they were, nothing was restored.
+    assert_eq!(p.a.etab(), before);
+    assert!(
+        !p.a.journal()
+            .iter()
+            .any(|r| r["step"] == "read-only" || r["step"] == "restore-read-write")
+    );
+    p.a.run(&move_).status(0);
+    assert_eq!(etab_lines(&p.b, DST).len(), 1, "{}", p.b.etab());
+    assert_eq!(tree(&p.a.inside(SRC)), tree(&p.b.inside(DST)));
+}
