@@ -336,16 +336,7 @@ fn a_target_that_refuses_the_project_leaves_the_source_writable_and_a_rerun_fini
     privileged!();
     let Bed { p, fleet } = bed();
     let fleet = fleet.to_str().unwrap();
-    let move_ = [
-        "--fleet",
-        fleet,
-        "--yes",
-        "project",
-        "move",
-        "alpha",
-        "--to",
-        "other/misc",
-    ];
+    let move_ = move_alpha(fleet);
     // The target's projects directory is gone: writing the project file there fails.
     std::fs::remove_dir_all(p.b.projects_dir()).unwrap();
     let out = p.a.run(&move_);
@@ -380,16 +371,7 @@ fn a_final_pass_that_fails_leaves_the_source_writable_and_a_rerun_finishes() {
     privileged!();
     let Bed { p, fleet } = bed();
     let fleet = fleet.to_str().unwrap();
-    let move_ = [
-        "--fleet",
-        fleet,
-        "--yes",
-        "project",
-        "move",
-        "alpha",
-        "--to",
-        "other/misc",
-    ];
+    let move_ = move_alpha(fleet);
     // A file on the target that the final pass must delete and cannot (immutable).
     p.b.ns_ok(&[
         "sh",
@@ -534,34 +516,19 @@ fn a_verification_that_finds_a_difference_leaves_the_source_writable_and_a_rerun
     privileged!();
     let Bed { p, fleet } = bed();
     let fleet = fleet.to_str().unwrap();
-    let move_ = [
-        "--fleet",
-        fleet,
-        "--yes",
-        "project",
-        "move",
-        "alpha",
-        "--to",
-        "other/misc",
-    ];
+    let move_ = move_alpha(fleet);
     // The target's rsync (first on its login PATH) plants a file in the target tree right
     // before the list comparison (a dry run with deletes: `n` among the server's short
     // options), once.
     let mark = p.b.dir.path().join("planted");
     let wrapper = p.b.dir.path().join("bin/rsync");
-    std::fs::write(
+    install_script(
         &wrapper,
-        format!(
+        &format!(
             "#!/bin/sh\ncase \" $* \" in *\" --delete\"*)\n  for a in \"$@\"; do\n    case \"$a\" in --*) ;; -*n*) [ -e {m} ] || {{ touch {m}; echo intruder > {DST}/intruder; }} ;; esac\n  done ;;\nesac\nexec /usr/bin/rsync \"$@\"\n",
             m = mark.display()
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    );
     let out = p.a.run(&move_);
     assert_restored(
         &p,
@@ -580,33 +547,18 @@ fn ssh_dropping_at_the_switch_leaves_the_source_writable_and_a_rerun_finishes() 
     privileged!();
     let Bed { p, fleet } = bed();
     let fleet = fleet.to_str().unwrap();
-    let move_ = [
-        "--fleet",
-        fleet,
-        "--yes",
-        "project",
-        "move",
-        "alpha",
-        "--to",
-        "other/misc",
-    ];
+    let move_ = move_alpha(fleet);
     // ssh (first on the source's PATH) drops the connection that runs `exports sync` on the
     // target, once.
     let mark = p.a.dir.path().join("dropped");
     let wrapper = p.a.dir.path().join("bin/ssh");
-    std::fs::write(
+    install_script(
         &wrapper,
-        format!(
+        &format!(
             "#!/bin/sh\ncase \"$*\" in *\"exports sync\"*)\n  [ -e {m} ] || {{ touch {m}; echo 'Connection closed by 192.0.2.7 port 22' >&2; exit 255; }} ;;\nesac\nexec /usr/bin/ssh \"$@\"\n",
             m = mark.display()
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    );
     let out = p.a.run(&move_);
     assert_restored(&p, &out, "Connection closed by 192.0.2.7 port 22");
     assert!(mark.exists());
@@ -660,31 +612,16 @@ fn ssh_dropping_during_the_first_pass_changes_nothing_and_a_rerun_finishes() {
     privileged!();
     let Bed { p, fleet } = bed();
     let fleet = fleet.to_str().unwrap();
-    let move_ = [
-        "--fleet",
-        fleet,
-        "--yes",
-        "project",
-        "move",
-        "alpha",
-        "--to",
-        "other/misc",
-    ];
+    let move_ = move_alpha(fleet);
     let mark = p.a.dir.path().join("dropped");
     let wrapper = p.a.dir.path().join("bin/ssh");
-    std::fs::write(
+    install_script(
         &wrapper,
-        format!(
+        &format!(
             "#!/bin/sh\ncase \"$*\" in *\"rsync --server\"*)\n  [ -e {m} ] || {{ touch {m}; echo 'Connection closed by 192.0.2.7 port 22' >&2; exit 255; }} ;;\nesac\nexec /usr/bin/ssh \"$@\"\n",
             m = mark.display()
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    );
     let before = p.a.etab();
     p.a.run(&move_)
         .status(1)
@@ -700,4 +637,24 @@ fn ssh_dropping_during_the_first_pass_changes_nothing_and_a_rerun_finishes() {
     p.a.run(&move_).status(0);
     assert_eq!(etab_lines(&p.b, DST).len(), 1, "{}", p.b.etab());
     assert_eq!(tree(&p.a.inside(SRC)), tree(&p.b.inside(DST)));
+}
+
+/// `project move alpha --to other/misc --yes` on the fleet `fleet`.
+fn move_alpha(fleet: &str) -> [&str; 8] {
+    [
+        "--fleet",
+        fleet,
+        "--yes",
+        "project",
+        "move",
+        "alpha",
+        "--to",
+        "other/misc",
+    ]
+}
+
+/// An executable script at `path` (a wrapper put first on a PATH to inject a fault).
+fn install_script(path: &std::path::Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
 }
