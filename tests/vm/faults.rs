@@ -625,15 +625,20 @@ pub fn fault_schedules(bed: &Bed) -> Result<()> {
             let _ = restore_node(bed, name);
         }
     }
-    let acks = writer.stop(client)?;
-    let _ = writeln!(
-        text,
-        "client: {} records acknowledged; {} errors seen by the writer\n",
-        acks.last(),
-        acks.errors.len()
-    );
+    // A schedule's own failure comes first: a writer that cannot stop (its server gone)
+    // must not hide why.
+    let stopped = writer.stop(client);
+    if let Ok(acks) = &stopped {
+        let _ = writeln!(
+            text,
+            "client: {} records acknowledged; {} errors seen by the writer\n",
+            acks.last(),
+            acks.errors.len()
+        );
+    }
     report(&text);
     result?;
+    let acks = stopped?;
     assert_durable(bed.vm(active), &writer.tag, &acks)?;
     client.ok("umount /mnt/alpha")?;
     ensure!(
