@@ -23,7 +23,7 @@ use crate::cli::ProjectMoveArgs;
 use crate::commands::{client_config, fleet};
 use crate::config::fleet::FleetCluster;
 use crate::context::{Ctx, Plan, Step};
-use crate::domain::exports::ExportsCheck;
+use crate::domain::exports::{ExportsCheck, ExportsGuard};
 use crate::domain::projects::{self, Project};
 use crate::domain::transfer::{self, Next, Settle};
 use crate::engine::check::{Check, Fields, Guard, Verdict};
@@ -202,6 +202,7 @@ pub fn run(ctx: &Ctx, args: &ProjectMoveArgs) -> Result<()> {
             .guard(Settled {
                 log: log.clone(),
                 settle,
+                path: src.clone(),
             })
             .why("the pause starts: clients can read, not write"),
         );
@@ -394,7 +395,10 @@ fn restore_if_paused(
                 absent: Vec::new(),
             },
         )
-        .why("the move stopped before the target served the project"),
+        .why("the move stopped before the target served the project")
+        .guard(ExportsGuard::PathsOnMountedVolumes(vec![
+            project.export_path.clone(),
+        ])),
     );
     // The run's one JSON document is the failed plan's: the restoring plan runs quietly.
     let mut quiet = ctx.global.clone();
@@ -534,9 +538,7 @@ fn cleanup(ctx: &Ctx, name: &str) -> Result<()> {
         ]),
         Gone(dir.clone()),
     )
-    .guard(crate::domain::exports::ExportsGuard::PathsOnMountedVolumes(
-        vec![dir.clone()],
-    ));
+    .guard(ExportsGuard::PathsOnMountedVolumes(vec![dir.clone()]));
     plan.steps.push(if dir.exists() {
         step.why(format!(
             "older than exports.keep_moved ({})",
@@ -669,10 +671,16 @@ fn changed_list(cmd: &Cmd, carried: &Fields) -> Option<Cmd> {
 struct Settled {
     log: PassLog,
     settle: Settle,
+    /// The export re-exported read-only: never re-exported off its mounted volume.
+    path: PathBuf,
 }
 
 impl Guard<Ctx> for Settled {
-    fn check(&self, _ctx: &Ctx) -> Result<Verdict> {
+    fn check(&self, ctx: &Ctx) -> Result<Verdict> {
+        let mounted = ExportsGuard::PathsOnMountedVolumes(vec![self.path.clone()]);
+        if let Err(why) = mounted.check(ctx)? {
+            return Ok(Err(why));
+        }
         let log = self.log.lock().expect("the pass log is never poisoned");
         Ok(match transfer::next_after(&self.settle, &log) {
             Next::Pause => Ok(()),
