@@ -20,7 +20,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, ensure};
+use anyhow::{Context, Result, bail, ensure};
 
 use crate::bed::{Bed, Etcd, SERVICE_IP, Vm};
 use crate::failover::{
@@ -328,12 +328,18 @@ pub fn replication_link_cut(bed: &Bed) -> Result<()> {
     wait_disconnected(b)?;
     let noticed = cut.elapsed();
     // nfs1's fence-peer handler outdated nfs2 over ssh (retrying until nfs2 too noticed).
-    wait_for(
+    if let Err(e) = wait_for(
         b,
         &format!("[ \"$(drbdadm dstate {RESOURCE})\" = Outdated/DUnknown ]"),
         "nfs2 Outdated by nfs1's fence-peer handler",
-        120,
-    )?;
+        240,
+    ) {
+        let handler = a.sh("dmesg | grep -E 'fence-peer|outdate-peer|conn\\(' | tail -n 40")?;
+        bail!(
+            "{e:#}\n---- nfs1: its fence-peer handler and connection\n{}",
+            handler.stdout
+        );
+    }
     let mut text = format!(
         "== replication link cut (nfs1's DRBD traffic dropped; ssh, NFS, ARP, etcd pass)\n\
          DRBD noticed on both after {:.1} s: nfs1 {}, nfs2 {}\n",

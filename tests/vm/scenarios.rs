@@ -129,9 +129,12 @@ rm -rf /srv/tools
 "#
         ))?;
     }
+    // A scenario that failed may have left its writer or prober running on a mount whose
+    // server is gone: stop them, and detach (lazily) whatever still holds /mnt.
     bed.vm("client").ok(r#"set -e
+pkill -9 -f '/(writer|prober)\.py ' || true
 for m in $(awk '$3 ~ "^nfs" {print $2}' /proc/mounts); do umount -f -l "$m"; done
-if mountpoint -q /mnt; then umount /mnt; fi
+if mountpoint -q /mnt; then umount /mnt 2>/dev/null || umount -l /mnt; fi
 mount -t tmpfs tmpfs /mnt
 "#)?;
     Ok(())
