@@ -1995,7 +1995,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__project__subcmd__move)
-            opts="-y -q -v -h -V --to --cleanup --passes --settle-files --settle-bytes --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --to --cleanup --passes --max-passes --settle-files --settle-bytes --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2006,6 +2006,10 @@ _nfs__manage() {
                     return 0
                     ;;
                 --passes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-passes)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

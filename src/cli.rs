@@ -226,9 +226,13 @@ pub struct ProjectMoveArgs {
     /// Remove the data a move left here, once exports.keep_moved has passed since the move
     #[arg(long)]
     pub cleanup: bool,
-    /// rsync passes before the pause (at least 2)
+    /// rsync passes before the pause, at least (2 or more)
     #[arg(long, value_name = "N", default_value_t = 2)]
     pub passes: usize,
+    /// More passes while the last one changed more than --settle-files/--settle-bytes, up
+    /// to this many in all; still more than that refuses the pause
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub max_passes: usize,
     /// The pause starts only when the last pass changed at most this many entries
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     pub settle_files: usize,

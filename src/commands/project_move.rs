@@ -2,8 +2,9 @@
 //! moved to another cluster of the fleet, as one plan run on the node serving the project.
 //!
 //! Steps: rsync passes over the target's `remote.ssh` while the project stays writable (at
-//! least two, each journaled with rsync's stats), then the pause: the project's source
-//! exports re-exported `ro` (that project only), a final pass with `--delete`, the trees
+//! least two, then more while the last one still moved much, each journaled with rsync's
+//! stats), then the pause: the project's source exports re-exported `ro` (that project
+//! only), a final pass with `--delete`, the trees
 //! compared (file lists and sizes, then checksums of every file a pass after the first
 //! touched), the project file written on the target's serving node, `exports sync` run
 //! there and its exports checked in the target's etab, the source project file renamed
@@ -11,8 +12,7 @@
 //! kept. The client's new mount line is printed at the end. A failure after the pause began
 //! and before the target served the project re-exports the source read-write (journaled).
 //!
-//! The target's serving node is reached at its service IP (the address moves with the
-//! service), or at its first node for a cluster without one.
+//! The target's serving node is found as `where` finds it (see `serving_address`).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -21,12 +21,12 @@ use anyhow::Result;
 
 use crate::cli::ProjectMoveArgs;
 use crate::commands::{client_config, fleet};
-use crate::config::fleet::FleetCluster;
+use crate::config::fleet::{FleetCluster, Layout};
 use crate::context::{Ctx, Plan, Step};
 use crate::domain::exports::{ExportsCheck, ExportsGuard};
 use crate::domain::projects::{self, Project};
 use crate::domain::transfer::{self, Next, Settle};
-use crate::engine::check::{Check, Fields, Guard, Verdict};
+use crate::engine::check::{Check, Condition, Fields, Guard, Verdict};
 use crate::engine::execute::{self, Recovery};
 use crate::engine::files::Contents;
 use crate::engine::plan::{FileOp, StepState};
@@ -46,6 +46,13 @@ pub fn run(ctx: &Ctx, args: &ProjectMoveArgs) -> Result<()> {
         return Err(Error::Usage(format!(
             "--passes {}: a move makes at least 2 passes before the pause",
             args.passes
+        ))
+        .into());
+    }
+    if args.max_passes < args.passes {
+        return Err(Error::Usage(format!(
+            "--max-passes {} is less than --passes {}: the passes run at least --passes times, at most --max-passes",
+            args.max_passes, args.passes
         ))
         .into());
     }
@@ -83,7 +90,7 @@ pub fn run(ctx: &Ctx, args: &ProjectMoveArgs) -> Result<()> {
         ))
         .into());
     };
-    let target_host = serving_address(target);
+    let (target_host, found) = serving_address(ctx, &layout, target)?;
 
     let _lock = ctx.host_lock()?;
     let source_file = projects::project_file(cfg, name);
@@ -133,12 +140,16 @@ pub fn run(ctx: &Ctx, args: &ProjectMoveArgs) -> Result<()> {
     };
     let settle = Settle {
         min_passes: args.passes,
-        max_passes: args.passes,
+        max_passes: args.max_passes,
         files: args.settle_files,
         bytes: args.settle_bytes,
     };
     let log: PassLog = Arc::default();
     let mut plan = Plan::new("project move");
+    plan.notes.push(format!(
+        "{}: reached at {target_host}: {found}",
+        target.name
+    ));
     plan.notes.push(format!(
         "{name}: {}:{} → {}/{volume} {}@{target_host}:{}",
         ctx.node,
@@ -148,22 +159,37 @@ pub fn run(ctx: &Ctx, args: &ProjectMoveArgs) -> Result<()> {
         dst.display()
     ));
 
-    // 1. The passes, the project still writable.
-    for n in 1..=args.passes {
-        plan.steps.push(
-            Step::new(
-                format!("pass-{n}"),
-                format!("pass {n}: copy {} to {}", src.display(), target.name),
-                rsync_move::cmd(&src, Some(r), &dst, Mode::Pass),
-                PassCheck {
+    // 1. The passes, the project still writable: at least `passes`, then more only while the
+    // last one still moved much (decided when the run gets there), up to `max_passes`.
+    for n in 1..=args.max_passes {
+        let step = Step::new(
+            format!("pass-{n}"),
+            format!("pass {n}: copy {} to {}", src.display(), target.name),
+            rsync_move::cmd(&src, Some(r), &dst, Mode::Pass),
+            PassCheck {
+                log: log.clone(),
+                n,
+            },
+        )
+        .ok_rcs(rsync::OK_RCS)
+        .why("the project stays writable meanwhile")
+        .subject(name.to_string());
+        plan.steps.push(if n > args.passes {
+            step.only_if(
+                MorePasses {
                     log: log.clone(),
-                    n,
+                    settle,
                 },
+                format!(
+                    "pass {} changed more than {} entries or {}",
+                    n - 1,
+                    settle.files,
+                    indicatif::HumanBytes(settle.bytes)
+                ),
             )
-            .ok_rcs(rsync::OK_RCS)
-            .why("the project stays writable meanwhile")
-            .subject(name.to_string()),
-        );
+        } else {
+            step
+        });
     }
 
     // 2. The pause: this project's exports read-only.
@@ -223,7 +249,7 @@ pub fn run(ctx: &Ctx, args: &ProjectMoveArgs) -> Result<()> {
             rsync_move::cmd(&src, Some(r), &dst, Mode::Final),
             PassCheck {
                 log: log.clone(),
-                n: args.passes + 1,
+                n: args.max_passes + 1,
             },
         )
         .why("nothing writes to the source now"),
@@ -462,16 +488,43 @@ fn pick_volume(target: &FleetCluster, volume: Option<&str>, to: &str) -> Result<
 }
 
 /// The address of the node that serves `c`: its service IP, else its first node.
-fn serving_address(c: &FleetCluster) -> String {
-    match &c.config.service_ip {
-        Some(ip) => ip.address.addr().to_string(),
-        None => c
-            .config
-            .nodes
-            .values()
-            .next()
-            .map(|n| n.address.to_string())
-            .unwrap_or_default(),
+/// Where the target's serving node is reached, and how that was found: the holder of the
+/// cluster lock where the cluster has one (its own address, so ssh meets that node's own host
+/// key); else the service IP, which only the serving node holds; else the node whose own
+/// `status` says active. Never a guess: not knowing refuses the move.
+fn serving_address(ctx: &Ctx, layout: &Layout, c: &FleetCluster) -> Result<(String, String)> {
+    if c.config.lock.is_none()
+        && let Some(ip) = &c.config.service_ip
+    {
+        let addr = ip.address.addr().to_string();
+        return Ok((addr.clone(), format!("its service IP {addr}")));
+    }
+    let serving = crate::commands::where_::who_serves(&ctx.runner, layout, c);
+    let node = serving
+        .node
+        .as_deref()
+        .and_then(|n| n.split(',').next())
+        .and_then(|n| c.config.nodes.get_key_value(n));
+    match node {
+        Some((name, n)) => Ok((
+            n.address.to_string(),
+            format!(
+                "{name}, serving by its {}",
+                if serving.source == "etcd-lock" {
+                    "cluster lock"
+                } else {
+                    "own status"
+                }
+            ),
+        )),
+        None => Err(Error::Refused(format!(
+            "cannot tell which node of cluster {} serves now ({}); nothing was changed",
+            c.name,
+            serving
+                .detail
+                .unwrap_or_else(|| "no node says it is active".into())
+        ))
+        .into()),
     }
 }
 
@@ -667,6 +720,29 @@ fn changed_list(cmd: &Cmd, carried: &Fields) -> Option<Cmd> {
     Some(cmd.clone().with_stdin(list))
 }
 
+/// Another pass is needed: the last one still moved too much for a short pause.
+struct MorePasses {
+    log: PassLog,
+    settle: Settle,
+}
+
+impl Condition<Ctx> for MorePasses {
+    fn skip(&self, _ctx: &Ctx) -> Result<Option<String>> {
+        let log = self.log.lock().expect("the pass log is never poisoned");
+        Ok(
+            match (transfer::next_after(&self.settle, &log), log.last()) {
+                (Next::Pause, Some(last)) => Some(format!(
+                    "pass {} changed {} entries and {} bytes: small enough for the pause",
+                    log.len(),
+                    last.changes,
+                    last.stats.transferred_size.unwrap_or(0)
+                )),
+                _ => None,
+            },
+        )
+    }
+}
+
 /// The last pass moved little enough for a short pause.
 struct Settled {
     log: PassLog,
@@ -686,7 +762,7 @@ impl Guard<Ctx> for Settled {
             Next::Pause => Ok(()),
             Next::Pass => Err("the passes have not run".into()),
             Next::Unsettled(why) => Err(format!(
-                "{why}; the project stays writable: run again (each pass copies only what changed), or raise --settle-files/--settle-bytes"
+                "{why}; the project stays writable: run again (each pass copies only what changed), or raise --max-passes or --settle-files/--settle-bytes"
             )),
         })
     }

@@ -324,7 +324,7 @@ fn client_has(client: &str, addr: IpAddr) -> bool {
 }
 
 /// The cluster lock where there is one, else the nodes' own word.
-fn who_serves(runner: &Runner, layout: &Layout, c: &FleetCluster) -> Serving {
+pub(crate) fn who_serves(runner: &Runner, layout: &Layout, c: &FleetCluster) -> Serving {
     if let Some(lock) = &c.config.lock {
         let e = &lock.etcd;
         let key = format!("{}/{}/active", e.prefix, c.name);

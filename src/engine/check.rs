@@ -21,6 +21,15 @@ pub trait Guard<C: ?Sized>: Send + Sync {
     fn check(&self, ctx: &C) -> Result<Verdict>;
 }
 
+/// Decides, right before a planned step would run, whether it is still needed, from what the
+/// steps before it found (another copy pass only while the last one still moved much). A
+/// plan cannot know that when it is made; the step is shown in it with its condition.
+pub trait Condition<C: ?Sized>: Send + Sync {
+    /// `Some(why)`: not needed; the step is journaled as skipped, with `why`, and the run
+    /// goes on. `Err`: the condition could not be decided, which refuses the step.
+    fn skip(&self, ctx: &C) -> Result<Option<String>>;
+}
+
 /// A step's postcondition, checked after its command exited with an accepted code.
 pub trait Check<C: ?Sized>: Send + Sync {
     fn check(&self, ctx: &C, out: &Output) -> Result<Verdict>;

@@ -202,6 +202,8 @@ enum Outcome {
         fields: Fields,
     },
     Refused(String),
+    /// Its condition said it is not needed now (`Step::only_if`): skipped, the run goes on.
+    Skipped(String),
     /// Its lock is held by another run: skipped.
     Locked(String),
     /// The command could not be started (tool missing, cannot spawn).
@@ -251,6 +253,29 @@ fn run_one<C: Context>(
             Err(e) => return Err(e),
         },
     };
+
+    if let Some((condition, _)) = &step.when {
+        match condition.skip(ctx) {
+            Ok(None) => {}
+            Ok(Some(why)) => {
+                finish(&spinner);
+                let verify = format!("skipped: {why}");
+                rec.verify = &verify;
+                rec.result = "skipped";
+                journal.append_with(&rec, &step.fields)?;
+                return Ok(Outcome::Skipped(why));
+            }
+            Err(e) => {
+                finish(&spinner);
+                let reason = format!("whether it is needed could not be decided: {e:#}");
+                let verify = format!("refused: {reason}");
+                rec.verify = &verify;
+                rec.result = "refused";
+                journal.append_with(&rec, &step.fields)?;
+                return Ok(Outcome::Refused(reason));
+            }
+        }
+    }
 
     if let Some(guard) = &step.guard {
         let reason = match guard.check(ctx) {
@@ -409,6 +434,17 @@ fn record<C: ?Sized>(plan: &mut Plan<C>, j: usize, o: &Outcome, human: bool) {
             }
         }
         Outcome::Refused(_) | Outcome::Locked(_) => s.state = StepState::Refused,
+        Outcome::Skipped(why) => {
+            s.state = StepState::Skipped;
+            if human {
+                outln!(
+                    "{} [{}/{total}] {}: {why}",
+                    style("skipped").dim(),
+                    j + 1,
+                    s.title
+                );
+            }
+        }
         Outcome::CouldNotRun(e) => {
             s.state = StepState::Failed;
             if let Some(risk) = &s.warn_only {
@@ -440,7 +476,8 @@ fn warn(j: usize, total: usize, title: &str, what: &str, risk: &str) {
 
 /// Whether the outcome stops the run (a warn-only step's failure does not).
 fn stops<C: ?Sized>(plan: &Plan<C>, j: usize, o: &Outcome) -> bool {
-    !matches!(o, Outcome::Done { .. }) && plan.steps[j].state != StepState::Warning
+    !matches!(o, Outcome::Done { .. } | Outcome::Skipped(_))
+        && plan.steps[j].state != StepState::Warning
 }
 
 /// Runs the pending steps in order. Consecutive steps of one parallel group (`Step::group`)
@@ -538,7 +575,8 @@ fn run_lanes<C: Context>(
                     let mut done = Vec::new();
                     for (j, step) in steps.iter().map(|m| (&m.0, &m.1)) {
                         let o = run_one(ctx, command, step, journal, None, false)?;
-                        let stop = !matches!(o, Outcome::Done { .. }) && step.warn_only.is_none();
+                        let stop = !matches!(o, Outcome::Done { .. } | Outcome::Skipped(_))
+                            && step.warn_only.is_none();
                         done.push((*j, o));
                         if stop {
                             break;
@@ -613,7 +651,7 @@ fn stop_error<C: Context>(
                 Error::StepFailed(msg).into()
             }
         }
-        Outcome::Done { .. } => unreachable!("only failures stop a run"),
+        Outcome::Done { .. } | Outcome::Skipped(_) => unreachable!("only failures stop a run"),
     }
 }
 
@@ -644,7 +682,7 @@ fn run_all<C: Context>(
             continue;
         }
         let said = match o {
-            Outcome::Done { .. } => continue,
+            Outcome::Done { .. } | Outcome::Skipped(_) => continue,
             Outcome::Failed { out, why, .. } => {
                 let m = short_failure(&step, &why, &out);
                 failed.push(format!("{subject}: {m}"));
@@ -811,4 +849,161 @@ fn failure_text<C: Context>(
         m.push_str(&format!("\n  to back out: {b}"));
     }
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::engine::check::{Check, Condition, Verdict};
+    use crate::engine::runner::Runner;
+    use crate::engine::{Context, Settings};
+    use crate::process::Cmd;
+
+    struct Ctx {
+        runner: Runner,
+        settings: Settings,
+    }
+
+    impl Context for Ctx {
+        fn runner(&self) -> &Runner {
+            &self.runner
+        }
+        fn settings(&self) -> &Settings {
+            &self.settings
+        }
+    }
+
+    /// Counts the steps that ran.
+    struct Ran(Arc<AtomicUsize>);
+    impl Check<Ctx> for Ran {
+        fn check(&self, _: &Ctx, _: &Output) -> Result<Verdict> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(Ok(()))
+        }
+    }
+
+    /// Skips its step once `ran` steps have run.
+    struct AfterRuns(Arc<AtomicUsize>, usize);
+    impl Condition<Ctx> for AfterRuns {
+        fn skip(&self, _: &Ctx) -> Result<Option<String>> {
+            let n = self.0.load(Ordering::SeqCst);
+            Ok((n >= self.1).then(|| format!("{n} ran already")))
+        }
+    }
+
+    struct Undecidable;
+    impl Condition<Ctx> for Undecidable {
+        fn skip(&self, _: &Ctx) -> Result<Option<String>> {
+            anyhow::bail!("the probe failed")
+        }
+    }
+
+    fn ctx(dir: &std::path::Path) -> Ctx {
+        Ctx {
+            runner: Runner::new(false, false, Duration::from_secs(5), Duration::from_secs(5)),
+            settings: Settings {
+                node: "n1".into(),
+                cluster: "c".into(),
+                journal: dir.join("journal.jsonl"),
+                yes: true,
+                quiet: true,
+                ..Settings::default()
+            },
+        }
+    }
+
+    fn step(id: &str, ran: &Arc<AtomicUsize>) -> Step<Ctx> {
+        Step::new(id, id, Cmd::change(["true"]), Ran(ran.clone()))
+    }
+
+    fn results(ctx: &Ctx) -> Vec<(String, String)> {
+        crate::engine::journal::tail(&ctx.settings.journal, 1 << 20)
+            .iter()
+            .map(|r| {
+                (
+                    r["step"].as_str().unwrap().to_string(),
+                    r["result"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// A conditional step is decided when the run reaches it, from what ran before: skipped
+    /// and journaled as such, the run goes on; the same condition lets a later one run.
+    #[test]
+    fn a_step_no_longer_needed_when_reached_is_skipped_and_the_run_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = ctx(dir.path());
+        let ran = Arc::new(AtomicUsize::new(0));
+        let mut plan: Plan<Ctx> = Plan::new("test");
+        plan.steps.push(step("a", &ran));
+        plan.steps
+            .push(step("b", &ran).only_if(AfterRuns(ran.clone(), 2), "fewer than 2 ran"));
+        plan.steps
+            .push(step("c", &ran).only_if(AfterRuns(ran.clone(), 1), "none ran"));
+        plan.steps.push(step("d", &ran));
+        let recovery = Recovery {
+            retry: "again".into(),
+            back_out: None,
+        };
+        run(&ctx, &mut plan, &recovery).unwrap();
+        let states: Vec<StepState> = plan.steps.iter().map(|s| s.state).collect();
+        assert_eq!(
+            states,
+            [
+                StepState::Done,
+                StepState::Done,
+                StepState::Skipped,
+                StepState::Done
+            ]
+        );
+        assert_eq!(ran.load(Ordering::SeqCst), 3);
+        let want: Vec<(String, String)> = [
+            ("a", "done"),
+            ("b", "done"),
+            ("c", "skipped"),
+            ("d", "done"),
+        ]
+        .iter()
+        .map(|(s, r)| (s.to_string(), r.to_string()))
+        .collect();
+        assert_eq!(results(&ctx), want);
+        assert_eq!(
+            plan.tally(),
+            "4 steps: 3 done, 1 skipped (not needed when reached)"
+        );
+        let json: serde_json::Value = serde_json::from_str(&plan.to_json(None, None)).unwrap();
+        assert_eq!(json["steps"][2]["only_if"], "none ran");
+        assert_eq!(json["steps"][2]["state"], "skipped");
+        assert!(json["steps"][0].get("only_if").is_none());
+    }
+
+    /// A condition that cannot be decided is not taken as "needed" or "not needed": the step
+    /// is refused and the run stops there.
+    #[test]
+    fn a_condition_that_cannot_be_decided_refuses_the_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = ctx(dir.path());
+        let ran = Arc::new(AtomicUsize::new(0));
+        let mut plan: Plan<Ctx> = Plan::new("test");
+        plan.steps
+            .push(step("a", &ran).only_if(Undecidable, "whatever"));
+        plan.steps.push(step("b", &ran));
+        let recovery = Recovery {
+            retry: "again".into(),
+            back_out: None,
+        };
+        let err = run(&ctx, &mut plan, &recovery).unwrap_err();
+        assert_eq!(exit_code_of(&err), exit::REFUSED);
+        assert!(
+            format!("{err:#}")
+                .contains("whether it is needed could not be decided: the probe failed"),
+            "{err:#}"
+        );
+        assert_eq!(ran.load(Ordering::SeqCst), 0);
+        assert_eq!(plan.steps[1].state, StepState::Pending);
+    }
 }

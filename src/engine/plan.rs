@@ -9,7 +9,7 @@ use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
 use console::style;
 use serde::Serialize;
 
-use super::check::{Check, Fields, Guard};
+use super::check::{Check, Condition, Fields, Guard};
 use crate::process::{Cmd, Output, Pipeline};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -27,6 +27,8 @@ pub enum StepState {
     Unknown,
     /// It failed, and it is a step whose failure is a warning (the run went on).
     Warning,
+    /// Its condition said it was not needed when the run reached it (`Step::only_if`).
+    Skipped,
 }
 
 impl StepState {
@@ -39,6 +41,7 @@ impl StepState {
             StepState::Refused => "refused",
             StepState::Unknown => "unknown",
             StepState::Warning => "warning",
+            StepState::Skipped => "skipped",
         }
     }
 }
@@ -120,6 +123,8 @@ pub struct Step<C: ?Sized> {
     /// A step whose failure does not stop the run: it is reported as a warning naming this
     /// risk (an ARP announcement that did not go out).
     pub warn_only: Option<String>,
+    /// Run only if still needed when the run reaches it, and what decides that.
+    pub when: Option<(Arc<dyn Condition<C>>, String)>,
 }
 
 impl<C: ?Sized> Clone for Step<C> {
@@ -141,6 +146,7 @@ impl<C: ?Sized> Clone for Step<C> {
             subject: self.subject.clone(),
             bind: self.bind,
             warn_only: self.warn_only.clone(),
+            when: self.when.clone(),
         }
     }
 }
@@ -180,6 +186,7 @@ impl<C: ?Sized> Step<C> {
             subject: None,
             bind: None,
             warn_only: None,
+            when: None,
         }
     }
 
@@ -304,6 +311,17 @@ impl<C: ?Sized> Step<C> {
         self
     }
 
+    /// Run only while `condition` says the step is still needed when the run reaches it;
+    /// `described` says when, for the plan ("only if pass 2 moved more than …").
+    pub fn only_if(
+        mut self,
+        condition: impl Condition<C> + 'static,
+        described: impl Into<String>,
+    ) -> Step<C> {
+        self.when = Some((Arc::new(condition), described.into()));
+        self
+    }
+
     pub fn bind(mut self, b: Bind) -> Step<C> {
         self.bind = Some(b);
         self
@@ -330,6 +348,9 @@ struct JsonStep<'a> {
     /// Steps of one group run in parallel.
     #[serde(skip_serializing_if = "Option::is_none")]
     group: Option<&'a str>,
+    /// Runs only if still needed then (`Step::only_if`): when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    only_if: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -409,6 +430,7 @@ impl<C: ?Sized> Plan<C> {
                         _ => None,
                     },
                     group: s.group.as_deref(),
+                    only_if: s.when.as_ref().map(|(_, d)| d.as_str()),
                 })
                 .collect(),
             notes: &self.notes,
@@ -436,13 +458,19 @@ impl<C: ?Sized> Plan<C> {
                 StepState::Refused => style("REFUSED").red().bold().to_string(),
                 StepState::Unknown => style("unknown").magenta().to_string(),
                 StepState::Warning => style("WARNING").yellow().bold().to_string(),
+                StepState::Skipped => style("skipped").dim().to_string(),
+            };
+            let why = match &s.when {
+                Some((_, when)) if s.why.is_empty() => format!("only if {when}"),
+                Some((_, when)) => format!("{} (only if {when})", s.why),
+                None => s.why.clone(),
             };
             t.add_row(vec![
                 (i + 1).to_string(),
                 s.title.clone(),
                 s.command_text(),
                 state,
-                s.why.clone(),
+                why,
             ]);
         }
         let table = t.to_string();
@@ -487,6 +515,7 @@ impl<C: ?Sized> Plan<C> {
             StepState::Refused,
             StepState::Unknown,
             StepState::Warning,
+            StepState::Skipped,
         ] {
             let n = count(st);
             if n > 0 {
@@ -495,6 +524,7 @@ impl<C: ?Sized> Plan<C> {
                     StepState::Already => "already in place",
                     StepState::Unknown => "unknown (facts missing)",
                     StepState::Warning => "failed with a warning",
+                    StepState::Skipped => "skipped (not needed when reached)",
                     other => other.word(),
                 };
                 parts.push(format!("{n} {word}"));

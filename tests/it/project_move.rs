@@ -38,6 +38,9 @@ fn without_remote(cfg: &str) -> String {
 
 /// Cluster `test` serves project alpha (GID 50100, one client) from labstore1004; cluster
 /// `other` is labstore1005 alone, without a service IP, volume misc mounted.
+/// The cluster lock of the target cluster, `other`.
+const OTHER_LOCK: &str = "/nfs-manage/other/active";
+
 fn bed() -> Bed {
     bed_with(Spec::default())
 }
@@ -111,6 +114,9 @@ fn bed_with(spec: Spec) -> Bed {
     );
     let fleet = p.a.dir.path().join("fleet.yaml");
     std::fs::write(&fleet, layout).unwrap();
+    // The target cluster is up on labstore1005: it holds that cluster's lock.
+    p.etcd
+        .put(OTHER_LOCK, &format!("{PEER}@2026-11-26T06:00:00.000Z"));
     Bed { p, fleet }
 }
 
@@ -179,6 +185,9 @@ fn a_project_moves_with_a_writer_during_the_passes() {
         [
             "pass-1",
             "pass-2",
+            "pass-3",
+            "pass-4",
+            "pass-5",
             "read-only",
             "final-pass",
             "compare-lists",
@@ -192,6 +201,21 @@ fn a_project_moves_with_a_writer_during_the_passes() {
         "{j:#}"
     );
     assert_eq!(j["result"], "dry run");
+    // Passes after the second are conditional, and say on what.
+    assert!(j["steps"][1]["only_if"].is_null(), "{j:#}");
+    assert_eq!(
+        j["steps"][2]["only_if"], "pass 2 changed more than 10000 entries or 1.00 GiB",
+        "{j:#}"
+    );
+    // The target's serving node is the holder of its cluster lock, at its own address.
+    assert!(
+        j["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n == "other: reached at 192.0.2.7: labstore1005, serving by its cluster lock"),
+        "{j:#}"
+    );
     assert!(!p.b.inside(DST).exists());
     assert!(moved(&p.a, "alpha.yaml"));
 
@@ -267,8 +291,21 @@ fn a_project_moves_with_a_writer_during_the_passes() {
             r["command"] == "project move" && r["step"].as_str().unwrap_or("").starts_with("pass-")
         })
         .collect();
-    assert_eq!(passes.len(), 2, "{passes:#?}");
-    for r in &passes {
+    // Two passes, then the third found the second had moved little: skipped, as the rest.
+    let (run, skipped): (Vec<_>, Vec<_>) = passes.iter().partition(|r| r["result"] == "done");
+    assert_eq!(run.len(), 2, "{passes:#?}");
+    assert_eq!(skipped.len(), 3, "{passes:#?}");
+    for r in &skipped {
+        assert_eq!(r["result"], "skipped", "{r:#}");
+        assert!(
+            r["verify"]
+                .as_str()
+                .unwrap()
+                .starts_with("skipped: pass 2 changed "),
+            "{r:#}"
+        );
+    }
+    for r in run {
         assert!(
             r["rsync"]["stats"]["files"].as_u64().unwrap() > 200,
             "{r:#}"
@@ -492,10 +529,23 @@ fn bench_move_pause() {
             ms_of(&live["time"]) + live["duration_ms"].as_f64().unwrap()
                 - ms_of(&rec("read-only")["time"]),
         );
-        last_pass_changes.push(rec("pass-2")["rsync"]["changes"].as_u64().unwrap());
+        // The last pass that ran (those after it were skipped: it moved little).
+        let last = j
+            .iter()
+            .rev()
+            .find(|r| {
+                r["command"] == "project move"
+                    && r["result"] == "done"
+                    && r["step"].as_str().is_some_and(|s| s.starts_with("pass-"))
+            })
+            .expect("a pass ran");
+        last_pass_changes.push((
+            last["step"].as_str().unwrap().to_string(),
+            last["rsync"]["changes"].as_u64().unwrap(),
+        ));
     }
     println!("BENCH files={files} changed_per_round={changed} runs={runs}");
-    println!("BENCH last pass (pass-2) itemized changes: {last_pass_changes:?}");
+    println!("BENCH last pass that ran, and its itemized changes: {last_pass_changes:?}");
     for (i, s) in steps.iter().enumerate() {
         let v = &per_step[i];
         println!(
@@ -595,16 +645,83 @@ fn a_project_written_faster_than_it_is_copied_is_not_paused() {
         "other/misc",
         "--settle-files",
         "0",
+        "--max-passes",
+        "3",
     ]);
     let _ = writer.kill();
     let _ = writer.wait();
     out.status(3)
-        .stderr_has("after 2 passes the last one still moved")
+        .stderr_has("after 3 passes the last one still moved")
         .stderr_has("the project stays writable");
     let here = etab_lines(&p.a, SRC);
     assert!(here[0].contains(&format!("{CLIENT}(rw,")), "{here:?}");
     assert!(etab_lines(&p.b, DST).is_empty(), "{}", p.b.etab());
     assert!(p.a.projects_dir().join("alpha.yaml").exists());
+}
+
+/// Nobody serves the target cluster (its lock is free): nothing is guessed, nothing changes.
+#[test]
+fn a_target_cluster_that_nobody_serves_is_refused() {
+    privileged!();
+    let Bed { p, fleet } = bed();
+    let fleet = fleet.to_str().unwrap();
+    p.etcd.ctl(&["del", OTHER_LOCK]);
+    let before = p.a.etab();
+    p.a.run(&move_alpha(fleet))
+        .status(3)
+        .stderr_has("cannot tell which node of cluster other serves now (/nfs-manage/other/active is free: no node is up); nothing was changed");
+    assert_eq!(p.a.etab(), before);
+    assert!(!p.b.inside(DST).exists());
+    assert!(p.a.journal().iter().all(|r| r["command"] != "project move"));
+}
+
+/// Clients keep writing during the first two passes, then stop: more passes run until one
+/// moves little, and the ones after it are skipped.
+#[test]
+fn passes_go_on_until_the_delta_is_small() {
+    privileged!();
+    let Bed { p, fleet } = bed();
+    let fleet = fleet.to_str().unwrap();
+    // After each of the first two passes' transfers (rsync waits for its ssh), 30 new files.
+    let count = p.a.dir.path().join("passes");
+    install_script(
+        &p.a.dir.path().join("bin/ssh"),
+        &format!(
+            "#!/bin/sh\n/usr/bin/ssh \"$@\"; rc=$?\ncase \"$*\" in *\"rsync --server\"*)\n  n=$(( $(cat {c} 2>/dev/null || echo 0) + 1 )); echo $n > {c}\n  [ $n -le 2 ] && for i in $(seq 30); do echo $n > {SRC}/during-$n-$i; done ;;\nesac\nexit $rc\n",
+            c = count.display()
+        ),
+    );
+    let mut args = move_alpha(fleet).to_vec();
+    args.extend(["--settle-files", "10"]);
+    let out = p.a.run(&args);
+    out.status(0).stdout_has(
+        "skipped [5/14] pass 5: copy /srv/tools/shared/alpha to other: pass 4 changed 0 entries",
+    );
+    let passes: Vec<(String, String)> =
+        p.a.journal()
+            .into_iter()
+            .filter(|r| r["step"].as_str().unwrap_or("").starts_with("pass-"))
+            .map(|r| {
+                (
+                    r["step"].as_str().unwrap().to_string(),
+                    r["result"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+    let want: Vec<(String, String)> = [
+        ("pass-1", "done"),
+        ("pass-2", "done"),
+        ("pass-3", "done"),
+        ("pass-4", "done"),
+        ("pass-5", "skipped"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(passes, want);
+    // Every file written during the passes is on the target.
+    assert_eq!(tree(&p.a.inside(SRC)), tree(&p.b.inside(DST)));
+    assert!(p.b.inside(&format!("{DST}/during-2-30")).exists());
 }
 
 #[test]
@@ -625,7 +742,7 @@ fn ssh_dropping_during_the_first_pass_changes_nothing_and_a_rerun_finishes() {
     let before = p.a.etab();
     p.a.run(&move_)
         .status(1)
-        .stderr_has("step 1 of 11 (pass 1: copy /srv/tools/shared/alpha to other)")
+        .stderr_has("step 1 of 14 (pass 1: copy /srv/tools/shared/alpha to other)")
         .stderr_has("Connection closed by 192.0.2.7 port 22");
     // Never paused: the exports are as they were, nothing was restored.
     assert_eq!(p.a.etab(), before);
