@@ -260,6 +260,9 @@ pub fn run(ctx: &Ctx, args: &EnableProjectArgs) -> Result<()> {
             Contents(vec![(path, Some(want.clone()))]),
         );
         let change = netgroup::Membership::between(&file_now.groups, &groups);
+        if let Some(why) = netgroup::nameless(ctx, &change.joining()) {
+            return Err(Error::Refused(format!("{why}; nothing was changed")).into());
+        }
         plan.steps
             .push(if text_now.as_deref().unwrap_or("") == want {
                 step.already("in place")

@@ -310,6 +310,9 @@ pub fn sync_once(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
         }
         None => Membership::between(&BTreeMap::new(), &BTreeMap::new()),
     };
+    if let Some(why) = netgroup::nameless(ctx, &membership.joining()) {
+        refusals.push(why);
+    }
     if !ops.is_empty() {
         let n = ops.len();
         if !previous.is_empty() {

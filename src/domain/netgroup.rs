@@ -11,6 +11,7 @@ use anyhow::Result;
 use crate::context::Ctx;
 use crate::engine::check::{Check, Verdict};
 use crate::process::Output;
+use crate::tools::getent;
 use crate::tools::netgroup::{self, NetgroupFile};
 
 /// The netgroup that holds project `name`'s addresses; exports name it as `@project-NAME`.
@@ -67,6 +68,43 @@ pub fn in_group(group: &str, host: &str) -> bool {
     unsafe { innetgr(g.as_ptr(), h.as_ptr(), std::ptr::null(), std::ptr::null()) == 1 }
 }
 
+/// Why some of `joining` (addresses about to join project netgroups) would be refused by
+/// rpc.mountd, or None. mountd admits a netgroup member only once the client's address has a
+/// host name here: nfs-utils' check_netgroup() starts from the reverse lookup and gives up
+/// when there is none, before it ever compares the address itself. So an address without a
+/// name would be listed in the project file and in the netgroup, and still refused.
+pub fn nameless(ctx: &Ctx, joining: &[&str]) -> Option<String> {
+    if joining.is_empty() {
+        return None;
+    }
+    let found = ctx
+        .runner
+        .run(&getent::hosts_cmd(joining))
+        .and_then(|out| getent::parse_hosts(&out));
+    let found = match found {
+        Ok(f) => f,
+        Err(e) => {
+            return Some(format!(
+                "cannot tell whether the addresses joining project netgroups have host names: {e:#}"
+            ));
+        }
+    };
+    let missing: Vec<&str> = joining
+        .iter()
+        .copied()
+        .filter(|a| !found.contains(*a))
+        .collect();
+    (!missing.is_empty()).then(|| {
+        let shown: Vec<&str> = missing.iter().copied().take(10).collect();
+        format!(
+            "{} address(es) joining project netgroups have no host name on this node ({}{}): rpc.mountd admits a netgroup member only when its address resolves to a name (nfs-utils check_netgroup), so it would refuse them; give them PTR records or /etc/hosts lines, or use exports.layout: per-client",
+            missing.len(),
+            shown.join(", "),
+            if missing.len() > shown.len() { ", …" } else { "" }
+        )
+    })
+}
+
 /// The journal field of a step that wrote a membership change into /etc/netgroup. Until the
 /// kernel's export caches are flushed, clients keep being admitted or refused by the old
 /// membership, and nothing in the files shows that: only the journal does.
@@ -103,6 +141,14 @@ pub struct Membership {
 }
 
 impl Membership {
+    /// The addresses that join some group, each once.
+    pub fn joining(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self.added.iter().map(|(_, a)| a.as_str()).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
     /// What changes from `old` groups to `new` groups.
     pub fn between(
         old: &BTreeMap<String, Vec<String>>,

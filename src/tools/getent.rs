@@ -1,5 +1,6 @@
 //! `getent group NAME`: the GID of a project's group (`project-NAME` in LDAP), through NSS,
-//! so it sees exactly what the NFS server's file permissions will.
+//! so it sees exactly what the NFS server's file permissions will. `getent hosts ADDR…`: which
+//! addresses have a host name, as rpc.mountd's own reverse lookups would find.
 
 use anyhow::{Result, bail};
 
@@ -33,6 +34,38 @@ pub fn parse_group(group: &str, out: &Output) -> Result<Option<u32>> {
     }
 }
 
+/// `getent hosts ADDR…`: one line per address that has a name (NSS `hosts:`, as any reverse
+/// lookup of this host's processes).
+pub fn hosts_cmd(addrs: &[&str]) -> Cmd {
+    let mut argv = vec!["getent", "hosts"];
+    argv.extend_from_slice(addrs);
+    Cmd::probe(argv)
+}
+
+/// The addresses `getent hosts` found a name for. Output format (hosts(5)): `ADDRESS NAME
+/// [ALIAS…]`; exit 2 when one or more had none.
+pub fn parse_hosts(out: &Output) -> Result<std::collections::BTreeSet<String>> {
+    match out.rc {
+        Some(0 | 2) => {}
+        _ => bail!(
+            "`getent hosts` failed ({}): {}",
+            out.ending(),
+            out.complaint()
+        ),
+    }
+    let mut found = std::collections::BTreeSet::new();
+    for line in out.stdout.lines().filter(|l| !l.trim().is_empty()) {
+        let mut words = line.split_whitespace();
+        match (words.next(), words.next()) {
+            (Some(addr), Some(_name)) if addr.parse::<std::net::IpAddr>().is_ok() => {
+                found.insert(addr.to_string());
+            }
+            _ => bail!("`getent hosts` printed something unexpected: {line:?}"),
+        }
+    }
+    Ok(found)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,5 +88,21 @@ mod tests {
         assert!(parse_group("project-x", &out(1, "")).is_err());
         assert!(parse_group("project-x", &out(0, "project-x:*:abc:\n")).is_err());
         assert!(parse_group("project-x", &out(0, "other:*:1:\n")).is_err());
+    }
+
+    #[test]
+    fn parses_the_addresses_that_have_names() {
+        let found = parse_hosts(&out(
+            2,
+            "192.0.2.50      client50.example.org client50\n192.0.2.51 c51\n",
+        ))
+        .unwrap();
+        assert_eq!(
+            found.into_iter().collect::<Vec<_>>(),
+            ["192.0.2.50", "192.0.2.51"]
+        );
+        assert!(parse_hosts(&out(2, "")).unwrap().is_empty());
+        assert!(parse_hosts(&out(1, "")).is_err());
+        assert!(parse_hosts(&out(0, "nonsense\n")).is_err());
     }
 }

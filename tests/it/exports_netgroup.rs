@@ -11,11 +11,15 @@ use crate::harness::*;
 
 const OPTS: &str = "rw,sync,no_subtree_check,root_squash";
 
+/// The one address of the test network without a host name.
+const NAMELESS: &str = "192.0.2.99";
+
 /// An exports host with a private /etc whose nsswitch.conf says `netgroup: SOURCES`, and the
 /// netgroup layout in its config.
 fn netgroup_host(sources: &str) -> Host {
     let h = exports_host();
     h.private_etc(sources);
+    with_host_names(&h);
     let y = std::fs::read_to_string(&h.config).unwrap();
     std::fs::write(
         &h.config,
@@ -27,6 +31,32 @@ fn netgroup_host(sources: &str) -> Host {
     .unwrap();
     h.activate();
     h
+}
+
+/// rpc.mountd admits a netgroup member only when its address has a host name: every address
+/// of 192.0.2.0/24 gets one in the private /etc (from files only: no resolver to wait for),
+/// except NAMELESS.
+fn with_host_names(h: &Host) {
+    let mut hosts = String::from("127.0.0.1 localhost\n");
+    for i in 1..=254 {
+        let addr = format!("192.0.2.{i}");
+        if addr != NAMELESS {
+            hosts.push_str(&format!("{addr} client-{i}.example.org client-{i}\n"));
+        }
+    }
+    std::fs::write(h.inside("/etc/hosts"), hosts).unwrap();
+    let nss = std::fs::read_to_string(h.inside("/etc/nsswitch.conf")).unwrap();
+    let nss: String = nss
+        .lines()
+        .map(|l| {
+            if l.trim_start().starts_with("hosts:") {
+                "hosts: files\n".to_string()
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    std::fs::write(h.inside("/etc/nsswitch.conf"), nss).unwrap();
 }
 
 fn netgroup(h: &Host) -> String {
@@ -175,6 +205,7 @@ fn switching_layouts_is_one_reexport_and_keeps_every_client() {
     privileged!();
     let h = exports_host();
     h.private_etc("files");
+    with_host_names(&h);
     h.activate();
     three_projects(&h);
     h.run(&["exports", "sync", "--yes"]).status(0);
@@ -334,4 +365,60 @@ fn a_membership_change_whose_flush_failed_is_flushed_by_the_rerun() {
         .status(0)
         .json();
     assert_eq!(plan["result"], "nothing to do", "{plan:#}");
+}
+
+/// An address without a host name would be listed in the project and its netgroup and still
+/// be refused by rpc.mountd: the sync (and enable-project) refuse it, naming it, and change
+/// nothing; with a name it joins.
+#[test]
+fn an_address_without_a_host_name_is_refused_before_anything_changes() {
+    privileged!();
+    let h = netgroup_host("files");
+    three_projects(&h);
+    h.run(&["exports", "sync", "--yes"]).status(0);
+    let (etab, ng) = (h.etab(), netgroup(&h));
+
+    cmd_project(
+        &h,
+        "alpha",
+        50100,
+        &format!(r#"["192.0.2.50", "{NAMELESS}"]"#),
+    );
+    h.run(&["exports", "sync", "--yes"])
+        .status(3)
+        .stderr_has(format!(
+            "1 address(es) joining project netgroups have no host name on this node ({NAMELESS}): rpc.mountd admits a netgroup member only when its address resolves to a name"
+        ));
+    assert_eq!(h.etab(), etab);
+    assert_eq!(netgroup(&h), ng);
+    assert_eq!(getent(&h, "project-alpha"), "(192.0.2.50,,) (192.0.2.51,,)");
+
+    // enable-project says the same.
+    h.run(&[
+        "enable-project",
+        "delta",
+        "--gid",
+        "50400",
+        "--volume",
+        "misc",
+        "--clients",
+        NAMELESS,
+        "--yes",
+    ])
+    .status(3)
+    .stderr_has(format!("have no host name on this node ({NAMELESS})"));
+    assert_eq!(netgroup(&h), ng);
+
+    // Named, it joins.
+    let hosts = std::fs::read_to_string(h.inside("/etc/hosts")).unwrap();
+    std::fs::write(
+        h.inside("/etc/hosts"),
+        format!("{hosts}{NAMELESS} late.example.org\n"),
+    )
+    .unwrap();
+    h.run(&["exports", "sync", "--yes"]).status(0);
+    assert_eq!(
+        getent(&h, "project-alpha"),
+        format!("(192.0.2.50,,) ({NAMELESS},,)")
+    );
 }

@@ -139,6 +139,10 @@ echo 'netgroup: files' >> /etc/nsswitch.conf
 # records, the bed has /etc/hosts.
 cp /etc/hosts /run/hosts.orig
 echo '{me} client-vm' >> /etc/hosts
+for i in 201 202 203; do echo \"192.0.2.$i other-$i\" >> /etc/hosts; done
+# Every filler address has a name too (nfs-manage refuses members without one), from files:
+# the bed's resolver does not answer.
+sed -i 's/^hosts:.*/hosts: files/' /etc/nsswitch.conf
 cat > {NFS_MANAGE_CONFIG} <<'EOF'
 {}EOF
 install -d -m 3777 {MOUNTPOINT}/shared/alpha {MOUNTPOINT}/shared/beta
@@ -151,13 +155,18 @@ install -d -m 3777 {MOUNTPOINT}/shared/alpha {MOUNTPOINT}/shared/beta
         &[me.clone(), "192.0.2.201".into()],
     ));
     setup.push_str(&project("beta", 50200, &["192.0.2.202".into()]));
+    let mut hosts = String::new();
     for i in 0..FILLER {
         let clients: Vec<String> = (1..=PER_PROJECT)
             .map(|j| format!("10.{}.{}.{j}", i / 250, i % 250))
             .collect();
+        for (j, c) in clients.iter().enumerate() {
+            hosts.push_str(&format!("{c} f{i}-{j}\n"));
+        }
         setup.push_str(&format!("install -d {MOUNTPOINT}/shared/f{i}\n"));
         setup.push_str(&project(&format!("f{i}"), 60000 + i as u32, &clients));
     }
+    setup.push_str(&format!("cat >> /etc/hosts <<'EOF'\n{hosts}EOF\n"));
     setup.push_str(&format!(
         "systemctl start nfs-server\nip addr add {SERVICE_IP}/24 dev eth0\narping -U -c 1 -I eth0 {SERVICE_IP} >/dev/null || true\n"
     ));
