@@ -1,8 +1,11 @@
 //! `nfs-manage disable-project NAME`: withdraw a project's exports and keep its data.
 //! Steps: the project file renamed to `NAME.yaml.disabled` (so no later sync exports it again;
 //! the file keeps its GID on record) → its exports file removed (so `exportfs -ra` does not
-//! bring it back) → its live entries withdrawn with `exportfs -u`, verified in etab. The
-//! directory and its data are not touched. Rerunning after a partial run finishes the job.
+//! bring it back) → its live entries withdrawn with `exportfs -u`, verified in etab → its
+//! netgroup removed from /etc/netgroup, if it has one. The directory and its data are not
+//! touched. Rerunning after a partial run finishes the job.
+
+use std::path::PathBuf;
 
 use anyhow::Result;
 
@@ -10,6 +13,7 @@ use crate::cli::DisableProjectArgs;
 use crate::context::Ctx;
 use crate::context::{Plan, Step};
 use crate::domain::exports::ExportsCheck;
+use crate::domain::netgroup;
 use crate::domain::projects;
 use crate::engine::execute::{self, Recovery};
 use crate::engine::files::Contents;
@@ -104,6 +108,34 @@ pub fn run(ctx: &Ctx, args: &DisableProjectArgs) -> Result<()> {
             )
             .why("exported now"),
         );
+    }
+    // Its netgroup (the netgroup layout, or one left from it) goes once nothing exports it:
+    // a group no export names would only linger, and be counted by the next sync's guards.
+    let group = netgroup::group_of(name);
+    match netgroup::read_file() {
+        Ok((file_now, _)) if file_now.groups.contains_key(&group) => {
+            let mut groups = file_now.groups.clone();
+            groups.remove(&group);
+            let want = crate::tools::netgroup::render(&file_now, &groups);
+            let path = PathBuf::from(crate::tools::netgroup::NETGROUP);
+            plan.steps.push(
+                Step::files(
+                    "netgroup",
+                    format!("remove netgroup {group} from {}", path.display()),
+                    vec![FileOp::Write {
+                        path: path.clone(),
+                        content: want.clone(),
+                    }],
+                    Contents(vec![(path, Some(want))]),
+                )
+                .why("no export names it any more"),
+            );
+        }
+        Ok(_) => {}
+        Err(why) => plan.notes.push(format!(
+            "netgroup {group} may be left in {}: {why}",
+            crate::tools::netgroup::NETGROUP
+        )),
     }
     plan.notes.push(format!(
         "the data in {} is kept; `nfs-manage enable-project {name}` exports it again",

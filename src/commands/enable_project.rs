@@ -307,39 +307,69 @@ pub fn run(ctx: &Ctx, args: &EnableProjectArgs) -> Result<()> {
     let etab = exportfs::read_etab()?;
     let managed = [dir.clone()].into();
     let changes = projects::diff(&wanted, &etab, &managed, &Default::default());
-    if !changes.unexport.is_empty() {
+    // Entries both going and coming would be two exportfs runs, each loading and rewriting all
+    // of etab (about one `-ra` each on a large table): one `-ra` of the files instead, the
+    // project's just written. Checked entry by entry in etab like the two runs would be.
+    if !changes.unexport.is_empty() && !changes.export.is_empty() {
         plan.steps.push(
-            super::exports::withdraw_step(
-                "unexport",
-                format!("withdraw {} old client(s)", changes.unexport.len()),
-                &changes.unexport,
+            Step::new(
+                "export",
+                "re-export everything from the exports files",
+                exportfs::reexport_all_cmd(),
+                ExportsCheck::Etab {
+                    present: wanted
+                        .iter()
+                        .map(|e| (e.path.clone(), e.client.clone(), e.options.clone()))
+                        .collect(),
+                    absent: changes
+                        .unexport
+                        .iter()
+                        .map(|e| (e.path.clone(), e.client.clone()))
+                        .collect(),
+                },
             )
-            .why("no longer among the project's clients"),
+            .guard(ExportsGuard::PathsOnMountedVolumes(vec![dir.clone()]))
+            .why(format!(
+                "{} entries to export, {} to withdraw: one run instead of two",
+                changes.exported(),
+                changes.unexport.len()
+            )),
         );
-    }
-    let args_list: Vec<(&str, &std::path::Path)> =
-        listed.iter().map(|c| (c.as_str(), dir.as_path())).collect();
-    let step = Step::new(
-        "export",
-        format!("export {} to {} client(s)", dir.display(), clients.len()),
-        exportfs::export_cmd(&project.options, &args_list),
-        ExportsCheck::Etab {
-            present: wanted
-                .iter()
-                .map(|e| (e.path.clone(), e.client.clone(), e.options.clone()))
-                .collect(),
-            absent: Vec::new(),
-        },
-    )
-    .guard(ExportsGuard::PathsOnMountedVolumes(vec![dir.clone()]));
-    if clients.is_empty() {
-        plan.notes
-            .push("no clients yet: nothing is exported until the project has some".into());
-    } else if changes.export.is_empty() {
-        plan.steps.push(step.already("exported"));
     } else {
-        plan.steps
-            .push(step.why(format!("{} entries to export", changes.exported())));
+        if !changes.unexport.is_empty() {
+            plan.steps.push(
+                super::exports::withdraw_step(
+                    "unexport",
+                    format!("withdraw {} old client(s)", changes.unexport.len()),
+                    &changes.unexport,
+                )
+                .why("no longer among the project's clients"),
+            );
+        }
+        let args_list: Vec<(&str, &std::path::Path)> =
+            listed.iter().map(|c| (c.as_str(), dir.as_path())).collect();
+        let step = Step::new(
+            "export",
+            format!("export {} to {} client(s)", dir.display(), clients.len()),
+            exportfs::export_cmd(&project.options, &args_list),
+            ExportsCheck::Etab {
+                present: wanted
+                    .iter()
+                    .map(|e| (e.path.clone(), e.client.clone(), e.options.clone()))
+                    .collect(),
+                absent: Vec::new(),
+            },
+        )
+        .guard(ExportsGuard::PathsOnMountedVolumes(vec![dir.clone()]));
+        if clients.is_empty() {
+            plan.notes
+                .push("no clients yet: nothing is exported until the project has some".into());
+        } else if changes.export.is_empty() {
+            plan.steps.push(step.already("exported"));
+        } else {
+            plan.steps
+                .push(step.why(format!("{} entries to export", changes.exported())));
+        }
     }
     // A membership change alone needs no exportfs run: a cache flush, checked with innetgr().
     // A change an earlier run wrote but never flushed is flushed now.

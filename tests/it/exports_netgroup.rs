@@ -422,3 +422,48 @@ fn an_address_without_a_host_name_is_refused_before_anything_changes() {
         format!("(192.0.2.50,,) ({NAMELESS},,)")
     );
 }
+
+/// disable-project withdraws the `@project-NAME` entry and then its netgroup, keeping the
+/// others' and the operator's lines; a sync afterwards has nothing to change.
+#[test]
+fn disable_project_removes_its_netgroup_too() {
+    privileged!();
+    let h = netgroup_host("files");
+    std::fs::write(h.inside("/etc/netgroup"), "admins (bastion1,,)\n").unwrap();
+    three_projects(&h);
+    h.run(&["exports", "sync", "--yes"]).status(0);
+    assert_eq!(getent(&h, "project-alpha"), "(192.0.2.50,,) (192.0.2.51,,)");
+
+    let plan = h
+        .run(&["disable-project", "alpha", "--yes", "--json"])
+        .status(0)
+        .json();
+    let ids: Vec<&str> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["project-file", "exports-file", "unexport", "netgroup"],
+        "{plan:#}"
+    );
+    assert!(
+        etab_of(&h, "/srv/misc/shared/alpha").is_empty(),
+        "{}",
+        h.etab()
+    );
+    assert_eq!(getent(&h, "project-alpha"), "");
+    let ng = netgroup(&h);
+    assert!(ng.starts_with("admins (bastion1,,)\n"), "{ng}");
+    assert!(!ng.contains("project-alpha"), "{ng}");
+    assert_eq!(getent(&h, "project-beta"), "(192.0.2.60,,) (192.0.2.61,,)");
+    h.run(&["exports", "sync", "--yes"])
+        .status(0)
+        .stdout_has("Nothing to do");
+    // Rerun: nothing left to do.
+    h.run(&["disable-project", "alpha", "--yes"])
+        .status(0)
+        .stdout_has("Nothing to do");
+}
