@@ -1023,7 +1023,7 @@ _nfs__manage() {
             return 0
             ;;
         nfs__manage__subcmd__failover)
-            opts="-y -q -v -h -V --to --allow-resync --peer-dead --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
+            opts="-y -q -v -h -V --to --allow-resync --peer-dead --peer-fenced --config --fleet --node --dry-run --yes --json --quiet --verbose --no-color --detailed-exitcode --wait-lock --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -141,9 +141,14 @@ pub struct FailoverArgs {
     pub allow_resync: bool,
     /// The active node is hard-down: take over from here without it, only with evidence
     /// (unreachable over ssh, DRBD not connected, no ARP answer for the service IP) and
-    /// after `failover.fence_command` succeeded, when configured; promotes with --force
+    /// after `failover.fence_command` succeeded (without one, --peer-fenced is required);
+    /// promotes with --force
     #[arg(long)]
     pub peer_dead: bool,
+    /// With --peer-dead: you have powered the peer off yourself (BMC, PDU, hypervisor) and
+    /// checked it is off; no fence_command is run, and the journal records your word
+    #[arg(long, requires = "peer_dead")]
+    pub peer_fenced: bool,
 }
 
 #[derive(Debug, Subcommand)]

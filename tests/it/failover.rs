@@ -426,6 +426,43 @@ fn peer_dead_refuses_a_disk_that_may_be_stale() {
     }
 }
 
+/// Without a fence command, evidence alone is not enough: refused until the operator says the
+/// peer is off (--peer-fenced), which the journal then records with every step.
+#[test]
+fn peer_dead_without_a_fence_command_needs_the_operators_word() {
+    privileged!();
+    let p = active_pair();
+    p.cut_link(&p.a);
+    p.b.run(&["failover", "--peer-dead", "--yes"])
+        .status(3)
+        .stderr_has(
+            "no failover.fence_command is configured, so nothing makes sure labstore1004 is off",
+        )
+        .stderr_has("then rerun with --peer-fenced");
+    assert_eq!(p.b.role("tools"), "Secondary");
+    assert!(!p.b.has_service_ip());
+    assert_eq!(p.etcd.holder().as_deref(), Some(NODE));
+    // --peer-fenced only with --peer-dead.
+    p.b.run(&["failover", "--peer-fenced", "--yes"]).status(2);
+
+    p.b.run(&["failover", "--peer-dead", "--peer-fenced", "--yes"])
+        .status(0)
+        .stdout_has("labstore1004 was powered off by the operator (--peer-fenced)");
+    assert_eq!(p.b.role("tools"), "Primary");
+    assert_eq!(p.etcd.holder().as_deref(), Some(PEER));
+    let steps: Vec<serde_json::Value> =
+        p.b.journal()
+            .into_iter()
+            .filter(|r| r["command"] == "failover")
+            .collect();
+    assert!(!steps.is_empty());
+    assert!(
+        steps.iter().all(|r| r["peer_fenced_by_operator"] == NODE
+            && !r["step"].as_str().unwrap().starts_with("fence")),
+        "{steps:#?}"
+    );
+}
+
 #[test]
 fn peer_dead_stops_when_fencing_fails() {
     privileged!();

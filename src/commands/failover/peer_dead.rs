@@ -81,6 +81,14 @@ pub(super) fn peer_dead(
             _ => pre.ok(format!("cluster lock: held by {}", st.describe())),
         }
     }
+    // Evidence says the peer is gone; only a fence makes sure it stays gone. A hung node that
+    // wakes up still holds its Primary, its mounts and the service IP: without a fence
+    // command, the operator must have switched it off and say so.
+    if cfg.failover.fence_command.is_none() && !args.peer_fenced {
+        pre.refuse(format!(
+            "no failover.fence_command is configured, so nothing makes sure {peer} is off before its data is taken over (a hung node that wakes up serves too): power it off yourself (BMC, PDU, hypervisor), check it is off, then rerun with --peer-fenced; or configure failover.fence_command"
+        ));
+    }
     if !pre.refusals.is_empty() {
         let plan = Plan::new("failover");
         return finish(
@@ -97,7 +105,16 @@ pub(super) fn peer_dead(
     }
 
     let mut plan = Plan::new("failover");
-    if let Some(fence) = &cfg.failover.fence_command {
+    if args.peer_fenced {
+        plan.notes.push(format!(
+            "{peer} was powered off by the operator (--peer-fenced){}; the journal records it with each step",
+            if cfg.failover.fence_command.is_some() {
+                ": failover.fence_command is not run"
+            } else {
+                ""
+            }
+        ));
+    } else if let Some(fence) = &cfg.failover.fence_command {
         plan.steps.push(
             Step::new(
                 format!("fence:{peer}"),
@@ -109,8 +126,6 @@ pub(super) fn peer_dead(
             )
             .why("failover.fence_command: it must succeed before anything is promoted"),
         );
-    } else {
-        pre.warn("no failover.fence_command configured: relying on the evidence above alone");
     }
     if let Some(step) = move_lock_step(ctx, lock.as_ref(), peer, me) {
         plan.steps.push(step);
@@ -125,6 +140,12 @@ pub(super) fn peer_dead(
     )?;
     plan.notes.extend(up.notes);
     plan.steps.extend(up.steps);
+    if args.peer_fenced {
+        for s in &mut plan.steps {
+            s.fields
+                .insert("peer_fenced_by_operator".into(), peer.to_string().into());
+        }
+    }
     for r in refusals {
         pre.refuse(r);
     }
