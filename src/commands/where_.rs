@@ -371,10 +371,18 @@ pub(crate) fn who_serves(runner: &Runner, layout: &Layout, c: &FleetCluster) -> 
         .filter(|r| r.status.as_ref().is_some_and(|s| s.role == "active"))
         .map(|r| r.node.as_str())
         .collect();
+    // Every node that is not serving says why: its role and first problem, or why it did not
+    // answer.
     let unknown: Vec<String> = reports
         .iter()
-        .filter(|r| r.status.is_none())
-        .map(|r| format!("{}: {}", r.node, r.reason.as_deref().unwrap_or("no answer")))
+        .filter(|r| r.status.as_ref().is_none_or(|s| s.role != "active"))
+        .map(|r| match &r.status {
+            Some(s) => match s.problems.first() {
+                Some(p) => format!("{}: {} ({p})", r.node, s.role),
+                None => format!("{}: {}", r.node, s.role),
+            },
+            None => format!("{}: {}", r.node, r.reason.as_deref().unwrap_or("no answer")),
+        })
         .collect();
     Serving {
         node: (!active.is_empty()).then(|| active.join(",")),

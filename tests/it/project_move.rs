@@ -107,6 +107,12 @@ fn bed_with(spec: Spec) -> Bed {
     // keys) for both.
     let a_cfg = std::fs::read_to_string(p.a.inside("/run/node/cluster.yaml")).unwrap();
     let b_cfg = std::fs::read_to_string(p.b.inside("/run/node/cluster.yaml")).unwrap();
+    // The target cluster has a second node, listed first, that does not serve: the move must
+    // find the one that does.
+    let b_cfg = b_cfg.replace(
+        "nodes:\n",
+        "nodes:\n  labstore1003: { address: 192.0.2.8 }\n",
+    );
     let layout = format!(
         "node_config: /run/node/cluster.yaml\nclusters:\n  test:\n{}  other:\n{}",
         indented(&a_cfg),
@@ -673,6 +679,43 @@ fn a_target_cluster_that_nobody_serves_is_refused() {
     assert_eq!(p.a.etab(), before);
     assert!(!p.b.inside(DST).exists());
     assert!(p.a.journal().iter().all(|r| r["command"] != "project move"));
+}
+
+/// A target cluster without a lock (nor a service IP) is asked: the node whose own `status`
+/// says active would be reached. Here none does — one is silent, the other degraded — so
+/// nothing is guessed: refused, each node's answer named.
+#[test]
+fn without_a_lock_the_target_nodes_are_asked_and_none_is_guessed() {
+    privileged!();
+    let Bed { p, fleet } = bed();
+    let text = std::fs::read_to_string(&fleet).unwrap();
+    let (test, other) = text.split_once("  other:\n").unwrap();
+    let other: String = {
+        let mut out = String::new();
+        let mut skipping = false;
+        for l in other.lines() {
+            // The lock section: `lock:` and its indented lines.
+            if l.trim_start().starts_with("lock:") {
+                skipping = true;
+                continue;
+            }
+            if skipping && l.starts_with("      ") {
+                continue;
+            }
+            skipping = false;
+            out.push_str(l);
+            out.push('\n');
+        }
+        out
+    };
+    std::fs::write(&fleet, format!("{test}  other:\n{other}")).unwrap();
+    let fleet = fleet.to_str().unwrap();
+    p.a.run(&[
+        "--fleet", fleet, "--dry-run", "project", "move", "alpha", "--to", "other/misc",
+    ])
+    .status(3)
+    .stderr_has("cannot tell which node of cluster other serves now (labstore1003: `ssh")
+    .stderr_has("Connection timed out; labstore1005: degraded (volume tools: not mounted at /srv/tools on the serving node)); nothing was changed");
 }
 
 /// Clients keep writing during the first two passes, then stop: more passes run until one

@@ -24,7 +24,8 @@ pub struct RemoteStatus {
     pub role: String,
     pub volumes: Vec<RemoteVolume>,
     #[serde(default)]
-    pub problems: Vec<RemoteProblem>,
+    /// As `status --json` prints them: one sentence each.
+    pub problems: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -50,13 +51,6 @@ pub struct RemotePeer {
     pub connection: String,
     pub replication: String,
     pub sync_percent: Option<f64>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct RemoteProblem {
-    #[serde(default)]
-    pub severity: serde_json::Value,
-    pub message: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -285,12 +279,20 @@ pub fn gather(
                 r.state = "answered";
                 r.status = Some(st);
             }
-            Err(_) => {
-                let why = out.stderr.trim();
+            Err(e) => {
+                // Say what came instead: its complaint, else what it printed and why that is
+                // not a status (an older nfs-manage, a login banner, a forced command…).
+                let why = match (out.stderr.trim(), out.stdout.trim()) {
+                    (err, _) if !err.is_empty() => err.to_string(),
+                    ("", "") => "no output".to_string(),
+                    (_, printed) => {
+                        let start: String = printed.chars().take(200).collect();
+                        format!("it printed {start:?}, which is not a status ({e})")
+                    }
+                };
                 r.reason = Some(format!(
-                    "`{cmd}` exited {} without a status: {}",
+                    "`{cmd}` exited {} without a status: {why}",
                     out.rc.map_or("by a signal".to_string(), |c| c.to_string()),
-                    if why.is_empty() { "no message" } else { why }
                 ));
             }
         }
@@ -458,7 +460,7 @@ fn render(layout: &Layout, reports: &[NodeReport]) -> String {
                 ))
             })
             .collect();
-        let problems: Vec<&str> = st.problems.iter().map(|p| p.message.as_str()).collect();
+        let problems: Vec<&str> = st.problems.iter().map(String::as_str).collect();
         t.add_row(vec![
             r.cluster.clone(),
             r.node.clone(),
@@ -656,5 +658,71 @@ pub fn config_arg(layout: &Layout) -> String {
             " --config {}",
             crate::process::shell_quote(&layout.node_config.display().to_string())
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::state::{
+        Area, DrbdStatus, NfsStatus, PeerStatus, Problem, Status, VolumeStatus,
+    };
+
+    /// What a node prints is what the fleet reads: a degraded node with problems (one
+    /// sentence each in `status --json`) is shown with them, never as a host that did not
+    /// answer.
+    #[test]
+    fn a_nodes_status_json_with_problems_is_read() {
+        let st = Status {
+            format_version: 1,
+            cluster: "c".into(),
+            node: "n1".into(),
+            role: "degraded",
+            service_ip: None,
+            nfs: NfsStatus {
+                service: "nfs-server".into(),
+                active: false,
+                state: "inactive".into(),
+            },
+            services: Vec::new(),
+            volumes: vec![VolumeStatus {
+                name: "tools".into(),
+                mountpoint: "/srv/tools".into(),
+                mounted: false,
+                fstype: None,
+                exported: false,
+                drbd: Some(DrbdStatus {
+                    resource: "tools".into(),
+                    role: "Primary".into(),
+                    disk: "UpToDate".into(),
+                    peers: vec![PeerStatus {
+                        name: "n2".into(),
+                        connection: "Connected".into(),
+                        role: "Secondary".into(),
+                        disk: "UpToDate".into(),
+                        replication: "Established".into(),
+                        sync_percent: None,
+                    }],
+                }),
+                usage: None,
+                holders: None,
+            }],
+            problems: vec![
+                Problem::critical(Area::Nfs, "NFS server nfs-server is inactive"),
+                Problem::critical(Area::Exports, "volume tools: not mounted at /srv/tools"),
+            ],
+        };
+        let text = serde_json::to_string_pretty(&st).unwrap();
+        let read: RemoteStatus = serde_json::from_str(&text).unwrap();
+        assert_eq!(read.role, "degraded");
+        assert_eq!(
+            read.problems,
+            [
+                "NFS server nfs-server is inactive",
+                "volume tools: not mounted at /srv/tools"
+            ]
+        );
+        assert_eq!(read.volumes[0].name, "tools");
+        assert!(!read.volumes[0].mounted);
     }
 }
