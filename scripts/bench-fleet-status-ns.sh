@@ -33,8 +33,18 @@ BIN=$CARGO_TARGET_DIR/release/nfs-manage
 STANDIN=$CARGO_TARGET_DIR/release/examples/standin
 T=$(mktemp -d /tmp/nfs-manage-bench-fleet.XXXXXX)
 PIDS=()
+HOLDERS=()
 cleanup() {
-  # Relays and sshds first (they live in the node namespaces), then the namespace holders.
+  # Everything in the namespaces first (relays, sshds and any login still running), then
+  # the processes started here, then the namespace holders: the namespaces go with them.
+  local h ns d
+  for h in "${HOLDERS[@]}"; do
+    ns=$(readlink "/proc/$h/ns/net") || continue
+    for d in /proc/[0-9]*; do
+      [ "${d#/proc/}" != "$h" ] && [ "$(readlink "$d/ns/net" 2>/dev/null)" = "$ns" ] &&
+        kill "${d#/proc/}" 2>/dev/null || true
+    done
+  done
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   rm -rf "$T"
@@ -48,6 +58,7 @@ export NO_COLOR=1
 holder() {
   unshare --net sleep infinity &
   PIDS+=($!)
+  HOLDERS+=($!)
   local pid=$!
   for _ in $(seq 200); do
     [ "$(readlink /proc/$pid/ns/net)" != "$(readlink /proc/self/ns/net)" ] && break
