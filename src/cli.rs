@@ -443,8 +443,8 @@ pub enum FleetCommand {
     /// Write (or --check) the cluster.yaml each node derives from the layout
     Render(FleetRenderArgs),
     /// Every cluster at once: each node's role, volumes and their usage against the target,
-    /// replication, problems, and the backup host's last runs; asked in parallel, a host that
-    /// does not answer shown as unknown (and exit 5)
+    /// replication, problems, and each backup's age and state (never, stale, failed: a
+    /// problem); asked in parallel, a host that does not answer shown as unknown (and exit 5)
     Status(FleetStatusArgs),
     /// Propose the volume with the most headroom under its target for a new project
     Place(FleetPlaceArgs),

@@ -86,6 +86,8 @@ struct Started {
     start: Instant,
     wall_start: SystemTime,
     deadline: Instant,
+    /// When the process was seen to end, if it was waited for among others (`wait_all`).
+    ended: Option<Instant>,
 }
 
 pub struct Runner {
@@ -181,8 +183,9 @@ impl Runner {
     /// Like [`Runner::run_all`], with this time limit instead of the probe/step one (for
     /// commands the config gives its own limit, like a project's `clients_command`).
     pub fn run_all_limited(&self, cmds: &[&Cmd], limit: Duration) -> Vec<Result<Output>> {
-        let started: Vec<Result<Started>> =
+        let mut started: Vec<Result<Started>> =
             cmds.iter().map(|c| self.start(c, Some(limit))).collect();
+        wait_all(&mut started);
         cmds.iter()
             .zip(started)
             .map(|(c, s)| s.and_then(|s| self.finish(c, s)))
@@ -192,7 +195,8 @@ impl Runner {
     /// Run several read-only probes at once and wait for all of them: facts are gathered in
     /// the time of the slowest probe, not the sum.
     pub fn run_all(&self, cmds: &[&Cmd]) -> Vec<Result<Output>> {
-        let started: Vec<Result<Started>> = cmds.iter().map(|c| self.start(c, None)).collect();
+        let mut started: Vec<Result<Started>> = cmds.iter().map(|c| self.start(c, None)).collect();
+        wait_all(&mut started);
         cmds.iter()
             .zip(started)
             .map(|(c, s)| s.and_then(|s| self.finish(c, s)))
@@ -231,6 +235,7 @@ impl Runner {
             start,
             wall_start,
             deadline: start + limit,
+            ended: None,
         })
     }
 
@@ -269,7 +274,7 @@ impl Runner {
             rc: if timed_out { None } else { status.code() },
             stdout: s.stdout.take(drained),
             stderr: s.stderr.take(drained),
-            duration: s.start.elapsed(),
+            duration: s.ended.map_or_else(|| s.start.elapsed(), |e| e - s.start),
             timed_out,
             pipe: None,
         };
@@ -335,6 +340,54 @@ fn wait_until(
                 nap = (nap * 2).min(Duration::from_millis(20));
             }
         }
+    }
+}
+
+/// Wait for all of `started` at once, until each has ended or reached its deadline, noting
+/// when each ended: a command's duration is then its own, not the time until the commands
+/// listed before it ended (they are finished in order afterwards).
+fn wait_all(started: &mut [Result<Started>]) {
+    use std::os::fd::AsRawFd;
+    let fds: Vec<Option<std::os::fd::OwnedFd>> = started
+        .iter()
+        .map(|s| s.as_ref().ok().and_then(|s| pidfd(s.child.id())))
+        .collect();
+    loop {
+        let now = Instant::now();
+        let mut polls = Vec::new();
+        let mut next: Option<Instant> = None;
+        let mut without_fd = false;
+        for (s, fd) in started.iter_mut().zip(&fds) {
+            let Ok(s) = s else { continue };
+            if s.ended.is_some() {
+                continue;
+            }
+            // An error here is met again, and reported, by `finish`.
+            if !matches!(s.child.try_wait(), Ok(None)) {
+                s.ended = Some(Instant::now());
+                continue;
+            }
+            if now >= s.deadline {
+                continue;
+            }
+            next = Some(next.map_or(s.deadline, |n| n.min(s.deadline)));
+            match fd {
+                Some(fd) => polls.push(libc::pollfd {
+                    fd: fd.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                }),
+                None => without_fd = true,
+            }
+        }
+        let Some(next) = next else { return };
+        let mut left = next - now;
+        if without_fd {
+            left = left.min(Duration::from_millis(5));
+        }
+        let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+        // SAFETY: `polls` holds valid pollfds for the duration of the call, and its length.
+        unsafe { libc::poll(polls.as_mut_ptr(), polls.len() as libc::nfds_t, ms) };
     }
 }
 
@@ -529,6 +582,19 @@ mod tests {
         let out = outs.into_iter().next().unwrap().unwrap();
         assert!(out.timed_out, "{out:?}");
         assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    }
+
+    #[test]
+    fn each_of_several_commands_has_its_own_duration() {
+        let r = runner();
+        let slow = Cmd::probe(["sleep", "2.5"]);
+        let quick = Cmd::probe(["true"]);
+        let outs = r.run_all_limited(&[&slow, &quick], Duration::from_secs(10));
+        let d: Vec<Duration> = outs.into_iter().map(|o| o.unwrap().duration).collect();
+        // Finished after the slow one, the quick one still reports its own time (the margin
+        // is for a loaded machine; waited for in order it would report the slow one's 2.5 s).
+        assert!(d[0] >= Duration::from_millis(2500), "{d:?}");
+        assert!(d[1] < Duration::from_millis(2000), "{d:?}");
     }
 
     #[test]

@@ -529,6 +529,175 @@ fn layout_in_etcd_where_asks_the_lock_and_fleet_status_asks_every_node() {
     .stderr_has("no volume has room for 1.0P");
 }
 
+/// The backup row of `name` in `fleet status`'s human output (its table line).
+fn backup_row<'a>(out: &'a str, name: &str) -> &'a str {
+    out.lines()
+        .find(|l| l.split_whitespace().nth(3) == Some(name))
+        .unwrap_or_else(|| panic!("no row for backup {name}:\n{out}"))
+}
+
+#[test]
+fn fleet_status_shows_each_backups_age_and_flags_the_missing_stale_and_failed() {
+    privileged!();
+    // The backup host (labstore1004, 192.0.2.6) pulls `tools` over rsync from the passive
+    // node; `misc` is configured, its target exists, and it is never run.
+    let bed = crate::backups::Bed::with(
+        "rsync",
+        &|src, tgt| {
+            ok(&["truncate", "-s", "32M", src.to_str().unwrap()]);
+            ok(&["mkfs.ext4", "-q", "-F", src.to_str().unwrap()]);
+            ok(&["truncate", "-s", "32M", tgt.to_str().unwrap()]);
+        },
+        "    max_age: 36h\n  - name: misc\n    source: { host: 192.0.2.1, vg: vd, lv: misc }\n    target: { vg: backup, lv: misc }\n    transport: rsync\n",
+    );
+    let h = bed.host();
+    let misc = bed.dir.join("images/misc-target.img");
+    ok(&["truncate", "-s", "32M", misc.to_str().unwrap()]);
+    h.ns_ok(&["lvm-seed", "backup", "misc", misc.to_str().unwrap()]);
+    bed.run(&["--yes", "backup", "run", "tools"]).status(0);
+
+    // The fleet logs in to the backup host with real ssh, as to any node.
+    let sshd = BackupSshd::start(
+        h.pid(),
+        "192.0.2.6",
+        &bed.dir.join("fleet-ssh"),
+        &[
+            ("PATH", h.path_env()),
+            (
+                "NFS_MANAGE_STANDIN_DIR",
+                bed.dir.join("standin").display().to_string(),
+            ),
+        ],
+    );
+    let ssh: Vec<String> = sshd.ssh_argv.iter().map(|a| format!("'{a}'")).collect();
+    let cfg = std::fs::read_to_string(&bed.config).unwrap();
+    let entry: String = cfg
+        .lines()
+        .filter(|l| *l != "cluster: test")
+        .map(|l| {
+            if l.starts_with("remote:") {
+                format!("    remote: {{ ssh: [{}], user: root }}\n", ssh.join(", "))
+            } else {
+                format!("    {l}\n")
+            }
+        })
+        .collect();
+    let fleet = bed.dir.join("fleet.yaml");
+    std::fs::write(
+        &fleet,
+        format!(
+            "node_config: {}\nclusters:\n  test:\n    backup_host: {NODE}\n{entry}",
+            bed.config.display()
+        ),
+    )
+    .unwrap();
+    let f = fleet.to_str().unwrap();
+    let status = |json: bool| {
+        let mut argv = vec![bin().display().to_string(), "--fleet".into(), f.into()];
+        if json {
+            argv.push("--json".into());
+        }
+        argv.extend(["fleet", "status", "--host-timeout", "30s"].map(String::from));
+        let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
+        h.ns_run(&refs)
+    };
+    // sshd takes a moment to listen.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !status(true).stdout.contains("\"answered\"") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the backup host never answered: {}",
+            status(false).stderr
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+
+    // A report, not an alarm: backup problems are shown, the exit code stays 0.
+    let j = status(true).status(0).json();
+    let b = &j["clusters"][0]["backups"];
+    assert_eq!(b["host"], NODE, "{j:#}");
+    assert_eq!(b["state"], "answered", "{j:#}");
+    let tools = &b["backups"][0];
+    assert_eq!(tools["name"], "tools", "{b:#}");
+    assert_eq!(tools["state"], "ok", "{b:#}");
+    assert_eq!(tools["last_result"], "ok", "{b:#}");
+    assert_eq!(tools["max_age_seconds"], 36 * 3600, "{b:#}");
+    let age = tools["age_seconds"].as_u64().unwrap();
+    assert!(age < 300, "a backup taken seconds ago: {b:#}");
+    assert_eq!(tools["last_ok_time"], tools["last_time"], "{b:#}");
+    let m = &b["backups"][1];
+    assert_eq!(m["name"], "misc", "{b:#}");
+    assert_eq!(m["state"], "never", "{b:#}");
+    assert!(
+        m["age_seconds"].is_null() && m["last_ok_time"].is_null(),
+        "{b:#}"
+    );
+    assert!(
+        b["problems"].as_array().unwrap().iter().any(|p| p
+            .as_str()
+            .unwrap()
+            .starts_with("backup misc: no successful run")),
+        "{b:#}"
+    );
+    let r = status(false);
+    r.status(0);
+    let out = r.stdout.clone();
+    let row = backup_row(&out, "tools");
+    assert!(row.contains(" ok "), "{out}");
+    // The age in a unit a person reads: `12s ago`, not a count of seconds or "never".
+    let ago = row
+        .split_whitespace()
+        .position(|w| w == "ago")
+        .map(|i| row.split_whitespace().nth(i - 1).unwrap())
+        .unwrap_or_else(|| panic!("no age in {row}"));
+    assert!(ago.ends_with('s') && ago.len() <= 3, "{row}");
+    assert!(row.contains("1d 12h"), "the max age: {row}");
+    let row = backup_row(&out, "misc");
+    assert!(row.contains("NEVER") && row.contains("never"), "{out}");
+    assert!(
+        out.contains("2 backups, 1 ok, 1 with a problem: test/misc never"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("test ({NODE}): backup misc: no successful run")),
+        "{out}"
+    );
+
+    // Older than its max age: stale.
+    std::fs::write(&bed.config, cfg.replace("max_age: 36h", "max_age: 1s")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let j = status(true).status(0).json();
+    let tools = &j["clusters"][0]["backups"]["backups"][0];
+    assert_eq!(tools["state"], "stale", "{tools:#}");
+    assert!(tools["age_seconds"].as_u64().unwrap() >= 2, "{tools:#}");
+    let r = status(false);
+    r.status(0);
+    let out = r.stdout.clone();
+    assert!(backup_row(&out, "tools").contains("STALE"), "{out}");
+    assert!(
+        out.contains("2 backups, 0 ok, 2 with a problem: test/tools stale, test/misc never"),
+        "{out}"
+    );
+
+    // The last run failed: failed, and the newest good copy's age still shown.
+    std::fs::write(&bed.config, &cfg).unwrap();
+    h.wrap_real_tool("rsync");
+    h.faults(serde_json::json!([{"match": "rsync", "rc": 23, "stderr": "rsync error: some files/attrs were not transferred (code 23)\n"}]));
+    bed.run(&["--yes", "backup", "run", "tools"]).status(1);
+    let j = status(true).status(0).json();
+    let tools = &j["clusters"][0]["backups"]["backups"][0];
+    assert_eq!(tools["state"], "failed", "{tools:#}");
+    assert_eq!(tools["last_result"], "failed", "{tools:#}");
+    assert!(tools["age_seconds"].as_u64().unwrap() >= 2, "{tools:#}");
+    assert_ne!(tools["last_ok_time"], tools["last_time"], "{tools:#}");
+    let r = status(false);
+    r.status(0);
+    let out = r.stdout.clone();
+    let row = backup_row(&out, "tools");
+    assert!(row.contains("FAILED") && row.contains("failed, "), "{out}");
+    drop(sshd);
+}
+
 #[test]
 fn the_shipped_example_layout_renders_configs_the_nodes_load() {
     let out = tempfile::tempdir().unwrap();

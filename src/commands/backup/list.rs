@@ -5,7 +5,8 @@
 //!
 //! JSON: `{"format_version":1,"backups":[{"name","transport","source":{"host","vg","lv"},
 //! "target":{"vg","lv","exists","size"},"last_run":{"time","result","duration_ms","sync_ms",
-//! "device_bytes","diff_bytes","error"}|null,"presync":{"name","exists","data_percent"},
+//! "device_bytes","diff_bytes","error"}|null,"last_ok":{"time","age_seconds"}|null,
+//! "max_age_seconds","presync":{"name","exists","data_percent"},
 //! "mount":{"mountpoint","snapshot","since","expires","expired","mounted","data_percent"}|null}],
 //! "problems":[…]}`.
 
@@ -49,6 +50,12 @@ pub fn list(ctx: &Ctx) -> Result<()> {
                 "sync_ms": r.sync_ms, "device_bytes": r.device_bytes,
                 "diff_bytes": r.diff_bytes, "error": r.error,
             })),
+            // The newest good copy, aged by this host's clock (the one that wrote the time).
+            "last_ok": s.history.last_ok.as_ref().map(|r| json!({
+                "time": r.time,
+                "age_seconds": s.age(survey.now).map(|a| a.as_secs()),
+            })),
+            "max_age_seconds": b.max_age.as_secs(),
             "presync": {"name": b.presync_snapshot(), "exists": presync.is_some(),
                         "data_percent": presync.and_then(|p| p.data_percent)},
             "mount": mount,

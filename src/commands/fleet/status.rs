@@ -23,8 +23,8 @@ use crate::tools::ssh;
 pub struct RemoteStatus {
     pub role: String,
     pub volumes: Vec<RemoteVolume>,
+    /// As `status --json` words them: one sentence each.
     #[serde(default)]
-    /// As `status --json` prints them: one sentence each.
     pub problems: Vec<String>,
 }
 
@@ -83,10 +83,34 @@ pub struct BackupReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct BackupAge {
     pub name: String,
-    /// The last run's time, result and age; null: never ran.
+    /// `ok`; else a problem: `stale` (the newest good copy is older than `max_age`), `never`
+    /// (no successful run), `failed` or `refused` (the last run).
+    pub state: &'static str,
+    /// The newest good copy: when its run ended and how long ago; null: there is none.
+    pub last_ok_time: Option<String>,
+    pub age_seconds: Option<u64>,
+    /// The backup's `max_age`; null when the backup host does not say (an older version).
+    pub max_age_seconds: Option<u64>,
+    /// The last run, whatever its result; null: never ran.
     pub last_time: Option<String>,
     pub last_result: Option<String>,
-    pub age_seconds: Option<u64>,
+}
+
+impl BackupAge {
+    pub fn is_problem(&self) -> bool {
+        self.state != "ok"
+    }
+}
+
+/// A backup's state from its last run's result, its newest good copy's age and its max age.
+fn backup_state(last_result: Option<&str>, age: Option<u64>, max_age: Option<u64>) -> &'static str {
+    match (last_result, age, max_age) {
+        (Some(r), _, _) if r != "ok" && r != "refused" => "failed",
+        (_, None, _) => "never",
+        (_, Some(a), Some(m)) if a > m => "stale",
+        (Some("refused"), _, _) => "refused",
+        _ => "ok",
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -100,12 +124,56 @@ struct RemoteBackups {
 struct RemoteBackup {
     name: String,
     last_run: Option<RemoteRun>,
+    #[serde(default)]
+    last_ok: Option<RemoteOk>,
+    /// Absent from an older version's list, which has no `last_ok` either.
+    #[serde(default)]
+    max_age_seconds: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
 struct RemoteRun {
     time: String,
     result: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct RemoteOk {
+    time: String,
+    #[serde(default)]
+    age_seconds: Option<u64>,
+}
+
+impl RemoteBackup {
+    /// The fleet's view of one backup; ages the backup host did not give are counted here.
+    fn age(self, now: std::time::SystemTime) -> BackupAge {
+        let since = |t: &str| {
+            let t = humantime::parse_rfc3339_weak(t).ok()?;
+            Some(now.duration_since(t).unwrap_or_default().as_secs())
+        };
+        let last_ok = match (self.max_age_seconds, self.last_ok, &self.last_run) {
+            (Some(_), ok, _) => ok,
+            // An older backup host: its last run, when good, is the newest good copy known.
+            (None, _, Some(r)) if r.result == "ok" => Some(RemoteOk {
+                time: r.time.clone(),
+                age_seconds: None,
+            }),
+            (None, _, _) => None,
+        };
+        let age = last_ok
+            .as_ref()
+            .and_then(|o| o.age_seconds.or_else(|| since(&o.time)));
+        let last_result = self.last_run.as_ref().map(|r| r.result.clone());
+        BackupAge {
+            state: backup_state(last_result.as_deref(), age, self.max_age_seconds),
+            name: self.name,
+            last_ok_time: last_ok.map(|o| o.time),
+            age_seconds: age,
+            max_age_seconds: self.max_age_seconds,
+            last_time: self.last_run.map(|r| r.time),
+            last_result,
+        }
+    }
 }
 
 /// `nfs-manage backup list --json` on `c`'s backup host: by its address when it is one of
@@ -173,22 +241,7 @@ pub fn gather_backups(
             Ok(b) => {
                 r.state = "answered";
                 r.problems = b.problems;
-                r.backups = b
-                    .backups
-                    .into_iter()
-                    .map(|x| {
-                        let age = x.last_run.as_ref().and_then(|l| {
-                            let t = humantime::parse_rfc3339_weak(&l.time).ok()?;
-                            Some(now.duration_since(t).unwrap_or_default().as_secs())
-                        });
-                        BackupAge {
-                            name: x.name,
-                            last_time: x.last_run.as_ref().map(|l| l.time.clone()),
-                            last_result: x.last_run.map(|l| l.result),
-                            age_seconds: age,
-                        }
-                    })
-                    .collect();
+                r.backups = b.backups.into_iter().map(|x| x.age(now)).collect();
             }
             Err(why) => r.reason = Some(why),
         }
@@ -336,8 +389,8 @@ pub fn run(global: &Global, args: &FleetStatusArgs) -> Result<()> {
         }))?);
     } else if !global.quiet {
         outln!("{}", render(&layout, &reports));
-        for (cluster, b) in &backups {
-            outln!("{}", render_backups(cluster, b));
+        if !backups.is_empty() {
+            outln!("{}", render_backups(&backups));
         }
     }
     // A script must be able to tell a complete survey from one with holes.
@@ -479,32 +532,117 @@ fn render(layout: &Layout, reports: &[NodeReport]) -> String {
     )
 }
 
-fn render_backups(cluster: &str, b: &BackupReport) -> String {
-    if b.state == "unknown" {
-        return format!(
-            "backups of {cluster} on {}: unknown ({})",
-            b.host,
-            b.reason.as_deref().unwrap_or("no answer")
-        );
+/// An age in its two largest units: `42s`, `7m 12s`, `3h 05m`, `2d 04h`.
+pub fn short_age(secs: u64) -> String {
+    let (d, h, m, s) = (secs / 86400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    match secs {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{m}m {s:02}s"),
+        3600..86400 => format!("{h}h {m:02}m"),
+        _ => format!("{d}d {h:02}h"),
     }
-    let mut parts: Vec<String> = b
-        .backups
-        .iter()
-        .map(|x| match (&x.last_result, x.age_seconds) {
-            (Some(res), Some(age)) => format!(
-                "{} {res} {} ago",
-                x.name,
-                humantime::format_duration(Duration::from_secs(age))
-            ),
-            (Some(res), None) => format!("{} {res}", x.name),
-            _ => format!("{} never ran", x.name),
-        })
-        .collect();
-    if parts.is_empty() {
-        parts.push("none configured".into());
+}
+
+/// The backups of every cluster that has a backup host: one table row per backup, a line per
+/// cluster whose host has none or did not answer, a tally naming each problem, and the
+/// problems the backup hosts reported themselves (snapshot fill, mounts, LVM).
+fn render_backups(backups: &[(String, BackupReport)]) -> String {
+    use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
+    let now = std::time::SystemTime::now();
+    let mut t = Table::new();
+    t.load_style(UTF8_BORDERS_ONLY)
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    t.set_header(vec![
+        "cluster",
+        "backup host",
+        "backup",
+        "state",
+        "last good copy",
+        "last run",
+        "max age",
+    ]);
+    let mut lines = Vec::new();
+    let mut bad = Vec::new();
+    let (mut total, mut ok) = (0, 0);
+    for (cluster, b) in backups {
+        if b.state == "unknown" {
+            lines.push(format!(
+                "backups of {cluster} on {}: unknown ({})",
+                b.host,
+                b.reason.as_deref().unwrap_or("no answer")
+            ));
+            continue;
+        }
+        if b.backups.is_empty() {
+            lines.push(format!(
+                "backups of {cluster} on {}: none configured",
+                b.host
+            ));
+        }
+        for x in &b.backups {
+            total += 1;
+            if x.is_problem() {
+                bad.push(format!("{cluster}/{} {}", x.name, x.state));
+            } else {
+                ok += 1;
+            }
+            let last_ok = match x.age_seconds {
+                Some(a) => format!("{} ago", short_age(a)),
+                None => "never".into(),
+            };
+            let last_run = match (&x.last_result, &x.last_time) {
+                (Some(res), Some(time)) => match humantime::parse_rfc3339_weak(time) {
+                    Ok(t) => format!(
+                        "{res}, {} ago",
+                        short_age(now.duration_since(t).unwrap_or_default().as_secs())
+                    ),
+                    Err(_) => format!("{res}, {time}"),
+                },
+                _ => "never".into(),
+            };
+            t.add_row(vec![
+                cluster.clone(),
+                b.host.clone(),
+                x.name.clone(),
+                if x.is_problem() {
+                    x.state.to_uppercase()
+                } else {
+                    x.state.to_string()
+                },
+                last_ok,
+                last_run,
+                x.max_age_seconds.map_or("-".into(), short_age),
+            ]);
+        }
     }
-    parts.extend(b.problems.iter().cloned());
-    format!("backups of {cluster} on {}: {}", b.host, parts.join("; "))
+    let mut out = String::new();
+    if total > 0 {
+        out.push_str(&format!(
+            "{t}
+"
+        ));
+    }
+    for l in &lines {
+        out.push_str(&format!(
+            "{l}
+"
+        ));
+    }
+    out.push_str(&format!(
+        "{total} backups, {ok} ok, {} with a problem{}",
+        bad.len(),
+        if bad.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", bad.join(", "))
+        }
+    ));
+    for (cluster, b) in backups {
+        for p in &b.problems {
+            out.push_str(&format!("\n{cluster} ({}): {p}", b.host));
+        }
+    }
+    out
 }
 
 /// One volume `fleet place` considered.
@@ -724,5 +862,52 @@ mod tests {
         );
         assert_eq!(read.volumes[0].name, "tools");
         assert!(!read.volumes[0].mounted);
+    }
+
+    #[test]
+    fn ages_read_in_their_two_largest_units() {
+        assert_eq!(short_age(0), "0s");
+        assert_eq!(short_age(59), "59s");
+        assert_eq!(short_age(432), "7m 12s");
+        assert_eq!(short_age(3 * 3600 + 5 * 60 + 9), "3h 05m");
+        assert_eq!(short_age(36 * 3600), "1d 12h");
+    }
+
+    #[test]
+    fn a_backup_is_a_problem_unless_its_last_run_was_good_and_its_copy_young() {
+        let day = Some(86400);
+        assert_eq!(backup_state(Some("ok"), Some(10), day), "ok");
+        assert_eq!(backup_state(Some("ok"), Some(86401), day), "stale");
+        assert_eq!(backup_state(None, None, day), "never");
+        assert_eq!(backup_state(Some("failed"), None, day), "failed");
+        assert_eq!(backup_state(Some("failed"), Some(10), day), "failed");
+        assert_eq!(backup_state(Some("refused"), Some(10), day), "refused");
+        assert_eq!(backup_state(Some("refused"), Some(86401), day), "stale");
+        assert_eq!(backup_state(Some("refused"), None, day), "never");
+        // A host that does not say its max age: no verdict on the age.
+        assert_eq!(backup_state(Some("ok"), Some(86401 * 9), None), "ok");
+    }
+
+    #[test]
+    fn backup_ages_come_from_the_backup_host_or_from_its_times() {
+        let now = humantime::parse_rfc3339("2026-01-02T00:00:00Z").unwrap();
+        let read =
+            |v: serde_json::Value| serde_json::from_value::<RemoteBackup>(v).unwrap().age(now);
+        // This version: the host's own age of its newest good copy, though the last run failed.
+        let b = read(serde_json::json!({"name": "tools",
+            "last_run": {"time": "2026-01-01T23:00:00Z", "result": "failed"},
+            "last_ok": {"time": "2026-01-01T00:00:00Z", "age_seconds": 86000},
+            "max_age_seconds": 129600}));
+        assert_eq!((b.state, b.age_seconds), ("failed", Some(86000)));
+        assert_eq!(b.last_ok_time.as_deref(), Some("2026-01-01T00:00:00Z"));
+        let b = read(
+            serde_json::json!({"name": "misc", "last_run": null, "last_ok": null,
+            "max_age_seconds": 129600}),
+        );
+        assert_eq!((b.state, b.age_seconds), ("never", None));
+        // An older version: a good last run is the newest copy, aged here.
+        let b = read(serde_json::json!({"name": "tools",
+            "last_run": {"time": "2026-01-01T23:00:00Z", "result": "ok"}}));
+        assert_eq!((b.state, b.age_seconds), ("ok", Some(3600)));
     }
 }
