@@ -302,7 +302,7 @@ pub fn run(ctx: &Ctx, args: &EnableProjectArgs) -> Result<()> {
         })
         .collect();
     let etab = exportfs::read_etab()?;
-    let managed = [dir.clone()].into();
+    let managed = [dir.as_path()].into();
     let changes = projects::diff(&wanted, &etab, &managed, &Default::default());
     if !changes.unexport.is_empty() {
         plan.steps.push(
