@@ -22,6 +22,10 @@
 //!
 //! In a dry run no `clients_command` is run (it may reach the network): the plan uses the
 //! clients in the project's current exports file and says so.
+//!
+//! Project files that did not change since the last sync are taken from the project cache
+//! (`paths.state/projects.cache`, see [`crate::domain::project_cache`]); a dry run reads it
+//! but never writes it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
