@@ -52,7 +52,7 @@ volumes:
   - { name: bench, device: /dev/nfs-manage-bench, mountpoint: /srv/bench, fstype: tmpfs }
 projects_dir: $T/projects
 exports: { backup: $T/exports.bak, layout: netgroup }
-paths: { journal: $T/journal.jsonl, lock: $T/lock }
+paths: { journal: $T/journal.jsonl, lock: $T/lock, state: $T/state }
 timeouts: { probe: 60s, step: 20m }
 YAML
 mkdir -p "$T/projects"

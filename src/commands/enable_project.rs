@@ -305,7 +305,7 @@ pub fn run(ctx: &Ctx, args: &EnableProjectArgs) -> Result<()> {
         })
         .collect();
     let etab = exportfs::read_etab()?;
-    let managed = [dir.clone()].into();
+    let managed = [dir.as_path()].into();
     let changes = projects::diff(&wanted, &etab, &managed, &Default::default());
     // Entries both going and coming would be two exportfs runs, each loading and rewriting all
     // of etab (about one `-ra` each on a large table): one `-ra` of the files instead, the

@@ -22,6 +22,10 @@
 //!
 //! In a dry run no `clients_command` is run (it may reach the network): the plan uses the
 //! clients in the project's current exports file and says so.
+//!
+//! Project files that did not change since the last sync are taken from the project cache
+//! (`paths.state/projects.cache`, see [`crate::domain::project_cache`]); a dry run reads it
+//! but never writes it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -38,6 +42,7 @@ use crate::context::{Plan, Step};
 use crate::domain::exports::{ExportsCheck, ExportsGuard};
 use crate::domain::netgroup::{self, Membership};
 use crate::domain::network::NetGuard;
+use crate::domain::project_cache;
 use crate::domain::projects::{self, Desired, Entry, Project, ProjectFile};
 use crate::engine::execute::{self, Recovery};
 use crate::engine::files::Contents;
@@ -134,7 +139,9 @@ pub fn sync_once(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
 
     // A bad project file stops nobody: its current exports are kept as they are, the others
     // are applied, and the run then exits 78 naming the file.
-    let all = projects::load_all(cfg)?;
+    // Unchanged project files come from the cache (see domain::project_cache).
+    let loaded = project_cache::load_all(cfg)?;
+    let all = &loaded.projects;
     let mut refusals = all.conflicts.clone();
     let current = projects::read_current(&cfg.nfs.exports_dir)?;
     let etab = exportfs::read_etab()?;
@@ -168,14 +175,18 @@ pub fn sync_once(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
     // In the per-client layout the managed netgroups are only read, to count the clients of
     // files still written as `@group` (a switch back from the netgroup layout); the block
     // itself is left in place, unused, so no client is refused while exportfs catches up.
+    let groups_read;
     let groups_now = match &netgroup_file {
-        Some((f, _)) => f.groups.clone(),
-        None => netgroup::read_file()
-            .map(|(f, _)| f.groups)
-            .unwrap_or_default(),
+        Some((f, _)) => &f.groups,
+        None => {
+            groups_read = netgroup::read_file()
+                .map(|(f, _)| f.groups)
+                .unwrap_or_default();
+            &groups_read
+        }
     };
     // The clients of each file as addresses, whichever layout wrote it.
-    let members_now = projects::expand(&current.entries, &groups_now);
+    let members_now = projects::expand(&current.entries, groups_now);
 
     // Every export path must be on a mounted volume.
     let paths = all
@@ -208,28 +219,31 @@ pub fn sync_once(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
         .collect();
     let clients = resolve_clients(ctx, &all.list, &members_now, &mut kept, &mut plan.notes);
 
+    let public_clients: Vec<Vec<String>> =
+        cfg.public.iter().map(projects::public_clients).collect();
     let desired = desired(
         ctx,
         &all.list,
         &all.invalid,
         &clients,
+        &public_clients,
         &current,
         &members_now,
-        &groups_now,
+        groups_now,
     );
-    let managed_paths: BTreeSet<PathBuf> = current
+    let managed_paths: BTreeSet<&Path> = current
         .entries
         .values()
         .flatten()
-        .map(|e| e.path.clone())
-        .chain(desired.entries.iter().map(|e| e.path.clone()))
+        .chain(&desired.entries)
+        .map(|e| e.path.as_path())
         .collect();
 
     // Safety rails on the result as a whole.
     let current_count: usize = members_now.values().map(Vec::len).sum();
     let live_managed = etab
         .iter()
-        .filter(|e| managed_paths.contains(&e.path))
+        .filter(|e| managed_paths.contains(e.path.as_path()))
         .count();
     if desired.entries.is_empty() {
         if current_count > 0 || live_managed > 0 {
@@ -243,19 +257,18 @@ pub fn sync_once(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
         }
     }
     // Counted in addresses: a netgroup stands for each of its members.
-    let want_keys: std::collections::HashSet<(&Path, &str)> =
-        desired.members.iter().map(Entry::key).collect();
-    let removed: Vec<&Entry> = members_now
+    let want_keys: std::collections::HashSet<projects::Member<'_>> =
+        desired.members.iter().copied().collect();
+    let removed = members_now
         .values()
         .flatten()
-        .filter(|e| !want_keys.contains(&e.key()))
-        .collect();
+        .filter(|m| !want_keys.contains(*m))
+        .count();
     if current_count > 0 && !desired.entries.is_empty() {
-        let pct = removed.len() as f64 * 100.0 / current_count as f64;
+        let pct = removed as f64 * 100.0 / current_count as f64;
         if pct > f64::from(cfg.exports.max_shrink_percent) {
             let msg = format!(
-                "this run would remove {} of {current_count} client entries ({pct:.0}%), more than exports.max_shrink_percent ({}%){}",
-                removed.len(),
+                "this run would remove {removed} of {current_count} client entries ({pct:.0}%), more than exports.max_shrink_percent ({}%){}",
                 cfg.exports.max_shrink_percent,
                 if args.force {
                     ""
@@ -292,7 +305,12 @@ pub fn sync_once(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
             (None, None) => {}
         }
     }
-    let mut previous = current.files.clone();
+    // Borrowed, not copied: it is only written out when some file changes.
+    let mut previous: BTreeMap<&Path, &str> = current
+        .files
+        .iter()
+        .map(|(p, t)| (p.as_path(), t.as_str()))
+        .collect();
     let membership = match &netgroup_file {
         Some((file, text)) => {
             let want = crate::tools::netgroup::render(file, &desired.groups);
@@ -303,10 +321,10 @@ pub fn sync_once(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
                 });
                 verify_files.push((PathBuf::from(NETGROUP), Some(want)));
                 if let Some(t) = text {
-                    previous.insert(PathBuf::from(NETGROUP), t.clone());
+                    previous.insert(Path::new(NETGROUP), t.as_str());
                 }
             }
-            Membership::between(&groups_now, &desired.groups)
+            Membership::between(groups_now, &desired.groups)
         }
         None => Membership::between(&BTreeMap::new(), &BTreeMap::new()),
     };
@@ -359,7 +377,7 @@ pub fn sync_once(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
         let present: Vec<(PathBuf, String, String)> = desired
             .entries
             .iter()
-            .filter(|e| !desired.kept_paths.contains(&e.path))
+            .filter(|e| !desired.kept_paths.contains(e.path.as_path()))
             .map(|e| (e.path.clone(), e.client.clone(), e.options.clone()))
             .collect();
         let exported: Vec<PathBuf> = present.iter().map(|(p, ..)| p.clone()).collect();
@@ -464,6 +482,15 @@ pub fn sync_once(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
         )),
     };
     execute::run(ctx, &mut plan, &recovery)?;
+    if !g.dry_run
+        && let Err(e) = loaded.save()
+    {
+        // The cache only saves time: the next run reads the files again.
+        log::warn!("cannot write the project cache: {e:#}");
+        if !g.quiet && !g.json {
+            errln!("nfs-manage: warning: cannot write the project cache: {e:#}");
+        }
+    }
     if !all.invalid.is_empty() {
         let mut list: Vec<String> = all.invalid.iter().map(|i| i.error.clone()).collect();
         list.extend(kept.iter().map(|k| {
@@ -521,7 +548,7 @@ impl projects::Current {
 }
 
 /// The previous managed files, each under a header, in one file.
-fn backup_text(files: &BTreeMap<PathBuf, String>) -> String {
+fn backup_text(files: &BTreeMap<&Path, &str>) -> String {
     let mut s = format!(
         "# Managed exports files before the nfs-manage exports sync of {}\n",
         crate::engine::journal::now_rfc3339()
@@ -540,19 +567,27 @@ fn backup_text(files: &BTreeMap<PathBuf, String>) -> String {
 fn resolve_clients(
     ctx: &Ctx,
     list: &[Project],
-    current: &BTreeMap<PathBuf, Vec<Entry>>,
+    current: &BTreeMap<&Path, Vec<projects::Member<'_>>>,
     kept: &mut Vec<Kept>,
     notes: &mut Vec<String>,
 ) -> Vec<Option<Vec<String>>> {
     let cfg = &ctx.config;
     let mut out: Vec<Option<Vec<String>>> = list.iter().map(|p| Some(p.clients.clone())).collect();
     // A missing directory would make exportfs fail for everyone; keep that project instead.
-    for (i, p) in list.iter().enumerate() {
-        if cfg
-            .volume_of(&p.export_path)
-            .is_some_and(|v| v.mountpoint.is_dir())
+    // (Each mountpoint is looked at once; the projects' directories on every CPU.)
+    let mounted_dirs: BTreeSet<&Path> = cfg
+        .volumes
+        .iter()
+        .map(|v| v.mountpoint.as_path())
+        .filter(|m| m.is_dir())
+        .collect();
+    let missing = crate::engine::parallel::map(list, |p| {
+        cfg.volume_of(&p.export_path)
+            .is_some_and(|v| mounted_dirs.contains(v.mountpoint.as_path()))
             && !p.export_path.is_dir()
-        {
+    });
+    for (i, p) in list.iter().enumerate() {
+        if missing[i] {
             kept.push(Kept {
                 project: p.name().into(),
                 reason: format!(
@@ -579,8 +614,8 @@ fn resolve_clients(
             let p = &list[i];
             let file = p.exports_file(cfg);
             let mut c = out[i].take().unwrap_or_default();
-            if let Some(entries) = current.get(&file) {
-                c.extend(entries.iter().map(|e| e.client.clone()));
+            if let Some(members) = current.get(file.as_path()) {
+                c.extend(members.iter().map(|(_, client)| client.to_string()));
             }
             c.sort();
             c.dedup();
@@ -634,27 +669,30 @@ fn resolve_clients(
     out
 }
 
-fn desired(
-    ctx: &Ctx,
-    list: &[Project],
+#[allow(clippy::too_many_arguments)]
+fn desired<'a>(
+    ctx: &'a Ctx,
+    list: &'a [Project],
     invalid: &[projects::Invalid],
-    clients: &[Option<Vec<String>>],
-    current: &projects::Current,
-    members_now: &BTreeMap<PathBuf, Vec<Entry>>,
+    clients: &'a [Option<Vec<String>>],
+    public_clients: &'a [Vec<String>],
+    current: &'a projects::Current,
+    members_now: &BTreeMap<&'a Path, Vec<projects::Member<'a>>>,
     groups_now: &BTreeMap<String, Vec<String>>,
-) -> Desired {
+) -> Desired<'a> {
     let cfg = &ctx.config;
     let by_group = cfg.exports.layout == ExportsLayout::Netgroup;
     let mut d = Desired::default();
     let mut ours: BTreeSet<PathBuf> = BTreeSet::new();
     // A project kept as it is keeps its file, its live entries and its netgroup.
-    let keep = |d: &mut Desired, file: &Path, name: &str| {
+    let keep = |d: &mut Desired<'a>, file: &Path, name: &str| {
         if let Some(entries) = current.entries.get(file) {
             d.entries.extend(entries.iter().cloned());
-            d.kept_paths.extend(entries.iter().map(|e| e.path.clone()));
+            d.kept_paths
+                .extend(entries.iter().map(|e| e.path.as_path()));
         }
         if let Some(m) = members_now.get(file) {
-            d.members.extend(m.iter().cloned());
+            d.members.extend(m.iter().copied());
         }
         let group = netgroup::group_of(name);
         if let Some(m) = groups_now.get(&group) {
@@ -668,7 +706,6 @@ fn desired(
     }
     for (p, c) in list.iter().zip(clients) {
         let file = p.exports_file(cfg);
-        ours.insert(file.clone());
         match c {
             Some(c) => {
                 let entry = |client: &String| Entry {
@@ -676,7 +713,8 @@ fn desired(
                     client: client.clone(),
                     options: p.options.clone(),
                 };
-                d.members.extend(c.iter().map(entry));
+                d.members
+                    .extend(c.iter().map(|cl| (p.export_path.as_path(), cl.as_str())));
                 let listed = if by_group {
                     let (hosts, mut rest) = netgroup::split_clients(c);
                     if !hosts.is_empty() {
@@ -689,31 +727,29 @@ fn desired(
                     c.clone()
                 };
                 d.files
-                    .insert(file, Some(projects::render_project(p, &listed)));
+                    .insert(file.clone(), Some(projects::render_project(p, &listed)));
                 d.entries.extend(listed.iter().map(entry));
             }
             None => {
                 // Kept: its file is not touched, and what it exports stays.
-                d.kept_paths.insert(p.export_path.clone());
+                d.kept_paths.insert(p.export_path.as_path());
                 keep(&mut d, &file, p.name());
             }
         }
+        ours.insert(file);
     }
     let public = cfg.nfs.exports_dir.join(projects::PUBLIC_FILE);
     ours.insert(public.clone());
     d.files.insert(public, projects::render_public(cfg));
-    for x in &cfg.public {
+    for (x, clients) in cfg.public.iter().zip(public_clients) {
         let opts = projects::public_options(x);
-        let entries: Vec<Entry> = projects::public_clients(x)
-            .into_iter()
-            .map(|c| Entry {
-                path: x.path.clone(),
-                client: c,
-                options: opts.clone(),
-            })
-            .collect();
-        d.members.extend(entries.iter().cloned());
-        d.entries.extend(entries);
+        d.members
+            .extend(clients.iter().map(|c| (x.path.as_path(), c.as_str())));
+        d.entries.extend(clients.iter().map(|c| Entry {
+            path: x.path.clone(),
+            client: c.clone(),
+            options: opts.clone(),
+        }));
     }
     // Managed files of projects that no longer exist are removed.
     for f in current.files.keys() {

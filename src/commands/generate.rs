@@ -361,8 +361,8 @@ const FILES: &[(FileAt, &str, &[&str])] = &[
     ),
     (
         FileAt::Key("paths.state"),
-        "State that outlives a run: the open backup mounts.",
-        &["backup"],
+        "State that outlives a run: the open backup mounts, and projects.cache, the parsed project files that exports sync takes for unchanged files (safe to delete: rebuilt by the next sync).",
+        &["backup", "exports"],
     ),
     (
         FileAt::Fixed(crate::config::MOUNT_ROOT),

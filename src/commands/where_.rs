@@ -261,7 +261,7 @@ fn projects_for_client(layout: &Layout, addr: IpAddr) -> Result<Vec<(usize, Proj
         let c = &layout.clusters[i];
         let mut found = Vec::new();
         for f in files_of(c) {
-            let Ok(text) = std::fs::read_to_string(&f) else {
+            let Ok(text) = crate::engine::parallel::read_small(&f) else {
                 continue;
             };
             if may_take(&text, addr) {

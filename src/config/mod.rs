@@ -591,6 +591,15 @@ services: [nginx]
             e.contains("volumes[0].mount_options[0]: holds a NUL byte"),
             "{e}"
         );
+        // Every escape YAML spells a NUL with (the text is only parsed twice when it has one).
+        for esc in ["\\x00", "\\u0000", "\\U00000000"] {
+            let e = parse(&GOOD.replace("[noatime]", &format!("[\"noa{esc}time\"]"))).unwrap_err();
+            assert!(
+                e.contains("volumes[0].mount_options[0]: holds a NUL byte"),
+                "{esc}: {e}"
+            );
+        }
+        assert!(crate::config::nul_problems(GOOD).is_empty());
         let e = parse(&format!("{GOOD}remote: {{ ssh: [-oProxyCommand=x] }}\n")).unwrap_err();
         assert!(e.contains("remote.ssh[0]"), "{e}");
     }

@@ -632,7 +632,7 @@ pub fn keys() -> Vec<Key> {
             "paths.state",
             "path",
             path(super::default_state_dir()),
-            "State that outlives a run (open backup mounts).",
+            "State that outlives a run: open backup mounts, and projects.cache (parsed project files, so that `exports sync` reads only the files that changed; safe to delete).",
         ),
         key(
             "timeouts",

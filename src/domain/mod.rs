@@ -13,6 +13,7 @@ pub mod mounts;
 pub mod netgroup;
 pub mod network;
 pub mod peer;
+pub mod project_cache;
 pub mod projects;
 pub mod state;
 pub mod transfer;

@@ -272,6 +272,29 @@ pub fn load(cfg: &Config) -> Result<Projects, Error> {
 /// Like [`load`], but a bad project file does not stop the others: it is listed in
 /// `invalid` (what `exports sync` keeps as it is, like a project whose clients failed).
 pub fn load_all(cfg: &Config) -> Result<Projects, Error> {
+    let files = list_files(cfg)?;
+    // Each file is read and checked on its own: shared out over the CPUs.
+    let parsed = crate::engine::parallel::map(&files, |f| load_file(cfg, f));
+    let mut list = Vec::with_capacity(files.len());
+    let mut invalid = Vec::new();
+    for (f, parsed) in files.into_iter().zip(parsed) {
+        match parsed {
+            Ok(p) => list.push(p),
+            Err(error) => invalid.push(Invalid {
+                name: f
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                file: f,
+                error,
+            }),
+        }
+    }
+    Ok(finish(cfg, list, invalid))
+}
+
+/// The project files of `projects_dir` (`*.yaml`), sorted; a missing directory has none.
+pub fn list_files(cfg: &Config) -> Result<Vec<PathBuf>, Error> {
     let dir = &cfg.projects_dir;
     let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
         Ok(rd) => rd
@@ -287,32 +310,25 @@ pub fn load_all(cfg: &Config) -> Result<Projects, Error> {
         }
     };
     files.sort();
-    let mut list = Vec::with_capacity(files.len());
-    let mut invalid = Vec::new();
-    for f in files {
-        let name = f
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let parsed = std::fs::read_to_string(&f)
-            .map_err(|e| format!("{}: cannot read: {e}", f.display()))
-            .and_then(|text| parse_file(cfg, &f, &text).map_err(|e| e.to_string()));
-        match parsed {
-            Ok(p) => list.push(p),
-            Err(error) => invalid.push(Invalid {
-                name,
-                file: f,
-                error,
-            }),
-        }
-    }
+    Ok(files)
+}
+
+/// Read and check one project file; the error names the file (and FILE:LINE:COLUMN).
+pub fn load_file(cfg: &Config, f: &Path) -> Result<Project, String> {
+    crate::engine::parallel::read_small(f)
+        .map_err(|e| format!("{}: cannot read: {e}", f.display()))
+        .and_then(|text| parse_file(cfg, f, &text).map_err(|e| e.to_string()))
+}
+
+/// The loaded projects in name order, with the refusals across them.
+pub fn finish(cfg: &Config, mut list: Vec<Project>, invalid: Vec<Invalid>) -> Projects {
     list.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
     let conflicts = conflicts_of(cfg, &list);
-    Ok(Projects {
+    Projects {
         list,
         conflicts,
         invalid,
-    })
+    }
 }
 
 /// A project file that does not load; `name` is its file name without `.yaml`.
@@ -343,33 +359,48 @@ pub fn too_wide(limits: &config::ExportsConfig, client: &str) -> Option<String> 
 
 /// Duplicate GIDs, export paths and fsids among `list` and the public exports.
 pub fn conflicts_of(cfg: &Config, list: &[Project]) -> Vec<String> {
+    // Who holds an export path or fsid; described only when there is a conflict (thousands of
+    // projects, almost never one).
+    #[derive(Clone, Copy)]
+    enum Holder<'a> {
+        Public(&'a str),
+        Project(&'a Project),
+    }
+    let name = |h: Holder<'_>| match h {
+        Holder::Public(n) => format!("public export {n}"),
+        Holder::Project(p) => format!("project {}", p.name()),
+    };
     let mut out = Vec::new();
-    let mut gids: HashMap<u32, &str> = HashMap::new();
-    let mut paths: HashMap<&Path, String> = HashMap::new();
-    let mut fsids: HashMap<u32, String> = HashMap::new();
+    let mut gids: HashMap<u32, &str> = HashMap::with_capacity(list.len());
+    let mut paths: HashMap<&Path, Holder<'_>> = HashMap::with_capacity(list.len());
+    let mut fsids: HashMap<u32, Holder<'_>> = HashMap::with_capacity(list.len());
     for x in &cfg.public {
-        paths.insert(&x.path, format!("public export {}", x.name));
-        fsids.insert(x.fsid, format!("public export {}", x.name));
+        paths.insert(&x.path, Holder::Public(&x.name));
+        fsids.insert(x.fsid, Holder::Public(&x.name));
     }
     if !cfg.exports.allow_nested {
-        let mut all: Vec<(&Path, String)> = cfg
+        let all: Vec<(&Path, Holder<'_>)> = cfg
             .public
             .iter()
-            .map(|x| (x.path.as_path(), format!("public export {}", x.name)))
-            .collect();
-        all.extend(list.iter().map(|p| {
-            (
-                p.export_path.as_path(),
-                format!("project {} ({})", p.name(), p.file.display()),
+            .map(|x| (x.path.as_path(), Holder::Public(&x.name)))
+            .chain(
+                list.iter()
+                    .map(|p| (p.export_path.as_path(), Holder::Project(p))),
             )
-        }));
+            .collect();
+        let described = |h: Holder<'_>| match h {
+            Holder::Project(p) => format!("{} ({})", name(h), p.file.display()),
+            Holder::Public(_) => name(h),
+        };
         let paths: Vec<&Path> = all.iter().map(|(p, _)| *p).collect();
         for (o, i) in crate::config::nesting::nested_pairs(&paths) {
-            let ((outer, a), (inner, b)) = (&all[o], &all[i]);
+            let ((outer, a), (inner, b)) = (all[o], all[i]);
             out.push(format!(
-                "{} ({b}) is inside {} ({a}): the outer export would also hand out the inner one's files under other options; set exports.allow_nested: true in the cluster config if that is intended",
+                "{} ({}) is inside {} ({}): the outer export would also hand out the inner one's files under other options; set exports.allow_nested: true in the cluster config if that is intended",
                 inner.display(),
-                outer.display()
+                described(b),
+                outer.display(),
+                described(a),
             ));
         }
     }
@@ -382,17 +413,21 @@ pub fn conflicts_of(cfg: &Config, list: &[Project]) -> Vec<String> {
                 p.file.display()
             ));
         }
-        let me = format!("project {}", p.name());
-        if let Some(first) = paths.insert(&p.export_path, me.clone()) {
+        let me = Holder::Project(p);
+        if let Some(first) = paths.insert(&p.export_path, me) {
             out.push(format!(
-                "{} is exported by both {first} and {me}",
-                p.export_path.display()
+                "{} is exported by both {} and {}",
+                p.export_path.display(),
+                name(first),
+                name(me)
             ));
         }
-        if let Some(first) = fsids.insert(p.fsid, me.clone()) {
+        if let Some(first) = fsids.insert(p.fsid, me) {
             out.push(format!(
-                "fsid {} is used by both {first} and {me}; each export needs its own",
-                p.fsid
+                "fsid {} is used by both {} and {}; each export needs its own",
+                p.fsid,
+                name(first),
+                name(me)
             ));
         }
     }
@@ -596,6 +631,7 @@ pub fn read_current(exports_dir: &Path) -> anyhow::Result<Current> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(cur),
         Err(e) => anyhow::bail!("cannot list {}: {e}", exports_dir.display()),
     };
+    let mut managed = Vec::new();
     for e in rd {
         let e = e?;
         let path = e.path();
@@ -607,21 +643,29 @@ pub fn read_current(exports_dir: &Path) -> anyhow::Result<Current> {
             }
             continue;
         }
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(err) => {
-                cur.unreadable.push(format!("{}: {err}", path.display()));
-                cur.files.insert(path.clone(), String::new());
-                cur.entries.insert(path, Vec::new());
-                continue;
+        managed.push(path);
+    }
+    // Read and parsed on every CPU; collected in order, so the notes read the same each run.
+    managed.sort();
+    let read = crate::engine::parallel::map(&managed, |path| {
+        let text = crate::engine::parallel::read_small(path)
+            .map_err(|err| format!("{}: {err}", path.display()))?;
+        let entries = exportfs::parse_exports(&path.display().to_string(), &text)
+            .map(|x| x.into_iter().map(Entry::from).collect::<Vec<_>>())
+            .map_err(|err| format!("{err:#}"));
+        Ok::<_, String>((text, entries))
+    });
+    for (path, got) in managed.into_iter().zip(read) {
+        let (text, entries) = match got {
+            Err(unreadable) => {
+                cur.unreadable.push(unreadable);
+                (String::new(), Vec::new())
             }
-        };
-        let entries = match exportfs::parse_exports(&path.display().to_string(), &text) {
-            Ok(x) => x.into_iter().map(Entry::from).collect(),
-            Err(err) => {
-                cur.unreadable.push(format!("{err:#}"));
-                Vec::new()
+            Ok((text, Err(unparsable))) => {
+                cur.unreadable.push(unparsable);
+                (text, Vec::new())
             }
+            Ok((text, Ok(entries))) => (text, entries),
         };
         cur.files.insert(path.clone(), text);
         cur.entries.insert(path, entries);
@@ -631,39 +675,43 @@ pub fn read_current(exports_dir: &Path) -> anyhow::Result<Current> {
 }
 
 /// What one sync wants: each managed file's new text (`None`: remove it) and the entries.
+/// Borrows from the projects, the config and the current files (`'a`): at thousands of
+/// projects the per-address list is tens of thousands of entries, not worth copying.
 #[derive(Debug, Default)]
-pub struct Desired {
+pub struct Desired<'a> {
     pub files: BTreeMap<PathBuf, Option<String>>,
     pub entries: Vec<Entry>,
     /// Export paths of projects whose clients could not be read: left exactly as they are.
-    pub kept_paths: BTreeSet<PathBuf>,
-    /// One entry per client address (netgroups expanded): what the shrink guard counts.
-    pub members: Vec<Entry>,
+    pub kept_paths: BTreeSet<&'a Path>,
+    /// One (path, address) per client address (netgroups expanded): what the shrink guard
+    /// counts.
+    pub members: Vec<Member<'a>>,
     /// The managed netgroups (`exports.layout: netgroup`): group → its addresses.
     pub groups: BTreeMap<String, Vec<String>>,
 }
 
-/// Each file's entries with every `@group` of `groups` replaced by one entry per member: the
+/// One client of an export as an address: (export path, client).
+pub type Member<'a> = (&'a Path, &'a str);
+
+/// Each file's entries with every `@group` of `groups` replaced by one member per address: the
 /// clients as addresses, whichever layout wrote them.
-pub fn expand(
-    entries: &BTreeMap<PathBuf, Vec<Entry>>,
-    groups: &BTreeMap<String, Vec<String>>,
-) -> BTreeMap<PathBuf, Vec<Entry>> {
+pub fn expand<'a>(
+    entries: &'a BTreeMap<PathBuf, Vec<Entry>>,
+    groups: &'a BTreeMap<String, Vec<String>>,
+) -> BTreeMap<&'a Path, Vec<Member<'a>>> {
     entries
         .iter()
         .map(|(file, list)| {
             let mut out = Vec::with_capacity(list.len());
             for e in list {
                 match e.client.strip_prefix('@').and_then(|g| groups.get(g)) {
-                    Some(members) => out.extend(members.iter().map(|m| Entry {
-                        path: e.path.clone(),
-                        client: m.clone(),
-                        options: e.options.clone(),
-                    })),
-                    None => out.push(e.clone()),
+                    Some(members) => {
+                        out.extend(members.iter().map(|m| (e.path.as_path(), m.as_str())))
+                    }
+                    None => out.push((e.path.as_path(), e.client.as_str())),
                 }
             }
-            (file.clone(), out)
+            (file.as_path(), out)
         })
         .collect()
 }
@@ -693,8 +741,8 @@ impl Changes {
 pub fn diff(
     wanted: &[Entry],
     etab: &[Export],
-    managed_paths: &BTreeSet<PathBuf>,
-    kept: &BTreeSet<PathBuf>,
+    managed_paths: &BTreeSet<&Path>,
+    kept: &BTreeSet<&Path>,
 ) -> Changes {
     let live: HashMap<(&Path, &str), &str> = etab
         .iter()
@@ -705,7 +753,7 @@ pub fn diff(
         std::collections::HashSet::with_capacity(wanted.len());
     for w in wanted {
         want_keys.insert(w.key());
-        if kept.contains(&w.path) {
+        if kept.contains(w.path.as_path()) {
             continue;
         }
         let ok = live
@@ -719,8 +767,8 @@ pub fn diff(
         }
     }
     for e in etab {
-        if managed_paths.contains(&e.path)
-            && !kept.contains(&e.path)
+        if managed_paths.contains(e.path.as_path())
+            && !kept.contains(e.path.as_path())
             && !want_keys.contains(&(e.path.as_path(), e.client.as_str()))
         {
             ch.unexport.push(Entry::from(e.clone()));
@@ -935,9 +983,8 @@ public:
             w("/srv/b", "192.0.2.3", "rw,async,no_subtree_check,fsid=6"),
             w("/srv/b", "192.0.2.8", "rw,async,no_subtree_check,fsid=6"),
         ];
-        let managed: BTreeSet<PathBuf> =
-            ["/srv/a", "/srv/b", "/srv/kept"].map(PathBuf::from).into();
-        let kept: BTreeSet<PathBuf> = [PathBuf::from("/srv/kept")].into();
+        let managed: BTreeSet<&Path> = ["/srv/a", "/srv/b", "/srv/kept"].map(Path::new).into();
+        let kept: BTreeSet<&Path> = [Path::new("/srv/kept")].into();
         let ch = diff(&wanted, &etab, &managed, &kept);
         assert_eq!(ch.unexport, [w("/srv/a", "192.0.2.2", full)]);
         assert_eq!(

@@ -10,6 +10,7 @@
 //!   command's policy says.
 //! - [`runner`]: the one place processes are spawned; [`files`]: atomic file writes.
 //! - [`journal`]: one JSON line per step; [`lock`]: one run at a time per host.
+//! - [`parallel`]: in-process work (reading many small files) shared out over the CPUs.
 
 pub mod check;
 pub mod execute;
@@ -17,6 +18,7 @@ pub mod files;
 pub mod journal;
 pub mod lock;
 pub mod logging;
+pub mod parallel;
 pub mod plan;
 pub mod runner;
 pub mod signals;

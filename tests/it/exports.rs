@@ -346,6 +346,75 @@ fn sync_exports_projects_and_public_and_converges() {
     assert_eq!(h.journal().len(), before);
 }
 
+/// The project cache (`paths.state/projects.cache`) is written by a sync, never by a dry run,
+/// and never stands in for a file that changed: an edit that keeps the size and sets the mtime
+/// back, a removed file, a new file, a corrupt cache.
+#[test]
+fn the_project_cache_never_hides_a_change() {
+    privileged!();
+    let h = exports_host();
+    h.activate();
+    static_project(&h, "alpha", 50100, &["192.0.2.50"]);
+    static_project(&h, "beta", 50200, &["192.0.2.60"]);
+    // Files changed within the last 2 s are not recorded (the kernel's coarse timestamps).
+    let settle = || std::thread::sleep(Duration::from_millis(2200));
+    settle();
+    let cache = h.dir.path().join("state/projects.cache");
+    h.run(&["exports", "sync", "--dry-run"]).status(0);
+    assert!(!cache.exists(), "a dry run wrote the cache");
+    h.run(&["exports", "sync", "--yes"]).status(0);
+    let text = std::fs::read_to_string(&cache).unwrap();
+    assert!(
+        text.contains("alpha.yaml") && text.contains("beta.yaml"),
+        "{text}"
+    );
+
+    // Same size, the mtime set back: only the ctime differs.
+    let alpha = h.projects_dir().join("alpha.yaml");
+    let old = std::fs::metadata(&alpha).unwrap();
+    let yaml = std::fs::read_to_string(&alpha).unwrap();
+    std::fs::write(&alpha, yaml.replace("192.0.2.50", "192.0.2.51")).unwrap();
+    let stamp = format!("@{}.{:09}", old.mtime(), old.mtime_nsec());
+    let touched = std::process::Command::new("touch")
+        .args(["-d", &stamp])
+        .arg(&alpha)
+        .status()
+        .unwrap();
+    assert!(touched.success());
+    let new = std::fs::metadata(&alpha).unwrap();
+    assert_eq!(
+        (new.len(), new.mtime(), new.mtime_nsec()),
+        (old.len(), old.mtime(), old.mtime_nsec())
+    );
+    // (--force: one of the two client entries is replaced, more than the shrink guard allows.)
+    h.run(&["exports", "sync", "--yes", "--force"]).status(0);
+    assert_eq!(clients_of(&h, "/srv/misc/shared/alpha"), ["192.0.2.51"]);
+
+    // A removed file and a new one.
+    std::fs::remove_file(h.projects_dir().join("beta.yaml")).unwrap();
+    static_project(&h, "gamma", 50300, &["192.0.2.70"]);
+    h.run(&["exports", "sync", "--yes", "--force"]).status(0);
+    assert!(clients_of(&h, "/srv/misc/shared/beta").is_empty());
+    assert_eq!(clients_of(&h, "/srv/misc/shared/gamma"), ["192.0.2.70"]);
+
+    // A corrupt cache is ignored, and rebuilt by the next sync.
+    settle();
+    std::fs::write(&cache, "{ not json").unwrap();
+    h.run(&["exports", "sync", "--yes"])
+        .status(0)
+        .stdout_has("Nothing to do");
+    let text = std::fs::read_to_string(&cache).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(v["entries"]["gamma.yaml"].is_object(), "{text}");
+    assert!(v["entries"]["beta.yaml"].is_null(), "{text}");
+    // A dry run after an edit leaves the cache as it was.
+    std::fs::write(&alpha, yaml.replace("192.0.2.50", "192.0.2.52")).unwrap();
+    h.run(&["exports", "sync", "--dry-run", "--force"])
+        .status(0)
+        .stdout_has("1 entries to export, 1 to withdraw");
+    assert_eq!(std::fs::read_to_string(&cache).unwrap(), text);
+}
+
 #[test]
 fn incremental_apply_touches_only_the_changed_project() {
     privileged!();

@@ -29,9 +29,10 @@ impl Host {
         }
         y.push_str(&format!("services: [{}]\n", spec.services.join(", ")));
         y.push_str(&format!(
-            "paths:\n  journal: {}\n  lock: {}\ntimeouts: {{ probe: 20s, step: 30s }}\n",
+            "paths:\n  journal: {}\n  lock: {}\n  state: {}\ntimeouts: {{ probe: 20s, step: 30s }}\n",
             d.join("journal.jsonl").display(),
-            d.join("run/lock").display()
+            d.join("run/lock").display(),
+            d.join("state").display()
         ));
         y.push_str(&self.extra_config);
         std::fs::write(&self.config_file, y).unwrap();
