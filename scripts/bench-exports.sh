@@ -31,6 +31,9 @@ mkdir -p "$T/etc.upper" "$T/etc.work" "$T/d.ip"
 mount -t overlay nfs-manage-bench -o "lowerdir=/etc,upperdir=$T/etc.upper,workdir=$T/etc.work" /etc
 sed -i '/^netgroup:/d' /etc/nsswitch.conf
 echo 'netgroup: files' >>/etc/nsswitch.conf
+# Netgroup members must resolve to a name (rpc.mountd refuses nameless ones, so nfs-manage
+# does): every address below gets one in /etc/hosts, looked up from files only.
+sed -i 's/^hosts:.*/hosts: files/' /etc/nsswitch.conf
 : >/etc/netgroup
 : >/etc/exports
 mkdir -p /etc/exports.d
@@ -58,12 +61,14 @@ YAML
 mkdir -p "$T/projects"
 OPTS=rw,sync,no_subtree_check,root_squash
 # Project i: gid 60000+i, clients 10.(i/250).(i%250).1..C — distinct addresses, like instances.
+for ((i = 1; i <= 254; i++)); do echo "10.0.1.$i moved-$i"; done >>/etc/hosts
 for ((i = 1; i <= P; i++)); do
   clients="" line="/srv/bench/shared/p$i"
   for ((j = 1; j <= C; j++)); do
     a=10.$((i / 250)).$((i % 250)).$j
     clients+="${clients:+, }$a"
     line+=" $a($OPTS,fsid=$((60000 + i)))"
+    echo "$a p$i-$j" >>/etc/hosts
   done
   printf 'name: p%d\ngid: %d\nvolume: bench\nclients: [%s]\n' "$i" $((60000 + i)) "$clients" >"$T/projects/p$i.yaml"
   echo "$line" >"$T/d.ip/p$i.exports"
