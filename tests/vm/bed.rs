@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+use crate::bmc::Bmc;
+
 /// TEST-NET-1 (RFC 5737): documentation addresses, never routed.
 pub const PREFIX: &str = "192.0.2";
 pub const SERVICE_IP: &str = "192.0.2.100";
@@ -61,6 +63,26 @@ pub fn node_address(name: &str) -> String {
 pub struct Tools {
     pub vng: PathBuf,
     pub kernel: PathBuf,
+    /// What the IPMI fence lacks here (ipmi_sim, ipmitool); empty when the storage nodes get
+    /// BMCs. Never missing under CI=true: that is a failure like any other missing tool.
+    pub ipmi_missing: Vec<&'static str>,
+}
+
+impl Tools {
+    /// Said once at boot when the fence cannot be IPMI here.
+    pub fn fence_note(&self) -> Option<String> {
+        (!self.ipmi_missing.is_empty()).then(|| {
+            format!(
+                "no IPMI fence here, missing: {} (scripts/vm-deps installs them); the fence is the \
+                 bed's power switch over the guests' 9p shares instead (tests/vm/guest/fence)",
+                self.ipmi_missing.join(", ")
+            )
+        })
+    }
+}
+
+fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
 }
 
 /// Everything missing, as one message naming what to install; Ok when the bed can run.
@@ -96,6 +118,12 @@ pub fn find_tools() -> Result<Tools, String> {
                 .into(),
         );
     }
+    // The fence is the production one (ipmitool against a BMC) wherever it can be; only
+    // outside CI may the bed fall back to its own power switch.
+    let ipmi_missing = crate::bmc::missing();
+    if ci() {
+        missing.extend(ipmi_missing.iter().map(|m| m.to_string()));
+    }
     for tool in [
         "drbdadm",
         "rpc.nfsd",
@@ -111,7 +139,11 @@ pub fn find_tools() -> Result<Tools, String> {
         }
     }
     match (vng, kernel) {
-        (Some(vng), Some(kernel)) if missing.is_empty() => Ok(Tools { vng, kernel }),
+        (Some(vng), Some(kernel)) if missing.is_empty() => Ok(Tools {
+            vng,
+            kernel,
+            ipmi_missing,
+        }),
         _ => Err(format!(
             "the VM test bed cannot run here; missing:\n  - {}\ninstall them with (as root): scripts/vm-deps",
             missing.join("\n  - ")
@@ -286,6 +318,8 @@ pub struct Bed {
     pub vms: Vec<Vm>,
     pub boot_time: Duration,
     tools: Tools,
+    /// The storage nodes' BMCs; empty when the fence is the bed's own switch (see Tools).
+    bmcs: Vec<Bmc>,
 }
 
 impl Bed {
@@ -311,7 +345,24 @@ impl Bed {
             vms: Vec::new(),
             boot_time: Duration::ZERO,
             tools: tools.clone(),
+            bmcs: Vec::new(),
         };
+        // The BMCs first: each qemu connects to its own at start.
+        if tools.ipmi_missing.is_empty() {
+            let dir = run_dir.join("bmc");
+            let _ = fs::remove_dir_all(&dir);
+            fs::create_dir_all(&dir)?;
+            crate::bmc::write_password(&bed.bmc_password_file())?;
+            for spec in NODES.iter().filter(|n| n.disk) {
+                let bmc = Bmc::start(
+                    &bed.netns,
+                    spec.name,
+                    &dir.join(spec.name),
+                    &bed.bmc_password_file(),
+                )?;
+                bed.bmcs.push(bmc);
+            }
+        }
         let started = Instant::now();
         for spec in &NODES {
             let vm = bed.start_vm(spec, &run_dir)?;
@@ -320,8 +371,26 @@ impl Bed {
         for vm in &mut bed.vms {
             vm.kernel_release = wait_ready(vm, started)?;
         }
+        for bmc in &bed.bmcs {
+            bmc.wait_on(Duration::from_secs(120))?;
+        }
         bed.boot_time = started.elapsed();
         Ok(bed)
+    }
+
+    /// The BMC of a storage node, when the bed runs them.
+    pub fn bmc(&self, name: &str) -> Option<&Bmc> {
+        self.bmcs.iter().find(|b| b.node == name)
+    }
+
+    /// Whether the storage nodes are fenced through their BMCs (else the bed's 9p switch).
+    pub fn ipmi(&self) -> bool {
+        !self.bmcs.is_empty()
+    }
+
+    /// The BMCs' password file on the host (`ipmitool -f`); guests copy it from here.
+    pub fn bmc_password_file(&self) -> PathBuf {
+        target_dir().join("vm-run/bmc/password")
     }
 
     /// The power switch, on: boot a guest that was turned off again, with the disk it had
@@ -342,6 +411,9 @@ impl Bed {
             GROUPS[i].store(pgid, Ordering::SeqCst);
         }
         wait_ready(vm, started)?;
+        if let Some(bmc) = self.bmc(name) {
+            bmc.wait_on(Duration::from_secs(120))?;
+        }
         Ok(started.elapsed())
     }
 
@@ -446,6 +518,9 @@ impl Bed {
              -device virtio-net-pci,netdev=n0,mac=52:54:00:00:02:{:02x}",
             spec.host
         );
+        if spec.disk && self.tools.ipmi_missing.is_empty() {
+            let _ = write!(qemu, " {}", crate::bmc::qemu_opts(spec.name));
+        }
         if spec.disk {
             // A sparse raw file: all zeros is the pristine state, and the guest gets it back
             // with blkdiscard (discard=unmap punches holes in the file), so no reboot or
@@ -533,9 +608,12 @@ impl Bed {
                 let _ = fs::remove_file(parent.join("pgid"));
             }
         }
+        for bmc in &mut self.bmcs {
+            bmc.stop();
+        }
         let _ = run_host(&["ip", "netns", "del", &self.netns]);
         let _ = fs::remove_file(target_dir().join("vm-run/netns"));
-        for g in &GROUPS {
+        for g in GROUPS.iter().chain(&BMC_GROUPS) {
             g.store(0, Ordering::SeqCst);
         }
     }
@@ -551,9 +629,11 @@ impl Drop for Bed {
 static GROUPS: [AtomicI32; NODES.len()] = [const { AtomicI32::new(0) }; NODES.len()];
 /// The process group of the bed's etcd while one runs (0 = none).
 static ETCD_GROUP: AtomicI32 = AtomicI32::new(0);
+/// Process groups of the BMCs (ipmi_sim), by node (0 = none).
+static BMC_GROUPS: [AtomicI32; NODES.len()] = [const { AtomicI32::new(0) }; NODES.len()];
 
 extern "C" fn on_interrupt(_: nix::libc::c_int) {
-    for g in GROUPS.iter().chain([&ETCD_GROUP]) {
+    for g in GROUPS.iter().chain(&BMC_GROUPS).chain([&ETCD_GROUP]) {
         let pgid = g.load(Ordering::SeqCst);
         if pgid > 0 {
             // SAFETY: kill(2) is async-signal-safe.
@@ -572,6 +652,11 @@ pub fn install_interrupt_handler(bed: &Bed) {
             g.store(c.id() as i32, Ordering::SeqCst);
         }
     }
+    for (g, spec) in BMC_GROUPS.iter().zip(&NODES) {
+        if let Some(pgid) = bed.bmc(spec.name).and_then(Bmc::pgid) {
+            g.store(pgid, Ordering::SeqCst);
+        }
+    }
     let action = nix::sys::signal::SigAction::new(
         nix::sys::signal::SigHandler::Handler(on_interrupt),
         nix::sys::signal::SaFlags::empty(),
@@ -586,7 +671,7 @@ pub fn install_interrupt_handler(bed: &Bed) {
     }
 }
 
-fn kill_group(pgid: i32) {
+pub fn kill_group(pgid: i32) {
     let _ = nix::sys::signal::killpg(
         nix::unistd::Pid::from_raw(pgid),
         nix::sys::signal::Signal::SIGKILL,
@@ -602,7 +687,12 @@ fn kill_stale(run_dir: &Path) {
     }
     for f in NODES
         .iter()
-        .map(|spec| run_dir.join(spec.name).join("pgid"))
+        .flat_map(|spec| {
+            [
+                run_dir.join(spec.name).join("pgid"),
+                run_dir.join("bmc").join(spec.name).join("pgid"),
+            ]
+        })
         .chain([run_dir.join("etcd.pgid")])
     {
         if let Ok(s) = fs::read_to_string(&f)
@@ -695,7 +785,7 @@ impl Bed {
         Ok(())
     }
 
-    /// Whether a guest's qemu still runs (false once the power switch turned it off).
+    /// Whether a guest's qemu still runs (false once it was powered off, by the bed or its BMC).
     pub fn powered(&self, name: &str) -> bool {
         self.vm(name)
             .child
@@ -705,38 +795,58 @@ impl Bed {
             .is_some_and(|c| group_alive(c.id() as i32))
     }
 
-    /// Answer the guests' fence requests until `stop` is set: a guest's fence command (see
-    /// guest/fence) writes the victim's name into `fence-request` in its own share; the host
-    /// turns the victim off with the power switch and answers with `fence-done` ("off" or the
-    /// error). Returns the fences it carried out, as (requester, victim).
-    pub fn serve_fences(&self, stop: &std::sync::atomic::AtomicBool) -> Vec<(String, String)> {
-        let mut done = Vec::new();
-        while !stop.load(Ordering::SeqCst) {
-            for vm in &self.vms {
-                let req = vm.share.join("fence-request");
-                let Ok(victim) = fs::read_to_string(&req) else {
-                    continue;
-                };
-                let victim = victim.trim().to_string();
-                let _ = fs::remove_file(&req);
-                let answer = if NODES.iter().any(|n| n.name == victim) {
-                    match self.power_off(&victim) {
-                        Ok(()) => {
-                            done.push((vm.name.to_string(), victim.clone()));
-                            "off".to_string()
-                        }
-                        Err(e) => format!("{e:#}"),
-                    }
-                } else {
-                    format!("no such node: {victim}")
-                };
-                let tmp = vm.share.join("fence-done.tmp");
-                let _ = fs::write(&tmp, format!("{answer}\n"));
-                let _ = fs::rename(&tmp, vm.share.join("fence-done"));
+    /// While `stop` is unset, let fences happen and note them: the storage nodes that go off
+    /// meanwhile, in that order (one more look after `stop`). With BMCs there is nothing to
+    /// serve: the guest's ipmitool talks to the victim's ipmi_sim, which powers its qemu off.
+    /// With the bed's own switch, a guest's fence command (guest/fence) writes the victim's
+    /// name into `fence-request` in its own share; the host turns the victim off with
+    /// `power_off` and answers with `fence-done` ("off" or the error).
+    pub fn watch_fences(&self, stop: &std::sync::atomic::AtomicBool) -> Vec<String> {
+        let mut on: Vec<&str> = NODES
+            .iter()
+            .filter(|n| n.disk && self.powered(n.name))
+            .map(|n| n.name)
+            .collect();
+        let mut off = Vec::new();
+        loop {
+            let last = stop.load(Ordering::SeqCst);
+            if !self.ipmi() {
+                self.serve_switch_requests();
+            }
+            on.retain(|name| {
+                let still = self.powered(name);
+                if !still {
+                    off.push(name.to_string());
+                }
+                still
+            });
+            if last {
+                return off;
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        done
+    }
+
+    fn serve_switch_requests(&self) {
+        for vm in &self.vms {
+            let req = vm.share.join("fence-request");
+            let Ok(victim) = fs::read_to_string(&req) else {
+                continue;
+            };
+            let victim = victim.trim().to_string();
+            let _ = fs::remove_file(&req);
+            let answer = if NODES.iter().any(|n| n.name == victim) {
+                match self.power_off(&victim) {
+                    Ok(()) => "off".to_string(),
+                    Err(e) => format!("{e:#}"),
+                }
+            } else {
+                format!("no such node: {victim}")
+            };
+            let tmp = vm.share.join("fence-done.tmp");
+            let _ = fs::write(&tmp, format!("{answer}\n"));
+            let _ = fs::rename(&tmp, vm.share.join("fence-done"));
+        }
     }
 }
 

@@ -4,8 +4,9 @@
 //! What failover needs around it, as on the real pair: sshd on both storage nodes (keys made
 //! per run by the host, known_hosts pinned, logins get the guest's PATH so `nfs-manage` and the
 //! bed's systemctl are found), a real etcd for the cluster lock on the host's side of the
-//! bridge (GATEWAY), and for the hard-down case a fence command that asks the host to pull
-//! the plug on the other node's qemu (guest/fence, Bed::serve_fences).
+//! bridge (GATEWAY), and for the hard-down case the shipped example's fence: `ipmitool -I
+//! lanplus … chassis power off` against the other node's BMC (bmc.rs), or, where ipmi_sim or
+//! ipmitool is missing outside CI, the bed's own switch (guest/fence, Bed::watch_fences).
 //!
 //! Assertions are on live state (/proc/drbd, mounts, addresses, nfsd, etab, the lock in etcd,
 //! the file on the new Primary against the client's log of acknowledged records), never on
@@ -31,6 +32,9 @@ pub const LOCK_KEY: &str = "/nfs-manage/vm-bed/active";
 const SSH_DIR: &str = "/run/nfsm-ssh";
 /// On the PATH of ssh logins: `nfs-manage` (a link to the binary under test).
 const BIN_DIR: &str = "/run/nfsm-bin";
+/// The BMC password file of the fence (`ipmitool -f`), root's only (tmpfs, gone with the
+/// guest): the shipped example keeps it in /root/.ipmi, which is read-only in the guests.
+const FENCE_PASSWORD: &str = "/run/nfsm-fence/ipmi";
 
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_nfs-manage")
@@ -75,10 +79,41 @@ fn ssh_argv() -> Vec<String> {
     .collect()
 }
 
-/// The bed's config plus what failover needs: the lock, ssh, a fence, and an ARP
+/// `node`'s fence_command: power the other storage node off through its BMC, or, without
+/// BMCs, through the bed's switch.
+fn fence_command(bed: &Bed, node: &str) -> String {
+    let peer = if node == "nfs1" { "nfs2" } else { "nfs1" };
+    match bed.bmc(peer) {
+        Some(bmc) => format!(
+            "[ipmitool, -I, lanplus, -C, \"{}\", -H, {}, -U, {}, -f, {FENCE_PASSWORD}, chassis, power, off]",
+            crate::bmc::CIPHER_SUITE,
+            bmc.address,
+            crate::bmc::USER
+        ),
+        None => format!(
+            "[bash, \"{}/fence\", \"{}\"]",
+            guest_dir(),
+            crate::bed::target_dir().join("vm-run").display()
+        ),
+    }
+}
+
+/// Shell lines that give a storage node the fence's BMC password (none without BMCs), next
+/// to its config.
+pub fn install_fence_password(bed: &Bed) -> String {
+    if !bed.ipmi() {
+        return String::new();
+    }
+    let dir = FENCE_PASSWORD.rsplit_once('/').map_or("/", |(d, _)| d);
+    format!(
+        "mkdir -p -m 700 {dir}\ninstall -m 600 {} {FENCE_PASSWORD}\n",
+        bed.bmc_password_file().display()
+    )
+}
+
+/// The bed's config for `node` plus what failover needs: the lock, ssh, a fence, and an ARP
 /// announcement to the client (it stands in for the router in front of real clients).
-pub fn failover_config() -> String {
-    let run_dir = crate::bed::target_dir().join("vm-run");
+pub fn failover_config(bed: &Bed, node: &str) -> String {
     let ssh: Vec<String> = ssh_argv().iter().map(|a| format!("\"{a}\"")).collect();
     nfs_manage_config().replace(
         "  interface: eth0\n",
@@ -93,14 +128,13 @@ remote:
   ssh: [{}]
   user: root
 failover:
-  fence_command: [bash, \"{}/fence\", \"{}\"]
+  fence_command: {}
   fence_timeout: 90s
   ssh_timeout: 60s
   remote_timeout: 5m
 ",
         ssh.join(", "),
-        guest_dir(),
-        run_dir.display()
+        fence_command(bed, node)
     )
 }
 
@@ -238,21 +272,22 @@ install -d -m 2775 {EXPORT}
 umount {MOUNTPOINT}
 drbdadm secondary {RESOURCE}"
     ))?;
-    let config = failover_config();
     let exports = exports_file();
     // NFS_MANAGE_VM_GRACE: the NFSv4 grace and lease times (the bed's default is 10 s; the
     // kernel's own is 90 s), to measure what grace costs the client.
     let grace = std::env::var("NFS_MANAGE_VM_GRACE").unwrap_or_else(|_| "10".into());
     for name in STORAGE {
+        let config = failover_config(bed, name);
         bed.vm(name).ok(&format!(
             "set -e
 mkdir -p /etc/nfs-manage/projects.d {MOUNTPOINT}
-cat > {NFS_MANAGE_CONFIG} <<'EOF'
+{}cat > {NFS_MANAGE_CONFIG} <<'EOF'
 {config}EOF
 cat > /etc/exports.d/alpha.exports <<'EOF'
 {exports}EOF
 printf '[nfsd]\\ngrace-time={grace}\\nlease-time={grace}\\n' > /etc/nfs.conf.d/vm-bed.conf
 {bin} --config {NFS_MANAGE_CONFIG} config check",
+            install_fence_password(bed),
             bin = bin()
         ))?;
     }
@@ -491,6 +526,15 @@ fn journal_len(bed: &Bed) -> Result<[usize; 2]> {
     ])
 }
 
+/// How the bed fences, for the reports.
+pub fn fence_kind(bed: &Bed) -> &'static str {
+    if bed.ipmi() {
+        "power off via IPMI, ipmitool -I lanplus to the BMC"
+    } else {
+        "power off by the bed's switch"
+    }
+}
+
 pub fn client_now(client: &Vm) -> Result<f64> {
     Ok(client.ok("date +%s.%N")?.trim().parse()?)
 }
@@ -612,7 +656,8 @@ pub fn failover_while_writing(bed: &Bed) -> Result<()> {
 }
 
 /// nfs1 drops off the network while the client writes; `failover --peer-dead` on nfs2 fences
-/// it (its qemu is killed by the host: the power switch), takes the lock from it and promotes
+/// it (`ipmitool … chassis power off` to nfs1's BMC, which powers its qemu off; without BMCs
+/// the bed's switch kills that qemu), takes the lock from it and promotes
 /// with --force. The writer goes on and no acknowledged record is lost. Then nfs1 is powered
 /// on again: its `up` is refused by the lock.
 pub fn hard_down_failover(bed: &Bed) -> Result<()> {
@@ -639,7 +684,7 @@ pub fn hard_down_failover(bed: &Bed) -> Result<()> {
 
     let stop = AtomicBool::new(false);
     let (out, fenced, took) = std::thread::scope(|s| {
-        let fences = s.spawn(|| bed.serve_fences(&stop));
+        let fences = s.spawn(|| bed.watch_fences(&stop));
         let started = Instant::now();
         let out = nfs_manage(b, "failover --peer-dead --yes");
         let took = started.elapsed();
@@ -655,13 +700,19 @@ pub fn hard_down_failover(bed: &Bed) -> Result<()> {
         out.stderr
     );
     ensure!(
-        fenced == [("nfs2".to_string(), "nfs1".to_string())],
-        "fences carried out: {fenced:?} (want nfs2 fencing nfs1)"
+        fenced == ["nfs1"],
+        "storage nodes powered off during the failover: {fenced:?} (want nfs1)"
     );
     ensure!(
         !bed.powered("nfs1"),
         "nfs1's qemu still runs after the fence"
     );
+    if let Some(bmc) = bed.bmc("nfs1") {
+        ensure!(
+            !bmc.power_is_on()?,
+            "nfs1's BMC reports power on after the fence"
+        );
+    }
     assert_serving(bed, &etcd, "nfs2", false)?;
     let line = crate::scenarios::proc_drbd_state(b)?;
     ensure!(
@@ -686,11 +737,19 @@ pub fn hard_down_failover(bed: &Bed) -> Result<()> {
         .find(|l| l.contains(" done in "))
         .unwrap_or("(no closing line)");
     let (_, journal) = journal_since(b, 0)?;
+    ensure!(
+        journal
+            .iter()
+            .any(|l| l.contains(" nfs2 failover:fence:nfs1 ") && l.ends_with(" ok")),
+        "nfs2's journal has no verified fence step:\n{}",
+        journal.join("\n")
+    );
     let mut text = format!(
-        "== hard-down: nfs1's link cut, failover --peer-dead --yes on nfs2 (fence: power off)\n\
+        "== hard-down: nfs1's link cut, failover --peer-dead --yes on nfs2 (fence: {})\n\
          DRBD on nfs2 noticed after {:.1} s; failover command {:.1} s (seen from the host)\n{summary}\n\
          client: longest gap between acknowledged writes {pause:.2} s (usual gap {usual:.3} s); \
          {} records acknowledged, all on disk on nfs2; {} errors seen by the writer\n",
+        fence_kind(bed),
         noticed.as_secs_f64(),
         took.as_secs_f64(),
         acks.last(),
@@ -710,7 +769,7 @@ pub fn hard_down_failover(bed: &Bed) -> Result<()> {
     // nfs1 is powered on again, with the disk it had: its `up` is refused by the lock (exit 4)
     // and changes nothing, whatever its own disk says.
     let booted = bed.power_on("nfs1")?;
-    let config = failover_config();
+    let config = failover_config(bed, "nfs1");
     a.ok(&format!(
         "set -e
 modprobe drbd

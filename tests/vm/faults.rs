@@ -24,8 +24,8 @@ use anyhow::{Context, Result, bail, ensure};
 
 use crate::bed::{Bed, Etcd, SERVICE_IP, Vm};
 use crate::failover::{
-    LOCK_KEY, Writer, assert_durable, assert_serving, bin, failover_config, mount_client,
-    nfs_manage, report, setup, setup_ssh,
+    LOCK_KEY, Writer, assert_durable, assert_serving, bin, failover_config, install_fence_password,
+    mount_client, nfs_manage, report, setup, setup_ssh,
 };
 use crate::scenarios::{
     DEVICE, MOUNTPOINT, NFS_MANAGE_CONFIG, RESOURCE, STORAGE, drbd_res, proc_drbd_state, wait_for,
@@ -274,7 +274,7 @@ fn expect_exit(vm: &Vm, args: &str, want: i32, says: &str) -> Result<String> {
 /// serving node.
 fn restore_node(bed: &Bed, name: &str) -> Result<Duration> {
     let booted = bed.power_on(name)?;
-    let config = failover_config();
+    let config = failover_config(bed, name);
     let exports = bed.vm(other(name)).ok("cat /etc/exports.d/alpha.exports")?;
     let grace = std::env::var("NFS_MANAGE_VM_GRACE").unwrap_or_else(|_| "10".into());
     bed.vm(name).ok(&format!(
@@ -292,12 +292,13 @@ done
 touch /var/lib/nfs/etab /var/lib/nfs/rmtab
 : > /etc/exports
 printf '[nfsd]\\ngrace-time={grace}\\nlease-time={grace}\\n' > /etc/nfs.conf.d/vm-bed.conf
-cat > {NFS_MANAGE_CONFIG} <<'EOF'
+{}cat > {NFS_MANAGE_CONFIG} <<'EOF'
 {config}EOF
 cat > /etc/exports.d/alpha.exports <<'EOF'
 {exports}EOF
 drbdadm up {RESOURCE}",
-        fenced_res()
+        fenced_res(),
+        install_fence_password(bed)
     ))?;
     setup_ssh(bed)?;
     Ok(booted)
@@ -796,7 +797,7 @@ fn run_schedule(
             wait_disconnected(bed.vm(standby))?;
             let stop = AtomicBool::new(false);
             let (out, fenced) = std::thread::scope(|s| {
-                let fences = s.spawn(|| bed.serve_fences(&stop));
+                let fences = s.spawn(|| bed.watch_fences(&stop));
                 let out = nfs_manage(bed.vm(standby), "failover --peer-dead --yes");
                 stop.store(true, Ordering::SeqCst);
                 (out, fences.join().unwrap_or_default())
@@ -809,6 +810,30 @@ fn run_schedule(
                 out.stdout,
                 out.stderr
             );
+            // The fence ran (the closing line names each step), and powered nobody else off:
+            // `dead` was off already, which its BMC reports as such.
+            let fence_step = out
+                .stdout
+                .lines()
+                .find(|l| l.contains(" done in "))
+                .and_then(|l| {
+                    l.split(", ")
+                        .find(|s| s.starts_with(&format!("fence:{dead} ")))
+                        .map(str::to_string)
+                });
+            let Some(fence_step) = fence_step else {
+                bail!(
+                    "{standby}: failover --peer-dead --yes: no fence:{dead} step in its closing line\n{}",
+                    out.stdout
+                );
+            };
+            ensure!(
+                fenced.is_empty(),
+                "powered off during the failover: {fenced:?} (want nobody: {dead} was off already)"
+            );
+            if let Some(bmc) = bed.bmc(dead) {
+                ensure!(!bmc.power_is_on()?, "{dead}'s BMC reports power on");
+            }
             check_safety(bed, &format!("{standby} took over"))?;
             *active = standby;
             let at = writer.acks(client)?.last() as usize;
@@ -816,7 +841,8 @@ fn run_schedule(
             let booted = restore_node(bed, dead)?;
             wait_synced(bed)?;
             format!(
-                "{dead} off; `failover --peer-dead --yes` on {standby} (fenced: {fenced:?}); {dead} booted again in {:.0} s, resynced",
+                "{dead} off; `failover --peer-dead --yes` on {standby} ({fence_step}, {}); {dead} booted again in {:.0} s, resynced",
+                crate::failover::fence_kind(bed),
                 booted.as_secs_f64()
             )
         }

@@ -13,6 +13,7 @@
 //! what to install and skips, except under CI=true, where that is a failure.
 
 mod bed;
+mod bmc;
 mod exports_scale;
 mod failover;
 mod faults;
@@ -109,6 +110,9 @@ fn main() {
         }
     };
 
+    if let Some(note) = tools.fence_note() {
+        eprintln!("{note}");
+    }
     let started = Instant::now();
     eprintln!(
         "booting nfs1, nfs2, client ({}, TCG); consoles in {}",
