@@ -13,6 +13,7 @@
 //! what to install and skips, except under CI=true, where that is a failure.
 
 mod bed;
+mod breakdown;
 mod exports_scale;
 mod failover;
 mod faults;
@@ -110,6 +111,19 @@ fn main() {
     };
 
     let started = Instant::now();
+    let bin = match bed::choose_binary() {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("{e:#}");
+            let names: Vec<String> = selected.iter().map(|s| s.name.to_string()).collect();
+            for n in &names {
+                println!("test {n} ... FAILED");
+            }
+            summary(0, &names, ignored.len(), filtered_out, started);
+            std::process::exit(101);
+        }
+    };
+    eprintln!("nfs-manage in the guests: {bin}");
     eprintln!(
         "booting nfs1, nfs2, client ({}, TCG); consoles in {}",
         tools.kernel.display(),
