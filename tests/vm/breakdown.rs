@@ -412,6 +412,20 @@ fn step_kind(s: &Step, n: usize) -> String {
     name
 }
 
+#[derive(Default)]
+struct StepKind {
+    first: f64,
+    last: f64,
+    sum: f64,
+    count: usize,
+}
+
+impl StepKind {
+    fn span(&self) -> f64 {
+        self.last - self.first
+    }
+}
+
 /// One measured operation.
 struct Measured {
     volumes: usize,
@@ -422,8 +436,9 @@ struct Measured {
     outage: f64,
     host_wall: f64,
     cp: CriticalPath,
-    /// Per step kind: total seconds over the volumes, and how many.
-    steps: BTreeMap<String, (f64, usize)>,
+    /// Per step kind: its span (first start to last end: per-volume steps run in parallel,
+    /// so this is what they add to the critical path), the sum of the durations, how many.
+    steps: BTreeMap<String, StepKind>,
     /// Per run, for the old way: (command, wall).
     runs: Vec<(String, f64)>,
 }
@@ -583,11 +598,15 @@ exit $rc"
             (Some(a), Some(b)) => b - a,
             _ => f64::NAN,
         };
-        let mut kinds: BTreeMap<String, (f64, usize)> = BTreeMap::new();
+        let mut kinds: BTreeMap<String, StepKind> = BTreeMap::new();
         for s in &steps {
             let e = kinds.entry(step_kind(s, self.volumes)).or_default();
-            e.0 += s.secs;
-            e.1 += 1;
+            if e.count == 0 || s.start < e.first {
+                e.first = s.start;
+            }
+            e.last = e.last.max(s.start + s.secs);
+            e.sum += s.secs;
+            e.count += 1;
         }
         let m = Measured {
             volumes: self.volumes,
@@ -631,9 +650,15 @@ exit $rc"
             m.cp.wall / m.cp.tools,
             (m.cp.tools + m.cp.own) / m.cp.tools
         );
-        text.push_str("steps (kind: total over volumes, count):");
-        for (k, (secs, count)) in &m.steps {
-            let _ = write!(text, " {k} {secs:.2}s×{count};");
+        text.push_str("steps (kind: span, sum of the durations × count):");
+        for (k, st) in &m.steps {
+            let _ = write!(
+                text,
+                " {k} {:.2}s ({:.2}s×{});",
+                st.span(),
+                st.sum,
+                st.count
+            );
         }
         text.push_str("\n\n");
         report(&text);
@@ -909,7 +934,7 @@ fn summary(all: &[Measured]) -> String {
             keys.sort();
             keys.dedup();
             for k in keys {
-                let (a, b) = stat(&|m| m.steps.get(k).map_or(0.0, |s| s.0));
+                let (a, b) = stat(&|m| m.steps.get(k).map_or(0.0, StepKind::span));
                 let _ = writeln!(t, "    {k:<28} {a:>6.2} / {b:>6.2} s");
             }
         }
