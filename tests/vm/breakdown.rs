@@ -277,10 +277,11 @@ struct NodeTrace {
     calls: usize,
 }
 
-fn collect(vm: &Vm) -> Result<NodeTrace> {
+/// The traces on `vm`, with the start and end of its run named `top` if it had one.
+fn collect(vm: &Vm, top: &str) -> Result<NodeTrace> {
     let text = vm.ok(&format!(
         "cd {BENCH_DIR}; echo '#trace'; cat trace 2>/dev/null; echo '#nested'; cat nested 2>/dev/null; \
-         echo '#top'; cat top 2>/dev/null; true"
+         echo '#top'; cat top-{top} 2>/dev/null; true"
     ))?;
     let mut t = NodeTrace::default();
     let mut section = "";
@@ -328,6 +329,8 @@ fn collect(vm: &Vm) -> Result<NodeTrace> {
 ///   Tools on the critical path = L's tools + P's tools; the rest is own time or ssh.
 #[derive(Default, Clone, Copy)]
 struct CriticalPath {
+    /// The run's start and end on its node's clock.
+    span: Span,
     wall: f64,
     tools: f64,
     own: f64,
@@ -349,6 +352,7 @@ impl CriticalPath {
         let tools_p = intersect(&union(&peer.tools), &nested);
         let own_p = total(&nested) - total(&tools_p);
         Ok(CriticalPath {
+            span: top,
             wall,
             tools: total(&tools_l) + total(&tools_p),
             own: own_l + own_p,
@@ -359,6 +363,7 @@ impl CriticalPath {
 
     fn add(self, o: CriticalPath) -> CriticalPath {
         CriticalPath {
+            span: (self.span.0, o.span.1),
             wall: self.wall + o.wall,
             tools: self.tools + o.tools,
             own: self.own + o.own,
@@ -454,22 +459,22 @@ impl Bench<'_> {
     fn clear(&self) -> Result<()> {
         for name in STORAGE {
             self.bed.vm(name).ok(&format!(
-                "mkdir -p {BENCH_DIR} && rm -f {BENCH_DIR}/trace {BENCH_DIR}/nested {BENCH_DIR}/top"
+                "mkdir -p {BENCH_DIR} && rm -f {BENCH_DIR}/trace {BENCH_DIR}/nested {BENCH_DIR}/top-*"
             ))?;
         }
         Ok(())
     }
 
     /// Run nfs-manage on `on` with the trace on, require exit 0; its critical path.
-    fn run(&self, on: &str, bin: &str, args: &str) -> Result<(CriticalPath, String)> {
-        self.clear()?;
-        let vm = self.bed.vm(on);
-        let out = vm.run(
+    /// Run nfs-manage on `on` with the trace on, require exit 0; its stdout. Its start and
+    /// end go to `top-NAME` on `on` (read by `critical_path`).
+    fn exec(&self, on: &str, bin: &str, args: &str, name: &str) -> Result<String> {
+        let out = self.bed.vm(on).run(
             &format!(
                 "s=$EPOCHREALTIME
 NFS_MANAGE_TRACE={BENCH_DIR}/trace NO_COLOR=1 {bin} --config {NFS_MANAGE_CONFIG} {args}
 rc=$?
-echo \"$s $EPOCHREALTIME\" > {BENCH_DIR}/top
+echo \"$s $EPOCHREALTIME\" > {BENCH_DIR}/top-{name}
 exit $rc"
             ),
             Duration::from_secs(600),
@@ -481,9 +486,16 @@ exit $rc"
             out.stdout,
             out.stderr
         );
+        Ok(out.stdout)
+    }
+
+    /// The critical path of the run `exec` named `name` on `on` (the traces since `clear`).
+    fn critical_path(&self, on: &str, name: &str) -> Result<CriticalPath> {
         let peer = STORAGE.iter().find(|n| **n != on).expect("two nodes");
-        let cp = CriticalPath::of(&collect(vm)?, &collect(self.bed.vm(peer))?)?;
-        Ok((cp, out.stdout))
+        CriticalPath::of(
+            &collect(self.bed.vm(on), name)?,
+            &collect(self.bed.vm(peer), name)?,
+        )
     }
 
     /// Every volume served by `active` (volume 0 with everything `assert_serving` checks),
@@ -548,15 +560,26 @@ exit $rc"
         let t0 = client_now(client)?;
         let started = Instant::now();
         let (cp, runs, label) = if old_way {
-            let (down, _) = self.run(from, bin, "down --yes")?;
-            let (up, _) = self.run(to, bin, "up --yes")?;
+            // Back to back: nothing between the two runs but the harness's next request.
+            self.clear()?;
+            self.exec(from, bin, "down --yes", "down")?;
+            self.exec(to, bin, "up --yes", "up")?;
+            let down = self.critical_path(from, "down")?;
+            let up = self.critical_path(to, "up")?;
             (
                 down.add(up),
                 vec![("down".to_string(), down.wall), ("up".to_string(), up.wall)],
-                format!("old way: down --yes on {from}, then up --yes on {to}"),
+                // Two guests' clocks (they agree to well under a second): the time between
+                // the runs, which the client's pause and the outage include.
+                format!(
+                    "old way: down --yes on {from}, then up --yes on {to} ({:.2} s between the runs)",
+                    up.span.0 - down.span.1
+                ),
             )
         } else {
-            let (cp, out) = self.run(on, bin, &format!("failover --yes --to {to}"))?;
+            self.clear()?;
+            let out = self.exec(on, bin, &format!("failover --yes --to {to}"), "failover")?;
+            let cp = self.critical_path(on, "failover")?;
             let closing = out
                 .lines()
                 .find(|l| l.contains(" done in "))
