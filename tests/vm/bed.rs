@@ -192,7 +192,7 @@ pub fn debug_bin() -> &'static str {
 pub fn release_bin() -> Result<String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(&cargo)
-        .args(["build", "--release", "--bin", "nfs-manage"])
+        .args(["build", "--locked", "--release", "--bin", "nfs-manage"])
         .current_dir(manifest_dir())
         .stdin(Stdio::null())
         .output()
