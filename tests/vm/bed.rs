@@ -29,6 +29,24 @@ pub const GATEWAY: &str = "192.0.2.1";
 /// Storage node data disks: big enough that a throttled resync can be caught mid-way.
 pub const DISK_MIB: u64 = 128;
 
+/// Data disks per storage node: `/dev/vda` (what most scenarios use) and three more
+/// (`/dev/vdb`…`/dev/vdd`) for scenarios with several DRBD resources.
+pub const DATA_DISKS: usize = 4;
+
+/// The guest's device name of data disk `i` (virtio-blk disks are named in PCI order).
+pub fn data_disk(i: usize) -> String {
+    format!("/dev/vd{}", (b'a' + i as u8) as char)
+}
+
+/// Its serial (`/sys/block/vdX/serial`), to check that the names are in that order.
+pub fn data_disk_serial(i: usize) -> String {
+    if i == 0 {
+        "nfsdata".into()
+    } else {
+        format!("nfsdata{i}")
+    }
+}
+
 pub struct NodeSpec {
     pub name: &'static str,
     pub host: u8,
@@ -180,6 +198,63 @@ fn find_kernel() -> Option<PathBuf> {
         .collect();
     found.sort_by(|a, b| a.1.cmp(&b.1));
     found.pop().map(|(path, _)| path)
+}
+
+/// Which build of nfs-manage the guests run: NFS_MANAGE_VM_BUILD=debug|release, by default
+/// BUILD_DEFAULT. Under TCG the release build halves nfs-manage's own time in a run, but whole
+/// scenarios gain only ~5 % (they wait mostly for DRBD, nfsd and the client), about what the
+/// extra release build costs the suite: so the debug binary `cargo test` built already
+/// (BENCHMARKS.md, "debug vs release under TCG").
+pub const BUILD_DEFAULT: &str = "debug";
+
+static NFS_MANAGE_BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// The nfs-manage binary the scenarios run in the guests (`choose_binary` picks it once).
+pub fn nfs_manage_bin() -> &'static str {
+    NFS_MANAGE_BIN
+        .get()
+        .map(String::as_str)
+        .unwrap_or(env!("CARGO_BIN_EXE_nfs-manage"))
+}
+
+/// The debug binary `cargo test` built for this target.
+pub fn debug_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_nfs-manage")
+}
+
+/// The release binary, built into the same target dir (a no-op when it is current).
+pub fn release_bin() -> Result<String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(&cargo)
+        .args(["build", "--locked", "--release", "--bin", "nfs-manage"])
+        .current_dir(manifest_dir())
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("running {cargo} build --release --bin nfs-manage"))?;
+    if !out.status.success() {
+        bail!(
+            "{cargo} build --release --bin nfs-manage failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let path = target_dir().join("release/nfs-manage");
+    if !path.exists() {
+        bail!("{} missing after the release build", path.display());
+    }
+    Ok(path.display().to_string())
+}
+
+/// Pick the build the guests run (NFS_MANAGE_VM_BUILD), building the release binary if that
+/// is the one; its path.
+pub fn choose_binary() -> Result<&'static str> {
+    let build = std::env::var("NFS_MANAGE_VM_BUILD").unwrap_or_else(|_| BUILD_DEFAULT.into());
+    let path = match build.as_str() {
+        "debug" => debug_bin().to_string(),
+        "release" => release_bin()?,
+        other => bail!("NFS_MANAGE_VM_BUILD={other:?}: expected debug or release"),
+    };
+    Ok(NFS_MANAGE_BIN.get_or_init(|| path))
 }
 
 pub fn manifest_dir() -> PathBuf {
@@ -522,20 +597,32 @@ impl Bed {
             let _ = write!(qemu, " {}", crate::bmc::qemu_opts(spec.name));
         }
         if spec.disk {
-            // A sparse raw file: all zeros is the pristine state, and the guest gets it back
+            // Sparse raw files: all zeros is the pristine state, and the guest gets it back
             // with blkdiscard (discard=unmap punches holes in the file), so no reboot or
             // image copy is needed between scenarios.
-            let disk = dir.join("data.raw");
-            if !power_cycle {
-                let f = fs::File::create(&disk)?;
-                f.set_len(DISK_MIB << 20)?;
+            for i in 0..DATA_DISKS {
+                let disk = dir.join(if i == 0 {
+                    "data.raw".to_string()
+                } else {
+                    format!("data{i}.raw")
+                });
+                if !power_cycle {
+                    let f = fs::File::create(&disk)?;
+                    f.set_len(DISK_MIB << 20)?;
+                }
+                let id = if i == 0 {
+                    "data".to_string()
+                } else {
+                    format!("data{i}")
+                };
+                let _ = write!(
+                    qemu,
+                    " -drive if=none,id={id},file={},format=raw,discard=unmap,cache=unsafe \
+                     -device virtio-blk-pci,drive={id},serial={}",
+                    disk.display(),
+                    data_disk_serial(i)
+                );
             }
-            let _ = write!(
-                qemu,
-                " -drive if=none,id=data,file={},format=raw,discard=unmap,cache=unsafe \
-                 -device virtio-blk-pci,drive=data,serial=nfsdata",
-                disk.display()
-            );
         }
         let agent = manifest_dir().join("tests/vm/guest/agent.sh");
         let exec = format!("bash {} {} {address}/24", agent.display(), share.display());

@@ -20,7 +20,7 @@ const PER_PROJECT: usize = 10;
 const PROBE_DIR: &str = "/mnt/alpha";
 
 fn nfs_manage(vm: &Vm, args: &str) -> Result<crate::bed::Output> {
-    let bin = env!("CARGO_BIN_EXE_nfs-manage");
+    let bin = crate::bed::nfs_manage_bin();
     vm.run(
         &format!("{bin} --config {NFS_MANAGE_CONFIG} {args}"),
         Duration::from_secs(600),

@@ -37,7 +37,7 @@ const BIN_DIR: &str = "/run/nfsm-bin";
 const FENCE_PASSWORD: &str = "/run/nfsm-fence/ipmi";
 
 pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_nfs-manage")
+    crate::bed::nfs_manage_bin()
 }
 
 fn guest_dir() -> String {
@@ -149,6 +149,12 @@ fn exports_file() -> String {
 /// Host keys for both storage nodes and one client key, made on the host for this run;
 /// each node gets them in a tmpfs, plus sshd on its own address.
 pub fn setup_ssh(bed: &Bed) -> Result<()> {
+    setup_ssh_env(bed, &[])
+}
+
+/// `setup_ssh`, and logins also get these environment variables (e.g. NFS_MANAGE_TRACE for
+/// the nfs-manage runs a failover starts on the peer).
+pub fn setup_ssh_env(bed: &Bed, extra_env: &[(&str, &str)]) -> Result<()> {
     let dir = crate::bed::target_dir().join("vm-run/ssh");
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir)?;
@@ -186,8 +192,13 @@ pub fn setup_ssh(bed: &Bed) -> Result<()> {
         "{BIN_DIR}:{}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         guest_dir()
     );
+    let extra: String = extra_env
+        .iter()
+        .map(|(k, v)| format!("environment=\"{k}={v}\","))
+        .collect();
+    let permit: String = extra_env.iter().map(|(k, _)| format!(",{k}")).collect();
     let authorized = format!(
-        "environment=\"PATH={path}\",environment=\"HOME={SSH_DIR}\",environment=\"LC_ALL=C\",environment=\"NO_COLOR=1\" {id_pub}"
+        "{extra}environment=\"PATH={path}\",environment=\"HOME={SSH_DIR}\",environment=\"LC_ALL=C\",environment=\"NO_COLOR=1\" {id_pub}"
     );
     let d = dir.display();
     for name in STORAGE {
@@ -220,7 +231,7 @@ StrictModes no
 PermitRootLogin prohibit-password
 PasswordAuthentication no
 KbdInteractiveAuthentication no
-PermitUserEnvironment PATH,HOME,LC_ALL,NO_COLOR
+PermitUserEnvironment PATH,HOME,LC_ALL,NO_COLOR{permit}
 LogLevel VERBOSE
 EOF
 /usr/sbin/sshd -f {SSH_DIR}/sshd_config -E {SSH_DIR}/sshd.log",

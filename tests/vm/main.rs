@@ -14,6 +14,7 @@
 
 mod bed;
 mod bmc;
+mod breakdown;
 mod exports_scale;
 mod failover;
 mod faults;
@@ -114,6 +115,19 @@ fn main() {
         eprintln!("{note}");
     }
     let started = Instant::now();
+    let bin = match bed::choose_binary() {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("{e:#}");
+            let names: Vec<String> = selected.iter().map(|s| s.name.to_string()).collect();
+            for n in &names {
+                println!("test {n} ... FAILED");
+            }
+            summary(0, &names, ignored.len(), filtered_out, started);
+            std::process::exit(101);
+        }
+    };
+    eprintln!("nfs-manage in the guests: {bin}");
     eprintln!(
         "booting nfs1, nfs2, client ({}, TCG); consoles in {}",
         tools.kernel.display(),

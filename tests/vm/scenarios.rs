@@ -61,6 +61,11 @@ pub fn all() -> Vec<Scenario> {
             ignore: None,
         },
         Scenario {
+            name: "failover_breakdown",
+            run: crate::breakdown::failover_breakdown,
+            ignore: Some("benchmark, run when named"),
+        },
+        Scenario {
             name: "replication_link_cut",
             run: crate::faults::replication_link_cut,
             ignore: None,
@@ -95,6 +100,10 @@ pub const STORAGE: [&str; 2] = ["nfs1", "nfs2"];
 /// tmpfs over the NFS server's state. Fails if anything still holds a device, which would
 /// mean the previous scenario left a mess the next one must not inherit.
 pub fn reset(bed: &Bed) -> Result<()> {
+    let disks: Vec<String> = (0..crate::bed::DATA_DISKS)
+        .map(crate::bed::data_disk)
+        .collect();
+    let disks = disks.join(" ");
     for name in STORAGE {
         // A fault scenario that failed half-way may have left a link cut.
         bed.set_link(name, true)?;
@@ -110,7 +119,7 @@ if [ -e /proc/drbd ]; then
     rmmod drbd
 fi
 modprobe drbd
-blkdiscard -f /dev/vda
+for d in {disks}; do blkdiscard -f "$d"; done
 mkdir -p /etc/drbd.d
 rm -f /etc/drbd.d/*.res
 printf 'global {{ usage-count no; }}\ninclude "drbd.d/*.res";\n' > /etc/drbd.conf
@@ -183,6 +192,18 @@ fn boot_and_control(bed: &Bed) -> Result<()> {
     nfs1.ok("touch /etc/exports.d/x /var/lib/nfs/x && rm /etc/exports.d/x /var/lib/nfs/x")?;
     let zeros = nfs1.ok("cmp -n 1048576 /dev/vda /dev/zero && echo blank")?;
     ensure!(zeros.trim() == "blank", "data disk not blank after reset");
+    // Every data disk is there, under the name its serial says (PCI order).
+    for i in 0..crate::bed::DATA_DISKS {
+        let dev = crate::bed::data_disk(i);
+        let name = dev.trim_start_matches("/dev/");
+        let serial = nfs1.ok(&format!("cat /sys/block/{name}/serial"))?;
+        ensure!(
+            serial.trim() == crate::bed::data_disk_serial(i),
+            "{dev} has serial {:?} (want {})",
+            serial.trim(),
+            crate::bed::data_disk_serial(i)
+        );
+    }
     // A guest-side timeout ends a hung command, and the agent keeps serving.
     let hung = nfs1.run("sleep 100", Duration::from_secs(2))?;
     ensure!(
@@ -526,7 +547,7 @@ fn alpha_exports() -> String {
 }
 
 fn nfs_manage(vm: &Vm, args: &str) -> Result<crate::bed::Output> {
-    let bin = env!("CARGO_BIN_EXE_nfs-manage");
+    let bin = crate::bed::nfs_manage_bin();
     vm.run(
         &format!("{bin} --config {NFS_MANAGE_CONFIG} {args}"),
         Duration::from_secs(300),

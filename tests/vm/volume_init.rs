@@ -32,7 +32,7 @@ cat > {NFS_MANAGE_CONFIG} <<'EOF'
 }
 
 fn init(vm: &Vm, args: &str) -> Result<crate::bed::Output> {
-    let bin = env!("CARGO_BIN_EXE_nfs-manage");
+    let bin = crate::bed::nfs_manage_bin();
     vm.run(
         &format!("{bin} --config {NFS_MANAGE_CONFIG} volume init {RESOURCE} {args}"),
         Duration::from_secs(900),
@@ -140,7 +140,7 @@ pub fn volume_init(bed: &Bed) -> Result<()> {
     // Blank disks on both: no initial sync at all.
     reset(bed)?;
     setup(bed)?;
-    let bin = env!("CARGO_BIN_EXE_nfs-manage");
+    let bin = crate::bed::nfs_manage_bin();
     a.ok(&format!(
         "( {bin} --config {NFS_MANAGE_CONFIG} volume init {RESOURCE} --skip-initial-sync --yes --connect-timeout 5m >/tmp/vi.out 2>&1; echo $? >/tmp/vi.rc ) >/dev/null 2>&1 &"
     ))?;
