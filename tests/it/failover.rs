@@ -882,3 +882,38 @@ fn nfsv4_grace_and_lease_times_are_read_on_the_target_here_and_over_ssh() {
         .stdout_has(format!("NFS on {NODE}: grace 120 s, lease 60 s"));
     assert!(active(&p.a) && !active(&p.b));
 }
+
+/// A failover killed after the target's `up` added the service IP is finished by running it
+/// again on the old node: the target answering ARP for the address is expected then, not a
+/// proof that the old node kept it.
+#[test]
+fn a_rerun_finishes_a_move_whose_target_already_holds_the_service_ip() {
+    privileged!();
+    let p = active_pair();
+    p.a.run(&["down", "--yes"]).status(0);
+    // The target's `up` stopped right after the address was added.
+    p.b.ns_ok(&["ip", "addr", "add", SERVICE_IP, "dev", "eth0"]);
+    let plan =
+        p.a.run(&["failover", "--yes", "--to", PEER, "--json"])
+            .status(0)
+            .json();
+    let step = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == format!("let-go:ip:{NODE}"))
+        .unwrap()
+        .clone();
+    assert_eq!(step["state"], "already", "{plan:#}");
+    assert!(
+        step["why"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{PEER} holds 192.0.2.18 already")),
+        "{step:#}"
+    );
+    assert!(p.b.has_service_ip() && !p.a.has_service_ip());
+    assert_eq!(p.b.role("tools"), "Primary");
+    assert_eq!(p.etcd.holder().as_deref(), Some(PEER));
+    assert_eq!(p.b.run(&["status", "--json"]).json()["role"], "active");
+}

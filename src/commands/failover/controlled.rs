@@ -215,6 +215,13 @@ pub(super) fn controlled(
             .why("proof before promoting: every non-dual resource"),
         );
     }
+    // Resuming a move whose target already holds the service IP (its `up` stopped after adding
+    // it): the target answers ARP for the address, so "nobody answers" cannot hold. Run here on
+    // the old node, this node's own `down` checks the address is gone here.
+    let target_holds_ip = old == me
+        && peer_status
+            .as_ref()
+            .is_some_and(|s| s.service_ip.as_ref().is_some_and(|i| i.present));
     if let Some(sip) = &cfg.service_ip {
         let flavor = match crate::domain::network::arping_flavor(ctx) {
             Ok(fl) => fl,
@@ -224,17 +231,23 @@ pub(super) fn controlled(
             }
             Err(e) => return Err(e),
         };
-        plan.steps.push(
-            Step::new(
-                format!("let-go:ip:{old}"),
-                format!("check that nobody answers for {}", sip.address.addr()),
-                arping::probe_cmd(flavor, &sip.interface, sip.address.addr()),
-                NetCheck::NoArpAnswer(flavor),
-            )
-            .why("proof the old node dropped the service IP")
-            // Habets' arping exits 1 when nobody answered: that is the outcome we want.
-            .ok_rcs(&[0, 1]),
-        );
+        let step = Step::new(
+            format!("let-go:ip:{old}"),
+            format!("check that nobody answers for {}", sip.address.addr()),
+            arping::probe_cmd(flavor, &sip.interface, sip.address.addr()),
+            NetCheck::NoArpAnswer(flavor),
+        )
+        .why("proof the old node dropped the service IP")
+        // Habets' arping exits 1 when nobody answered: that is the outcome we want.
+        .ok_rcs(&[0, 1]);
+        plan.steps.push(if target_holds_ip {
+            step.already(format!(
+                "{target} holds {} already (its status says so) and answers for it; {me}'s `down` checks it is gone here",
+                sip.address.addr()
+            ))
+        } else {
+            step
+        });
     }
     plan.steps.extend(take);
     plan.steps.push(
