@@ -124,6 +124,15 @@ fn drbd_84_standin_prints_what_the_real_one_printed() {
         "err.drbdsetup-status-json.nfs1",
         20,
     );
+    // `volume init --skip-initial-sync` uses 8.4's documented form.
+    let new_uuid = [
+        "drbdadm",
+        "--",
+        "--clear-bitmap",
+        "new-current-uuid",
+        "tools",
+    ];
+    same(&h, &new_uuid, "err.new-current-uuid-not-up.nfs1", 10);
 
     // Up after create-md, peer not up; both up; the initial sync; in sync.
     s(
@@ -148,6 +157,7 @@ fn drbd_84_standin_prints_what_the_real_one_printed() {
         "err.primary-inconsistent.nfs1",
         17,
     );
+    same(&h, &new_uuid, "err.new-current-uuid-wfconnection.nfs1", 10);
     for node in ["nfs1", "nfs2"] {
         s(
             true,
@@ -166,6 +176,14 @@ fn drbd_84_standin_prints_what_the_real_one_printed() {
             0,
         );
     }
+    // Both Connected Secondaries with fresh meta-data: no resync, both UpToDate.
+    same(
+        &h,
+        &new_uuid,
+        "drbdadm-new-current-uuid.connected-inconsistent.nfs1",
+        0,
+    );
+    same(&h, &status, "drbdadm-status.skip-initial-sync.nfs1", 0);
     s(
         true,
         "Primary",

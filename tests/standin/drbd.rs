@@ -895,16 +895,34 @@ fn new_current_uuid(call: &Call, state: &mut DrbdState, i: usize) -> Result<Out>
     let eff = effective(state, &call.dir)?;
     let r = &eff.resources[i];
     let minor = r.volumes.first().map_or(0, |v| v.minor);
+    let child = format!(
+        "{} new-current-uuid {minor} --clear-bitmap",
+        setup_tool(state)
+    );
     if !r.up {
+        // 8.4 as recorded (err.new-current-uuid-not-up.nfs1); 9 not recorded.
+        let text = if state.is_84() {
+            format!(
+                "{minor}: Failure: (127) Device minor not allocated\nadditional info from kernel:\nunknown minor"
+            )
+        } else {
+            format!("{minor}: Failure: (127) Device minor not allocated")
+        };
+        return Ok(child_failed(Out::default().err(&text, 10), &child, 10));
+    }
+    // Waiting for a peer that is configured: 8.4 wants it Connected or given up on
+    // (err.new-current-uuid-wfconnection.nfs1).
+    if state.is_84()
+        && r.peers
+            .iter()
+            .any(|p| p.connection != "Connected" && p.connection != "StandAlone")
+    {
         return Ok(child_failed(
             Out::default().err(
-                &format!("{minor}: Failure: (127) Device minor not allocated"),
+                &format!("{minor}: Failure: (151) Need to be StandAlone"),
                 10,
             ),
-            &format!(
-                "{} new-current-uuid {minor} --clear-bitmap",
-                setup_tool(state)
-            ),
+            &child,
             10,
         ));
     }
@@ -915,15 +933,18 @@ fn new_current_uuid(call: &Call, state: &mut DrbdState, i: usize) -> Result<Out>
                 &format!("{minor}: State change failed: (-2) Need access to UpToDate data"),
                 17,
             ),
-            &format!(
-                "{} new-current-uuid {minor} --clear-bitmap",
-                setup_tool(state)
-            ),
+            &child,
             17,
         ));
     }
     for v in state.resources[i].volumes.iter_mut() {
         v.disk = "UpToDate".into();
+    }
+    // The peer learns the new UUID over the link: its disk is UpToDate too, as seen from here.
+    for p in state.resources[i].peers.iter_mut() {
+        for v in p.volumes.iter_mut() {
+            v.disk = "UpToDate".into();
+        }
     }
     save(&call.dir.join("drbd.json"), state)?;
     if let Some(pdir) = &state.peer_state_dir {

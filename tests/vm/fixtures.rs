@@ -33,7 +33,8 @@ impl Recorder {
         } else {
             target_dir().join("vm-fixtures").join(&name)
         };
-        let _ = fs::remove_dir_all(&dir);
+        // Files are overwritten one by one, not the directory wiped: it also holds fixtures
+        // other scenarios record (drbdmeta and blkid, the README's later sections).
         fs::create_dir_all(&dir)?;
         Ok(Recorder {
             dir,
@@ -99,7 +100,14 @@ impl Recorder {
             let cmd = cmd.replace('|', "\\|").replace('\n', "; ");
             let _ = writeln!(t, "| `{file}.txt` | {node} | `{cmd}` | {rc} | {state} |");
         }
-        fs::write(self.dir.join("README.md"), t)?;
+        // Sections after this table (recorded elsewhere) are kept as they are.
+        let readme = self.dir.join("README.md");
+        if let Ok(old) = fs::read_to_string(&readme)
+            && let Some(i) = old.find("\n## ")
+        {
+            t.push_str(&old[i..]);
+        }
+        fs::write(readme, t)?;
         eprintln!("fixtures written to {}", self.dir.display());
         Ok(())
     }
@@ -471,6 +479,72 @@ exportfs -r"
         "drbdadm-status.peer-down.nfs2",
         &format!("drbdadm status {RESOURCE}"),
         "same",
+    )?;
+
+    // `volume init --skip-initial-sync`: 8.4's `new-current-uuid --clear-bitmap`, refused
+    // where it must be and accepted on two Connected Secondaries with fresh meta-data.
+    let nc = format!("drbdadm -- --clear-bitmap new-current-uuid {RESOURCE}");
+    let o = r.capture(
+        a,
+        "err.new-current-uuid-not-up.nfs1",
+        &nc,
+        "configured, not up",
+    )?;
+    ensure!(
+        o.rc != 0,
+        "new-current-uuid on a resource that is not up succeeded"
+    );
+    b.ok(&format!("drbdadm down {RESOURCE}"))?;
+    for vm in [a, b] {
+        vm.ok(&format!("drbdadm create-md --force {RESOURCE}"))?;
+    }
+    a.ok(&format!("drbdadm up {RESOURCE}"))?;
+    wait_for(
+        a,
+        &format!("[ \"$(drbdadm cstate {RESOURCE})\" = WFConnection ]"),
+        "WFConnection",
+        60,
+    )?;
+    let o = r.capture(
+        a,
+        "err.new-current-uuid-wfconnection.nfs1",
+        &nc,
+        "fresh meta-data, peer not up: WFConnection Secondary/Unknown Inconsistent/DUnknown",
+    )?;
+    ensure!(
+        drbd_field(a, "dstate")? == "Inconsistent/DUnknown",
+        "new-current-uuid without the peer changed the disk state (rc {})",
+        o.rc
+    );
+    b.ok(&format!("drbdadm up {RESOURCE}"))?;
+    for vm in [a, b] {
+        wait_for(
+            vm,
+            &format!("[ \"$(drbdadm cstate {RESOURCE})\" = Connected ]"),
+            "Connected",
+            120,
+        )?;
+    }
+    expect_state(a, "Secondary/Secondary", "Inconsistent/Inconsistent")?;
+    let o = r.capture(
+        a,
+        "drbdadm-new-current-uuid.connected-inconsistent.nfs1",
+        &nc,
+        "fresh meta-data on both, Connected Secondary/Secondary Inconsistent/Inconsistent",
+    )?;
+    expect_rc(&o, 0, "new-current-uuid on two Connected Secondaries")?;
+    for vm in [a, b] {
+        wait_for(
+            vm,
+            &format!("[ \"$(drbdadm dstate {RESOURCE})\" = UpToDate/UpToDate ]"),
+            "UpToDate/UpToDate",
+            60,
+        )?;
+    }
+    r.state(
+        bed,
+        "skip-initial-sync",
+        "after new-current-uuid --clear-bitmap: Connected Secondary/Secondary UpToDate/UpToDate, no resync",
     )?;
     r.finish(&versions)
 }
