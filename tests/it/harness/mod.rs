@@ -44,15 +44,40 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_nfs-manage"))
 }
 
-/// The stand-in binary, built by `cargo test` as the example target `standin`.
+/// The stand-in binary, built by `cargo test` as the example target `standin`. `cargo test
+/// --test it` alone does not rebuild it, so one older than its sources is refused rather
+/// than run: the tests would otherwise meet yesterday's stand-in.
 pub fn standin() -> PathBuf {
-    let p = bin().parent().unwrap().join("examples/standin");
-    assert!(
-        p.exists(),
-        "{} is missing: `cargo test` builds it (example target `standin`)",
-        p.display()
-    );
-    p
+    static CHECKED: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    CHECKED
+        .get_or_init(|| {
+            let p = bin().parent().unwrap().join("examples/standin");
+            let built = std::fs::metadata(&p)
+                .and_then(|m| m.modified())
+                .map_err(|e| {
+                    format!(
+                        "{}: {e}: `cargo test` builds it (example target `standin`; \
+                     `cargo build --examples` alone)",
+                        p.display()
+                    )
+                })?;
+            let src = repo_path("tests/standin");
+            let entries = std::fs::read_dir(&src).map_err(|e| format!("{}: {e}", src.display()))?;
+            for e in entries.flatten() {
+                let changed = e.metadata().and_then(|m| m.modified());
+                if changed.is_ok_and(|t| t > built) {
+                    return Err(format!(
+                        "{} is older than {}: `cargo test --test it` does not rebuild the \
+                         stand-in; run `cargo build --examples` (or plain `cargo test`)",
+                        p.display(),
+                        e.path().display()
+                    ));
+                }
+            }
+            Ok(p)
+        })
+        .clone()
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Whether this machine can run privileged tests (root, mount and network namespaces).
