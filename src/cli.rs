@@ -280,6 +280,17 @@ pub enum ExportsCommand {
     Sync(ExportsSyncArgs),
     /// Write project files from an existing nfs-mounts.yaml
     Import(ImportArgs),
+    /// Expire the kernel's cached export answers for these client addresses (run by
+    /// `exports sync` and `enable-project` after a netgroup membership change)
+    #[command(hide = true)]
+    ExpireCache(ExpireCacheArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExpireCacheArgs {
+    /// The addresses whose netgroup membership changed
+    #[arg(required = true, value_name = "ADDRESS")]
+    pub addresses: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Args)]

@@ -19,7 +19,7 @@ use crate::domain::projects::{self, Entry, ProjectFile};
 use crate::engine::check::Check;
 use crate::engine::execute::{self, Recovery};
 use crate::engine::files::Contents;
-use crate::engine::plan::FileOp;
+use crate::engine::plan::{FileOp, StepState};
 use crate::error::Error;
 use crate::process::Cmd;
 use crate::tools::{exportfs, getent, mount};
@@ -371,29 +371,21 @@ pub fn run(ctx: &Ctx, args: &EnableProjectArgs) -> Result<()> {
                 .push(step.why(format!("{} entries to export", changes.exported())));
         }
     }
-    // A membership change alone needs no exportfs run: a cache flush, checked with innetgr().
+    // A membership change alone needs no exportfs run: the changed addresses' cached answers
+    // expire, checked with innetgr().
     // A change an earlier run wrote but never flushed is flushed now.
     let unflushed = membership
         .as_ref()
         .filter(|m| m.is_empty())
         .and_then(|_| netgroup::unflushed(ctx));
-    if let Some(m) = membership.filter(|m| !m.is_empty() || unflushed.is_some()) {
-        let why = unflushed.unwrap_or_else(|| {
-            format!(
-                "{} address(es) joined and {} left the netgroup",
-                m.added.len(),
-                m.removed.len()
-            )
-        });
-        plan.steps.push(
-            Step::new(
-                "netgroup:flush",
-                "flush the kernel's export caches (clients are checked again against the netgroup)",
-                exportfs::flush_cmd(),
-                m,
-            )
-            .why(why),
-        );
+    // An exportfs run flushes every cache as it ends, after the netgroup file was written.
+    let exportfs_runs = plan.steps.iter().any(|s| {
+        s.state == StepState::Pending && s.action.argv().first().is_some_and(|a| a == "exportfs")
+    });
+    if let Some(m) = membership.filter(|m| (!m.is_empty() || unflushed.is_some()) && !exportfs_runs)
+    {
+        plan.steps
+            .push(netgroup::cache_step(m, unflushed, "the netgroup"));
     }
 
     execute::run(

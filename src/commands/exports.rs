@@ -46,7 +46,7 @@ use crate::domain::project_cache;
 use crate::domain::projects::{self, Desired, Entry, Project, ProjectFile};
 use crate::engine::execute::{self, Recovery};
 use crate::engine::files::Contents;
-use crate::engine::plan::FileOp;
+use crate::engine::plan::{FileOp, StepState};
 use crate::error::Error;
 use crate::process::Cmd;
 use crate::tools::netgroup::NETGROUP;
@@ -444,29 +444,20 @@ pub fn sync_once(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
         }
     }
 
-    // A membership change needs no exportfs run: the kernel's caches are flushed so that each
-    // client's next request asks rpc.mountd, which asks glibc, which reads the new file. A
-    // change an earlier run wrote but never flushed is flushed now.
+    // A membership change needs no exportfs run: the changed addresses' cached answers are
+    // expired, so their next request asks rpc.mountd, which asks glibc, which reads the new
+    // file. A change an earlier run wrote but never flushed is flushed now.
     let unflushed = (netgroup_file.is_some() && membership.is_empty())
         .then(|| netgroup::unflushed(ctx))
         .flatten();
-    if !membership.is_empty() || unflushed.is_some() {
-        let why = unflushed.unwrap_or_else(|| {
-            format!(
-                "{} address(es) joined and {} left project netgroups",
-                membership.added.len(),
-                membership.removed.len()
-            )
-        });
+    // An exportfs run flushes every cache as it ends, after the netgroup file was written.
+    let exportfs_runs = plan.steps.iter().any(|s| {
+        s.state == StepState::Pending && s.action.argv().first().is_some_and(|a| a == "exportfs")
+    });
+    if (!membership.is_empty() || unflushed.is_some()) && !exportfs_runs {
         plan.steps.push(
-            Step::new(
-                "netgroup:flush",
-                "flush the kernel's export caches (clients are checked again against the netgroups)",
-                exportfs::flush_cmd(),
-                membership,
-            )
-            .why(why)
-            .guard(NetGuard::HoldsServiceIp),
+            netgroup::cache_step(membership, unflushed, "project netgroups")
+                .guard(NetGuard::HoldsServiceIp),
         );
     }
 

@@ -297,6 +297,10 @@ const ENVIRONMENT: &[(&str, &str)] = &[
         "The fleet layout of fleet, where and client-config (--fleet): a file, or etcd://HOST:PORT/KEY.",
     ),
     (
+        "NFS_MANAGE_RPC_DIR",
+        "Where the kernel's NFS server caches are (default /proc/net/rpc): after a netgroup membership change, the changed addresses' entries are expired there. For tests.",
+    ),
+    (
         "NFS_MANAGE_TRACE",
         "A file: one line is appended per spawned command (start and end in nanoseconds since the epoch, then the command), for profiling where a run's time goes.",
     ),

@@ -7,6 +7,7 @@ pub mod config;
 pub mod disable_project;
 pub mod down;
 pub mod enable_project;
+pub mod expire_cache;
 pub mod exports;
 pub mod failover;
 pub mod fleet;
@@ -44,6 +45,8 @@ pub fn dispatch(cli: &Cli) -> Result<()> {
         Command::Exports(ExportsCommand::Import(args)) => {
             exports::import(&Ctx::new(&cli.global)?, args)
         }
+        // A step of a sync: needs no config, only the kernel's caches.
+        Command::Exports(ExportsCommand::ExpireCache(args)) => expire_cache::run(&cli.global, args),
         // check turns even a config error into a Nagios UNKNOWN, so it builds its own Ctx.
         Command::Check(args) => check::run(&cli.global, args),
         Command::Metrics(args) => match Ctx::new(&cli.global) {

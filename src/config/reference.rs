@@ -350,7 +350,7 @@ pub fn keys() -> Vec<Key> {
             "exports.layout",
             "per-client | netgroup",
             val("per-client"),
-            "per-client: one exports entry per client address. netgroup: one entry per project, @project-NAME, its single addresses kept in a managed block of /etc/netgroup (networks and IPv6 addresses stay entries of their own); a membership change then needs no exportfs run, only a cache flush. netgroup needs `netgroup: files` first in /etc/nsswitch.conf (`config check` and `exports sync` refuse otherwise), and rpc.mountd admits a member only if its address resolves to a host name on the server (PTR record or /etc/hosts). See BENCHMARKS.md.",
+            "per-client: one exports entry per client address. netgroup: one entry per project, @project-NAME, its single addresses kept in a managed block of /etc/netgroup (networks and IPv6 addresses stay entries of their own); a membership change then needs no exportfs run: only the changed addresses' answers cached in the kernel are expired, and other clients keep theirs. netgroup needs `netgroup: files` first in /etc/nsswitch.conf (`config check` and `exports sync` refuse otherwise), and rpc.mountd admits a member only if its address resolves to a host name on the server (PTR record or /etc/hosts). See BENCHMARKS.md.",
         ),
         key(
             "sync",

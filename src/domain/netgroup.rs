@@ -10,9 +10,10 @@ use anyhow::Result;
 
 use crate::context::Ctx;
 use crate::engine::check::{Check, Verdict};
-use crate::process::Output;
-use crate::tools::getent;
+use crate::engine::plan::Step;
+use crate::process::{Cmd, Output};
 use crate::tools::netgroup::{self, NetgroupFile};
+use crate::tools::{exportfs, getent};
 
 /// The netgroup that holds project `name`'s addresses; exports name it as `@project-NAME`.
 pub fn group_of(project: &str) -> String {
@@ -124,13 +125,129 @@ pub fn unflushed(ctx: &Ctx) -> Option<String> {
         .rposition(|r| done_here(r) && r[WRITTEN] == true)?;
     let flushed = records[written + 1..]
         .iter()
-        .any(|r| done_here(r) && r["argv"][0] == "exportfs");
+        .any(|r| done_here(r) && (r["argv"][0] == "exportfs" || r["step"] == EXPIRE_STEP));
     (!flushed).then(|| {
         format!(
             "the netgroup change written at {} was never flushed to the kernel's caches",
             records[written]["time"].as_str().unwrap_or("?")
         )
     })
+}
+
+/// The id of the step that expires the changed addresses' cached answers.
+pub const EXPIRE_STEP: &str = "netgroup:expire";
+
+/// Above this many changed addresses the kernel's caches are flushed whole: a first sync adds
+/// every address, and expiring them one by one would only be slower than a flush.
+pub const MAX_EXPIRED: usize = 1024;
+
+/// The step after /etc/netgroup changed: the kernel still holds rpc.mountd's answers for the
+/// old membership. Only the changed addresses' entries are expired (`exports expire-cache`),
+/// so every other client keeps its cached answers and feels nothing; `unflushed` (a change
+/// an earlier run wrote, whose addresses are no longer known) and very large changes flush
+/// everything with `exportfs -f`. Either way glibc is asked afterwards, as mountd will.
+pub fn cache_step(m: Membership, unflushed: Option<String>, what: &str) -> Step<Ctx> {
+    let mut changed: Vec<String> = m
+        .added
+        .iter()
+        .chain(&m.removed)
+        .map(|(_, a)| a.clone())
+        .collect();
+    changed.sort_unstable();
+    changed.dedup();
+    let counts = format!(
+        "{} address(es) joined and {} left {what}",
+        m.added.len(),
+        m.removed.len()
+    );
+    if unflushed.is_some() || changed.len() > MAX_EXPIRED {
+        let why = unflushed.unwrap_or_else(|| {
+            format!(
+                "{counts}: {} addresses, more than {MAX_EXPIRED} to expire one by one",
+                changed.len()
+            )
+        });
+        return Step::new(
+            "netgroup:flush",
+            "flush the kernel's export caches (every client is checked again against the netgroups)",
+            exportfs::flush_cmd(),
+            m,
+        )
+        .why(why);
+    }
+    let exe = std::env::current_exe()
+        .map(|e| e.display().to_string())
+        .unwrap_or_else(|_| "nfs-manage".into());
+    let mut argv = vec![exe, "exports".into(), "expire-cache".into()];
+    argv.extend(changed.iter().cloned());
+    Step::new(
+        EXPIRE_STEP,
+        format!(
+            "expire the kernel's cached export answers for the {} changed address(es); other clients keep theirs",
+            changed.len()
+        ),
+        Cmd::change(argv),
+        Expired(m),
+    )
+    .why(counts)
+}
+
+/// The check of [`EXPIRE_STEP`]: glibc answers the new membership (as for a flush), and the
+/// report says whether the entries were expired one by one or everything had to be flushed.
+pub struct Expired(pub Membership);
+
+#[derive(serde::Deserialize)]
+struct ExpireReport {
+    method: String,
+    #[serde(default)]
+    expired: BTreeMap<String, u64>,
+    why: Option<String>,
+}
+
+fn expire_report(out: &Output) -> Result<ExpireReport, String> {
+    serde_json::from_str(out.stdout.trim()).map_err(|e| {
+        format!(
+            "expire-cache printed no report ({e}): {:?}",
+            out.stdout.trim()
+        )
+    })
+}
+
+impl Check<Ctx> for Expired {
+    fn check(&self, ctx: &Ctx, out: &Output) -> Result<Verdict> {
+        if let Err(e) = expire_report(out) {
+            return Ok(Err(e));
+        }
+        self.0.check(ctx, out)
+    }
+
+    fn fields(&self, _ctx: &Ctx, out: &Output) -> crate::engine::check::Fields {
+        let mut f = crate::engine::check::Fields::new();
+        if let Ok(r) = expire_report(out) {
+            f.insert("cache_method".into(), r.method.into());
+            f.insert(
+                "cache_entries_expired".into(),
+                serde_json::to_value(&r.expired).unwrap_or_default(),
+            );
+            if let Some(why) = r.why {
+                f.insert("cache_why".into(), why.into());
+            }
+        }
+        f
+    }
+
+    fn note(&self, out: &Output) -> Option<String> {
+        let r = expire_report(out).ok()?;
+        let n: u64 = r.expired.values().sum();
+        Some(match r.method.as_str() {
+            "targeted" => format!("{n} cached entries expired"),
+            "flush" => format!(
+                "every client's cached answers flushed instead: {}",
+                r.why.unwrap_or_default()
+            ),
+            _ => r.why.unwrap_or_else(|| "nothing cached".into()),
+        })
+    }
 }
 
 /// After a membership change: each added address is in its group and each removed one is not,

@@ -14,6 +14,7 @@ pub mod lvm;
 pub mod mkfs;
 pub mod mount;
 pub mod netgroup;
+pub mod rpc_cache;
 pub mod rsync;
 pub mod rsync_move;
 pub mod ssh;

@@ -13,6 +13,9 @@ use crate::scenarios::{
     nfs_manage_config, write_res,
 };
 
+/// nfs-manage's journal in the guests (the config's default).
+const JOURNAL: &str = "/var/lib/nfs-manage/journal.jsonl";
+
 /// Projects besides alpha and beta, each with this many addresses: a table that is not
 /// trivial for mountd to load, small enough for TCG.
 const FILLER: usize = 200;
@@ -274,8 +277,28 @@ setsid /usr/bin/python3 {}/prober.py {PROBE_DIR} /run/probe.log /run/probe.stop 
         },
     )?;
     ensure!(
-        plan.contains("\"-f\"") && !plan.contains("\"-ra\""),
-        "(a) ran more than a flush: {plan}"
+        plan.contains("\"expire-cache\"") && !plan.contains("\"-ra\"") && !plan.contains("\"-f\""),
+        "(a) ran more than the expiry of the changed address: {plan}"
+    );
+    // On the real caches the expiry went entry by entry (a flush would have been reported),
+    // and the probing client's own answers are still cached and live.
+    let rec = a.ok(&format!(
+        "grep '\"step\":\"netgroup:expire\"' {JOURNAL} | tail -n 1"
+    ))?;
+    let content = a.ok(
+        "for c in auth.unix.ip nfsd.export nfsd.fh; do echo \"== $c\"; cat /proc/net/rpc/$c/content; done",
+    )?;
+    std::fs::write(logs_dir().join("rpc-content-after-a.txt"), &content)?;
+    report(&format!("(a) expiry: {}", rec.trim()));
+    ensure!(
+        rec.contains("\"cache_method\":\"targeted\""),
+        "(a) did not expire entry by entry: {rec}"
+    );
+    ensure!(
+        content
+            .lines()
+            .any(|l| !l.starts_with('#') && l.contains(&format!("\t{me}("))),
+        "(a): the probing client's export entry is not live after the expiry:\n{content}"
     );
     // (b) a sync with nothing to change.
     measured(client, "(b) sync with nothing to change", || {
@@ -331,7 +354,7 @@ setsid /usr/bin/python3 {}/prober.py {PROBE_DIR} /run/probe.log /run/probe.stop 
         refused - synced
     ));
 
-    // Back in: admitted again at once (the flush also drops the kernel's cached refusal).
+    // Back in: admitted again at once (the expiry also drops the kernel's cached refusal).
     a.ok(&project(
         "alpha",
         50100,
