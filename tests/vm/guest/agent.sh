@@ -1,6 +1,6 @@
 #!/bin/bash
 # Guest agent of the VM test bed: the one process started by `vng --exec`.
-# Usage: agent.sh SHARE_DIR ADDRESS/PREFIX
+# Usage: agent.sh SHARE_DIR ADDRESS/PREFIX [CACHED_DIR|-]
 #
 # The host drops scripts into SHARE_DIR/req/ (written elsewhere, then renamed in, so a
 # script is never seen half-written); the agent runs them one at a time, in name order,
@@ -11,6 +11,7 @@
 set -u
 share=$1
 address=$2
+cached=${3:--}
 here=$(cd "$(dirname "$0")" && pwd)
 
 # systemctl and friends for a guest without systemd (see bin/).
@@ -54,6 +55,18 @@ done
 # /run holds this root itself: bind it without its submounts.
 mkdir "$root/run" "$root/srv"
 mount --bind /run "$root/run"
+
+# The host shares nfs-manage's build directory a second time (tag nfsmbin) for a mount with
+# page caching over the same path: virtme's 9p root has none, so every exec of the binary
+# would read all of it again.
+if [ "$cached" != - ]; then
+    if mount -t 9p -o trans=virtio,version=9p2000.L,cache=loose,msize=512000,ro,access=any \
+        nfsmbin "$root$cached"; then
+        log "cached view of $cached"
+    else
+        log "no cached view of $cached: nfs-manage runs from the uncached root"
+    fi
+fi
 
 mkdir -p "$share/req" "$share/res"
 log "ready: $(uname -r), eth0 $address"
