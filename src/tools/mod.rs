@@ -49,6 +49,11 @@ pub fn package_of(tool: &str) -> &'static str {
 /// Undo the octal escapes (`\040` for space, `\011` tab, `\012` newline, `\134` backslash)
 /// that /proc/self/mountinfo and /var/lib/nfs/etab use for paths.
 pub fn unescape_octal(s: &str) -> String {
+    String::from_utf8_lossy(&unescape_octal_bytes(s)).into_owned()
+}
+
+/// [`unescape_octal`] to bytes, for paths that need not be UTF-8 (the kernel's caches).
+pub fn unescape_octal_bytes(s: &str) -> Vec<u8> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -69,7 +74,7 @@ pub fn unescape_octal(s: &str) -> String {
         out.push(b[i]);
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 #[cfg(test)]

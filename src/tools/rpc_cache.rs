@@ -47,31 +47,6 @@ pub enum Key {
     },
 }
 
-/// Undo the kernel's `\ooo` octal escapes (seq_escape, seq_path).
-fn unescape(s: &str) -> Vec<u8> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            let v = u32::from(b[i + 1] - b'0') * 64
-                + u32::from(b[i + 2] - b'0') * 8
-                + u32::from(b[i + 3] - b'0');
-            if v <= 255 {
-                out.push(v as u8);
-                i += 4;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    out
-}
-
 /// A word as the channel parser (qword_get) reads it back: every byte that could end or
 /// bend the word (space, tab, newline, backslash, anything not printable) as `\ooo`.
 pub fn qword(bytes: &[u8]) -> String {
@@ -124,8 +99,8 @@ pub fn parse(cache: &str, text: &str) -> Result<Vec<Entry>> {
                     return Err(bad());
                 }
                 Key::Export {
-                    domain: String::from_utf8_lossy(&unescape(domain)).into_owned(),
-                    path: unescape(path),
+                    domain: super::unescape_octal(domain),
+                    path: super::unescape_octal_bytes(path),
                 }
             }
             FH => {
@@ -141,7 +116,7 @@ pub fn parse(cache: &str, text: &str) -> Result<Vec<Entry>> {
                     return Err(bad());
                 }
                 Key::Fh {
-                    domain: String::from_utf8_lossy(&unescape(domain)).into_owned(),
+                    domain: super::unescape_octal(domain),
                     fsid_type: t.parse().map_err(|_| bad())?,
                     fsid: hex.to_ascii_lowercase(),
                 }
@@ -154,15 +129,18 @@ pub fn parse(cache: &str, text: &str) -> Result<Vec<Entry>> {
 }
 
 /// Whether an entry concerns one of `addrs`: an address entry of one of them, or an export
-/// or filehandle entry of a domain that is one of them written as text (rpc.mountd's
-/// `use_ipaddr` naming). Entries of named domains need no expiry when a member changes:
-/// the address's own entry is what maps it to them.
+/// or filehandle entry of a domain that stands for one of them alone. With many netgroups
+/// rpc.mountd names each client by its address (`use_ipaddr`), written `$ADDRESS`
+/// (nfs-utils' auth_unix_ip(); the plain address is accepted too). Entries of named domains
+/// need no expiry when a member changes: the address's own entry is what maps it to them.
 pub fn concerns(key: &Key, addrs: &BTreeSet<IpAddr>) -> bool {
     match key {
         Key::Ip { addr, .. } => addrs.contains(addr),
-        Key::Export { domain, .. } | Key::Fh { domain, .. } => {
-            domain.parse::<IpAddr>().is_ok_and(|a| addrs.contains(&a))
-        }
+        Key::Export { domain, .. } | Key::Fh { domain, .. } => domain
+            .strip_prefix('$')
+            .unwrap_or(domain)
+            .parse::<IpAddr>()
+            .is_ok_and(|a| addrs.contains(&a)),
     }
 }
 
@@ -279,7 +257,9 @@ mod tests {
         assert!(concerns(&ip("192.0.2.20"), &a));
         assert!(!concerns(&ip("192.0.2.200"), &a));
         assert!(concerns(&ex("192.0.2.20"), &a));
+        assert!(concerns(&ex("$192.0.2.20"), &a));
         assert!(!concerns(&ex("192.0.2.2"), &a));
+        assert!(!concerns(&ex("$192.0.2.2"), &a));
         // A named domain is shared by every address that matches the same specifications.
         assert!(!concerns(&ex("@project-alpha"), &a));
     }
@@ -312,6 +292,45 @@ mod tests {
         assert_eq!(expire_line(&fh, 99).unwrap(), want);
     }
 
+    const REAL_IP: &str = include_str!(
+        "../../tests/fixtures/real/6.1.0-56-amd64_drbd-utils-9.22.0/proc-net-rpc-auth.unix.ip.use-ipaddr.nfs1.txt"
+    );
+    const REAL_EXPORT: &str = include_str!(
+        "../../tests/fixtures/real/6.1.0-56-amd64_drbd-utils-9.22.0/proc-net-rpc-nfsd.export.use-ipaddr.nfs1.txt"
+    );
+    const REAL_FH: &str = include_str!(
+        "../../tests/fixtures/real/6.1.0-56-amd64_drbd-utils-9.22.0/proc-net-rpc-nfsd.fh.use-ipaddr.nfs1.txt"
+    );
+
+    /// What the real caches held for one NFSv4.2 client of the VM test bed (rpc.mountd with
+    /// 202 netgroups, so `use_ipaddr`): every entry is that client's, its domain `$ADDRESS`.
+    #[test]
+    fn the_real_caches_entries_are_read_and_all_concern_their_client() {
+        let a = addrs(&["192.0.2.20"]);
+        let other = addrs(&["192.0.2.21"]);
+        for (cache, text, n) in [(IP, REAL_IP, 1), (EXPORT, REAL_EXPORT, 5), (FH, REAL_FH, 5)] {
+            let e = parse(cache, text).unwrap();
+            assert_eq!(e.len(), n, "{cache}");
+            assert!(
+                e.iter().all(|e| e.live && concerns(&e.key, &a)),
+                "{cache}: {e:?}"
+            );
+            assert!(e.iter().all(|e| !concerns(&e.key, &other)), "{cache}");
+        }
+        assert_eq!(
+            parse(FH, REAL_FH).unwrap()[3].key,
+            Key::Fh {
+                domain: "$192.0.2.20".into(),
+                fsid_type: 1,
+                fsid: "0000c3b4".into()
+            }
+        );
+        assert_eq!(
+            expire_line(&parse(EXPORT, REAL_EXPORT).unwrap()[1].key, 9).unwrap(),
+            "$192.0.2.20 /srv/tools/shared/alpha 9\n"
+        );
+    }
+
     #[test]
     fn escapes_round_trip() {
         for s in [
@@ -320,7 +339,7 @@ mod tests {
             b"/srv/t\tn\nb\\",
             b"/srv/\xc3\xa9",
         ] {
-            assert_eq!(unescape(&qword(s)), s);
+            assert_eq!(crate::tools::unescape_octal_bytes(&qword(s)), s);
         }
     }
 }

@@ -294,10 +294,11 @@ setsid /usr/bin/python3 {}/prober.py {PROBE_DIR} /run/probe.log /run/probe.stop 
         rec.contains("\"cache_method\":\"targeted\""),
         "(a) did not expire entry by entry: {rec}"
     );
+    // rpc.mountd names the client `$ADDRESS` with this many netgroups (use_ipaddr).
     ensure!(
         content
             .lines()
-            .any(|l| !l.starts_with('#') && l.contains(&format!("\t{me}("))),
+            .any(|l| !l.starts_with('#') && l.contains(&format!("\t${me}("))),
         "(a): the probing client's export entry is not live after the expiry:\n{content}"
     );
     // (b) a sync with nothing to change.
