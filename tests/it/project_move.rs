@@ -839,6 +839,62 @@ fn ssh_dropping_during_the_first_pass_changes_nothing_and_a_rerun_finishes() {
     assert_eq!(tree(&p.a.inside(SRC)), tree(&q.b.inside(DST)));
 }
 
+/// A client rewrites a file while a pass reads it (here: empties it once 1 MB of it went
+/// out): rsync says `read errors mapping "…": No data available (61)` and exits 23. On a
+/// project that is still writable that is the writer's doing, not a failure: the pass is done
+/// with a note naming the file, and the next pass copies the file as it is now.
+#[test]
+fn a_file_that_shrinks_while_a_pass_reads_it_is_copied_again_by_the_next_pass() {
+    privileged!();
+    let Bed { p, q, fleet } = bed();
+    let fleet = fleet.to_str().unwrap();
+    // First in the transfer order, and big enough that rsync is still reading it when the
+    // first megabyte has gone out.
+    let big = format!("{SRC}/aaa-big");
+    p.a.ns_ok(&["sh", "-c", &format!("head -c 8000000 /dev/urandom > {big}")]);
+    let mark = p.a.dir.path().join("shrunk");
+    // ssh (first on the source's PATH) passes the first pass's first megabyte, empties the
+    // file, then passes the rest: rsync reads the file short. The relay passes what it gets
+    // as it gets it (`head -c` would wait for full blocks while rsync waits for an answer).
+    const RELAY: &str = "import os, sys
+n = 0
+while True:
+    b = os.read(0, 65536)
+    if not b:
+        break
+    if n < 1000000 <= n + len(b):
+        open(sys.argv[1], \"w\").close()
+    n += len(b)
+    while b:
+        b = b[os.write(1, b):]";
+    install_script(
+        &p.a.dir.path().join("bin/ssh"),
+        &format!(
+            "#!/bin/bash\ncase \"$*\" in *\"rsync --server\"*)\n  if [ ! -e {m} ]; then\n    touch {m}\n    exec /usr/bin/ssh \"$@\" < <(exec python3 -c '{RELAY}' {big})\n  fi ;;\nesac\nexec /usr/bin/ssh \"$@\"\n",
+            m = mark.display()
+        ),
+    );
+    p.a.run(&move_alpha(fleet)).status(0);
+    assert!(mark.exists());
+    let j = p.a.journal();
+    let pass1 = j.iter().find(|r| r["step"] == "pass-1").unwrap();
+    assert_eq!(pass1["result"], "done", "{pass1:#}");
+    assert!(
+        pass1["verify"].as_str().unwrap().contains(&format!(
+            "{big} changed while read: a later pass copies it again"
+        )),
+        "{pass1:#}"
+    );
+    assert_eq!(tree(&p.a.inside(SRC)), tree(&q.b.inside(DST)));
+    assert_eq!(
+        std::fs::metadata(q.b.inside(&format!("{DST}/aaa-big")))
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(etab_lines(&q.b, DST).len(), 1, "{}", q.b.etab());
+}
+
 /// `project move alpha --to other/misc --yes` on the fleet `fleet`.
 fn move_alpha(fleet: &str) -> [&str; 8] {
     [
