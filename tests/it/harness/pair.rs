@@ -112,7 +112,8 @@ impl Pair {
     }
 
     /// A second pair, cluster `other` (labstore1006 and labstore1007), on `first`'s LAN and
-    /// etcd, with ssh both ways between every node of the two pairs. Drop it before `first`.
+    /// etcd (so `first` must outlive it), with ssh both ways between every node of the two
+    /// pairs.
     pub fn second_on(first: &Pair, spec: Spec) -> Pair {
         let lan = Lan::Shared(first.lan.pid());
         let second = Pair::join(spec, Identity::OTHER, lan, first.etcd.shared(), pair_dir());
