@@ -35,41 +35,58 @@ pub const LIVE_RCS: &[i32] = &[0, PARTIAL, 24];
 pub fn changed_while_read(stderr: &str) -> Option<Vec<String>> {
     let mut paths = Vec::new();
     for l in stderr.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let msg = l
-            .strip_prefix("rsync: ")
-            .map(|r| r.strip_prefix("[sender] ").unwrap_or(r));
-        if let Some(read) = msg.and_then(|m| m.strip_prefix("read errors mapping ")) {
-            // The path may hold ": " itself; the errno is the last part.
-            match read.rsplit_once(": ") {
-                Some((path, errno)) if errno.ends_with("(61)") => {
-                    paths.push(path.trim_matches('"').to_string())
-                }
-                _ => return None,
-            }
-        } else if !(l.starts_with("WARNING: ")
-            && l.ends_with(" failed verification -- update discarded (will try again).")
-            || l.starts_with("file has vanished: ")
-            || l.starts_with(
-                "rsync error: some files/attrs were not transferred (see previous errors) (code 23)",
-            ))
-        {
-            return None;
-        }
+        paths.extend(live_line(l)?);
     }
     (!paths.is_empty()).then_some(paths)
+}
+
+/// One line of rsync's stderr on a pass over a tree still written to: `Some(Some(path))` for
+/// a file read short, `Some(None)` for the lines that go with it (a discarded copy, a
+/// vanished file, the closing code 23), `None` for an error of another kind.
+fn live_line(l: &str) -> Option<Option<String>> {
+    let msg = l
+        .strip_prefix("rsync: ")
+        .map(|r| r.strip_prefix("[sender] ").unwrap_or(r));
+    if let Some(read) = msg.and_then(|m| m.strip_prefix("read errors mapping ")) {
+        // The path may hold ": " itself; the errno is the last part.
+        return match read.rsplit_once(": ") {
+            Some((path, errno)) if errno.ends_with("(61)") => {
+                Some(Some(path.trim_matches('"').to_string()))
+            }
+            _ => None,
+        };
+    }
+    let with_it = l.starts_with("WARNING: ")
+        && l.ends_with(" failed verification -- update discarded (will try again).")
+        || l.starts_with("file has vanished: ")
+        || l.starts_with(
+            "rsync error: some files/attrs were not transferred (see previous errors) (code 23)",
+        );
+    with_it.then_some(None)
 }
 
 /// [`verify`] for a pass over a tree that clients still write to: exit 23 is accepted too
 /// when the only errors were files changing under the sender ([`changed_while_read`]); the
 /// next pass copies them again, and the final one runs when nothing writes.
 pub fn verify_live(out: &Output) -> Result<(), String> {
-    if out.rc == Some(PARTIAL) && changed_while_read(&out.stderr).is_some() {
+    if out.rc != Some(PARTIAL) {
+        return verify(out);
+    }
+    if changed_while_read(&out.stderr).is_some() {
         return verify(&Output {
             rc: Some(0),
             ..out.clone()
         });
     }
-    verify(out)
+    let other = out
+        .stderr
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && live_line(l).is_none())
+        .unwrap_or("none printed");
+    Err(format!(
+        "rsync exit 23 is accepted only for files changing while read; its other error: {other}"
+    ))
 }
 
 /// Quote an argv for rsync's `-e`/`--rsh` option. rsync splits that string itself (main.c
@@ -375,7 +392,11 @@ rsync error: some files/attrs were not transferred (see previous errors) (code 2
         assert_eq!(verify(&out(23, SHRANK)).unwrap_err(), "rsync exit 23");
         let denied = "rsync: [sender] send_files failed to open \"/x\": Permission denied (13)\n\
                       rsync error: some files/attrs were not transferred (see previous errors) (code 23) at main.c(1394) [sender=3.5.0]\n";
-        assert_eq!(verify_live(&out(23, denied)).unwrap_err(), "rsync exit 23");
+        assert_eq!(
+            verify_live(&out(23, denied)).unwrap_err(),
+            "rsync exit 23 is accepted only for files changing while read; its other error: \
+             rsync: [sender] send_files failed to open \"/x\": Permission denied (13)"
+        );
         // Without its closing stats block, exit 23 proves nothing either.
         assert!(verify_live(&Output::fake(23, "", SHRANK)).is_err());
     }
