@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark the pause of `project move` (from the source export going read-only to the
-# target's export checked live): two clusters in network and mount namespaces (the two-node
-# test bed split in two), real rsync over real ssh, real exportfs/etab; a project of FILES
-# files (default 10,000) of which 1% is rewritten without pause until the export is
-# read-only; RUNS moves (default 5), each on a fresh bed. Prints the per-step and total
+# target's export checked live): two two-node clusters in network and mount namespaces on one
+# LAN (each up on one node, with its cluster lock in one etcd), real rsync over real ssh,
+# real exportfs/etab; a project of FILES files (default 10,000) of which 1% is rewritten
+# without pause until the export is read-only; RUNS moves (default 5), each on a fresh bed. Prints the per-step and total
 # min and median from the journal. Root (namespaces). Debug build (the test harness's).
 # Usage: scripts/bench-move.sh [FILES] [RUNS]
 set -euo pipefail

@@ -169,9 +169,10 @@ pub fn run(ctx: &Ctx, args: &ProjectMoveArgs) -> Result<()> {
             PassCheck {
                 log: log.clone(),
                 n,
+                live: true,
             },
         )
-        .ok_rcs(rsync::OK_RCS)
+        .ok_rcs(rsync::LIVE_RCS)
         .why("the project stays writable meanwhile")
         .subject(name.to_string());
         plan.steps.push(if n > args.passes {
@@ -250,6 +251,7 @@ pub fn run(ctx: &Ctx, args: &ProjectMoveArgs) -> Result<()> {
             PassCheck {
                 log: log.clone(),
                 n: args.max_passes + 1,
+                live: false,
             },
         )
         .why("nothing writes to the source now"),
@@ -674,11 +676,18 @@ struct PassCheck {
     log: PassLog,
     /// 1 for the first pass; the final pass comes after the others.
     n: usize,
+    /// The project is still writable: a file its clients change while rsync reads it is
+    /// theirs to change, copied again by the next pass (see `rsync::verify_live`).
+    live: bool,
 }
 
 impl Check<Ctx> for PassCheck {
     fn check(&self, _ctx: &Ctx, out: &Output) -> Result<Verdict> {
-        let v = rsync::verify(out);
+        let v = if self.live {
+            rsync::verify_live(out)
+        } else {
+            rsync::verify(out)
+        };
         if v.is_ok() {
             self.log
                 .lock()
@@ -686,6 +695,21 @@ impl Check<Ctx> for PassCheck {
                 .push(rsync::parse(&out.stdout));
         }
         Ok(v)
+    }
+
+    fn note(&self, out: &Output) -> Option<String> {
+        if out.rc != Some(rsync::PARTIAL) {
+            return None;
+        }
+        let changed = rsync::changed_while_read(&out.stderr)?;
+        let more = match changed.len() {
+            1 => String::new(),
+            n => format!(" and {} more", n - 1),
+        };
+        Some(format!(
+            "{}{more} changed while read: a later pass copies it again",
+            changed[0]
+        ))
     }
 
     fn fields(&self, _ctx: &Ctx, out: &Output) -> Fields {

@@ -350,8 +350,10 @@ fn run_one<C: Context>(
             journal.append_with(&rec, &fields)?;
             let lost_to = step.verify.lost_to(ctx, &out);
             let headline = if rc_ok {
+                // An accepted code other than 0 is not "success" (rsync's 23 on a live tree).
                 format!(
-                    "the command succeeded ({}) but the result is wrong: {why}",
+                    "the command {} ({}) but the result is wrong: {why}",
+                    if out.success() { "succeeded" } else { "ended" },
                     out.ending()
                 )
             } else if let Some(holder) = &lost_to {
@@ -1005,5 +1007,47 @@ mod tests {
         );
         assert_eq!(ran.load(Ordering::SeqCst), 0);
         assert_eq!(plan.steps[1].state, StepState::Pending);
+    }
+
+    struct Wrong;
+    impl Check<Ctx> for Wrong {
+        fn check(&self, _: &Ctx, _: &Output) -> Result<Verdict> {
+            Ok(Err("not what was wanted".into()))
+        }
+    }
+
+    /// A step whose command exited with an accepted code other than 0 and whose check then
+    /// failed is not said to have succeeded.
+    #[test]
+    fn an_accepted_nonzero_exit_is_not_called_success() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = ctx(dir.path());
+        let recovery = Recovery {
+            retry: "again".into(),
+            back_out: None,
+        };
+        for (argv, rcs, said) in [
+            (
+                ["sh", "-c", "exit 23"],
+                &[0, 23][..],
+                "the command ended (exit 23)",
+            ),
+            (
+                ["sh", "-c", "exit 0"],
+                &[0][..],
+                "the command succeeded (exit 0)",
+            ),
+        ] {
+            let mut plan: Plan<Ctx> = Plan::new("test");
+            plan.steps
+                .push(Step::new("a", "a", Cmd::change(argv), Wrong).ok_rcs(rcs));
+            let err = format!("{:#}", run(&ctx, &mut plan, &recovery).unwrap_err());
+            assert!(
+                err.contains(&format!(
+                    "{said} but the result is wrong: not what was wanted"
+                )),
+                "{err}"
+            );
+        }
     }
 }

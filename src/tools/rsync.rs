@@ -19,6 +19,76 @@ use crate::process::{Cmd, Output};
 /// source files" (files deleted on the live source while rsync ran; rsync(1) EXIT VALUES).
 pub const OK_RCS: &[i32] = &[0, 24];
 
+/// Exit code 23, "partial transfer due to error" (rsync(1) EXIT VALUES).
+pub const PARTIAL: i32 = 23;
+
+/// The exit codes of a pass over a tree that clients still write to: those of [`OK_RCS`], and
+/// 23 when [`verify_live`] finds that only the writers caused it.
+pub const LIVE_RCS: &[i32] = &[0, PARTIAL, 24];
+
+/// The files the sender found changing while it read them, when that is all rsync complained
+/// of; `None` when it printed any other error. A file that shrinks under the sender reads
+/// short, which rsync reports as `read errors mapping "PATH": No data available (61)`
+/// (fileio.c map_ptr() marks a short read ENODATA); the receiver discards that copy
+/// (`WARNING: PATH failed verification -- update discarded`) and rsync exits 23. Files that
+/// vanished (code 24 on their own) may be among the lines.
+pub fn changed_while_read(stderr: &str) -> Option<Vec<String>> {
+    let mut paths = Vec::new();
+    for l in stderr.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        paths.extend(live_line(l)?);
+    }
+    (!paths.is_empty()).then_some(paths)
+}
+
+/// One line of rsync's stderr on a pass over a tree still written to: `Some(Some(path))` for
+/// a file read short, `Some(None)` for the lines that go with it (a discarded copy, a
+/// vanished file, the closing code 23), `None` for an error of another kind.
+fn live_line(l: &str) -> Option<Option<String>> {
+    let msg = l
+        .strip_prefix("rsync: ")
+        .map(|r| r.strip_prefix("[sender] ").unwrap_or(r));
+    if let Some(read) = msg.and_then(|m| m.strip_prefix("read errors mapping ")) {
+        // The path may hold ": " itself; the errno is the last part.
+        return match read.rsplit_once(": ") {
+            Some((path, errno)) if errno.ends_with("(61)") => {
+                Some(Some(path.trim_matches('"').to_string()))
+            }
+            _ => None,
+        };
+    }
+    let with_it = l.starts_with("WARNING: ")
+        && l.ends_with(" failed verification -- update discarded (will try again).")
+        || l.starts_with("file has vanished: ")
+        || l.starts_with(
+            "rsync error: some files/attrs were not transferred (see previous errors) (code 23)",
+        );
+    with_it.then_some(None)
+}
+
+/// [`verify`] for a pass over a tree that clients still write to: exit 23 is accepted too
+/// when the only errors were files changing under the sender ([`changed_while_read`]); the
+/// next pass copies them again, and the final one runs when nothing writes.
+pub fn verify_live(out: &Output) -> Result<(), String> {
+    if out.rc != Some(PARTIAL) {
+        return verify(out);
+    }
+    if changed_while_read(&out.stderr).is_some() {
+        return verify(&Output {
+            rc: Some(0),
+            ..out.clone()
+        });
+    }
+    let other = out
+        .stderr
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && live_line(l).is_none())
+        .unwrap_or("none printed");
+    Err(format!(
+        "rsync exit 23 is accepted only for files changing while read; its other error: {other}"
+    ))
+}
+
 /// Quote an argv for rsync's `-e`/`--rsh` option. rsync splits that string itself (main.c
 /// do_cmd(), no shell): on spaces, with single or double quotes grouping, and a doubled quote
 /// character inside quotes standing for one; there are no backslash escapes.
@@ -284,6 +354,51 @@ total size is 1048588  speedup is 1.00
             "rsync exited 0 but printed no complete --stats block"
         );
         assert_eq!(verify(&out(23, OUT)).unwrap_err(), "rsync exit 23");
+    }
+
+    // rsync 3.5.0, a pass over a tree a client rewrote a file of (`echo $i > count`) while
+    // the sender read it.
+    const SHRANK: &str = "\
+rsync: [sender] read errors mapping \"/srv/tools/shared/alpha/count\": No data available (61)
+WARNING: count failed verification -- update discarded (will try again).
+rsync error: some files/attrs were not transferred (see previous errors) (code 23) at main.c(1394) [sender=3.5.0]
+";
+
+    #[test]
+    fn a_file_changing_under_the_sender_is_the_writers_doing_not_an_error() {
+        assert_eq!(
+            changed_while_read(SHRANK),
+            Some(vec!["/srv/tools/shared/alpha/count".to_string()])
+        );
+        let with_vanished = format!("file has vanished: \"/srv/tools/shared/alpha/w3\"\n{SHRANK}");
+        assert!(changed_while_read(&with_vanished).is_some());
+        // Any other error is one: a file that cannot be read, a real read error.
+        for other in [
+            "rsync: [sender] send_files failed to open \"/srv/tools/shared/alpha/x\": Permission denied (13)",
+            "rsync: [sender] read errors mapping \"/srv/tools/shared/alpha/x\": Input/output error (5)",
+            "rsync: [receiver] write failed on \"/srv/misc/shared/alpha/x\": No space left on device (28)",
+        ] {
+            assert_eq!(
+                changed_while_read(&format!("{other}\n{SHRANK}")),
+                None,
+                "{other}"
+            );
+        }
+        assert_eq!(changed_while_read(""), None);
+
+        let out = |rc, stderr: &str| Output::fake(rc, OUT, stderr);
+        assert!(verify_live(&out(23, SHRANK)).is_ok());
+        assert!(verify_live(&out(24, "")).is_ok());
+        assert_eq!(verify(&out(23, SHRANK)).unwrap_err(), "rsync exit 23");
+        let denied = "rsync: [sender] send_files failed to open \"/x\": Permission denied (13)\n\
+                      rsync error: some files/attrs were not transferred (see previous errors) (code 23) at main.c(1394) [sender=3.5.0]\n";
+        assert_eq!(
+            verify_live(&out(23, denied)).unwrap_err(),
+            "rsync exit 23 is accepted only for files changing while read; its other error: \
+             rsync: [sender] send_files failed to open \"/x\": Permission denied (13)"
+        );
+        // Without its closing stats block, exit 23 proves nothing either.
+        assert!(verify_live(&Output::fake(23, "", SHRANK)).is_err());
     }
 
     #[test]

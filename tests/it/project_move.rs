@@ -1,6 +1,12 @@
-//! `project move`: two clusters on one LAN (the two-node bed split in two: cluster `test` on
-//! labstore1004, cluster `other` on labstore1005), real rsync over real ssh, real exportfs
-//! and etab on both sides.
+//! `project move` between two real two-node pairs on one LAN, with one etcd (the harness's
+//! `Pair` and `Pair::second_on`). Cluster `test`: labstore1004 (192.0.2.6) serves project
+//! alpha from volume tools, labstore1005 (192.0.2.7) is its standby. Cluster `other`:
+//! labstore1006 (192.0.2.8, standby, listed first) and labstore1007 (192.0.2.9, serving).
+//! Each cluster is brought up with `nfs-manage up` on its serving node: its volumes mounted,
+//! its service IP (192.0.2.18, 192.0.2.19), its cluster lock in etcd. The move runs on
+//! labstore1004 with a layout (fleet.yaml) of both clusters: real rsync over real ssh to the
+//! target's serving node, `status` and `exports sync` asked there over ssh, real exportfs and
+//! etab on every node.
 
 use std::path::{Path, PathBuf};
 
@@ -11,7 +17,10 @@ const SRC: &str = "/srv/tools/shared/alpha";
 const DST: &str = "/srv/misc/shared/alpha";
 
 struct Bed {
+    /// Cluster `test`: `p.a` labstore1004 serves project alpha, `p.b` labstore1005 is standby.
     p: Pair,
+    /// Cluster `other`: `q.a` labstore1006 is standby, `q.b` labstore1007 serves (the target).
+    q: Pair,
     fleet: PathBuf,
 }
 
@@ -36,56 +45,29 @@ fn without_remote(cfg: &str) -> String {
     cfg.replace(&r, "")
 }
 
-/// Cluster `test` serves project alpha (GID 50100, one client) from labstore1004; cluster
-/// `other` is labstore1005 alone, without a service IP, volume misc mounted.
-/// The cluster lock of the target cluster, `other`.
-const OTHER_LOCK: &str = "/nfs-manage/other/active";
-
 fn bed() -> Bed {
     bed_with(Spec::default())
 }
 
 fn bed_with(spec: Spec) -> Bed {
-    let p = Pair::new(spec);
-    for h in p.hosts() {
-        let d = h.dir.path();
-        std::fs::create_dir_all(d.join("projects")).unwrap();
-        let file = h.inside("/run/node/cluster.yaml");
-        let mut cfg = std::fs::read_to_string(&file).unwrap();
-        cfg.push_str(&format!(
-            "projects_dir: {}\nexports: {{ backup: {}, clients_timeout: 2s }}\n",
-            d.join("projects").display(),
-            d.join("exports.bak").display()
-        ));
-        // Each node a cluster of its own: one host belongs to one cluster.
-        cfg = cfg
-            .replace(&format!("  {NODE}: {{ address: 192.0.2.6 }}\n"), "")
-            .replace(&format!("  {PEER}: {{ address: 192.0.2.7 }}\n"), "")
-            .replace("    drbd: tools\n", "")
-            .replace("    drbd: misc\n", "")
-            .replace(
-                "nodes:\n",
-                &format!(
-                    "nodes:\n  {}: {{ address: {} }}\n",
-                    h.name,
-                    h.addr.split('/').next().unwrap()
-                ),
-            );
-        if h.name == PEER {
-            cfg = cfg
-                .replace("cluster: test", "cluster: other")
-                .replace(
-                    &format!("service_ip:\n  address: {SERVICE_IP}\n  interface: eth0\n  announce_to: {GATEWAY}\n"),
-                    "",
-                )
-                ;
-        }
-        std::fs::write(&file, cfg).unwrap();
+    let p = Pair::new(spec.clone());
+    let q = Pair::second_on(&p, spec);
+    for h in p.hosts().into_iter().chain(q.hosts()) {
+        h.enable_exports("");
     }
-    p.a.mount_volume("tools");
-    p.a.ns_ok(&["ip", "addr", "add", SERVICE_IP, "dev", "eth0"]);
-    p.b.mount_volume("misc");
-    p.b.ns_ok(&["mkdir", "-p", "/srv/misc/shared"]);
+    // Each cluster up on its serving node: volumes mounted, service IP, cluster lock.
+    p.a.run(&["--yes", "up"]).status(0);
+    q.b.run(&["--yes", "up"]).status(0);
+    assert_eq!(p.etcd.holder().as_deref(), Some(NODE));
+    assert!(
+        p.etcd
+            .get(OTHER_LOCK_KEY)
+            .is_some_and(|v| v.starts_with(&format!("{OTHER_PEER}@"))),
+        "{:?}",
+        p.etcd.get(OTHER_LOCK_KEY)
+    );
+    assert!(p.a.has_service_ip() && q.b.has_service_ip());
+    q.b.ns_ok(&["mkdir", "-p", "/srv/misc/shared"]);
     p.a.write_project(
         "alpha",
         &format!("name: alpha\ngid: 50100\nvolume: tools\nclients: [{CLIENT}]\n"),
@@ -103,27 +85,48 @@ fn bed_with(spec: Spec) -> Bed {
     p.a.run(&["--yes", "exports", "sync"]).status(0);
     assert!(p.a.etab().contains(SRC), "{}", p.a.etab());
 
-    // The layout: both clusters as their nodes have them, the operator's ssh (labstore1004's
-    // keys) for both.
+    // The layout: both clusters as their nodes have them (`other` as labstore1007's config
+    // says: its paths are that node's), the operator's ssh (labstore1004's keys) for both.
     let a_cfg = std::fs::read_to_string(p.a.inside("/run/node/cluster.yaml")).unwrap();
-    let b_cfg = std::fs::read_to_string(p.b.inside("/run/node/cluster.yaml")).unwrap();
-    // The target cluster has a second node, listed first, that does not serve: the move must
-    // find the one that does.
-    let b_cfg = b_cfg.replace(
-        "nodes:\n",
-        "nodes:\n  labstore1003: { address: 192.0.2.8 }\n",
-    );
+    let o_cfg = std::fs::read_to_string(q.b.inside("/run/node/cluster.yaml")).unwrap();
     let layout = format!(
         "node_config: /run/node/cluster.yaml\nclusters:\n  test:\n{}  other:\n{}",
         indented(&a_cfg),
-        indented(&format!("{}{}", without_remote(&b_cfg), remote_of(&a_cfg)))
+        indented(&format!("{}{}", without_remote(&o_cfg), remote_of(&a_cfg)))
     );
     let fleet = p.a.dir.path().join("fleet.yaml");
     std::fs::write(&fleet, layout).unwrap();
-    // The target cluster is up on labstore1005: it holds that cluster's lock.
-    p.etcd
-        .put(OTHER_LOCK, &format!("{PEER}@2026-11-26T06:00:00.000Z"));
-    Bed { p, fleet }
+    Bed { p, q, fleet }
+}
+
+/// The layout with cluster `other` described without a lock and without a service IP, so
+/// the move can only learn its serving node by asking each node for its `status`. The
+/// nodes' own configs keep theirs.
+fn unlocked(fleet: &Path) -> String {
+    let text = std::fs::read_to_string(fleet).unwrap();
+    let (test, other) = text.split_once("  other:\n").unwrap();
+    let mut out = String::new();
+    let mut skipping = false;
+    for l in other.lines() {
+        // A section of `other` (`lock:`, `service_ip:`) and its deeper-indented lines.
+        let t = l.trim_start();
+        if t.starts_with("lock:") || t.starts_with("service_ip:") {
+            skipping = true;
+            continue;
+        }
+        if skipping && l.starts_with("      ") {
+            continue;
+        }
+        skipping = false;
+        out.push_str(l);
+        out.push('\n');
+    }
+    assert!(
+        !out.contains("lock:") && !out.contains("service_ip:"),
+        "{out}"
+    );
+    std::fs::write(fleet, format!("{test}  other:\n{out}")).unwrap();
+    fleet.to_str().unwrap().to_string()
 }
 
 /// Every file under `dir` with its contents (symlinks as their target).
@@ -161,7 +164,7 @@ fn etab_lines(h: &Host, path: &str) -> Vec<String> {
 #[test]
 fn a_project_moves_with_a_writer_during_the_passes() {
     privileged!();
-    let Bed { p, fleet } = bed();
+    let Bed { p, q, fleet } = bed();
     let fleet = fleet.to_str().unwrap();
     let moved = |h: &Host, name: &str| h.projects_dir().join(name).exists();
 
@@ -219,10 +222,10 @@ fn a_project_moves_with_a_writer_during_the_passes() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|n| n == "other: reached at 192.0.2.7: labstore1005, serving by its cluster lock"),
+            .any(|n| n == "other: reached at 192.0.2.9: labstore1007, serving by its cluster lock"),
         "{j:#}"
     );
-    assert!(!p.b.inside(DST).exists());
+    assert!(!q.b.inside(DST).exists());
     assert!(moved(&p.a, "alpha.yaml"));
 
     // Bad targets: usage errors naming what exists.
@@ -265,11 +268,11 @@ fn a_project_moves_with_a_writer_during_the_passes() {
     out.status(0)
         .stdout_has("Clients mount it from other now:")
         .stdout_has("alpha -rw,nfsvers=")
-        .stdout_has(format!("192.0.2.7:{DST}"));
+        .stdout_has(format!("192.0.2.19:{DST}"));
 
     // Live state: the target exports it, the source no longer does.
-    let there = etab_lines(&p.b, DST);
-    assert_eq!(there.len(), 1, "{}", p.b.etab());
+    let there = etab_lines(&q.b, DST);
+    assert_eq!(there.len(), 1, "{}", q.b.etab());
     assert!(there[0].contains(&format!("{CLIENT}(rw,")), "{there:?}");
     assert!(etab_lines(&p.a, SRC).is_empty(), "{}", p.a.etab());
     // The data: equal trees, the source kept.
@@ -278,13 +281,13 @@ fn a_project_moves_with_a_writer_during_the_passes() {
         src.iter().any(|(f, _)| f == "count"),
         "the writer wrote nothing"
     );
-    assert_eq!(src, tree(&p.b.inside(DST)));
-    let meta = std::fs::metadata(p.b.inside(DST)).unwrap();
+    assert_eq!(src, tree(&q.b.inside(DST)));
+    let meta = std::fs::metadata(q.b.inside(DST)).unwrap();
     assert_eq!(std::os::unix::fs::MetadataExt::gid(&meta), 50100);
     // The project file: moved, same GID, the fsid it had.
     assert!(!moved(&p.a, "alpha.yaml"));
     assert!(moved(&p.a, "alpha.yaml.moved"));
-    let there = std::fs::read_to_string(p.b.projects_dir().join("alpha.yaml")).unwrap();
+    let there = std::fs::read_to_string(q.b.projects_dir().join("alpha.yaml")).unwrap();
     assert!(there.contains("gid: 50100"), "{there}");
     assert!(there.contains("volume: misc"), "{there}");
     assert!(there.contains("fsid: "), "{there}");
@@ -345,7 +348,7 @@ fn a_project_moves_with_a_writer_during_the_passes() {
         .status(0);
     assert!(!p.a.inside(SRC).exists());
     assert!(!moved_file.exists());
-    assert!(p.b.inside(&format!("{DST}/count")).exists());
+    assert!(q.b.inside(&format!("{DST}/count")).exists());
     p.a.run(&["--yes", "project", "move", "alpha", "--cleanup"])
         .status(2)
         .stderr_has("project alpha was not moved from cluster test");
@@ -353,7 +356,7 @@ fn a_project_moves_with_a_writer_during_the_passes() {
 
 /// The run's result and the live state after a move stopped before the switch: the source
 /// exported read-write again, the restoring journaled, nothing switched.
-fn assert_restored(p: &Pair, out: &Run, why: &str) {
+fn assert_restored(p: &Pair, q: &Pair, out: &Run, why: &str) {
     out.status(1)
         .stderr_has(why)
         .stderr_has(format!(
@@ -363,7 +366,7 @@ fn assert_restored(p: &Pair, out: &Run, why: &str) {
     assert_eq!(here.len(), 1, "{}", p.a.etab());
     assert!(here[0].contains(&format!("{CLIENT}(rw,")), "{here:?}");
     assert!(p.a.projects_dir().join("alpha.yaml").exists());
-    assert!(etab_lines(&p.b, DST).is_empty(), "{}", p.b.etab());
+    assert!(etab_lines(&q.b, DST).is_empty(), "{}", q.b.etab());
     let j = p.a.journal();
     let ro = j.iter().rposition(|r| r["step"] == "read-only").unwrap();
     let rw = j
@@ -377,13 +380,13 @@ fn assert_restored(p: &Pair, out: &Run, why: &str) {
 #[test]
 fn a_target_that_refuses_the_project_leaves_the_source_writable_and_a_rerun_finishes() {
     privileged!();
-    let Bed { p, fleet } = bed();
+    let Bed { p, q, fleet } = bed();
     let fleet = fleet.to_str().unwrap();
     let move_ = move_alpha(fleet);
     // The target's projects directory is gone: writing the project file there fails.
-    std::fs::remove_dir_all(p.b.projects_dir()).unwrap();
+    std::fs::remove_dir_all(q.b.projects_dir()).unwrap();
     let out = p.a.run(&move_);
-    assert_restored(&p, &out, "write ");
+    assert_restored(&p, &q, &out, "write ");
     // With --json: one document, the failed plan's, whose notes say what a failure before
     // the switch does; stderr says it was done.
     let mut json = vec!["--json"];
@@ -402,31 +405,31 @@ fn a_target_that_refuses_the_project_leaves_the_source_writable_and_a_rerun_fini
         "{j:#}"
     );
     assert!(etab_lines(&p.a, SRC)[0].contains("(rw,"), "{}", p.a.etab());
-    std::fs::create_dir_all(p.b.projects_dir()).unwrap();
+    std::fs::create_dir_all(q.b.projects_dir()).unwrap();
     p.a.run(&move_).status(0);
     assert!(p.a.projects_dir().join("alpha.yaml.moved").exists());
-    assert_eq!(etab_lines(&p.b, DST).len(), 1, "{}", p.b.etab());
+    assert_eq!(etab_lines(&q.b, DST).len(), 1, "{}", q.b.etab());
     assert!(etab_lines(&p.a, SRC).is_empty(), "{}", p.a.etab());
 }
 
 #[test]
 fn a_final_pass_that_fails_leaves_the_source_writable_and_a_rerun_finishes() {
     privileged!();
-    let Bed { p, fleet } = bed();
+    let Bed { p, q, fleet } = bed();
     let fleet = fleet.to_str().unwrap();
     let move_ = move_alpha(fleet);
     // A file on the target that the final pass must delete and cannot (immutable).
-    p.b.ns_ok(&[
+    q.b.ns_ok(&[
         "sh",
         "-c",
         &format!("mkdir -p {DST} && touch {DST}/stuck && chattr +i {DST}/stuck"),
     ]);
     let out = p.a.run(&move_);
-    assert_restored(&p, &out, "final pass");
-    p.b.ns_ok(&["chattr", "-i", &format!("{DST}/stuck")]);
+    assert_restored(&p, &q, &out, "final pass");
+    q.b.ns_ok(&["chattr", "-i", &format!("{DST}/stuck")]);
     p.a.run(&move_).status(0);
-    assert!(!p.b.inside(&format!("{DST}/stuck")).exists());
-    assert_eq!(tree(&p.a.inside(SRC)), tree(&p.b.inside(DST)));
+    assert!(!q.b.inside(&format!("{DST}/stuck")).exists());
+    assert_eq!(tree(&p.a.inside(SRC)), tree(&q.b.inside(DST)));
     assert!(etab_lines(&p.a, SRC).is_empty(), "{}", p.a.etab());
 }
 
@@ -481,7 +484,7 @@ fn bench_move_pause() {
     let mut last_pass_changes = Vec::new();
     for _ in 0..runs {
         // Room for the files: 128 MiB volumes have 32,768 inodes.
-        let Bed { p, fleet } = bed_with(Spec {
+        let Bed { p, q, fleet } = bed_with(Spec {
             volume_mib: 128,
             ..Spec::default()
         });
@@ -519,6 +522,7 @@ fn bench_move_pause() {
         let _ = writer.kill();
         let _ = writer.wait();
         out.status(0);
+        assert_eq!(etab_lines(&q.b, DST).len(), 1, "{}", q.b.etab());
         let j = p.a.journal();
         let rec = |id: &str| {
             j.iter()
@@ -570,14 +574,14 @@ fn bench_move_pause() {
 #[test]
 fn a_verification_that_finds_a_difference_leaves_the_source_writable_and_a_rerun_finishes() {
     privileged!();
-    let Bed { p, fleet } = bed();
+    let Bed { p, q, fleet } = bed();
     let fleet = fleet.to_str().unwrap();
     let move_ = move_alpha(fleet);
     // The target's rsync (first on its login PATH) plants a file in the target tree right
     // before the list comparison (a dry run with deletes: `n` among the server's short
     // options), once.
-    let mark = p.b.dir.path().join("planted");
-    let wrapper = p.b.dir.path().join("bin/rsync");
+    let mark = q.b.dir.path().join("planted");
+    let wrapper = q.b.dir.path().join("bin/rsync");
     install_script(
         &wrapper,
         &format!(
@@ -588,20 +592,21 @@ fn a_verification_that_finds_a_difference_leaves_the_source_writable_and_a_rerun
     let out = p.a.run(&move_);
     assert_restored(
         &p,
+        &q,
         &out,
         "the file lists differ in 2 entries: *deleting   intruder; .d..t...... ./",
     );
     assert!(mark.exists());
     p.a.run(&move_).status(0);
-    assert!(!p.b.inside(&format!("{DST}/intruder")).exists());
-    assert_eq!(tree(&p.a.inside(SRC)), tree(&p.b.inside(DST)));
-    assert_eq!(etab_lines(&p.b, DST).len(), 1, "{}", p.b.etab());
+    assert!(!q.b.inside(&format!("{DST}/intruder")).exists());
+    assert_eq!(tree(&p.a.inside(SRC)), tree(&q.b.inside(DST)));
+    assert_eq!(etab_lines(&q.b, DST).len(), 1, "{}", q.b.etab());
 }
 
 #[test]
 fn ssh_dropping_at_the_switch_leaves_the_source_writable_and_a_rerun_finishes() {
     privileged!();
-    let Bed { p, fleet } = bed();
+    let Bed { p, q, fleet } = bed();
     let fleet = fleet.to_str().unwrap();
     let move_ = move_alpha(fleet);
     // ssh (first on the source's PATH) drops the connection that runs `exports sync` on the
@@ -611,15 +616,15 @@ fn ssh_dropping_at_the_switch_leaves_the_source_writable_and_a_rerun_finishes() 
     install_script(
         &wrapper,
         &format!(
-            "#!/bin/sh\ncase \"$*\" in *\"exports sync\"*)\n  [ -e {m} ] || {{ touch {m}; echo 'Connection closed by 192.0.2.7 port 22' >&2; exit 255; }} ;;\nesac\nexec /usr/bin/ssh \"$@\"\n",
+            "#!/bin/sh\ncase \"$*\" in *\"exports sync\"*)\n  [ -e {m} ] || {{ touch {m}; echo 'Connection closed by 192.0.2.9 port 22' >&2; exit 255; }} ;;\nesac\nexec /usr/bin/ssh \"$@\"\n",
             m = mark.display()
         ),
     );
     let out = p.a.run(&move_);
-    assert_restored(&p, &out, "Connection closed by 192.0.2.7 port 22");
+    assert_restored(&p, &q, &out, "Connection closed by 192.0.2.9 port 22");
     assert!(mark.exists());
     p.a.run(&move_).status(0);
-    assert_eq!(etab_lines(&p.b, DST).len(), 1, "{}", p.b.etab());
+    assert_eq!(etab_lines(&q.b, DST).len(), 1, "{}", q.b.etab());
     assert!(etab_lines(&p.a, SRC).is_empty(), "{}", p.a.etab());
     assert!(p.a.projects_dir().join("alpha.yaml.moved").exists());
 }
@@ -627,7 +632,7 @@ fn ssh_dropping_at_the_switch_leaves_the_source_writable_and_a_rerun_finishes() 
 #[test]
 fn a_project_written_faster_than_it_is_copied_is_not_paused() {
     privileged!();
-    let Bed { p, fleet } = bed();
+    let Bed { p, q, fleet } = bed();
     let fleet = fleet.to_str().unwrap();
     let mut writer =
         p.a.ns_cmd(&[
@@ -661,61 +666,96 @@ fn a_project_written_faster_than_it_is_copied_is_not_paused() {
         .stderr_has("the project stays writable");
     let here = etab_lines(&p.a, SRC);
     assert!(here[0].contains(&format!("{CLIENT}(rw,")), "{here:?}");
-    assert!(etab_lines(&p.b, DST).is_empty(), "{}", p.b.etab());
+    assert!(etab_lines(&q.b, DST).is_empty(), "{}", q.b.etab());
     assert!(p.a.projects_dir().join("alpha.yaml").exists());
 }
 
-/// Nobody serves the target cluster (its lock is free): nothing is guessed, nothing changes.
+/// Nobody serves the target cluster: labstore1007 stood down, its lock is free, both nodes
+/// are standby. Nothing is guessed, nothing changes: by the lock, and also when the layout has
+/// no lock and both nodes are asked (each one's answer named).
 #[test]
 fn a_target_cluster_that_nobody_serves_is_refused() {
     privileged!();
-    let Bed { p, fleet } = bed();
-    let fleet = fleet.to_str().unwrap();
-    p.etcd.ctl(&["del", OTHER_LOCK]);
+    let Bed { p, q, fleet } = bed();
+    q.b.run(&["--yes", "down"]).status(0);
+    assert_eq!(p.etcd.get(OTHER_LOCK_KEY), None);
+    for h in q.hosts() {
+        let st = h.run(&["status", "--json"]).json();
+        assert_eq!(st["role"], "standby", "{}: {st:#}", h.name);
+    }
     let before = p.a.etab();
-    p.a.run(&move_alpha(fleet))
+    p.a.run(&move_alpha(fleet.to_str().unwrap()))
         .status(3)
         .stderr_has("cannot tell which node of cluster other serves now (/nfs-manage/other/active is free: no node is up); nothing was changed");
+    let fleet = unlocked(&fleet);
+    p.a.run(&move_alpha(&fleet))
+        .status(3)
+        .stderr_has("cannot tell which node of cluster other serves now (labstore1006: standby; labstore1007: standby); nothing was changed");
     assert_eq!(p.a.etab(), before);
-    assert!(!p.b.inside(DST).exists());
+    for h in q.hosts() {
+        assert!(!h.inside(DST).exists(), "{}", h.name);
+        assert!(!h.projects_dir().join("alpha.yaml").exists(), "{}", h.name);
+    }
     assert!(p.a.journal().iter().all(|r| r["command"] != "project move"));
 }
 
 /// A target cluster without a lock (nor a service IP) is asked: the node whose own `status`
-/// says active would be reached. Here none does — one is silent, the other degraded — so
-/// nothing is guessed: refused, each node's answer named.
+/// says active would be reached. Here none does — labstore1006 refuses ssh, labstore1007
+/// serves with a volume unmounted (degraded) — so nothing is guessed: refused, each node's
+/// answer named.
 #[test]
 fn without_a_lock_the_target_nodes_are_asked_and_none_is_guessed() {
     privileged!();
-    let Bed { p, fleet } = bed();
-    let text = std::fs::read_to_string(&fleet).unwrap();
-    let (test, other) = text.split_once("  other:\n").unwrap();
-    let other: String = {
-        let mut out = String::new();
-        let mut skipping = false;
-        for l in other.lines() {
-            // The lock section: `lock:` and its indented lines.
-            if l.trim_start().starts_with("lock:") {
-                skipping = true;
-                continue;
-            }
-            if skipping && l.starts_with("      ") {
-                continue;
-            }
-            skipping = false;
-            out.push_str(l);
-            out.push('\n');
-        }
-        out
-    };
-    std::fs::write(&fleet, format!("{test}  other:\n{other}")).unwrap();
-    let fleet = fleet.to_str().unwrap();
+    let Bed { p, mut q, fleet } = bed();
+    let fleet = unlocked(&fleet);
+    q.stop_sshd(true);
+    q.b.ns_ok(&["umount", "/srv/tools"]);
     p.a.run(&[
-        "--fleet", fleet, "--dry-run", "project", "move", "alpha", "--to", "other/misc",
+        "--fleet", &fleet, "--dry-run", "project", "move", "alpha", "--to", "other/misc",
     ])
     .status(3)
-    .stderr_has("cannot tell which node of cluster other serves now (labstore1003: `ssh")
-    .stderr_has("Connection timed out; labstore1005: degraded (volume tools: not mounted at /srv/tools on the serving node)); nothing was changed");
+    .stderr_has("cannot tell which node of cluster other serves now (labstore1006: `ssh")
+    .stderr_has("Connection refused; labstore1007: degraded (volume tools: NFS is running but the volume is not mounted)); nothing was changed");
+}
+
+/// Without a lock, both target nodes are asked; labstore1007's own `status` says active, so
+/// the move goes there, not to labstore1006, which the layout lists first.
+#[test]
+fn without_a_lock_the_move_goes_to_the_node_that_says_it_is_active() {
+    privileged!();
+    let Bed { p, q, fleet } = bed();
+    let fleet = unlocked(&fleet);
+    let j =
+        p.a.run(&[
+            "--fleet",
+            &fleet,
+            "--json",
+            "--dry-run",
+            "project",
+            "move",
+            "alpha",
+            "--to",
+            "other/misc",
+        ])
+        .status(0)
+        .json();
+    assert!(
+        j["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n == "other: reached at 192.0.2.9: labstore1007, serving by its own status"),
+        "{j:#}"
+    );
+    p.a.run(&move_alpha(&fleet)).status(0);
+    assert_eq!(etab_lines(&q.b, DST).len(), 1, "{}", q.b.etab());
+    assert_eq!(tree(&p.a.inside(SRC)), tree(&q.b.inside(DST)));
+    assert!(q.b.projects_dir().join("alpha.yaml").exists());
+    assert!(etab_lines(&p.a, SRC).is_empty(), "{}", p.a.etab());
+    // labstore1006 got nothing.
+    assert!(q.a.etab().is_empty(), "{}", q.a.etab());
+    assert!(!q.a.inside(DST).exists());
+    assert!(!q.a.projects_dir().join("alpha.yaml").exists());
 }
 
 /// Clients keep writing during the first two passes, then stop: more passes run until one
@@ -723,7 +763,7 @@ fn without_a_lock_the_target_nodes_are_asked_and_none_is_guessed() {
 #[test]
 fn passes_go_on_until_the_delta_is_small() {
     privileged!();
-    let Bed { p, fleet } = bed();
+    let Bed { p, q, fleet } = bed();
     let fleet = fleet.to_str().unwrap();
     // After each of the first two passes' transfers (rsync waits for its ssh), 30 new files.
     let count = p.a.dir.path().join("passes");
@@ -763,14 +803,14 @@ fn passes_go_on_until_the_delta_is_small() {
     .collect();
     assert_eq!(passes, want);
     // Every file written during the passes is on the target.
-    assert_eq!(tree(&p.a.inside(SRC)), tree(&p.b.inside(DST)));
-    assert!(p.b.inside(&format!("{DST}/during-2-30")).exists());
+    assert_eq!(tree(&p.a.inside(SRC)), tree(&q.b.inside(DST)));
+    assert!(q.b.inside(&format!("{DST}/during-2-30")).exists());
 }
 
 #[test]
 fn ssh_dropping_during_the_first_pass_changes_nothing_and_a_rerun_finishes() {
     privileged!();
-    let Bed { p, fleet } = bed();
+    let Bed { p, q, fleet } = bed();
     let fleet = fleet.to_str().unwrap();
     let move_ = move_alpha(fleet);
     let mark = p.a.dir.path().join("dropped");
@@ -778,7 +818,7 @@ fn ssh_dropping_during_the_first_pass_changes_nothing_and_a_rerun_finishes() {
     install_script(
         &wrapper,
         &format!(
-            "#!/bin/sh\ncase \"$*\" in *\"rsync --server\"*)\n  [ -e {m} ] || {{ touch {m}; echo 'Connection closed by 192.0.2.7 port 22' >&2; exit 255; }} ;;\nesac\nexec /usr/bin/ssh \"$@\"\n",
+            "#!/bin/sh\ncase \"$*\" in *\"rsync --server\"*)\n  [ -e {m} ] || {{ touch {m}; echo 'Connection closed by 192.0.2.9 port 22' >&2; exit 255; }} ;;\nesac\nexec /usr/bin/ssh \"$@\"\n",
             m = mark.display()
         ),
     );
@@ -786,7 +826,7 @@ fn ssh_dropping_during_the_first_pass_changes_nothing_and_a_rerun_finishes() {
     p.a.run(&move_)
         .status(1)
         .stderr_has("step 1 of 14 (pass 1: copy /srv/tools/shared/alpha to other)")
-        .stderr_has("Connection closed by 192.0.2.7 port 22");
+        .stderr_has("Connection closed by 192.0.2.9 port 22");
     // Never paused: the exports are as they were, nothing was restored.
     assert_eq!(p.a.etab(), before);
     assert!(
@@ -795,8 +835,64 @@ fn ssh_dropping_during_the_first_pass_changes_nothing_and_a_rerun_finishes() {
             .any(|r| r["step"] == "read-only" || r["step"] == "restore-read-write")
     );
     p.a.run(&move_).status(0);
-    assert_eq!(etab_lines(&p.b, DST).len(), 1, "{}", p.b.etab());
-    assert_eq!(tree(&p.a.inside(SRC)), tree(&p.b.inside(DST)));
+    assert_eq!(etab_lines(&q.b, DST).len(), 1, "{}", q.b.etab());
+    assert_eq!(tree(&p.a.inside(SRC)), tree(&q.b.inside(DST)));
+}
+
+/// A client rewrites a file while a pass reads it (here: empties it once 1 MB of it went
+/// out): rsync says `read errors mapping "…": No data available (61)` and exits 23. On a
+/// project that is still writable that is the writer's doing, not a failure: the pass is done
+/// with a note naming the file, and the next pass copies the file as it is now.
+#[test]
+fn a_file_that_shrinks_while_a_pass_reads_it_is_copied_again_by_the_next_pass() {
+    privileged!();
+    let Bed { p, q, fleet } = bed();
+    let fleet = fleet.to_str().unwrap();
+    // First in the transfer order, and big enough that rsync is still reading it when the
+    // first megabyte has gone out.
+    let big = format!("{SRC}/aaa-big");
+    p.a.ns_ok(&["sh", "-c", &format!("head -c 8000000 /dev/urandom > {big}")]);
+    let mark = p.a.dir.path().join("shrunk");
+    // ssh (first on the source's PATH) passes the first pass's first megabyte, empties the
+    // file, then passes the rest: rsync reads the file short. The relay passes what it gets
+    // as it gets it (`head -c` would wait for full blocks while rsync waits for an answer).
+    const RELAY: &str = "import os, sys
+n = 0
+while True:
+    b = os.read(0, 65536)
+    if not b:
+        break
+    if n < 1000000 <= n + len(b):
+        open(sys.argv[1], \"w\").close()
+    n += len(b)
+    while b:
+        b = b[os.write(1, b):]";
+    install_script(
+        &p.a.dir.path().join("bin/ssh"),
+        &format!(
+            "#!/bin/bash\ncase \"$*\" in *\"rsync --server\"*)\n  if [ ! -e {m} ]; then\n    touch {m}\n    exec /usr/bin/ssh \"$@\" < <(exec python3 -c '{RELAY}' {big})\n  fi ;;\nesac\nexec /usr/bin/ssh \"$@\"\n",
+            m = mark.display()
+        ),
+    );
+    p.a.run(&move_alpha(fleet)).status(0);
+    assert!(mark.exists());
+    let j = p.a.journal();
+    let pass1 = j.iter().find(|r| r["step"] == "pass-1").unwrap();
+    assert_eq!(pass1["result"], "done", "{pass1:#}");
+    assert!(
+        pass1["verify"].as_str().unwrap().contains(&format!(
+            "{big} changed while read: a later pass copies it again"
+        )),
+        "{pass1:#}"
+    );
+    assert_eq!(tree(&p.a.inside(SRC)), tree(&q.b.inside(DST)));
+    assert_eq!(
+        std::fs::metadata(q.b.inside(&format!("{DST}/aaa-big")))
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(etab_lines(&q.b, DST).len(), 1, "{}", q.b.etab());
 }
 
 /// `project move alpha --to other/misc --yes` on the fleet `fleet`.

@@ -1,4 +1,4 @@
-//! The test cluster.yaml of a host: written from its `Spec`, then extended by tests.
+//! The cluster.yaml of a host: written from its `Spec` and `Identity`, then extended by tests.
 
 use std::path::PathBuf;
 
@@ -7,11 +7,20 @@ use super::*;
 impl Host {
     pub fn write_config(&mut self, spec: &Spec) {
         let d = self.dir.path();
+        let id = self.ident;
+        let me = (id.name, id.ip());
+        let peer = (id.peer, id.peer_addr.split('/').next().unwrap());
+        // The pair's first node first, whichever of the two this is.
+        let [(n1, a1), (n2, a2)] = if id.first { [me, peer] } else { [peer, me] };
         let mut y = format!(
-            "cluster: test\nnodes:\n  {NODE}: {{ address: 192.0.2.6 }}\n  {PEER}: {{ address: 192.0.2.7 }}\n"
+            "cluster: {}\nnodes:\n  {n1}: {{ address: {a1} }}\n  {n2}: {{ address: {a2} }}\n",
+            id.cluster
         );
         if spec.service_ip {
-            y.push_str(&format!("service_ip:\n  address: {SERVICE_IP}\n  interface: eth0\n  announce_to: {GATEWAY}\n"));
+            y.push_str(&format!(
+                "service_ip:\n  address: {}\n  interface: eth0\n  announce_to: {GATEWAY}\n",
+                id.service_ip
+            ));
         }
         y.push_str("volumes:\n");
         for v in &self.volumes {

@@ -13,6 +13,8 @@ pub struct Etcd {
     pub addr: String,
     dir: PathBuf,
     child: Option<Child>,
+    /// A handle on another `Etcd`'s server (see `shared`).
+    shared: bool,
 }
 
 impl Etcd {
@@ -23,9 +25,22 @@ impl Etcd {
             addr: addr.to_string(),
             dir: dir.to_path_buf(),
             child: None,
+            shared: false,
         };
         e.restart();
         e
+    }
+
+    /// A handle on this etcd for a second pair on the same LAN: the same server, which stays
+    /// this one's to stop and restart.
+    pub fn shared(&self) -> Etcd {
+        Etcd {
+            ns_pid: self.ns_pid,
+            addr: self.addr.clone(),
+            dir: self.dir.clone(),
+            child: None,
+            shared: true,
+        }
     }
 
     pub fn endpoint(&self) -> String {
@@ -42,6 +57,10 @@ impl Etcd {
 
     /// Start (again, with the same data) and wait until it answers.
     pub fn restart(&mut self) {
+        assert!(
+            !self.shared,
+            "this etcd is the first pair's: restart it there"
+        );
         assert!(self.child.is_none(), "etcd already running");
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -87,6 +106,7 @@ impl Etcd {
 
     /// Kill it (SIGKILL: as abrupt as a crash); `restart` brings it back with its data.
     pub fn stop(&mut self) {
+        assert!(!self.shared, "this etcd is the first pair's: stop it there");
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
@@ -136,6 +156,8 @@ impl Etcd {
 
 impl Drop for Etcd {
     fn drop(&mut self) {
-        self.stop();
+        if !self.shared {
+            self.stop();
+        }
     }
 }

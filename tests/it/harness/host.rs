@@ -27,10 +27,12 @@ pub struct Host {
     pub config: PathBuf,
     /// Where `config` is written, seen from outside the namespaces.
     pub(super) config_file: PathBuf,
-    /// This host's node name, its address (with prefix) and the other node's name.
+    /// This host's node name, its address (with prefix) and the other node's name (the same
+    /// as in `ident`, which says the rest).
     pub name: &'static str,
     pub addr: &'static str,
     pub peer: &'static str,
+    pub ident: Identity,
     /// YAML appended to the generated config (lock, remote, failover sections).
     pub extra_config: String,
     /// A real etcd in the LAN namespace (single host with `Spec::etcd`).
@@ -69,12 +71,83 @@ impl Default for Spec {
     }
 }
 
+/// Who a node is: its cluster, name and address, its peer's, the cluster's service IP and the
+/// node's port on a pair's LAN bridge. Two pairs share one LAN: `TEST` (the cluster most
+/// tests use) and `OTHER` (a second cluster, e.g. a `project move` target).
+#[derive(Clone, Copy, Debug)]
+pub struct Identity {
+    pub cluster: &'static str,
+    pub name: &'static str,
+    /// With its prefix, as `ip addr add` takes it.
+    pub addr: &'static str,
+    pub peer: &'static str,
+    pub peer_addr: &'static str,
+    pub service_ip: &'static str,
+    /// The pair's first node: listed first in the config, DRBD node id 0.
+    pub first: bool,
+    /// Its port on a pair's LAN bridge.
+    pub port: &'static str,
+}
+
+impl Identity {
+    /// Cluster `test`: labstore1004 (192.0.2.6) and labstore1005 (192.0.2.7), 192.0.2.18.
+    pub const TEST: [Identity; 2] = Identity::pair(
+        "test",
+        [(NODE, NODE_ADDR, "port-a"), (PEER, PEER_ADDR, "port-b")],
+        SERVICE_IP,
+    );
+    /// Cluster `other`: labstore1006 (192.0.2.8) and labstore1007 (192.0.2.9), 192.0.2.19.
+    pub const OTHER: [Identity; 2] = Identity::pair(
+        OTHER_CLUSTER,
+        [
+            (OTHER_NODE, OTHER_NODE_ADDR, "port-c"),
+            (OTHER_PEER, OTHER_PEER_ADDR, "port-d"),
+        ],
+        OTHER_SERVICE_IP,
+    );
+
+    const fn pair(
+        cluster: &'static str,
+        nodes: [(&'static str, &'static str, &'static str); 2],
+        service_ip: &'static str,
+    ) -> [Identity; 2] {
+        let [(a, a_addr, a_port), (b, b_addr, b_port)] = nodes;
+        [
+            Identity {
+                cluster,
+                name: a,
+                addr: a_addr,
+                peer: b,
+                peer_addr: b_addr,
+                service_ip,
+                first: true,
+                port: a_port,
+            },
+            Identity {
+                cluster,
+                name: b,
+                addr: b_addr,
+                peer: a,
+                peer_addr: a_addr,
+                service_ip,
+                first: false,
+                port: b_port,
+            },
+        ]
+    }
+
+    /// The address without its prefix (what ssh, the config and known_hosts name).
+    pub fn ip(&self) -> &'static str {
+        self.addr.split('/').next().unwrap()
+    }
+}
+
 /// Which network the host's eth0 joins.
-pub(super) enum Attach<'a> {
+pub(super) enum Attach {
     /// Its own LAN namespace with the gateway on the other end of the veth.
     OwnLan,
-    /// A pair's LAN: the LAN namespace's bridge, through the named port.
-    Bridge { lan_pid: u32, port: &'a str },
+    /// A pair's LAN: the LAN namespace's bridge, through the node's port.
+    Bridge { lan_pid: u32 },
 }
 
 impl Host {
@@ -83,7 +156,7 @@ impl Host {
     }
 
     pub fn with(spec: Spec) -> Host {
-        let mut h = Host::build(spec, NODE, NODE_ADDR, PEER, Attach::OwnLan);
+        let mut h = Host::build(spec, Identity::TEST[0], Attach::OwnLan);
         if h.spec.etcd {
             let lan = h.lan_pid;
             let etcd = Etcd::start(lan, GATEWAY, &h.dir.path().join("etcd"));
@@ -94,13 +167,7 @@ impl Host {
         h
     }
 
-    pub(super) fn build(
-        spec: Spec,
-        name: &'static str,
-        addr: &'static str,
-        peer: &'static str,
-        attach: Attach<'_>,
-    ) -> Host {
+    pub(super) fn build(spec: Spec, ident: Identity, attach: Attach) -> Host {
         let dir = tempfile::Builder::new()
             .prefix("nfs-manage-it.")
             .tempdir()
@@ -147,9 +214,10 @@ impl Host {
             volumes: Vec::new(),
             config: config_file.clone(),
             config_file,
-            name,
-            addr,
-            peer,
+            name: ident.name,
+            addr: ident.addr,
+            peer: ident.peer,
+            ident,
             extra_config: String::new(),
             etcd: None,
             sshd: None,
@@ -158,7 +226,7 @@ impl Host {
         host.wait_for_namespaces();
         match attach {
             Attach::OwnLan => host.setup_namespace(),
-            Attach::Bridge { port, .. } => host.setup_pair_namespace(port),
+            Attach::Bridge { .. } => host.setup_pair_namespace(),
         }
         for name in spec.volumes {
             let img = host.dir.path().join("images").join(format!("{name}.img"));
@@ -241,9 +309,10 @@ impl Host {
     }
 
     /// Like `setup_namespace`, for a node of a `Pair`: eth0 joins the LAN's bridge through
-    /// `port`; /run is private (sshd's privilege separation directory lives there) and this
-    /// node's directory is bound at /run/node, so both nodes name their config alike.
-    fn setup_pair_namespace(&self, port: &str) {
+    /// its port; /run is private (sshd's privilege separation directory lives there) and this
+    /// node's directory is bound at /run/node, so every node names its config alike.
+    fn setup_pair_namespace(&self) {
+        let port = self.ident.port;
         let lan = self.lan_pid.to_string();
         let d = self.dir.path();
         self.private_nfs_files();
@@ -395,18 +464,18 @@ impl Host {
 
     pub fn has_service_ip(&self) -> bool {
         let out = self.ns_ok(&["ip", "-o", "addr", "show", "dev", "eth0"]);
-        out.split_whitespace().any(|w| w == SERVICE_IP)
+        out.split_whitespace().any(|w| w == self.ident.service_ip)
     }
 
     /// Make this node the active one without `up`: mount every volume where the config says
-    /// and add the service IP.
+    /// and add its cluster's service IP.
     pub fn activate(&self) {
         for v in &self.volumes {
             let mp = format!("/srv/{}", v.name);
             self.ns_ok(&["mkdir", "-p", &mp]);
             self.ns_ok(&["mount", "-t", "ext4", &v.loopdev, &mp]);
         }
-        self.ns_ok(&["ip", "addr", "add", SERVICE_IP, "dev", "eth0"]);
+        self.ns_ok(&["ip", "addr", "add", self.ident.service_ip, "dev", "eth0"]);
     }
 
     /// A test /etc/group bound over the real one inside the namespace, so the real `getent`

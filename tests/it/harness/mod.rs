@@ -2,11 +2,17 @@
 //! stand-ins, pairs of them on one LAN, etcd and sshd. Every test module does
 //! `use crate::harness::*`.
 //!
-//! - host.rs: one node's namespaces, loop devices and commands run inside them
+//! Most tests use one node or one pair: cluster `test`, labstore1004 (192.0.2.6) and
+//! labstore1005 (192.0.2.7), service IP 192.0.2.18. A second pair can join the same LAN and
+//! etcd (`Pair::second_on`): cluster `other`, labstore1006 (192.0.2.8) and labstore1007
+//! (192.0.2.9), service IP 192.0.2.19, with ssh between every node of the two.
+//!
+//! - host.rs: one node's namespaces, loop devices and commands run inside them; `Identity`,
+//!   who a node is (cluster, name, addresses, peer)
 //! - config.rs: its cluster.yaml
 //! - standins.rs: the stand-ins' state, faults and call log
 //! - journal.rs: the journal and step order
-//! - pair.rs: two nodes, link cut, fence
+//! - pair.rs: two nodes, link cut, fence; a second pair on the same LAN
 //! - etcd.rs, sshd.rs, dev.rs: services and a private /dev for the tests that need them
 //! - run.rs: `Run` and its assertions
 
@@ -25,7 +31,7 @@ mod standins;
 
 pub use dev::private_dev;
 pub use etcd::Etcd;
-pub use host::{Host, Spec};
+pub use host::{Host, Identity, Spec};
 pub use journal::assert_order;
 pub use pair::Pair;
 pub use run::{Run, ok, sh};
@@ -39,6 +45,16 @@ pub const SERVICE_IP: &str = "192.0.2.18/24";
 pub const PEER_ADDR: &str = "192.0.2.7/24";
 /// The cluster lock's key in etcd for the test cluster.
 pub const LOCK_KEY: &str = "/nfs-manage/test/active";
+
+/// The second pair's cluster (see `Pair::second_on`).
+pub const OTHER_CLUSTER: &str = "other";
+pub const OTHER_NODE: &str = "labstore1006";
+pub const OTHER_PEER: &str = "labstore1007";
+pub const OTHER_NODE_ADDR: &str = "192.0.2.8/24";
+pub const OTHER_PEER_ADDR: &str = "192.0.2.9/24";
+pub const OTHER_SERVICE_IP: &str = "192.0.2.19/24";
+/// The cluster lock's key in etcd for the second pair's cluster.
+pub const OTHER_LOCK_KEY: &str = "/nfs-manage/other/active";
 
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_nfs-manage"))

@@ -1,4 +1,5 @@
 //! Two nodes on one LAN, with a real etcd and real ssh between them; a cut link and a fence.
+//! A second pair (another cluster) can join the same LAN and etcd.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
@@ -10,11 +11,11 @@ use super::host::Attach;
 use super::*;
 
 /// Two nodes on one machine: `a` (labstore1004, 192.0.2.6) and `b` (labstore1005,
-/// 192.0.2.7), each a `Host` with its own mount, network and UTS namespaces, stand-in state
-/// and sshd on its own address, both on one LAN (a bridge in a third network namespace that
-/// also holds the gateway 192.0.2.1 and a real etcd on it). Their DRBD stand-ins share the
-/// replication view: each reads the other's state file for its peer, and `cut_link` makes
-/// the connection drop (Connecting) on both sides as well as the network.
+/// 192.0.2.7) of cluster `test`, each a `Host` with its own mount, network and UTS
+/// namespaces, stand-in state and sshd on its own address, both on one LAN (a bridge in a
+/// third network namespace that also holds the gateway 192.0.2.1 and a real etcd on it). Their
+/// DRBD stand-ins share the replication view: each reads the other's state file for its peer,
+/// and `cut_link` makes the connection drop (Connecting) on both sides as well as the network.
 ///
 /// nfs-manage on one node reaches the other with real ssh (keys generated per test, BatchMode,
 /// a per-test known_hosts). The remote side gets the stand-ins first on its PATH and its
@@ -22,13 +23,35 @@ use super::*;
 /// `PermitUserEnvironment PATH,NFS_MANAGE_STANDIN_DIR,NO_COLOR`): exactly what a login on
 /// that node would see, without a wrapper in between. sshd runs inside the node's namespaces,
 /// so what it runs sees that node's mounts, addresses and state.
+///
+/// [`Pair::second_on`] adds a second pair to the same LAN: cluster `other`, `a` labstore1006
+/// (192.0.2.8) and `b` labstore1007 (192.0.2.9), service IP 192.0.2.19, DRBD stand-ins linked
+/// between those two only, an sshd each, the first pair's etcd; every node of either pair can
+/// log in on every node of the other as it does on its peer.
 pub struct Pair {
     pub a: Host,
     pub b: Host,
+    /// The LAN's etcd; a second pair holds a handle on the first pair's (see `Etcd::shared`).
     pub etcd: Etcd,
-    lan: Reaped,
+    lan: Lan,
     _dir: tempfile::TempDir,
     multiplexed: bool,
+}
+
+/// The namespace that holds the LAN's bridge: the first pair's own, or borrowed by a second
+/// pair (which must not outlive the first).
+enum Lan {
+    Own(Reaped),
+    Shared(u32),
+}
+
+impl Lan {
+    fn pid(&self) -> u32 {
+        match self {
+            Lan::Own(r) => r.id(),
+            Lan::Shared(pid) => *pid,
+        }
+    }
 }
 
 /// A child killed when dropped, also when a constructor panics half-way.
@@ -47,12 +70,16 @@ impl Drop for Reaped {
     }
 }
 
+fn pair_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("nfs-manage-pair.")
+        .tempdir()
+        .unwrap()
+}
+
 impl Pair {
     pub fn new(spec: Spec) -> Pair {
-        let dir = tempfile::Builder::new()
-            .prefix("nfs-manage-pair.")
-            .tempdir()
-            .unwrap();
+        let dir = pair_dir();
         let lan = Reaped(
             Command::new("unshare")
                 .args(["--net", "sleep", "infinity"])
@@ -81,26 +108,36 @@ impl Pair {
             ok(&argv);
         }
         let etcd = Etcd::start(lan_pid, GATEWAY, &dir.path().join("etcd"));
-        let a = Host::build(
-            spec.clone(),
-            NODE,
-            NODE_ADDR,
-            PEER,
-            Attach::Bridge {
-                lan_pid,
-                port: "port-a",
-            },
-        );
-        let b = Host::build(
-            spec,
-            PEER,
-            PEER_ADDR,
-            NODE,
-            Attach::Bridge {
-                lan_pid,
-                port: "port-b",
-            },
-        );
+        Pair::join(spec, Identity::TEST, Lan::Own(lan), etcd, dir)
+    }
+
+    /// A second pair, cluster `other` (labstore1006 and labstore1007), on `first`'s LAN and
+    /// etcd (so `first` must outlive it), with ssh both ways between every node of the two
+    /// pairs.
+    pub fn second_on(first: &Pair, spec: Spec) -> Pair {
+        let lan = Lan::Shared(first.lan.pid());
+        let second = Pair::join(spec, Identity::OTHER, lan, first.etcd.shared(), pair_dir());
+        for x in first.hosts() {
+            for y in second.hosts() {
+                for (server, client) in [(x, y), (y, x)] {
+                    authorize(server, client);
+                    know(client, server);
+                }
+            }
+        }
+        for x in first.hosts() {
+            for y in second.hosts() {
+                wait_for_ssh(x, y);
+                wait_for_ssh(y, x);
+            }
+        }
+        second
+    }
+
+    fn join(spec: Spec, ids: [Identity; 2], lan: Lan, etcd: Etcd, dir: tempfile::TempDir) -> Pair {
+        let lan_pid = lan.pid();
+        let a = Host::build(spec.clone(), ids[0], Attach::Bridge { lan_pid });
+        let b = Host::build(spec, ids[1], Attach::Bridge { lan_pid });
         let mut pair = Pair {
             a,
             b,
@@ -146,32 +183,16 @@ impl Pair {
             }
         }
         for (h, other) in [(&self.a, &self.b), (&self.b, &self.a)] {
+            authorize(h, other);
+            know(other, h);
             let s = h.dir.path().join("ssh");
-            let o = other.dir.path().join("ssh");
-            let client = std::fs::read_to_string(o.join("id_ed25519.pub")).unwrap();
-            // Logins on h run with h's stand-ins, like a shell on that node would; HOME points
-            // into the test directory so the machine's own ~/.bashrc is not run on each login.
-            std::fs::write(
-                s.join("authorized_keys"),
-                format!(
-                    "environment=\"PATH={}\",environment=\"NFS_MANAGE_STANDIN_DIR={}\",environment=\"NFS_MANAGE_TRACE={}\",environment=\"NO_COLOR=1\",environment=\"HOME={}\" {}",
-                    h.path_env(),
-                    h.dir.path().join("standin").display(),
-                    h.trace_path().display(),
-                    h.dir.path().display(),
-                    client
-                ),
-            )
-            .unwrap();
-            let hostkey = std::fs::read_to_string(s.join("host_ed25519.pub")).unwrap();
-            let ip = h.addr.split('/').next().unwrap();
-            std::fs::write(o.join("known_hosts"), format!("{ip} {hostkey}")).unwrap();
             std::fs::write(
                 s.join("sshd_config"),
                 format!(
                     "ListenAddress {ip}\nPort 22\nHostKey {}\nAuthorizedKeysFile {}\nPermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPermitUserEnvironment PATH,NFS_MANAGE_STANDIN_DIR,NFS_MANAGE_TRACE,NO_COLOR,HOME\nPidFile none\nLogLevel ERROR\n",
                     s.join("host_ed25519").display(),
-                    s.join("authorized_keys").display()
+                    s.join("authorized_keys").display(),
+                    ip = h.ident.ip(),
                 ),
             )
             .unwrap();
@@ -193,12 +214,6 @@ impl Pair {
                 .unwrap();
             h.sshd = Some(child);
             h.config = PathBuf::from("/run/node/cluster.yaml");
-            let peer_ip = if h.name == NODE {
-                "192.0.2.7"
-            } else {
-                "192.0.2.6"
-            };
-            let _ = peer_ip;
             h.extra_config = format!(
                 "{}remote:\n  ssh: [ssh, -o, BatchMode=yes, -o, ConnectTimeout=2, -o, StrictHostKeyChecking=yes, -o, \"UserKnownHostsFile={k}\", -o, GlobalKnownHostsFile=/dev/null, -o, LogLevel=ERROR, -i, \"{i}\"]\n  user: root\nfailover: {{ ssh_timeout: 10s, remote_timeout: 90s }}\n",
                 self.etcd.lock_yaml(),
@@ -208,23 +223,8 @@ impl Pair {
             h.rewrite_config();
         }
         // Both sshds answer before any test uses them.
-        for (h, other) in [(&self.a, &self.b), (&self.b, &self.a)] {
-            let mut up = false;
-            for _ in 0..50 {
-                if h.ssh_to(other, &["true"]).status.success() {
-                    up = true;
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            assert!(
-                up,
-                "ssh {} -> {} does not work: {}",
-                h.name,
-                other.name,
-                String::from_utf8_lossy(&h.ssh_to(other, &["true"]).stderr)
-            );
-        }
+        wait_for_ssh(&self.a, &self.b);
+        wait_for_ssh(&self.b, &self.a);
     }
 
     /// Cut the node's network link (its bridge port goes down) and its DRBD connections.
@@ -240,8 +240,8 @@ impl Pair {
 
     /// The node's port on the LAN bridge, `up` or `down`.
     fn set_port(&self, h: &Host, state: &str) {
-        let port = if h.name == NODE { "port-a" } else { "port-b" };
-        let lan = self.lan.id().to_string();
+        let port = h.ident.port;
+        let lan = self.lan.pid().to_string();
         ok(&[
             "nsenter", "-t", &lan, "-n", "--", "ip", "link", "set", port, state,
         ]);
@@ -255,11 +255,7 @@ impl Pair {
     pub fn fence_script(&self, victim: &Host) -> PathBuf {
         let script = self._dir.path().join(format!("fence-{}", victim.name));
         let sshd = victim.sshd.as_ref().map(|c| c.id()).unwrap_or(0);
-        let port = if victim.name == NODE {
-            "port-a"
-        } else {
-            "port-b"
-        };
+        let port = victim.ident.port;
         let vols: Vec<String> = victim
             .spec
             .volumes
@@ -272,9 +268,9 @@ impl Pair {
             format!(
                 "#!/bin/sh\n# Test bed: power {name} off.\nkill -9 {sshd} 2>/dev/null\ntouch {dir}/standin/link-down\nnsenter -t {lan} -n -- ip link set {port} down\nnsenter -t {pid} -m -n -- env PATH={path} NFS_MANAGE_STANDIN_DIR={dir}/standin sh -c 'ip addr del {sip} dev eth0 2>/dev/null; for m in {vols}; do umount -l $m 2>/dev/null; done; systemctl stop nfs-server {units} >/dev/null 2>&1; exportfs -ua; drbdadm down {res}'\necho \"{name} is off\"\n",
                 name = victim.name,
-                sip = SERVICE_IP,
+                sip = victim.ident.service_ip,
                 dir = victim.dir.path().display(),
-                lan = self.lan.id(),
+                lan = self.lan.pid(),
                 pid = victim.pid(),
                 path = victim.path_env(),
                 vols = vols.join(" "),
@@ -337,8 +333,63 @@ impl Drop for Pair {
                 let _ = h.ns(&["ssh", "-o", &cm, "-O", "exit", &dest]);
             }
         }
-        self.etcd.stop();
+        // A second pair's etcd is the first pair's, stopped with it.
+        if let Lan::Own(_) = self.lan {
+            self.etcd.stop();
+        }
     }
+}
+
+/// Let `client` log in on `server` with its key. Logins on `server` run with its stand-ins,
+/// like a shell on that node would; HOME points into the test directory so the machine's own
+/// ~/.bashrc is not run on each login.
+fn authorize(server: &Host, client: &Host) {
+    let key = std::fs::read_to_string(client.dir.path().join("ssh/id_ed25519.pub")).unwrap();
+    append(
+        &server.dir.path().join("ssh/authorized_keys"),
+        &format!(
+            "environment=\"PATH={}\",environment=\"NFS_MANAGE_STANDIN_DIR={}\",environment=\"NFS_MANAGE_TRACE={}\",environment=\"NO_COLOR=1\",environment=\"HOME={}\" {key}",
+            server.path_env(),
+            server.dir.path().join("standin").display(),
+            server.trace_path().display(),
+            server.dir.path().display(),
+        ),
+    );
+}
+
+/// `client` knows `server`'s host key at its address.
+fn know(client: &Host, server: &Host) {
+    let hostkey = std::fs::read_to_string(server.dir.path().join("ssh/host_ed25519.pub")).unwrap();
+    append(
+        &client.dir.path().join("ssh/known_hosts"),
+        &format!("{} {hostkey}", server.ident.ip()),
+    );
+}
+
+fn append(path: &std::path::Path, text: &str) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+/// Wait until `from` logs in on `to` with the ssh its config uses.
+fn wait_for_ssh(from: &Host, to: &Host) {
+    for _ in 0..50 {
+        if from.ssh_to(to, &["true"]).status.success() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!(
+        "ssh {} -> {} does not work: {}",
+        from.name,
+        to.name,
+        String::from_utf8_lossy(&from.ssh_to(to, &["true"]).stderr)
+    );
 }
 
 impl Host {

@@ -15,7 +15,7 @@ impl Host {
             .iter()
             .enumerate()
             .map(|(i, v)| {
-                let me = if self.name == NODE { 0 } else { 1 };
+                let me = if self.ident.first { 0 } else { 1 };
                 json!({
                     "name": v.name, "node_id": me, "role": "Secondary", "up": true,
                     "allow_two_primaries": spec.dual_primary || spec.dual.contains(&v.name),
