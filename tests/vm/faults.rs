@@ -88,8 +88,9 @@ fn wait_disconnected(vm: &Vm) -> Result<()> {
 }
 
 /// Until both nodes are Connected and UpToDate/UpToDate (a resync after a cut included). A
-/// Primary that lost power comes back to a full resync of its 128 MiB (DRBD 8.4 marked every
-/// block after the survivor's forced promotion here): over 300 s under TCG on a busy machine.
+/// Primary that lost power soon after the bed's initial sync comes back with every block
+/// still marked in its on-disk bitmap, and DRBD resyncs the union of both bitmaps: the whole
+/// 128 MiB, over 300 s under TCG on a busy machine.
 fn wait_synced(bed: &Bed) -> Result<()> {
     for name in STORAGE {
         wait_for(
