@@ -783,7 +783,8 @@ fn interrupted<C: Context>(
 
 /// One line for a summary: the reason, the command and the last lines of its output.
 fn short_failure<C: ?Sized>(step: &Step<C>, why: &str, out: &Output) -> String {
-    let last: Vec<&str> = out.complaint().lines().rev().take(3).collect();
+    let said = out.complaint();
+    let last: Vec<&str> = said.lines().rev().take(3).collect();
     let last: Vec<&str> = last.into_iter().rev().collect();
     format!(
         "{why}; command: {}{}",

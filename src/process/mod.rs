@@ -139,9 +139,28 @@ impl Output {
     }
 
     /// stderr, or stdout when stderr is empty: where tools put their complaint.
-    pub fn complaint(&self) -> &str {
+    /// What the command said about its failure: stderr, or stdout when stderr is empty. A
+    /// long text keeps its first and last lines (the error is usually last) and says how
+    /// many were left out: a tool that fails after printing a database must not flood the
+    /// error message with it.
+    pub fn complaint(&self) -> String {
+        const EACH_END: usize = 5;
+        const WIDTH: usize = 300;
         let e = self.stderr.trim();
-        if e.is_empty() { self.stdout.trim() } else { e }
+        let text = if e.is_empty() { self.stdout.trim() } else { e };
+        let lines: Vec<&str> = text.lines().collect();
+        let cut = |l: &str| match l.char_indices().nth(WIDTH) {
+            Some((i, _)) => format!("{}…", &l[..i]),
+            None => l.to_string(),
+        };
+        if lines.len() <= 2 * EACH_END + 1 {
+            return lines.into_iter().map(cut).collect::<Vec<_>>().join("\n");
+        }
+        let left_out = lines.len() - 2 * EACH_END;
+        let mut kept: Vec<String> = lines[..EACH_END].iter().map(|l| cut(l)).collect();
+        kept.push(format!("… ({left_out} lines left out)"));
+        kept.extend(lines[lines.len() - EACH_END..].iter().map(|l| cut(l)));
+        kept.join("\n")
     }
 }
 
@@ -152,6 +171,30 @@ fn round(d: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_complaint_keeps_its_ends_and_says_what_was_left_out() {
+        let out = |stdout: String, stderr: &str| Output {
+            rc: Some(1),
+            stdout,
+            stderr: stderr.into(),
+            duration: Duration::ZERO,
+            timed_out: false,
+            pipe: None,
+        };
+        let many: String = (0..50_000)
+            .map(|i| format!("10.0.0.{i} host-{i}\n"))
+            .collect();
+        let c = out(many, "").complaint();
+        let lines: Vec<&str> = c.lines().collect();
+        assert_eq!(lines.len(), 11, "{c}");
+        assert_eq!(lines[0], "10.0.0.0 host-0");
+        assert_eq!(lines[5], "… (49990 lines left out)");
+        assert_eq!(lines[10], "10.0.0.49999 host-49999");
+        assert_eq!(out("x".repeat(10), "broken\n").complaint(), "broken");
+        let wide = out("é".repeat(3000), "").complaint();
+        assert_eq!(wide.chars().count(), 301, "one line cut at 300 characters");
+    }
 
     #[test]
     fn quoting_is_paste_safe() {

@@ -243,11 +243,11 @@ fn b64(field: &str, s: &str) -> Result<String> {
 /// never "no holder".
 fn ok_json<'a>(cmd: &str, out: &'a Output) -> Result<&'a str> {
     if !out.success() {
-        let why = out
-            .complaint()
+        let said = out.complaint();
+        let why = said
             .lines()
             .rfind(|l| l.starts_with("Error:"))
-            .unwrap_or(out.complaint())
+            .unwrap_or(&said)
             .to_string();
         bail!(
             "etcd is unreachable or refused `etcdctl {cmd}` ({}): {why}",

@@ -42,6 +42,13 @@ pub fn hosts_cmd(addrs: &[&str]) -> Cmd {
     Cmd::probe(argv)
 }
 
+/// `getent hosts` without keys: every host the enumerable sources know (/etc/hosts; DNS
+/// cannot be listed). One read of the file, where asking per address reads all of it once
+/// for every address.
+pub fn hosts_all_cmd() -> Cmd {
+    Cmd::probe(["getent", "hosts"])
+}
+
 /// The addresses `getent hosts` found a name for. Output format (hosts(5)): `ADDRESS NAME
 /// [ALIAS…]`; exit 2 when one or more had none.
 pub fn parse_hosts(out: &Output) -> Result<std::collections::BTreeSet<String>> {

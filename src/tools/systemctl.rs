@@ -39,10 +39,9 @@ pub fn parse_is_active(units: &[&str], out: &Output) -> Result<BTreeMap<String, 
         bail!(
             "`systemctl is-active` gave unexpected output ({}): {}",
             out.ending(),
-            if out.complaint().is_empty() {
-                "nothing"
-            } else {
-                out.complaint()
+            match out.complaint() {
+                c if c.is_empty() => "nothing".to_string(),
+                c => c,
             }
         );
     }

@@ -78,9 +78,9 @@ pub fn all() -> Vec<Scenario> {
         Scenario {
             name: "exports_netgroup_clients",
             run: crate::exports_scale::exports_netgroup_clients,
-            // Its last check fails: after being refused and re-admitted, the client's open
-            // NFSv4.2 mount had not recovered 2 s later (new mounts are admitted again).
-            ignore: Some("a re-admitted client's open NFSv4.2 mount does not recover at once"),
+            // Passes (2026-11-26, with the expiry of only the changed addresses' cached
+            // answers); kept out of CI's time budget, which the VM part already exceeds.
+            ignore: Some("the netgroup layout against the real rpc.mountd, ~210 s: run when named"),
         },
         // Last: it powers nfs1 off (and on again); if it fails half-way, nfs1 may stay off.
         Scenario {
