@@ -169,20 +169,7 @@ fn a_project_moves_with_a_writer_during_the_passes() {
     let moved = |h: &Host, name: &str| h.projects_dir().join(name).exists();
 
     // The dry run shows every step and changes nothing.
-    let j =
-        p.a.run(&[
-            "--fleet",
-            fleet,
-            "--json",
-            "--dry-run",
-            "project",
-            "move",
-            "alpha",
-            "--to",
-            "other/misc",
-        ])
-        .status(0)
-        .json();
+    let j = dry_run_of_move(&p, fleet);
     let ids: Vec<&str> = j["steps"]
         .as_array()
         .unwrap()
@@ -725,20 +712,7 @@ fn without_a_lock_the_move_goes_to_the_node_that_says_it_is_active() {
     privileged!();
     let Bed { p, q, fleet } = bed();
     let fleet = unlocked(&fleet);
-    let j =
-        p.a.run(&[
-            "--fleet",
-            &fleet,
-            "--json",
-            "--dry-run",
-            "project",
-            "move",
-            "alpha",
-            "--to",
-            "other/misc",
-        ])
-        .status(0)
-        .json();
+    let j = dry_run_of_move(&p, &fleet);
     assert!(
         j["notes"]
             .as_array()
@@ -896,6 +870,23 @@ while True:
 }
 
 /// `project move alpha --to other/misc --yes` on the fleet `fleet`.
+/// `--json --dry-run project move alpha --to other/misc` with the layout `fleet`.
+fn dry_run_of_move(p: &Pair, fleet: &str) -> serde_json::Value {
+    p.a.run(&[
+        "--fleet",
+        fleet,
+        "--json",
+        "--dry-run",
+        "project",
+        "move",
+        "alpha",
+        "--to",
+        "other/misc",
+    ])
+    .status(0)
+    .json()
+}
+
 fn move_alpha(fleet: &str) -> [&str; 8] {
     [
         "--fleet",
