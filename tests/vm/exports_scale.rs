@@ -331,6 +331,16 @@ setsid /usr/bin/python3 {}/prober.py {PROBE_DIR} /run/probe.log /run/probe.stop 
             Ok(())
         },
     )?;
+    // And process starts like a sync's (probes, drbdadm and its children), also unrelated
+    // to NFS: under TCG a new process costs the whole guest more than its own CPU.
+    measured(
+        client,
+        "(b1) control: 12 process starts on nfs1, unrelated to NFS",
+        || {
+            a.ok("for i in 1 2 3 4; do drbdadm --version >/dev/null; ip -j addr show >/dev/null; /bin/true; done")?;
+            Ok(())
+        },
+    )?;
     // (c) a full re-export of the netgroup layout.
     measured(client, "(c) exportfs -ra, netgroup layout", || {
         a.ok("exportfs -ra")?;
