@@ -310,18 +310,9 @@ fn a_project_moves_with_a_writer_during_the_passes() {
     }
 
     // A rerun: nothing left to do.
-    p.a.run(&[
-        "--fleet",
-        fleet,
-        "--yes",
-        "project",
-        "move",
-        "alpha",
-        "--to",
-        "other/misc",
-    ])
-    .status(0)
-    .stdout_has("Nothing to do");
+    p.a.run(&move_alpha(fleet))
+        .status(0)
+        .stdout_has("Nothing to do");
 
     // The source data stays until exports.keep_moved (default 7 days) has passed.
     p.a.run(&["--yes", "project", "move", "alpha", "--cleanup"])
