@@ -341,6 +341,13 @@ setsid /usr/bin/python3 {}/prober.py {PROBE_DIR} /run/probe.log /run/probe.stop 
             Ok(())
         },
     )?;
+    // (b) once more, after the controls: whether its stall belongs to the sync or to what
+    // came just before it.
+    measured(client, "(b2) sync with nothing to change, again", || {
+        plan = must(a, "exports sync --yes --json")?;
+        Ok(())
+    })?;
+    ensure!(plan.contains("nothing to do"), "(b2): {plan}");
     // (c) a full re-export of the netgroup layout.
     measured(client, "(c) exportfs -ra, netgroup layout", || {
         a.ok("exportfs -ra")?;
