@@ -36,6 +36,14 @@ impl engine::Context for Ctx {
     }
 }
 
+/// This binary's path, for the steps that run nfs-manage itself (the local half of a
+/// failover, bdsync's remote wrapper, the cache expiry); `nfs-manage` from PATH if unknown.
+pub fn self_exe() -> String {
+    std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "nfs-manage".into())
+}
+
 impl Ctx {
     pub fn new(global: &Global) -> anyhow::Result<Ctx> {
         let config = Config::load(&global.config)?;

@@ -19,7 +19,7 @@ use crate::domain::projects::{self, Entry, ProjectFile};
 use crate::engine::check::Check;
 use crate::engine::execute::{self, Recovery};
 use crate::engine::files::Contents;
-use crate::engine::plan::{FileOp, StepState};
+use crate::engine::plan::FileOp;
 use crate::error::Error;
 use crate::process::Cmd;
 use crate::tools::{exportfs, getent, mount};
@@ -378,10 +378,7 @@ pub fn run(ctx: &Ctx, args: &EnableProjectArgs) -> Result<()> {
         .as_ref()
         .filter(|m| m.is_empty())
         .and_then(|_| netgroup::unflushed(ctx));
-    // An exportfs run flushes every cache as it ends, after the netgroup file was written.
-    let exportfs_runs = plan.steps.iter().any(|s| {
-        s.state == StepState::Pending && s.action.argv().first().is_some_and(|a| a == "exportfs")
-    });
+    let exportfs_runs = netgroup::runs_exportfs(&plan.steps);
     if let Some(m) = membership.filter(|m| (!m.is_empty() || unflushed.is_some()) && !exportfs_runs)
     {
         plan.steps

@@ -46,7 +46,7 @@ use crate::domain::project_cache;
 use crate::domain::projects::{self, Desired, Entry, Project, ProjectFile};
 use crate::engine::execute::{self, Recovery};
 use crate::engine::files::Contents;
-use crate::engine::plan::{FileOp, StepState};
+use crate::engine::plan::FileOp;
 use crate::error::Error;
 use crate::process::Cmd;
 use crate::tools::netgroup::NETGROUP;
@@ -450,10 +450,7 @@ pub fn sync_once(ctx: &Ctx, args: &ExportsSyncArgs) -> Result<()> {
     let unflushed = (netgroup_file.is_some() && membership.is_empty())
         .then(|| netgroup::unflushed(ctx))
         .flatten();
-    // An exportfs run flushes every cache as it ends, after the netgroup file was written.
-    let exportfs_runs = plan.steps.iter().any(|s| {
-        s.state == StepState::Pending && s.action.argv().first().is_some_and(|a| a == "exportfs")
-    });
+    let exportfs_runs = netgroup::runs_exportfs(&plan.steps);
     if (!membership.is_empty() || unflushed.is_some()) && !exportfs_runs {
         plan.steps.push(
             netgroup::cache_step(membership, unflushed, "project netgroups")

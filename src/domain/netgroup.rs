@@ -9,8 +9,8 @@ use std::net::Ipv4Addr;
 use anyhow::Result;
 
 use crate::context::Ctx;
-use crate::engine::check::{Check, Verdict};
-use crate::engine::plan::Step;
+use crate::engine::check::{Check, Fields, Verdict};
+use crate::engine::plan::{Step, StepState};
 use crate::process::{Cmd, Output};
 use crate::tools::netgroup::{self, NetgroupFile};
 use crate::tools::{exportfs, getent};
@@ -163,6 +163,14 @@ pub const EXPIRE_STEP: &str = "netgroup:expire";
 /// every address, and expiring them one by one would only be slower than a flush.
 pub const MAX_EXPIRED: usize = 1024;
 
+/// Whether a plan runs exportfs: every exportfs run flushes the kernel's caches as it ends,
+/// after the netgroup file was written, so no cache step is needed beside it.
+pub fn runs_exportfs(steps: &[Step<Ctx>]) -> bool {
+    steps.iter().any(|s| {
+        s.state == StepState::Pending && s.action.argv().first().is_some_and(|a| a == "exportfs")
+    })
+}
+
 /// The step after /etc/netgroup changed: the kernel still holds rpc.mountd's answers for the
 /// old membership. Only the changed addresses' entries are expired (`exports expire-cache`),
 /// so every other client keeps its cached answers and feels nothing; `unflushed` (a change
@@ -197,10 +205,11 @@ pub fn cache_step(m: Membership, unflushed: Option<String>, what: &str) -> Step<
         )
         .why(why);
     }
-    let exe = std::env::current_exe()
-        .map(|e| e.display().to_string())
-        .unwrap_or_else(|_| "nfs-manage".into());
-    let mut argv = vec![exe, "exports".into(), "expire-cache".into()];
+    let mut argv = vec![
+        crate::context::self_exe(),
+        "exports".into(),
+        "expire-cache".into(),
+    ];
     argv.extend(changed.iter().cloned());
     Step::new(
         EXPIRE_STEP,
@@ -243,8 +252,8 @@ impl Check<Ctx> for Expired {
         self.0.check(ctx, out)
     }
 
-    fn fields(&self, _ctx: &Ctx, out: &Output) -> crate::engine::check::Fields {
-        let mut f = crate::engine::check::Fields::new();
+    fn fields(&self, _ctx: &Ctx, out: &Output) -> Fields {
+        let mut f = Fields::new();
         if let Ok(r) = expire_report(out) {
             f.insert("cache_method".into(), r.method.into());
             f.insert(

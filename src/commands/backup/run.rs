@@ -369,11 +369,8 @@ pub fn plan(ctx: &Ctx, i: usize, b: &Backup) -> Result<(Plan, Vec<String>, Optio
     let pipeline = match b.transport {
         Transport::Bdsync => {
             let status = cfg.paths.state.join(format!("backup-{name}.server-status"));
-            let exe = std::env::current_exe()
-                .map(|e| e.display().to_string())
-                .unwrap_or_else(|_| "nfs-manage".into());
             let wrapper = vec![
-                exe,
+                crate::context::self_exe(),
                 "backup".into(),
                 "wrap-remote".into(),
                 "--status-file".into(),

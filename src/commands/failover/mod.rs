@@ -132,10 +132,7 @@ fn nfs_manage_on(ctx: &Ctx, remote: &Remote, node: &str, words: &[&str], effect:
     argv.extend(words.iter().map(|w| w.to_string()));
     let timeout = ctx.config.failover.remote_timeout;
     if node == ctx.node {
-        let exe = std::env::current_exe()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|_| "nfs-manage".into());
-        let mut full = vec![exe];
+        let mut full = vec![crate::context::self_exe()];
         full.extend(argv);
         let c = match effect {
             Effect::Probe => Cmd::probe(full),
