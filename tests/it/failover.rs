@@ -645,6 +645,83 @@ fn fault_at_every_failover_step_stops_there_and_a_rerun_converges() {
     });
 }
 
+/// kill -9 of the failover at each of its steps, as the OOM killer or an operator would: the
+/// run dies inside that step's command, which runs on (it holds the host lock, see
+/// interrupts.rs). Nothing unsafe is left while it finishes, and the operator's rerun, which
+/// waits for the lock, completes the move.
+#[test]
+fn kill_9_at_every_failover_step_leaves_the_pair_safe_and_a_rerun_completes_the_move() {
+    privileged!();
+    let plan = active_pair_plan();
+    let ids: Vec<String> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| !s["argv"].as_array().unwrap().is_empty())
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(ids.len() >= 6, "{plan:#}");
+    std::thread::scope(|s| {
+        for id in &ids {
+            s.spawn(move || {
+                let p = active_pair();
+                // Argv name the pair's own paths: this pair's plan.
+                let plan = p.b.run(&["failover", "--dry-run", "--json"]).json();
+                for t in ["etcdctl", "ssh", "arping", "mount", "ip"] {
+                    p.b.wrap_real_tool(t);
+                }
+                // The command the run is inside when it dies: the step's own, or for b's
+                // own `up` (a child run) its NFS server start. Both lock transactions have
+                // the same argv: the take is the second.
+                let line = if id.starts_with("up:") {
+                    "systemctl start nfs-server".to_string()
+                } else {
+                    step_argv(&plan, id)
+                };
+                let nth = if id == "lock:take" { 2 } else { 1 };
+                p.b.faults(serde_json::json!([{ "match": line, "nth": nth, "sleep_ms": 1500 }]));
+                p.b.clear_calls();
+                let mut child = p.b.spawn(&["failover", "--yes"]);
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+                while p.b.calls().iter().filter(|c| c.starts_with(&line)).count() < nth {
+                    assert!(
+                        child.try_wait().unwrap().is_none(),
+                        "{id}: the failover ended before `{line}`"
+                    );
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "{id}: `{line}` never ran"
+                    );
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                child.kill().unwrap();
+                let st = child.wait().unwrap();
+                assert_eq!(
+                    std::os::unix::process::ExitStatusExt::signal(&st),
+                    Some(9),
+                    "{id}"
+                );
+                // What the dead run started finishes on its own; the pair is safe then.
+                p.settle();
+                assert_safe(&p, &format!("killed in {id}"));
+                p.b.clear_faults();
+                let again =
+                    p.b.run(&["--wait-lock", "60s", "failover", "--yes", "--to", PEER]);
+                again.status(0);
+                assert_safe(&p, id);
+                assert!(active(&p.b) && !active(&p.a), "{id}: {}", again.stdout);
+                assert_eq!(p.etcd.holder().as_deref(), Some(PEER), "{id}");
+            });
+        }
+    });
+}
+
+/// b's plan for a controlled failover of an active pair (a serving).
+fn active_pair_plan() -> Value {
+    let p = active_pair();
+    p.b.run(&["failover", "--dry-run", "--json"]).json()
+}
+
 #[test]
 fn fault_at_peer_dead_steps_stops_there_and_a_rerun_converges() {
     privileged!();

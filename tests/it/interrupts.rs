@@ -2,7 +2,8 @@
 //! Ctrl-C at each step of `up` and `down` lets the step finish, journals `interrupted`,
 //! exits 143/130 and a rerun converges; a second signal or the end of the grace period stops
 //! the step; a closed stdout changes nothing of what a run does; a run killed with -9 keeps
-//! the host lock while its child still runs.
+//! the host lock while its child still runs, and after a kill -9 at any step a rerun
+//! converges.
 
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -130,6 +131,64 @@ fn sigterm_at_each_step_of_up_lets_it_finish_and_a_rerun_converges() {
 #[test]
 fn sigterm_at_each_step_of_down_lets_it_finish_and_a_rerun_converges() {
     interrupt_at_each_step("down", active);
+}
+
+/// kill -9 at each step of `cmd`: the run dies inside the step's command, which runs on
+/// and keeps the host lock; a rerun that waits for the lock converges, and the one after it
+/// has nothing to do.
+fn kill_9_at_each_step(cmd: &str, prepare: fn() -> Host) {
+    privileged!();
+    let count = command_steps(&prepare(), cmd).len();
+    assert!(count >= 6, "{count}");
+    std::thread::scope(|s| {
+        for k in 0..count {
+            s.spawn(move || {
+                let h = prepare();
+                let steps = command_steps(&h, cmd);
+                let id = steps[k]["id"].as_str().unwrap().to_string();
+                let line = line_of(&steps[k]);
+                let mut child = start_in(&h, &[cmd, "--yes"], &line, 1500);
+                child.kill().unwrap();
+                let st = child.wait().unwrap();
+                assert_eq!(
+                    std::os::unix::process::ExitStatusExt::signal(&st),
+                    Some(9),
+                    "{id}"
+                );
+                // The killed run wrote no end for its step: the journal does not claim it.
+                let journal = h.journal();
+                assert!(
+                    !journal.iter().any(|r| r["command"] == cmd
+                        && r["step"] == id.as_str()
+                        && r["result"] == "done"),
+                    "{id}: {journal:#?}"
+                );
+                h.clear_faults();
+                h.run(&["--wait-lock", "60s", cmd, "--yes"]).status(0);
+                let want = if cmd == "up" { "active" } else { "standby" };
+                assert_eq!(role(&h), want, "{id}");
+                // Converged: nothing is left to do.
+                let plan = h.run(&[cmd, "--dry-run", "--json"]).json();
+                let pending: Vec<&Value> = plan["steps"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|s| s["state"] == "pending")
+                    .collect();
+                assert!(pending.is_empty(), "{id}: still pending {pending:#?}");
+            });
+        }
+    });
+}
+
+#[test]
+fn kill_9_at_each_step_of_up_and_a_rerun_converges() {
+    kill_9_at_each_step("up", up_host);
+}
+
+#[test]
+fn kill_9_at_each_step_of_down_and_a_rerun_converges() {
+    kill_9_at_each_step("down", active);
 }
 
 /// The mount step of `up`: long enough to interrupt for sure.
