@@ -3,6 +3,7 @@
 //! sync, and the longest stall a working client sees while other things change. Times are
 //! reported (target/vm-logs/exports-times.txt), not asserted: TCG under load varies.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Result, ensure};
@@ -21,6 +22,9 @@ const JOURNAL: &str = "/var/lib/nfs-manage/journal.jsonl";
 const FILLER: usize = 200;
 const PER_PROJECT: usize = 10;
 const PROBE_DIR: &str = "/mnt/alpha";
+/// A probe this long or longer counts as a stall beyond the client's usual latency (the
+/// quiet windows' probes take 20-100 ms under TCG).
+const SLOW: f64 = 0.15;
 
 fn nfs_manage(vm: &Vm, args: &str) -> Result<crate::bed::Output> {
     let bin = crate::bed::nfs_manage_bin();
@@ -75,16 +79,18 @@ fn config(layout: &str) -> String {
 
 /// The prober's log lines: (start, duration, ok).
 fn probes(client: &Vm) -> Result<Vec<(f64, f64, bool)>> {
-    let text = client.ok("cat /run/probe.log")?;
-    Ok(text
-        .lines()
+    Ok(parse_probes(&client.ok("cat /run/probe.log")?))
+}
+
+fn parse_probes(text: &str) -> Vec<(f64, f64, bool)> {
+    text.lines()
         .filter_map(|l| {
             let mut w = l.split_whitespace();
             let t = w.next()?.parse().ok()?;
             let d = w.next()?.parse().ok()?;
             Some((t, d, w.next() == Some("ok")))
         })
-        .collect())
+        .collect()
 }
 
 /// When the first probe started at or after `since` that ended `ok` (or failed) ended,
@@ -112,18 +118,174 @@ fn stall(p: &[(f64, f64, bool)], from: f64, to: f64) -> (f64, usize, usize) {
     (worst, inside.len(), failed)
 }
 
-/// Run `what` on the server while the client probes; the window ends 3 s after it.
-fn measured(client: &Vm, label: &str, what: impl FnOnce() -> Result<()>) -> Result<(f64, f64)> {
+/// Counters that tell a stall caused by the network (a lost segment waits out TCP's
+/// retransmission timeout, 200 ms at least) from one the server caused: TCP's from nstat,
+/// the NIC's drops, and on a storage node DRBD's activity-log updates (`al`, each a
+/// synchronous meta-data write) and ext4's journal commits, as name → value.
+fn net_counters(vm: &Vm) -> Result<BTreeMap<String, u64>> {
+    let out = vm.ok(
+        "nstat -asz | awk '$1 ~ /^(TcpRetransSegs|TcpExtTCPTimeouts|TcpExtTCPLossProbes|TcpExtTCPLossProbeRecovery|TcpExtTCPDSACKRecv|TcpExtTCPSpuriousRTOs|TcpExtTCPFastRetrans|TcpExtTCPBacklogDrop|TcpExtTCPRcvQDrop)$/ {print $1, $2}'
+for f in rx_dropped tx_dropped rx_errors tx_errors; do echo \"eth0_$f $(cat /sys/class/net/eth0/statistics/$f)\"; done
+if [ -e /proc/drbd ]; then sed -n 's/.* dw:\\([0-9]*\\) .* al:\\([0-9]*\\) .*/drbd_dw \\1\\ndrbd_al \\2/p' /proc/drbd | head -n 2; fi
+for f in /proc/fs/jbd2/drbd*/info; do [ -e \"$f\" ] && awk 'NR == 1 {print \"jbd2_transactions\", $1}' \"$f\"; done; true",
+    )?;
+    Ok(out
+        .lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once(' ')?;
+            Some((k.to_string(), v.trim().parse().ok()?))
+        })
+        .collect())
+}
+
+/// The host side of the guests' NICs: packets the bridge's tap devices dropped (a guest
+/// that does not take its packets in time under TCG), as "tap-NODE_counter" → value.
+fn tap_counters(bed: &Bed) -> Result<BTreeMap<String, u64>> {
+    let mut out = BTreeMap::new();
+    for node in ["client", "nfs1"] {
+        for c in ["rx_dropped", "tx_dropped"] {
+            let o = std::process::Command::new("ip")
+                .args(["netns", "exec", &bed.netns, "cat"])
+                .arg(format!("/sys/class/net/tap-{node}/statistics/{c}"))
+                .output()?;
+            let v = String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .parse()
+                .unwrap_or(0);
+            out.insert(format!("tap-{node}_{c}"), v);
+        }
+    }
+    Ok(out)
+}
+
+/// What grew between two readings, as "name +n, …" ("none" when nothing did).
+fn grown(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> String {
+    let d: Vec<String> = after
+        .iter()
+        .filter_map(|(k, v)| {
+            let was = before.get(k).copied().unwrap_or(0);
+            (*v > was).then(|| format!("{k} +{}", v - was))
+        })
+        .collect();
+    if d.is_empty() {
+        "none".into()
+    } else {
+        d.join(", ")
+    }
+}
+
+/// The measured windows of the run, (label, from, to) on the client's clock, for placing
+/// the whole run's slow probes afterwards.
+static WINDOWS: std::sync::Mutex<Vec<(String, f64, f64)>> = std::sync::Mutex::new(Vec::new());
+
+/// Where the run's slow probes (SLOW or longer) fell, and how often they came: in the quiet
+/// baseline, in the syncs (a) and (b), in the controls, anywhere else. The client's normal
+/// latency is what the quiet baseline shows.
+fn slow_probes_by_window(p: &[(f64, f64, bool)]) -> String {
+    let windows = WINDOWS.lock().map(|w| w.clone()).unwrap_or_default();
+    let kind = |label: &str| -> &'static str {
+        if label.starts_with("quiet") {
+            "quiet baseline"
+        } else if label.starts_with("(a) ")
+            || label.starts_with("(b) ")
+            || label.starts_with("(b2)")
+        {
+            "syncs (a), (b), (b2)"
+        } else if label.starts_with("(b0)") || label.starts_with("(b1)") {
+            "controls (b0), (b1)"
+        } else {
+            "exportfs runs (a'), (c), (c')"
+        }
+    };
+    let mut time: BTreeMap<&str, f64> = BTreeMap::new();
+    for (l, f, t) in &windows {
+        *time.entry(kind(l)).or_default() += t - f;
+    }
+    let mut slow: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    let mut lines = String::new();
+    for (t, d, _) in p.iter().filter(|(_, d, _)| *d >= SLOW) {
+        let w = windows.iter().find(|(_, f, to)| t + d >= *f && *t <= *to);
+        let k = w.map_or("between the windows", |(l, _, _)| kind(l));
+        slow.entry(k).or_default().push(*d);
+        lines.push_str(&format!(
+            "  {d:.3} s at {t:.3}: {}\n",
+            w.map_or("between the windows", |(l, _, _)| l.as_str())
+        ));
+    }
+    let mut out = format!(
+        "whole run: {} probes, {} of them {SLOW} s or longer\n",
+        p.len(),
+        slow.values().map(Vec::len).sum::<usize>()
+    );
+    for (k, secs) in &time {
+        let d = slow.get(k).cloned().unwrap_or_default();
+        out.push_str(&format!(
+            "  {k}: {} in {secs:.0} s ({:.1} a minute), longest {:.3} s\n",
+            d.len(),
+            d.len() as f64 * 60.0 / secs,
+            d.iter().copied().fold(0.0, f64::max)
+        ));
+    }
+    out + &lines
+}
+
+/// Until the prober has logged a probe that started after `t` (client clock), so that every
+/// probe running inside a window ending at `t` has been logged: one stuck for the whole
+/// window is then counted, not missed.
+fn probes_until(client: &Vm, t: f64) -> Result<Vec<(f64, f64, bool)>> {
+    for _ in 0..240 {
+        let p = probes(client)?;
+        if p.iter().any(|(s, _, _)| *s > t) {
+            return Ok(p);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    anyhow::bail!("the client's prober logged nothing that started after {t:.3} for 120 s")
+}
+
+/// Run `what` on the server while the client probes; the window ends 3 s after it. Reports
+/// the longest stall, when in the window it began, and what the network counters of the
+/// client and nfs1 did meanwhile.
+fn measured(bed: &Bed, label: &str, what: impl FnOnce() -> Result<()>) -> Result<(f64, f64)> {
+    let client = bed.vm("client");
+    let server = bed.vm("nfs1");
+    // Whatever came before has let go of the client: a probe started now has finished.
+    probes_until(client, client_now(client)?)?;
+    let (c0, s0, h0) = (
+        net_counters(client)?,
+        net_counters(server)?,
+        tap_counters(bed)?,
+    );
     let from = client_now(client)?;
     what()?;
     let done = client_now(client)?;
     std::thread::sleep(Duration::from_secs(3));
-    let p = probes(client)?;
+    let p = probes_until(client, done + 3.0)?;
+    let (c1, s1, h1) = (
+        net_counters(client)?,
+        net_counters(server)?,
+        tap_counters(bed)?,
+    );
     let (worst, n, failed) = stall(&p, from, done + 3.0);
+    if let Ok(mut w) = WINDOWS.lock() {
+        w.push((label.to_string(), from, done + 3.0));
+    }
+    let inside = || {
+        p.iter()
+            .filter(move |(t, d, _)| *t <= done + 3.0 && t + d >= from)
+    };
+    let at = inside()
+        .max_by(|x, y| x.1.total_cmp(&y.1))
+        .map(|(t, _, _)| t - from)
+        .unwrap_or_default();
+    let slow = inside().filter(|(_, d, _)| *d >= SLOW).count();
     report(&format!(
-        "{label}: took {:.2} s; longest client stall {:.3} s over {n} probes, {failed} failed",
+        "{label}: took {:.2} s; longest client stall {:.3} s (from {at:+.2} s) over {n} probes, {slow} of them {SLOW} s or longer, {failed} failed; network: client {}; nfs1 {}; host taps {}",
         done - from,
-        worst
+        worst,
+        grown(&c0, &c1),
+        grown(&s0, &s1),
+        grown(&h0, &h1)
     ));
     ensure!(
         failed == 0,
@@ -188,6 +350,11 @@ install -d -m 3777 {MOUNTPOINT}/shared/alpha {MOUNTPOINT}/shared/beta
     ));
     a.ok(&setup)?;
     let result = scenario(bed, &me);
+    // The client's whole probe log, and where its slow probes fell.
+    if let Ok(log) = client.ok("cat /run/probe.log") {
+        let _ = std::fs::write(logs_dir().join("exports-probe.log"), &log);
+        report(&slow_probes_by_window(&parse_probes(&log)));
+    }
     // The guests' /etc outlives the scenario: put nsswitch.conf back, drop the netgroups.
     let _ = client.ok(
         "touch /run/probe.stop; for m in $(awk '$3 ~ \"^nfs\" {print $2}' /proc/mounts); do umount -f -l \"$m\"; done",
@@ -263,68 +430,80 @@ setsid /usr/bin/python3 {}/prober.py {PROBE_DIR} /run/probe.log /run/probe.stop 
     std::thread::sleep(Duration::from_secs(5));
     let p = probes(client)?;
     ensure!(p.len() > 10, "the prober is not probing: {p:?}");
-    let end = p.last().map(|x| x.0).unwrap_or_default();
-    let (base, n, failed) = stall(&p, end - 4.0, end);
-    report(&format!(
-        "quiet baseline: longest client stall {base:.3} s over {n} probes, {failed} failed"
-    ));
+    // The client's normal latency includes whatever the bed does on its own now and then:
+    // a minute with nothing run on the server shows how often.
+    measured(bed, "quiet baseline: 60 s with nothing run", || {
+        std::thread::sleep(Duration::from_secs(60));
+        Ok(())
+    })?;
 
-    // (a) a sync that changes another project: beta gains an address (no exportfs run).
     let sync_a = must(a, "exports sync --yes --json")?;
     ensure!(
         !sync_a.contains("\"exportfs\""),
         "nothing changed yet: {sync_a}"
     );
-    a.ok(&project(
-        "beta",
-        50200,
-        &["192.0.2.202".into(), "192.0.2.203".into()],
-    ))?;
+    // Five rounds of (a) a sync that changes another project (beta gains an address, then
+    // loses it, and so on: no exportfs run), then (b) a sync with nothing to change.
     let mut plan = String::new();
-    measured(
-        client,
-        "(a) sync changing another project's members",
-        || {
-            plan = must(a, "exports sync --yes --json")?;
-            Ok(())
-        },
-    )?;
-    ensure!(
-        plan.contains("\"expire-cache\"") && !plan.contains("\"-ra\"") && !plan.contains("\"-f\""),
-        "(a) ran more than the expiry of the changed address: {plan}"
-    );
-    // On the real caches the expiry went entry by entry (a flush would have been reported),
-    // and the probing client's own answers are still cached and live.
-    let rec = a.ok(&format!(
-        "grep '\"step\":\"netgroup:expire\"' {JOURNAL} | tail -n 1"
-    ))?;
-    let content = a.ok(
-        "for c in auth.unix.ip nfsd.export nfsd.fh; do echo \"== $c\"; cat /proc/net/rpc/$c/content; done",
-    )?;
-    std::fs::write(logs_dir().join("rpc-content-after-a.txt"), &content)?;
-    report(&format!("(a) expiry: {}", rec.trim()));
-    ensure!(
-        rec.contains("\"cache_method\":\"targeted\""),
-        "(a) did not expire entry by entry: {rec}"
-    );
-    // rpc.mountd names the client `$ADDRESS` with this many netgroups (use_ipaddr).
-    ensure!(
-        content
-            .lines()
-            .any(|l| !l.starts_with('#') && l.contains(&format!("\t${me}("))),
-        "(a): the probing client's export entry is not live after the expiry:\n{content}"
-    );
-    // (b) a sync with nothing to change.
-    measured(client, "(b) sync with nothing to change", || {
-        plan = must(a, "exports sync --yes --json")?;
-        Ok(())
-    })?;
-    ensure!(plan.contains("nothing to do"), "(b): {plan}");
+    for round in 1..=5 {
+        let mut beta = vec!["192.0.2.202".to_string()];
+        if round % 2 == 1 {
+            beta.push("192.0.2.203".into());
+        }
+        a.ok(&project("beta", 50200, &beta))?;
+        measured(
+            bed,
+            &format!("(a) round {round}: sync changing another project's members"),
+            || {
+                plan = must(a, "exports sync --yes --json")?;
+                Ok(())
+            },
+        )?;
+        ensure!(
+            plan.contains("\"expire-cache\"")
+                && !plan.contains("\"-ra\"")
+                && !plan.contains("\"-f\""),
+            "(a) ran more than the expiry of the changed address: {plan}"
+        );
+        // On the real caches the expiry went entry by entry (a flush would have been
+        // reported), and the probing client's own answers are still cached and live.
+        let rec = a.ok(&format!(
+            "grep '\"step\":\"netgroup:expire\"' {JOURNAL} | tail -n 1"
+        ))?;
+        let content = a.ok(
+            "for c in auth.unix.ip nfsd.export nfsd.fh; do echo \"== $c\"; cat /proc/net/rpc/$c/content; done",
+        )?;
+        std::fs::write(
+            logs_dir().join(format!("rpc-content-after-a{round}.txt")),
+            &content,
+        )?;
+        report(&format!("(a) round {round} expiry: {}", rec.trim()));
+        ensure!(
+            rec.contains("\"cache_method\":\"targeted\""),
+            "(a) did not expire entry by entry: {rec}"
+        );
+        // rpc.mountd names the client `$ADDRESS` with this many netgroups (use_ipaddr).
+        ensure!(
+            content
+                .lines()
+                .any(|l| !l.starts_with('#') && l.contains(&format!("\t${me}("))),
+            "(a): the probing client's export entry is not live after the expiry:\n{content}"
+        );
+        measured(
+            bed,
+            &format!("(b) round {round}: sync with nothing to change"),
+            || {
+                plan = must(a, "exports sync --yes --json")?;
+                Ok(())
+            },
+        )?;
+        ensure!(plan.contains("nothing to do"), "(b): {plan}");
+    }
     // A control for (b), which touches no cache and runs no exportfs: a burst of CPU on nfs1
     // as long as (b) took (3.3-3.4 s with the release build), unrelated to NFS. The guest
     // has one emulated core, shared with its nfsd threads.
     measured(
-        client,
+        bed,
         "(b0) control: 3.5 s of CPU on nfs1, unrelated to NFS",
         || {
             a.ok("timeout 3.5 sha256sum /dev/zero; true")?;
@@ -334,7 +513,7 @@ setsid /usr/bin/python3 {}/prober.py {PROBE_DIR} /run/probe.log /run/probe.stop 
     // And process starts like a sync's (probes, drbdadm and its children), also unrelated
     // to NFS: under TCG a new process costs the whole guest more than its own CPU.
     measured(
-        client,
+        bed,
         "(b1) control: 12 process starts on nfs1, unrelated to NFS",
         || {
             a.ok("for i in 1 2 3 4; do drbdadm --version >/dev/null; ip -j addr show >/dev/null; /bin/true; done")?;
@@ -343,13 +522,13 @@ setsid /usr/bin/python3 {}/prober.py {PROBE_DIR} /run/probe.log /run/probe.stop 
     )?;
     // (b) once more, after the controls: whether its stall belongs to the sync or to what
     // came just before it.
-    measured(client, "(b2) sync with nothing to change, again", || {
+    measured(bed, "(b2) sync with nothing to change, again", || {
         plan = must(a, "exports sync --yes --json")?;
         Ok(())
     })?;
     ensure!(plan.contains("nothing to do"), "(b2): {plan}");
     // (c) a full re-export of the netgroup layout.
-    measured(client, "(c) exportfs -ra, netgroup layout", || {
+    measured(bed, "(c) exportfs -ra, netgroup layout", || {
         a.ok("exportfs -ra")?;
         Ok(())
     })?;
@@ -428,14 +607,14 @@ umount /mnt/v3"
         ],
     ))?;
     measured(
-        client,
+        bed,
         "(a') per-client layout: sync adding an address to another project",
         || {
             must(a, "exports sync --yes")?;
             Ok(())
         },
     )?;
-    measured(client, "(c') exportfs -ra, per-client layout", || {
+    measured(bed, "(c') exportfs -ra, per-client layout", || {
         a.ok("exportfs -ra")?;
         Ok(())
     })?;
