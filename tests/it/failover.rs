@@ -694,13 +694,7 @@ fn kill_9_at_every_failover_step_leaves_the_pair_safe_and_a_rerun_completes_the_
                     );
                     std::thread::sleep(std::time::Duration::from_millis(20));
                 }
-                child.kill().unwrap();
-                let st = child.wait().unwrap();
-                assert_eq!(
-                    std::os::unix::process::ExitStatusExt::signal(&st),
-                    Some(9),
-                    "{id}"
-                );
+                crate::interrupts::kill_9(child, id);
                 // What the dead run started finishes on its own; the pair is safe then.
                 p.settle();
                 assert_safe(&p, &format!("killed in {id}"));

@@ -78,65 +78,9 @@ fn role(h: &Host) -> Value {
     h.run(&["status", "--json"]).json()["role"].clone()
 }
 
-fn interrupt_at_each_step(cmd: &str, prepare: fn() -> Host) {
-    privileged!();
-    let count = command_steps(&prepare(), cmd).len();
-    assert!(count >= 6, "{count}");
-    std::thread::scope(|s| {
-        for k in 0..count {
-            s.spawn(move || {
-                let h = prepare();
-                let steps = command_steps(&h, cmd);
-                let step = &steps[k];
-                let id = step["id"].as_str().unwrap().to_string();
-                let line = line_of(step);
-                let child = start_in(&h, &[cmd, "--yes"], &line, 1500);
-                signal(&child, Signal::SIGTERM);
-                let r = Run::from(child.wait_with_output().unwrap());
-                r.status(143);
-                assert!(
-                    r.stderr.contains("interrupted by SIGTERM"),
-                    "{id}: {}",
-                    r.stderr
-                );
-                assert!(r.stderr.contains("to retry:"), "{id}: {}", r.stderr);
-                let journal = h.journal();
-                assert_eq!(
-                    journal.last().unwrap()["result"],
-                    "interrupted",
-                    "{id}: {journal:#?}"
-                );
-                // The step in progress finished within the grace period.
-                let rec = journal.iter().rev().find(|r| r["step"] == id.as_str());
-                assert_eq!(
-                    rec.map(|r| r["result"].clone()),
-                    Some(json!("done")),
-                    "{id}: {journal:#?}"
-                );
-                h.clear_faults();
-                h.run(&[cmd, "--yes"]).status(0);
-                let want = if cmd == "up" { "active" } else { "standby" };
-                assert_eq!(role(&h), want, "{id}");
-                h.run(&[cmd, "--yes"]).status(0);
-            });
-        }
-    });
-}
-
-#[test]
-fn sigterm_at_each_step_of_up_lets_it_finish_and_a_rerun_converges() {
-    interrupt_at_each_step("up", up_host);
-}
-
-#[test]
-fn sigterm_at_each_step_of_down_lets_it_finish_and_a_rerun_converges() {
-    interrupt_at_each_step("down", active);
-}
-
-/// kill -9 at each step of `cmd`: the run dies inside the step's command, which runs on
-/// and keeps the host lock; a rerun that waits for the lock converges, and the one after it
-/// has nothing to do.
-fn kill_9_at_each_step(cmd: &str, prepare: fn() -> Host) {
+/// `check(cmd, host, step id, child)` on a fresh host for each step of `cmd` that runs a
+/// command, side by side, with the run held inside that step's command (slowed by 1.5 s).
+fn at_each_step(cmd: &'static str, prepare: fn() -> Host, check: fn(&str, &Host, &str, Child)) {
     privileged!();
     let count = command_steps(&prepare(), cmd).len();
     assert!(count >= 6, "{count}");
@@ -146,49 +90,103 @@ fn kill_9_at_each_step(cmd: &str, prepare: fn() -> Host) {
                 let h = prepare();
                 let steps = command_steps(&h, cmd);
                 let id = steps[k]["id"].as_str().unwrap().to_string();
-                let line = line_of(&steps[k]);
-                let mut child = start_in(&h, &[cmd, "--yes"], &line, 1500);
-                child.kill().unwrap();
-                let st = child.wait().unwrap();
-                assert_eq!(
-                    std::os::unix::process::ExitStatusExt::signal(&st),
-                    Some(9),
-                    "{id}"
-                );
-                // The killed run wrote no end for its step: the journal does not claim it.
-                let journal = h.journal();
-                assert!(
-                    !journal.iter().any(|r| r["command"] == cmd
-                        && r["step"] == id.as_str()
-                        && r["result"] == "done"),
-                    "{id}: {journal:#?}"
-                );
-                h.clear_faults();
-                h.run(&["--wait-lock", "60s", cmd, "--yes"]).status(0);
-                let want = if cmd == "up" { "active" } else { "standby" };
-                assert_eq!(role(&h), want, "{id}");
-                // Converged: nothing is left to do.
-                let plan = h.run(&[cmd, "--dry-run", "--json"]).json();
-                let pending: Vec<&Value> = plan["steps"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .filter(|s| s["state"] == "pending")
-                    .collect();
-                assert!(pending.is_empty(), "{id}: still pending {pending:#?}");
+                let child = start_in(&h, &[cmd, "--yes"], &line_of(&steps[k]), 1500);
+                check(cmd, &h, &id, child);
             });
         }
     });
 }
 
+/// `cmd` (`up` or `down`) run again (after `before`, e.g. `--wait-lock 60s`) converges to
+/// the role it brings the node to.
+fn rerun_converges(h: &Host, cmd: &str, id: &str, before: &[&str]) {
+    h.clear_faults();
+    let mut argv = before.to_vec();
+    argv.extend([cmd, "--yes"]);
+    h.run(&argv).status(0);
+    let want = if cmd == "up" { "active" } else { "standby" };
+    assert_eq!(role(h), want, "{id}");
+}
+
+fn sigterm_in_step(cmd: &str, h: &Host, id: &str, child: Child) {
+    signal(&child, Signal::SIGTERM);
+    let r = Run::from(child.wait_with_output().unwrap());
+    r.status(143);
+    assert!(
+        r.stderr.contains("interrupted by SIGTERM"),
+        "{id}: {}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("to retry:"), "{id}: {}", r.stderr);
+    let journal = h.journal();
+    assert_eq!(
+        journal.last().unwrap()["result"],
+        "interrupted",
+        "{id}: {journal:#?}"
+    );
+    // The step in progress finished within the grace period.
+    let rec = journal.iter().rev().find(|r| r["step"] == id);
+    assert_eq!(
+        rec.map(|r| r["result"].clone()),
+        Some(json!("done")),
+        "{id}: {journal:#?}"
+    );
+    rerun_converges(h, cmd, id, &[]);
+    h.run(&[cmd, "--yes"]).status(0);
+}
+
+#[test]
+fn sigterm_at_each_step_of_up_lets_it_finish_and_a_rerun_converges() {
+    at_each_step("up", up_host, sigterm_in_step);
+}
+
+#[test]
+fn sigterm_at_each_step_of_down_lets_it_finish_and_a_rerun_converges() {
+    at_each_step("down", active, sigterm_in_step);
+}
+
+/// kill -9 of `child` (only that process: what it started runs on), which must die of it.
+pub fn kill_9(mut child: Child, what: &str) {
+    child.kill().unwrap();
+    let st = child.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&st),
+        Some(9),
+        "{what}"
+    );
+}
+
+/// kill -9 inside a step: the step's command runs on and keeps the host lock; a rerun that
+/// waits for the lock converges, and then nothing is left to do.
+fn kill_9_in_step(cmd: &str, h: &Host, id: &str, child: Child) {
+    kill_9(child, id);
+    // The killed run wrote no end for its step: the journal does not claim it.
+    let journal = h.journal();
+    assert!(
+        !journal
+            .iter()
+            .any(|r| r["command"] == cmd && r["step"] == id && r["result"] == "done"),
+        "{id}: {journal:#?}"
+    );
+    rerun_converges(h, cmd, id, &["--wait-lock", "60s"]);
+    let plan = h.run(&[cmd, "--dry-run", "--json"]).json();
+    let pending: Vec<&Value> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["state"] == "pending")
+        .collect();
+    assert!(pending.is_empty(), "{id}: still pending {pending:#?}");
+}
+
 #[test]
 fn kill_9_at_each_step_of_up_and_a_rerun_converges() {
-    kill_9_at_each_step("up", up_host);
+    at_each_step("up", up_host, kill_9_in_step);
 }
 
 #[test]
 fn kill_9_at_each_step_of_down_and_a_rerun_converges() {
-    kill_9_at_each_step("down", active);
+    at_each_step("down", active, kill_9_in_step);
 }
 
 /// The mount step of `up`: long enough to interrupt for sure.
