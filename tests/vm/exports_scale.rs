@@ -346,7 +346,8 @@ install -d -m 3777 {MOUNTPOINT}/shared/alpha {MOUNTPOINT}/shared/beta
     }
     setup.push_str(&format!("cat >> /etc/hosts <<'EOF'\n{hosts}EOF\n"));
     setup.push_str(&format!(
-        "systemctl start nfs-server\nip addr add {SERVICE_IP}/24 dev eth0\narping -U -c 1 -I eth0 {SERVICE_IP} >/dev/null || true\n"
+        "systemctl start nfs-server\nip addr add {SERVICE_IP}/24 dev eth0\n{}\n",
+        crate::scenarios::announce_service_ip()
     ));
     a.ok(&setup)?;
     let result = scenario(bed, &me);

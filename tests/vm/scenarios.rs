@@ -184,7 +184,7 @@ fn boot_and_control(bed: &Bed) -> Result<()> {
     for vm in &bed.vms {
         for other in &bed.vms {
             if other.name != vm.name {
-                vm.ok(&format!("arping -q -c 1 -w 10 -I eth0 {}", other.address))
+                vm.ok(&format!("arping -q -c 1 -w 10 -i eth0 {}", other.address))
                     .with_context(|| format!("{} cannot reach {}", vm.name, other.name))?;
             }
         }
@@ -398,11 +398,20 @@ mount -t ext4 -o noatime {DEVICE} {MOUNTPOINT}
 echo '{}' > /etc/exports.d/{RESOURCE}.exports
 systemctl start nfs-server
 ip addr add {SERVICE_IP}/24 dev eth0
-# Unsolicited ARP gets no reply, so arping exits 1: the update of the neighbours is the point.
-arping -U -c 1 -I eth0 {SERVICE_IP} >/dev/null || true",
-        export_line()
+{}",
+        export_line(),
+        announce_service_ip()
     ))?;
     Ok(())
+}
+
+/// Shell lines that tell the segment the service IP is here now, as `nfs-manage up` does:
+/// gratuitous ARP, sender and target the service IP (arping is Habets' here; without `-S` it
+/// would ask from the node's own address and leave a client's entry on the node that served
+/// before, which then times out its next mount). Unsolicited ARP gets no reply, so arping
+/// exits 1: the neighbours' update is the point.
+pub fn announce_service_ip() -> String {
+    format!("arping -U -c 2 -w 2 -i eth0 -S {SERVICE_IP} {SERVICE_IP} >/dev/null || true")
 }
 
 /// The `down` order by hand (IP first, then NFS, umount, Secondary).
