@@ -122,7 +122,7 @@ fn stall(p: &[(f64, f64, bool)], from: f64, to: f64) -> (f64, usize, usize) {
 /// retransmission timeout, 200 ms at least) from one the server caused: TCP's from nstat,
 /// the NIC's drops, and on a storage node DRBD's activity-log updates (`al`, each a
 /// synchronous meta-data write) and ext4's journal commits, as name → value.
-fn net_counters(vm: &Vm) -> Result<BTreeMap<String, u64>> {
+fn node_counters(vm: &Vm) -> Result<BTreeMap<String, u64>> {
     let out = vm.ok(
         "nstat -asz | awk '$1 ~ /^(TcpRetransSegs|TcpExtTCPTimeouts|TcpExtTCPLossProbes|TcpExtTCPLossProbeRecovery|TcpExtTCPDSACKRecv|TcpExtTCPSpuriousRTOs|TcpExtTCPFastRetrans|TcpExtTCPBacklogDrop|TcpExtTCPRcvQDrop)$/ {print $1, $2}'
 for f in rx_dropped tx_dropped rx_errors tx_errors; do echo \"eth0_$f $(cat /sys/class/net/eth0/statistics/$f)\"; done
@@ -244,16 +244,16 @@ fn probes_until(client: &Vm, t: f64) -> Result<Vec<(f64, f64, bool)>> {
 }
 
 /// Run `what` on the server while the client probes; the window ends 3 s after it. Reports
-/// the longest stall, when in the window it began, and what the network counters of the
-/// client and nfs1 did meanwhile.
+/// the longest stall, when in the window it began, and what grew meanwhile in the counters
+/// of the client, nfs1 and the host's taps.
 fn measured(bed: &Bed, label: &str, what: impl FnOnce() -> Result<()>) -> Result<(f64, f64)> {
     let client = bed.vm("client");
     let server = bed.vm("nfs1");
     // Whatever came before has let go of the client: a probe started now has finished.
     probes_until(client, client_now(client)?)?;
     let (c0, s0, h0) = (
-        net_counters(client)?,
-        net_counters(server)?,
+        node_counters(client)?,
+        node_counters(server)?,
         tap_counters(bed)?,
     );
     let from = client_now(client)?;
@@ -262,8 +262,8 @@ fn measured(bed: &Bed, label: &str, what: impl FnOnce() -> Result<()>) -> Result
     std::thread::sleep(Duration::from_secs(3));
     let p = probes_until(client, done + 3.0)?;
     let (c1, s1, h1) = (
-        net_counters(client)?,
-        net_counters(server)?,
+        node_counters(client)?,
+        node_counters(server)?,
         tap_counters(bed)?,
     );
     let (worst, n, failed) = stall(&p, from, done + 3.0);
@@ -280,7 +280,7 @@ fn measured(bed: &Bed, label: &str, what: impl FnOnce() -> Result<()>) -> Result
         .unwrap_or_default();
     let slow = inside().filter(|(_, d, _)| *d >= SLOW).count();
     report(&format!(
-        "{label}: took {:.2} s; longest client stall {:.3} s (from {at:+.2} s) over {n} probes, {slow} of them {SLOW} s or longer, {failed} failed; network: client {}; nfs1 {}; host taps {}",
+        "{label}: took {:.2} s; longest client stall {:.3} s (from {at:+.2} s) over {n} probes, {slow} of them {SLOW} s or longer, {failed} failed; counters: client {}; nfs1 {}; host taps {}",
         done - from,
         worst,
         grown(&c0, &c1),
@@ -297,6 +297,9 @@ fn measured(bed: &Bed, label: &str, what: impl FnOnce() -> Result<()>) -> Result
 pub fn exports_netgroup_clients(bed: &Bed) -> Result<()> {
     let (a, client) = (bed.vm("nfs1"), bed.vm("client"));
     let me = node_address("client");
+    if let Ok(mut w) = WINDOWS.lock() {
+        w.clear();
+    }
     write_res(bed, "")?;
     drbd_up_blank(bed)?;
     drbd_initial_sync(bed, "nfs1")?;
