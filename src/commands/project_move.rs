@@ -698,18 +698,7 @@ impl Check<Ctx> for PassCheck {
     }
 
     fn note(&self, out: &Output) -> Option<String> {
-        if out.rc != Some(rsync::PARTIAL) {
-            return None;
-        }
-        let changed = rsync::changed_while_read(&out.stderr)?;
-        let more = match changed.len() {
-            1 => String::new(),
-            n => format!(" and {} more", n - 1),
-        };
-        Some(format!(
-            "{}{more} changed while read: a later pass copies it again",
-            changed[0]
-        ))
+        crate::domain::transfer::changed_while_read_note(out, "a later pass copies it again")
     }
 
     fn fields(&self, _ctx: &Ctx, out: &Output) -> Fields {

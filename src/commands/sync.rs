@@ -154,7 +154,7 @@ fn plan(ctx: &Ctx, entries: &[&SyncEntry]) -> Plan {
         plan.steps.push(
             Step::new(step_id(e), title, cmd, RsyncComplete)
                 .why(format!("sync entry {}", e.name))
-                .ok_rcs(rsync::OK_RCS)
+                .ok_rcs(rsync::LIVE_RCS)
                 .guard(SyncSourceMounted {
                     path: e.path.clone(),
                     direction: e.direction,

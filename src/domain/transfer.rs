@@ -1,5 +1,5 @@
-//! rsync transfers (sync entries, backups): complete when rsync's exit code is accepted and
-//! its closing `--stats` block is complete. Its summary goes to the journal.
+//! rsync transfers: complete when rsync's exit code is accepted and its closing `--stats`
+//! block is complete. Its summary goes to the journal.
 
 use anyhow::Result;
 
@@ -8,11 +8,14 @@ use crate::engine::check::{Check, Fields, Verdict};
 use crate::process::Output;
 use crate::tools::rsync;
 
+/// A `sync:` entry's transfer. Its source is a live tree that clients write to, so a file
+/// they change while rsync reads it (exit 23, `rsync::verify_live`) is theirs to change:
+/// noted, and copied again by the next run.
 pub struct RsyncComplete;
 
 impl Check<Ctx> for RsyncComplete {
     fn check(&self, _ctx: &Ctx, out: &Output) -> Result<Verdict> {
-        Ok(rsync::verify(out))
+        Ok(rsync::verify_live(out))
     }
 
     fn fields(&self, _ctx: &Ctx, out: &Output) -> Fields {
@@ -24,8 +27,25 @@ impl Check<Ctx> for RsyncComplete {
     }
 
     fn note(&self, out: &Output) -> Option<String> {
-        (out.rc == Some(24)).then(|| "some source files vanished while copying".into())
+        match out.rc {
+            Some(24) => Some("some source files vanished while copying".into()),
+            _ => changed_while_read_note(out, "the next run copies it again"),
+        }
     }
+}
+
+/// For an rsync exit 23 that only files changing under the sender caused: "PATH [and N
+/// more] changed while read: THEN".
+pub fn changed_while_read_note(out: &Output, then: &str) -> Option<String> {
+    if out.rc != Some(rsync::PARTIAL) {
+        return None;
+    }
+    let changed = rsync::changed_while_read(&out.stderr)?;
+    let more = match changed.len() {
+        1 => String::new(),
+        n => format!(" and {} more", n - 1),
+    };
+    Some(format!("{}{more} changed while read: {then}", changed[0]))
 }
 
 /// When a move's copy passes may stop and the pause begin.

@@ -426,8 +426,15 @@ fn record<C: ?Sized>(plan: &mut Plan<C>, j: usize, o: &Outcome, human: bool) {
             s.state = StepState::Done;
             s.output = Some(out.clone());
             if human {
+                // What the check noted (an accepted exit code other than 0 and why) is said
+                // here too, not only in the journal.
+                let note = s
+                    .verify
+                    .note(out)
+                    .map(|n| format!("; {n}"))
+                    .unwrap_or_default();
                 outln!(
-                    "{} [{}/{total}] {}  ({} ms)",
+                    "{} [{}/{total}] {}  ({} ms){note}",
                     style("done").green(),
                     j + 1,
                     s.title,

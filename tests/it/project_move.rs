@@ -818,27 +818,8 @@ fn a_file_that_shrinks_while_a_pass_reads_it_is_copied_again_by_the_next_pass() 
     let big = format!("{SRC}/aaa-big");
     p.a.ns_ok(&["sh", "-c", &format!("head -c 8000000 /dev/urandom > {big}")]);
     let mark = p.a.dir.path().join("shrunk");
-    // ssh (first on the source's PATH) passes the first pass's first megabyte, empties the
-    // file, then passes the rest: rsync reads the file short. The relay passes what it gets
-    // as it gets it (`head -c` would wait for full blocks while rsync waits for an answer).
-    const RELAY: &str = "import os, sys
-n = 0
-while True:
-    b = os.read(0, 65536)
-    if not b:
-        break
-    if n < 1000000 <= n + len(b):
-        open(sys.argv[1], \"w\").close()
-    n += len(b)
-    while b:
-        b = b[os.write(1, b):]";
-    install_script(
-        &p.a.dir.path().join("bin/ssh"),
-        &format!(
-            "#!/bin/bash\ncase \"$*\" in *\"rsync --server\"*)\n  if [ ! -e {m} ]; then\n    touch {m}\n    exec /usr/bin/ssh \"$@\" < <(exec python3 -c '{RELAY}' {big})\n  fi ;;\nesac\nexec /usr/bin/ssh \"$@\"\n",
-            m = mark.display()
-        ),
-    );
+    // ssh (first on the source's PATH) empties the file during the first pass.
+    ssh_emptying_mid_transfer(&p.a.dir.path().join("bin"), &big, &mark);
     p.a.run(&move_alpha(fleet)).status(0);
     assert!(mark.exists());
     let j = p.a.journal();

@@ -152,6 +152,50 @@ fn pushes_to_the_peer_over_ssh_and_journals_rsyncs_stats() {
     );
 }
 
+/// A client truncates a file while the push reads it: rsync says `read errors mapping "…":
+/// No data available (61)` and exits 23. The source is live, so that is the client's doing,
+/// not a failed sync: the entry is done with a note naming the file, and the next run copies
+/// the file as it is now. (Any other error with exit 23 still fails: unit tests of
+/// `rsync::verify_live`.)
+#[test]
+fn a_file_that_shrinks_while_the_push_reads_it_is_noted_and_copied_by_the_next_run() {
+    privileged!();
+    let b = bed();
+    // First in the transfer order, and big enough that rsync is still reading it when the
+    // first megabyte has gone out.
+    let big = "/srv/tools/aaa-big";
+    b.h.ns_ok(&["sh", "-c", &format!("head -c 8000000 /dev/urandom > {big}")]);
+    let mark = b.h.dir.path().join("shrunk");
+    ssh_emptying_mid_transfer(&b.h.dir.path().join("bin"), big, &mark);
+    let r = b.h.run(&["sync", "tools"]);
+    assert!(mark.exists(), "the ssh wrapper never ran: {}", r.stdout);
+    r.status(0)
+        .stdout_has("aaa-big changed while read: the next run copies it again");
+    let recs = sync_records(&b.h);
+    let rec = recs.last().unwrap();
+    assert_eq!(
+        (rec["rc"].as_i64(), rec["result"].as_str()),
+        (Some(23), Some("done")),
+        "{rec:#}"
+    );
+    assert!(
+        rec["verify"]
+            .as_str()
+            .unwrap()
+            .contains("changed while read: the next run copies it again"),
+        "{rec:#}"
+    );
+    // The next run copies the file as it is now: empty, like the source.
+    b.h.run(&["sync", "tools"]).status(0);
+    assert_eq!(sync_records(&b.h).last().unwrap()["rc"], 0);
+    assert_eq!(
+        std::fs::metadata(b.peer.join("tools/aaa-big"))
+            .unwrap()
+            .len(),
+        0
+    );
+}
+
 #[test]
 fn pull_from_the_canonical_source_waits_for_its_volume() {
     privileged!();

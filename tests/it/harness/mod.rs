@@ -35,7 +35,7 @@ pub use host::{Host, Identity, Spec};
 pub use journal::assert_order;
 pub use pair::Pair;
 pub use run::{Run, ok, sh};
-pub use sshd::{BackupSshd, Sshd};
+pub use sshd::{BackupSshd, Sshd, ssh_emptying_mid_transfer};
 
 pub const NODE: &str = "labstore1004";
 pub const PEER: &str = "labstore1005";
