@@ -10,8 +10,8 @@ use anyhow::{Result, ensure};
 
 use crate::bed::{Bed, SERVICE_IP, Vm, logs_dir, manifest_dir, node_address};
 use crate::scenarios::{
-    DEVICE, MOUNTPOINT, NFS_MANAGE_CONFIG, RESOURCE, STORAGE, drbd_initial_sync, drbd_up_blank,
-    nfs_manage_config, write_res,
+    DEVICE, MOUNTPOINT, NFS_MANAGE_CONFIG, RESOURCE, STORAGE, drbd_synced_blank, nfs_manage_config,
+    write_res,
 };
 
 /// nfs-manage's journal in the guests (the config's default).
@@ -301,13 +301,13 @@ pub fn exports_netgroup_clients(bed: &Bed) -> Result<()> {
         w.clear();
     }
     write_res(bed, "")?;
-    drbd_up_blank(bed)?;
-    drbd_initial_sync(bed, "nfs1")?;
+    drbd_synced_blank(bed)?;
 
     // Served by hand on nfs1 (the up order), with alpha (the client), beta and the filler
     // projects in the netgroup layout; glibc answers netgroups from files.
     let mut setup = format!(
         "set -e
+drbdadm primary {RESOURCE}
 mkfs.ext4 -q -F {DEVICE}
 mkdir -p {MOUNTPOINT} /etc/nfs-manage/projects.d
 mount -t ext4 -o noatime {DEVICE} {MOUNTPOINT}

@@ -21,8 +21,8 @@ use anyhow::{Context, Result, bail, ensure};
 
 use crate::bed::{Bed, Etcd, GATEWAY, SERVICE_IP, Vm, logs_dir, manifest_dir, node_address};
 use crate::scenarios::{
-    DEVICE, MOUNTPOINT, NFS_MANAGE_CONFIG, RESOURCE, STORAGE, drbd_up_blank, expect_state,
-    nfs_manage_config, wait_for, write_res,
+    DEVICE, MOUNTPOINT, NFS_MANAGE_CONFIG, RESOURCE, STORAGE, expect_state, nfs_manage_config,
+    wait_for, write_res,
 };
 
 pub const EXPORT: &str = "/srv/tools/shared/alpha";
@@ -261,18 +261,7 @@ EOF
 /// reset(), so they are identical and the initial sync is skipped (--clear-bitmap).
 pub fn setup(bed: &Bed) -> Result<()> {
     write_res(bed, "")?;
-    drbd_up_blank(bed)?;
-    bed.vm("nfs1").ok(&format!(
-        "drbdadm -- --clear-bitmap new-current-uuid {RESOURCE}"
-    ))?;
-    for name in STORAGE {
-        wait_for(
-            bed.vm(name),
-            &format!("[ \"$(drbdadm dstate {RESOURCE})\" = UpToDate/UpToDate ]"),
-            "UpToDate/UpToDate",
-            120,
-        )?;
-    }
+    crate::scenarios::drbd_synced_blank(bed)?;
     bed.vm("nfs1").ok(&format!(
         "set -e
 drbdadm primary {RESOURCE}
