@@ -954,6 +954,64 @@ fn nfsv4_grace_and_lease_times_are_read_on_the_target_here_and_over_ssh() {
     assert!(active(&p.a) && !active(&p.b));
 }
 
+/// A failover killed on the old node leaves the target's `up` running (it went over ssh); the
+/// operator's rerun on the old node may plan while that `up` is still at work, and the target
+/// adds the service IP before the rerun's ARP proof runs. The proof would then see the
+/// target and refuse the move for good; the rerun must finish it instead.
+#[test]
+fn a_rerun_on_the_old_node_finishes_a_move_whose_target_is_still_coming_up() {
+    privileged!();
+    let p = active_pair();
+    for t in ["ip", "arping", "etcdctl", "ssh"] {
+        p.a.wrap_real_tool(t);
+        p.b.wrap_real_tool(t);
+    }
+    // The first attempt stops inside the target's `up`, before the address: b serves
+    // everything but the service IP, and the lock names it.
+    p.b.faults(serde_json::json!([{ "match": format!("ip addr add {SERVICE_IP}"), "nth": 1, "rc": 1, "stderr": "injected failure\n" }]));
+    p.a.run(&["failover", "--yes", "--to", PEER]).status(1);
+    p.b.clear_faults();
+    assert!(!p.b.has_service_ip() && !p.a.has_service_ip());
+    assert_eq!(p.etcd.holder().as_deref(), Some(PEER));
+    // The rerun on a: after it planned, while the step before its ARP proof is held back,
+    // b's `up` (still at work, as after a kill -9) adds the address.
+    let before = "drbdadm status";
+    p.a.faults(serde_json::json!([{ "match": before, "nth": 1, "sleep_ms": 1500 }]));
+    p.a.clear_calls();
+    let child = p.a.spawn(&["failover", "--yes", "--to", PEER, "--json"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !p.a.calls().iter().any(|c| c.starts_with(before)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "`{before}` never ran: {:?}",
+            p.a.calls()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    p.b.ns_ok(&["ip", "addr", "add", SERVICE_IP, "dev", "eth0"]);
+    let r = Run::from(child.wait_with_output().unwrap());
+    r.status(0);
+    let plan = r.json();
+    let step = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == format!("let-go:ip:{NODE}"))
+        .unwrap()
+        .clone();
+    assert_eq!(step["state"], "already", "{plan:#}");
+    assert!(
+        step["why"].as_str().unwrap().starts_with(&format!(
+            "{PEER} serves already and its `up` is being finished"
+        )),
+        "{step:#}"
+    );
+    assert_safe(&p, "after the rerun");
+    assert!(p.b.has_service_ip() && !p.a.has_service_ip());
+    assert_eq!(p.b.run(&["status", "--json"]).json()["role"], "active");
+    assert_eq!(p.etcd.holder().as_deref(), Some(PEER));
+}
+
 /// A failover killed after the target's `up` added the service IP is finished by running it
 /// again on the old node: the target answering ARP for the address is expected then, not a
 /// proof that the old node kept it.

@@ -215,13 +215,16 @@ pub(super) fn controlled(
             .why("proof before promoting: every non-dual resource"),
         );
     }
-    // Resuming a move whose target already holds the service IP (its `up` stopped after adding
-    // it): the target answers ARP for the address, so "nobody answers" cannot hold. Run here on
-    // the old node, this node's own `down` checks the address is gone here.
+    // Resuming a move whose target already serves: its `up` added the service IP, or is still
+    // running (a killed failover's remote `up` runs on) and may add it at any moment. The
+    // target then answers ARP for the address, so "nobody answers" cannot hold. Run here on
+    // the old node, this node's own `down` checks the address is gone here, and the target's
+    // `up` checks that nobody else answers before it adds the address.
     let target_holds_ip = old == me
         && peer_status
             .as_ref()
             .is_some_and(|s| s.service_ip.as_ref().is_some_and(|i| i.present));
+    let target_serving = old == me && active == Some(target.as_str());
     if let Some(sip) = &cfg.service_ip {
         let flavor = match crate::domain::network::arping_flavor(ctx) {
             Ok(fl) => fl,
@@ -243,6 +246,11 @@ pub(super) fn controlled(
         plan.steps.push(if target_holds_ip {
             step.already(format!(
                 "{target} holds {} already (its status says so) and answers for it; {me}'s `down` checks it is gone here",
+                sip.address.addr()
+            ))
+        } else if target_serving {
+            step.already(format!(
+                "{target} serves already and its `up` is being finished: it may answer for {} at any moment, and checks nobody else does before adding it; {me}'s `down` checks it is gone here",
                 sip.address.addr()
             ))
         } else {
