@@ -569,6 +569,17 @@ pub fn assert_safe(p: &Pair, what: &str) {
     }
 }
 
+/// The step `id` of a plan or report document.
+fn step_of(plan: &Value, id: &str) -> Value {
+    plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap_or_else(|| panic!("no step {id} in {plan:#}"))
+        .clone()
+}
+
 fn step_argv(plan: &Value, id: &str) -> String {
     let s = plan["steps"]
         .as_array()
@@ -992,13 +1003,7 @@ fn a_rerun_on_the_old_node_finishes_a_move_whose_target_is_still_coming_up() {
     let r = Run::from(child.wait_with_output().unwrap());
     r.status(0);
     let plan = r.json();
-    let step = plan["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["id"] == format!("let-go:ip:{NODE}"))
-        .unwrap()
-        .clone();
+    let step = step_of(&plan, &format!("let-go:ip:{NODE}"));
     assert_eq!(step["state"], "already", "{plan:#}");
     assert!(
         step["why"].as_str().unwrap().starts_with(&format!(
@@ -1026,13 +1031,7 @@ fn a_rerun_finishes_a_move_whose_target_already_holds_the_service_ip() {
         p.a.run(&["failover", "--yes", "--to", PEER, "--json"])
             .status(0)
             .json();
-    let step = plan["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["id"] == format!("let-go:ip:{NODE}"))
-        .unwrap()
-        .clone();
+    let step = step_of(&plan, &format!("let-go:ip:{NODE}"));
     assert_eq!(step["state"], "already", "{plan:#}");
     assert!(
         step["why"]
