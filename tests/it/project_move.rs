@@ -841,7 +841,6 @@ fn a_file_that_shrinks_while_a_pass_reads_it_is_copied_again_by_the_next_pass() 
     assert_eq!(etab_lines(&q.b, DST).len(), 1, "{}", q.b.etab());
 }
 
-/// `project move alpha --to other/misc --yes` on the fleet `fleet`.
 /// `--json --dry-run project move alpha --to other/misc` with the layout `fleet`.
 fn dry_run_of_move(p: &Pair, fleet: &str) -> serde_json::Value {
     p.a.run(&[
@@ -859,6 +858,7 @@ fn dry_run_of_move(p: &Pair, fleet: &str) -> serde_json::Value {
     .json()
 }
 
+/// `project move alpha --to other/misc --yes` on the fleet `fleet`.
 fn move_alpha(fleet: &str) -> [&str; 8] {
     [
         "--fleet",

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use anyhow::{Result, ensure};
+use anyhow::{Context, Result, ensure};
 
 use crate::bed::{Bed, SERVICE_IP, Vm, logs_dir, manifest_dir, node_address};
 use crate::scenarios::{
@@ -129,13 +129,30 @@ for f in rx_dropped tx_dropped rx_errors tx_errors; do echo \"eth0_$f $(cat /sys
 if [ -e /proc/drbd ]; then sed -n 's/.* dw:\\([0-9]*\\) .* al:\\([0-9]*\\) .*/drbd_dw \\1\\ndrbd_al \\2/p' /proc/drbd | head -n 2; fi
 for f in /proc/fs/jbd2/drbd*/info; do [ -e \"$f\" ] && awk 'NR == 1 {print \"jbd2_transactions\", $1}' \"$f\"; done; true",
     )?;
-    Ok(out
+    let counters: BTreeMap<String, u64> = out
         .lines()
         .filter_map(|l| {
             let (k, v) = l.split_once(' ')?;
             Some((k.to_string(), v.trim().parse().ok()?))
         })
-        .collect())
+        .collect();
+    // Counters that cannot be read must not pass for counters that did not grow.
+    let storage: &[&str] = if vm.name == "client" {
+        &[]
+    } else {
+        &["drbd_al", "jbd2_transactions"]
+    };
+    for k in ["TcpRetransSegs", "TcpExtTCPTimeouts", "eth0_rx_dropped"]
+        .iter()
+        .chain(storage)
+    {
+        ensure!(
+            counters.contains_key(*k),
+            "{}: no {k} in its counters:\n{out}",
+            vm.name
+        );
+    }
+    Ok(counters)
 }
 
 /// The host side of the guests' NICs: packets the bridge's tap devices dropped (a guest
@@ -144,14 +161,16 @@ fn tap_counters(bed: &Bed) -> Result<BTreeMap<String, u64>> {
     let mut out = BTreeMap::new();
     for node in ["client", "nfs1"] {
         for c in ["rx_dropped", "tx_dropped"] {
+            let file = format!("/sys/class/net/tap-{node}/statistics/{c}");
             let o = std::process::Command::new("ip")
-                .args(["netns", "exec", &bed.netns, "cat"])
-                .arg(format!("/sys/class/net/tap-{node}/statistics/{c}"))
+                .args(["netns", "exec", &bed.netns, "cat", &file])
                 .output()?;
-            let v = String::from_utf8_lossy(&o.stdout)
+            // A counter that cannot be read must not pass for one that did not grow.
+            let text = String::from_utf8_lossy(&o.stdout);
+            let v = text
                 .trim()
                 .parse()
-                .unwrap_or(0);
+                .with_context(|| format!("{file} in {}: {text:?}", bed.netns))?;
             out.insert(format!("tap-{node}_{c}"), v);
         }
     }
